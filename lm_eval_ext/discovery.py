@@ -1,0 +1,146 @@
+"""Where our task definitions live and how lm-eval is taught to see them."""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+log = logging.getLogger("lm_eval_ext")
+
+
+def tasks_dir() -> Path:
+    """``lm_eval_ext/tasks`` in an installed wheel, ``<checkout>/tasks`` in an
+    editable install or a source checkout."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "tasks"
+    if packaged.is_dir():
+        return packaged
+    return here.parent / "tasks"
+
+
+def reports_dir() -> Path:
+    here = Path(__file__).resolve().parent
+    packaged = here / "reports"
+    return packaged if packaged.is_dir() else here.parent / "reports"
+
+
+@lru_cache(maxsize=1)
+def task_index():
+    """lm-eval's own index of our directory alone: {name: Entry}."""
+    from lm_eval.tasks._index import TaskIndex
+
+    return TaskIndex.build([tasks_dir()])
+
+
+def is_ours(path) -> bool:
+    """Whether a task YAML path lies in our tasks directory."""
+    if path is None:
+        return False
+    try:
+        Path(path).resolve().relative_to(tasks_dir())
+        return True
+    except ValueError:
+        return False
+
+
+def leaf_tasks(name: str, index=None) -> list[str]:
+    """Expand a group name into its leaf task names (a task gives itself)."""
+    from lm_eval.tasks._index import Kind
+
+    index = task_index() if index is None else index
+    entry = index.get(name)
+    if entry is None:
+        return []
+    if entry.kind in (Kind.TASK, Kind.PY_TASK):
+        return [name]
+    if entry.kind == Kind.TAG:
+        return sorted(entry.tags)
+    out: list[str] = []
+    children = entry.cfg.get("task", []) if entry.cfg else []
+    for child in children if isinstance(children, list) else [children]:
+        child_name = child if isinstance(child, str) else child.get("task") or child.get("group")
+        if child_name:
+            out.extend(t for t in leaf_tasks(child_name, index) if t not in out)
+    return out
+
+
+class _QuietOverrides(logging.Filter):
+    """Our tasks knowingly replace lm-eval's built-ins of the same name; say so
+    once per TaskManager instead of once per task."""
+
+    def __init__(self):
+        super().__init__()
+        self.replaced = 0
+
+    def filter(self, record):
+        if record.msg.startswith("Task '%s' from %s overrides") and record.args:
+            if is_ours(record.args[1]):
+                self.replaced += 1
+                return False
+        return True
+
+
+def patch_task_manager(module) -> None:
+    TaskManager = module.TaskManager
+    if getattr(TaskManager, "_lm_eval_ext_patched", False):
+        return
+    original_init = TaskManager.__init__
+
+    def __init__(self, verbosity=None, include_path=None, include_defaults=True, metadata=None):
+        ours = tasks_dir()
+        if include_path is None:
+            paths = []
+        elif isinstance(include_path, (list, tuple)):
+            paths = list(include_path)
+        else:
+            paths = [include_path]
+        if not any(Path(p).resolve() == ours for p in paths):
+            paths = [ours, *paths]  # user paths come later, so they override ours
+        index_log = logging.getLogger("lm_eval.tasks._index")
+        quiet = _QuietOverrides()
+        index_log.addFilter(quiet)
+        try:
+            original_init(self, verbosity, paths, include_defaults, metadata)
+        finally:
+            index_log.removeFilter(quiet)
+        if quiet.replaced:
+            log.info(
+                "lm-eval-ext: %d built-in lm-eval tasks replaced by ours of the same name "
+                "(set LM_EVAL_EXT_AUTOLOAD=0 for the built-ins)",
+                quiet.replaced,
+            )
+
+    __init__.__doc__ = original_init.__doc__
+    TaskManager.__init__ = __init__
+    TaskManager._lm_eval_ext_patched = True
+
+
+def patch_evaluator_config(module) -> None:
+    EvaluatorConfig = module.EvaluatorConfig
+    if getattr(EvaluatorConfig, "_lm_eval_ext_patched", False):
+        return
+    original = EvaluatorConfig.process_tasks
+
+    def process_tasks(self, metadata=None):
+        task_manager = original(self, metadata)
+        check_selected(self.tasks)
+        return task_manager
+
+    EvaluatorConfig.process_tasks = process_tasks
+    EvaluatorConfig._lm_eval_ext_patched = True
+
+
+def check_selected(names) -> None:
+    """Check the data of every one of our tasks among `names` (before a model loads)."""
+    from lm_eval_ext import data
+
+    index = task_index()
+    for name in names or []:
+        if not isinstance(name, str) or name not in index:
+            continue
+        for leaf in leaf_tasks(name, index):
+            entry = index[leaf]
+            kwargs = (entry.cfg or {}).get("dataset_kwargs") or {}
+            if kwargs.get("family"):
+                data.check_available(**{"task": leaf, **kwargs})

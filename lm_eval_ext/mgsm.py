@@ -1,0 +1,248 @@
+"""MGSM (Shi et al. 2023): data, prompts, answer extraction and scoring.
+
+Three prompting modes, as in the paper:
+- ``direct``: question in language L, the number as the answer;
+- ``native_cot``: question in L, step-by-step reasoning in L, ending in L's
+  answer sentence ("Die Antwort ist 11.");
+- ``en_cot``: question in L, reasoning in English ("The answer is 11.").
+
+Few-shot exemplars are the 8 human-translated exemplars of the paper (the
+``train`` split), in their order. For ``en_cot`` an exemplar is the question in
+L with the English chain of thought of the same exemplar.
+
+Two extraction filters feed ``exact_match`` (numeric equality with
+``answer_number``):
+- ``strict-match``: the number after the reply's last answer sentence of the
+  mode's reasoning language (direct: the number the reply starts with);
+- ``flexible-extract``: the last number in the reply.
+Both read native digits and the language's separators (`lm_eval_ext.numbers`).
+"""
+
+from __future__ import annotations
+
+from lm_eval_ext import data, languages
+from lm_eval_ext.languages import MGSM_LANGS
+from lm_eval_ext.numbers import (
+    SCORER_VERSION,
+    canonical,
+    clean_reply,
+    find_numbers,
+    last_number,
+    number_after_cue,
+)
+
+HUB_PATH = "juletxara/mgsm"
+MODES = ("direct", "native_cot", "en_cot")
+NO_ANSWER = "[no answer]"
+TASK_VERSION = 1.0
+
+
+# ----------------------------------------------------------------------- data
+def required_files(lang: str, mode: str = "native_cot", **_) -> list[str]:
+    _check_lang(lang)
+    files = [f"mgsm/mgsm_{lang}.jsonl", f"mgsm/mgsm_{lang}.train.jsonl"]
+    if mode == "en_cot" and lang != "en":
+        files.append("mgsm/mgsm_en.train.jsonl")
+    return files
+
+
+def _check_lang(lang: str) -> None:
+    if lang not in MGSM_LANGS:
+        raise data.DataNotFoundError(
+            f"MGSM has no language {lang!r}; its languages are {', '.join(MGSM_LANGS)}"
+        )
+
+
+def _strip_prefix(text: str, prefix: str) -> str:
+    text = text.strip()
+    if text.startswith(prefix):
+        return text[len(prefix):].strip()
+    return text
+
+
+def normalize(lang: str, test_rows, train_rows, en_train_rows=None):
+    """Rows of the hub/JSONL layout -> records our prompts use.
+
+    The exemplars carry the localized "Question:" and "Step-by-Step Answer:"
+    prefixes; they are stripped here so that test items and exemplars go
+    through the same template."""
+    L = languages.get(lang)
+    q_prefix, cue = L.phrase("mgsm_question"), L.phrase("mgsm_cot_cue")
+    en = languages.get("en")
+
+    def record(i, row, cot=None, cot_en=None):
+        number = row["answer_number"]
+        if number is None:
+            raise data.DataFormatError(f"MGSM {lang} item {i}: answer_number is null")
+        return {
+            "item_id": i,
+            "lang": lang,
+            "question": _strip_prefix(row["question"], q_prefix),
+            "answer_number": int(number) if float(number).is_integer() else float(number),
+            "cot": cot,
+            "cot_en": cot_en,
+        }
+
+    test = [record(i, r) for i, r in enumerate(test_rows)]
+    train = []
+    for i, r in enumerate(train_rows):
+        cot = _strip_prefix(r["answer"] or "", cue)
+        cot_en = None
+        if en_train_rows is not None:
+            cot_en = _strip_prefix(en_train_rows[i]["answer"] or "", en.phrase("mgsm_cot_cue"))
+        train.append(record(i, r, cot=cot, cot_en=cot_en if lang != "en" else cot))
+    return test, train
+
+
+def _to_datasets(test, train):
+    import datasets
+
+    features = datasets.Features(
+        {
+            "item_id": datasets.Value("int32"),
+            "lang": datasets.Value("string"),
+            "question": datasets.Value("string"),
+            # explicit type: the hub's test split has null `answer`; never inferred
+            "answer_number": datasets.Value("float64"),
+            "cot": datasets.Value("string"),
+            "cot_en": datasets.Value("string"),
+        }
+    )
+    return datasets.DatasetDict(
+        {
+            "test": datasets.Dataset.from_list(test, features=features),
+            "train": datasets.Dataset.from_list(train, features=features),
+        }
+    )
+
+
+def load_local(root, lang: str, mode: str = "native_cot", **_):
+    fields = ("question", "answer_number")
+    test = data.read_jsonl(root / f"mgsm/mgsm_{lang}.jsonl", fields)
+    train = data.read_jsonl(root / f"mgsm/mgsm_{lang}.train.jsonl", fields + ("answer",))
+    en_train = None
+    if mode == "en_cot":
+        en_train = data.read_jsonl(root / "mgsm/mgsm_en.train.jsonl", fields + ("answer",))
+    return _to_datasets(*normalize(lang, test, train, en_train))
+
+
+def load_hub(lang: str, mode: str = "native_cot", **_):
+    import datasets
+
+    _check_lang(lang)
+    ds = datasets.load_dataset(HUB_PATH, lang)
+    en_train = None
+    if mode == "en_cot":
+        en_train = list(datasets.load_dataset(HUB_PATH, "en")["train"])
+    return _to_datasets(*normalize(lang, list(ds["test"]), list(ds["train"]), en_train))
+
+
+# -------------------------------------------------------------------- prompts
+def reasoning_lang(lang: str, mode: str) -> str:
+    """The language the reply is expected to reason and answer in."""
+    return "en" if mode == "en_cot" else lang
+
+
+def prompt_parts(lang: str, mode: str) -> dict:
+    """Everything a task YAML needs, read from the language registry."""
+    L, R = languages.get(lang), languages.get(reasoning_lang(lang, mode))
+    question = L.phrase("mgsm_question")
+    if mode == "direct":
+        cue = L.phrase("mgsm_answer_prefix")
+        instruction = L.phrase("mgsm_direct_instruction")
+        target = "{{answer_number|int}}"
+    else:
+        cue = R.phrase("mgsm_cot_cue")
+        instruction = R.phrase("mgsm_cot_instruction")
+        # exemplars show their reasoning; a test item (no reasoning) logs its number
+        field = "cot" if mode == "native_cot" else "cot_en"
+        target = f"{{{{{field} if {field} is not none else answer_number|int}}}}"
+    stops = [question]
+    if mode != "direct":
+        stops += ["\n\n\n"]
+    else:
+        stops += ["\n"]
+    if lang != "en" and languages.get("en").phrase("mgsm_question") not in stops:
+        stops.insert(1, languages.get("en").phrase("mgsm_question"))
+    return {
+        "description": instruction + "\n\n",
+        "doc_to_text": f"{question}{_gap(question)}{{{{question}}}}\n{cue}",
+        "target_delimiter": _gap(cue),
+        "doc_to_target": target,
+        "until": stops,
+        "max_gen_toks": 32 if mode == "direct" else 512,
+    }
+
+
+def _gap(prefix: str) -> str:
+    """No space after a full-width colon (ja/zh exemplars: "問題：ロジャーは...")."""
+    return "" if prefix.endswith("：") else " "
+
+
+# ----------------------------------------------------------------- extraction
+def answer_cues(lang: str, mode: str) -> tuple[str, ...]:
+    return tuple(languages.get(reasoning_lang(lang, mode)).phrase("mgsm_answer_cues"))
+
+
+def number_at_start(text: str, lang: str):
+    """Direct mode: the number the reply opens with ("18", "$18", "18 dollars"),
+    nothing when words come first."""
+    line = text.strip().split("\n", 1)[0]
+    nums = find_numbers(line, lang)
+    if not nums:
+        return None
+    head = line[: nums[0].start]
+    if any(ch.isalpha() for ch in head):
+        return None
+    return nums[0].value
+
+
+def extract(reply: str, lang: str, mode: str, strategy: str) -> str:
+    """Canonical number string of the reply's answer, or NO_ANSWER."""
+    text = clean_reply(reply or "")
+    number_lang = reasoning_lang(lang, mode)
+    if strategy == "flexible":
+        value = last_number(text, number_lang)
+    elif strategy == "strict":
+        value = number_after_cue(text, number_lang, answer_cues(lang, mode))
+        if value is None and mode == "direct":
+            value = number_at_start(text, number_lang)
+    else:
+        raise ValueError(f"unknown extraction strategy {strategy!r} (strict or flexible)")
+    return NO_ANSWER if value is None else canonical(value)
+
+
+def scorer_signature(lang: str, mode: str) -> str:
+    """How a number was scored, in the style of sacreBLEU's signatures."""
+    cues = "|".join(answer_cues(lang, mode))
+    return (
+        f"mgsm-numeric:v{SCORER_VERSION}|lang:{lang}|numbers:{reasoning_lang(lang, mode)}"
+        f"|strict:after-cue({cues}){'+leading' if mode == 'direct' else ''}"
+        f"|flexible:last-number|think:stripped|compare:decimal"
+    )
+
+
+def _filter_base():
+    from lm_eval.api.filter import Filter
+
+    return Filter
+
+
+class AnswerFilter(_filter_base()):
+    """lm-eval filter: replies -> canonical answer strings."""
+
+    def __init__(self, lang: str, mode: str, strategy: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.lang, self.mode, self.strategy = lang, mode, strategy
+
+    def apply(self, resps, docs):
+        return [[extract(r, self.lang, self.mode, self.strategy) for r in rs] for rs in resps]
+
+
+def process_results(doc: dict, results: list[str]) -> dict:
+    gold = canonical(doc["answer_number"])
+    em = float(results[0] == gold)
+    out = {"exact_match": em}
+    if doc["lang"] != "en":
+        out["exact_match_non_en"] = em
+    return out
