@@ -1,0 +1,176 @@
+"""``lm-eval-ext demo``: the embedded model on MGSM in every language, offline.
+
+Runs the real ``lm_eval`` CLI (so the output folder is an ordinary lm-eval
+run) on SmolLM2-135M-Instruct, 0-shot with the chat template. Data comes from
+``LM_EVAL_EXT_DATA_DIR`` when set, else from the hub when it answers, else
+from a two-item demo sample written here and labelled as such (its numbers
+say nothing about MGSM).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from lm_eval_ext import data, languages
+from lm_eval_ext.languages import MGSM_LANGS
+
+# Two easy problems per language, written for the demo: NOT MGSM items.
+DEMO_SAMPLE = {
+    "en": ("Anna has 3 apples and buys 4 more. How many apples does she have now?",
+           "A book costs 12 dollars. How many dollars do 5 books cost?"),
+    "de": ("Anna hat 3 Äpfel und kauft 4 weitere. Wie viele Äpfel hat sie jetzt?",
+           "Ein Buch kostet 12 Dollar. Wie viele Dollar kosten 5 Bücher?"),
+    "es": ("Ana tiene 3 manzanas y compra 4 más. ¿Cuántas manzanas tiene ahora?",
+           "Un libro cuesta 12 dólares. ¿Cuántos dólares cuestan 5 libros?"),
+    "fr": ("Anna a 3 pommes et en achète 4 de plus. Combien de pommes a-t-elle maintenant ?",
+           "Un livre coûte 12 dollars. Combien de dollars coûtent 5 livres ?"),
+    "ru": ("У Анны 3 яблока, и она покупает ещё 4. Сколько яблок у неё теперь?",
+           "Книга стоит 12 долларов. Сколько долларов стоят 5 книг?"),
+    "ja": ("アンナはりんごを3個持っていて、さらに4個買います。今、りんごは何個ありますか？",
+           "本は1冊12ドルです。5冊では何ドルですか？"),
+    "zh": ("安娜有 3 个苹果，又买了 4 个。她现在有多少个苹果？",
+           "一本书 12 美元。5 本书多少美元？"),
+    "bn": ("আনার কাছে 3টি আপেল আছে এবং সে আরও 4টি কেনে। এখন তার কাছে কয়টি আপেল আছে?",
+           "একটি বইয়ের দাম 12 ডলার। 5টি বইয়ের দাম কত ডলার?"),
+    "te": ("అన్నా వద్ద 3 ఆపిల్స్ ఉన్నాయి, ఆమె మరో 4 కొంటుంది. ఇప్పుడు ఆమె వద్ద ఎన్ని ఆపిల్స్ ఉన్నాయి?",
+           "ఒక పుస్తకం ధర 12 డాలర్లు. 5 పుస్తకాల ధర ఎన్ని డాలర్లు?"),
+    "th": ("แอนนามีแอปเปิล 3 ลูก และซื้อเพิ่มอีก 4 ลูก ตอนนี้เธอมีแอปเปิลกี่ลูก",
+           "หนังสือเล่มละ 12 ดอลลาร์ หนังสือ 5 เล่มราคากี่ดอลลาร์"),
+    "sw": ("Anna ana matufaha 3 na ananunua mengine 4. Sasa ana matufaha mangapi?",
+           "Kitabu kimoja kinagharimu dola 12. Vitabu 5 vinagharimu dola ngapi?"),
+}
+DEMO_ANSWERS = (7, 60)
+
+
+def write_demo_sample(root: Path) -> Path:
+    """MGSM-layout folder with the demo problems (test and, unused at 0-shot, train)."""
+    folder = root / "mgsm"
+    folder.mkdir(parents=True, exist_ok=True)
+    (root / "DEMO_SAMPLE_NOT_MGSM.txt").write_text(
+        "Two easy problems per language written for `lm-eval-ext demo`. Not MGSM.\n", encoding="utf-8"
+    )
+    for code, problems in DEMO_SAMPLE.items():
+        L = languages.get(code)
+        with open(folder / f"mgsm_{code}.jsonl", "w", encoding="utf-8") as fh:
+            for q, a in zip(problems, DEMO_ANSWERS):
+                fh.write(json.dumps({"question": q, "answer": None, "answer_number": a}, ensure_ascii=False) + "\n")
+        with open(folder / f"mgsm_{code}.train.jsonl", "w", encoding="utf-8") as fh:
+            for q, a in zip(problems, DEMO_ANSWERS):
+                row = {
+                    "question": f"{L.phrase('mgsm_question')} {q}",
+                    "answer": f"{L.phrase('mgsm_cot_cue')} {L.phrase('mgsm_answer_sentence').format(a)}",
+                    "answer_number": a,
+                }
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return root
+
+
+def _hub_reachable(timeout=3.0) -> bool:
+    if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1":
+        return False
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def choose_data(tmp: Path) -> tuple[dict, str]:
+    """(environment overrides, label) for where the demo reads its data."""
+    root = data.local_root()
+    if root is not None:
+        return {}, f"local data: {root}"
+    if _hub_reachable():
+        return {}, "hub: juletxara/mgsm"
+    sample = write_demo_sample(tmp / "demo_data")
+    return {data.DATA_DIR_ENV: str(sample)}, f"DEMO SAMPLE written to {sample} (not MGSM: no hub, no {data.DATA_DIR_ENV})"
+
+
+def _fmt(value) -> str:
+    return "   -  " if value is None else f"{value:6.3f}"
+
+
+def print_table(results: dict, mode: str, langs: list[str]) -> None:
+    from lm_eval_ext.results import metric
+
+    res = results["results"]
+    print(f"\n{'lang':<5}{'language':<24}{'tier':<18}{'strict':>8}{'flexible':>10}{'n':>5}")
+    rows = {}
+    for code in langs:
+        entry = res.get(f"mgsm_{mode}_{code}", {})
+        L = languages.get(code)
+        strict, flexible = metric(entry, "exact_match", "strict-match"), metric(entry, "exact_match", "flexible-extract")
+        n = results.get("n-samples", {}).get(f"mgsm_{mode}_{code}", {}).get("effective", "")
+        rows[code] = (strict, flexible)
+        print(f"{code:<5}{L.name + ' ' + L.native_name:<24}{L.tier_label:<18}{_fmt(strict):>8}{_fmt(flexible):>10}{n:>5}")
+
+    def mean(codes, i):
+        vals = [rows[c][i] for c in codes if rows.get(c) and rows[c][i] is not None]
+        return sum(vals) / len(vals) if vals else None
+
+    summaries = [
+        (f"mean, all {len(langs)} languages", langs),
+        ("mean, high-resource", [c for c in langs if languages.get(c).tier == languages.HIGH]),
+        ("mean, underrepresented", [c for c in langs if languages.get(c).tier == languages.LOW]),
+        ("mean, non-English", [c for c in langs if c != "en"]),
+    ]
+    print("-" * 70)
+    for label, codes in summaries:
+        if codes:
+            print(f"{label:<47}{_fmt(mean(codes, 0)):>8}{_fmt(mean(codes, 1)):>10}")
+
+
+def run_demo(args) -> int:
+    from lm_eval_ext.embedded import MODEL_NAME, EmbeddedModelMissing, model_dir
+
+    langs = [c.strip() for c in args.langs.split(",") if c.strip()] or list(MGSM_LANGS)
+    bad = [c for c in langs if c not in MGSM_LANGS]
+    if bad:
+        print(f"error: MGSM has no language {', '.join(bad)} (it has {' '.join(MGSM_LANGS)})", file=sys.stderr)
+        return 2
+    started = time.time()
+    print(f"[1/3] preparing the embedded model {MODEL_NAME} (converted from GGUF once, then cached)", flush=True)
+    try:
+        model = model_dir()
+    except EmbeddedModelMissing as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="lm_eval_ext_demo_") as tmp:
+        env_extra, label = choose_data(Path(tmp))
+        print(f"[2/3] data: {label}", flush=True)
+        tasks = f"mgsm_{args.mode}" if set(langs) == set(MGSM_LANGS) else ",".join(f"mgsm_{args.mode}_{c}" for c in langs)
+        out = Path(args.output).resolve()
+        cmd = [
+            sys.executable, "-m", "lm_eval", "run",
+            "--model", "hf",
+            "--model_args", f"pretrained={model},dtype=float32",
+            "--tasks", tasks,
+            "--limit", str(args.limit),
+            "--apply_chat_template",
+            "--batch_size", str(args.batch_size),
+            "--gen_kwargs", f"max_gen_toks={args.max_gen_toks}",
+            "--log_samples",
+            "--output_path", str(out),
+        ]
+        print(f"[3/3] {' '.join(cmd[2:])}", flush=True)
+        env = {**os.environ, **env_extra}
+        proc = subprocess.run(cmd, env=env)
+        if proc.returncode != 0:
+            print(f"error: lm_eval exited with {proc.returncode}", file=sys.stderr)
+            return proc.returncode
+    from lm_eval_ext.results import latest_results
+
+    path, results = latest_results(out)
+    print(f"\nMGSM {args.mode}, {MODEL_NAME}, first {args.limit} item(s) per language, 0-shot chat; {label}")
+    print_table(results, args.mode, langs)
+    print(f"\nlm-eval output: {path.parent}")
+    print(f"  results: {path.name}; per-sample logs: samples_mgsm_{args.mode}_<lang>_*.jsonl")
+    print(f"wall time: {time.time() - started:.0f} s")
+    return 0
