@@ -1,0 +1,116 @@
+"""A real OpenAI-compatible HTTP server on loopback whose replies are scripted.
+
+    with ScriptedServer(policy) as server:
+        server.base_url  # http://127.0.0.1:PORT/v1
+
+`policy(kind, payload)` gets the endpoint ("chat" or "completions") and the
+request JSON and returns the reply text, or a `Fault` to answer with an HTTP
+error, a delay or a broken body. Every request is recorded in
+`server.requests`. Stop sequences are applied as a real server would.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Fault:
+    status: int = 500
+    body: str = '{"error": {"message": "scripted fault"}}'
+    headers: dict = field(default_factory=dict)
+    delay: float = 0.0  # seconds to sleep before answering (timeouts)
+
+
+def _cut(text: str, stops) -> str:
+    for stop in stops or []:
+        if stop and stop in text:
+            text = text[: text.index(stop)]
+    return text
+
+
+class ScriptedServer:
+    def __init__(self, policy, model_name="scripted"):
+        self.policy = policy
+        self.model_name = model_name
+        self.requests: list[tuple[str, dict]] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+            def _send(self, status, body: str, headers=None):
+                data = body.encode("utf-8")
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                if self.path.rstrip("/").endswith("/models"):
+                    self._send(200, json.dumps({"data": [{"id": server.model_name, "object": "model"}]}))
+                else:
+                    self._send(404, '{"error": "not found"}')
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                payload = json.loads(self.rfile.read(length) or b"{}")
+                kind = "chat" if self.path.rstrip("/").endswith("chat/completions") else "completions"
+                with server._lock:
+                    server.requests.append((kind, payload))
+                reply = server.policy(kind, payload)
+                if isinstance(reply, Fault):
+                    if reply.delay:
+                        time.sleep(reply.delay)
+                    self._send(reply.status, reply.body, reply.headers)
+                    return
+                text = _cut(reply, payload.get("stop"))
+                if kind == "chat":
+                    choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                else:
+                    choice = {"index": 0, "text": text, "finish_reason": "stop", "logprobs": None}
+                body = {
+                    "id": "cmpl-scripted",
+                    "object": "chat.completion" if kind == "chat" else "text_completion",
+                    "model": server.model_name,
+                    "choices": [choice],
+                    "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+                }
+                self._send(200, json.dumps(body, ensure_ascii=False))
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self._httpd.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+def last_user_message(payload: dict) -> str:
+    messages = payload.get("messages") or []
+    users = [m for m in messages if m.get("role") == "user"]
+    return users[-1]["content"] if users else payload.get("prompt", "")
