@@ -1,0 +1,94 @@
+"""Every MGSM task builds its prompts from the real data (11 languages x 3 modes)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from lm_eval_ext import discovery, languages
+from lm_eval_ext.languages import MGSM_LANGS
+from lm_eval_ext.mgsm import MODES
+
+TASKS = [f"mgsm_{mode}_{lang}" for mode in MODES for lang in MGSM_LANGS]
+
+
+@pytest.fixture(scope="module")
+def manager():
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager()  # our autoload hook adds tasks/ with no include_path
+
+
+@pytest.fixture(scope="module")
+def loaded(manager):
+    return manager.load(TASKS)["tasks"]
+
+
+def _jsonl(path):
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def test_generated_files_are_fresh():
+    proc = subprocess.run([sys.executable, str(discovery.tasks_dir() / "mgsm" / "_generate.py"), "--check"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_task_manager_sees_ours_without_include_path(manager, loaded):
+    assert set(loaded) == set(TASKS)
+    for name, task in loaded.items():
+        assert discovery.is_ours(manager.task_index[name].yaml_path), name  # ours, not the built-in
+        assert task.config.metadata["scorer"].startswith("mgsm-numeric:v1|lang:" + name.rsplit("_", 1)[1])
+        assert task.config.metadata["version"] == 1.0
+    for group in ("mgsm_direct", "mgsm_native_cot", "mgsm_en_cot"):
+        assert sorted(discovery.leaf_tasks(group)) == sorted(t for t in TASKS if t.startswith(group + "_"))
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("lang", MGSM_LANGS)
+def test_prompts_from_real_data(loaded, shared_data, mode, lang):
+    task = loaded[f"mgsm_{mode}_{lang}"]
+    L = languages.get(lang)
+    raw_test = _jsonl(shared_data / "mgsm" / f"mgsm_{lang}.jsonl")
+    raw_train = _jsonl(shared_data / "mgsm" / f"mgsm_{lang}.train.jsonl")
+    docs = list(task.test_docs())
+    shots = list(task.fewshot_docs())
+    assert len(docs) == 250 and len(shots) == 8
+    assert [d["answer_number"] for d in docs] == [r["answer_number"] for r in raw_test]
+    assert docs[0]["question"] == raw_test[0]["question"]
+    assert [s["item_id"] for s in shots] == list(range(8))  # the paper's exemplars, in order
+
+    q_prefix = L.phrase("mgsm_question")
+    reason = languages.get("en" if mode == "en_cot" else lang)
+    cue = L.phrase("mgsm_answer_prefix") if mode == "direct" else reason.phrase("mgsm_cot_cue")
+
+    # 0-shot (chat): instruction as system message, the question with its cue.
+    zero = task.fewshot_context(docs[3], num_fewshot=0)
+    assert raw_test[3]["question"] in zero and zero.rstrip().endswith(cue)
+    instruction = L.phrase("mgsm_direct_instruction") if mode == "direct" else reason.phrase("mgsm_cot_instruction")
+    assert zero.startswith(instruction)
+
+    # 8-shot: the 8 exemplars in order, each in the test item's format, then the item.
+    eight = task.fewshot_context(docs[3], num_fewshot=8)
+    assert eight.count(q_prefix) == 9
+    assert raw_train[0]["question"] in eight and raw_train[7]["question"] in eight
+    assert eight.index(raw_train[0]["question"]) < eight.index(raw_train[7]["question"]) < eight.index(raw_test[3]["question"])
+    if mode == "native_cot":
+        # the exemplar's own reasoning and answer sentence, localized cue once per exemplar
+        assert raw_train[0]["answer"][len(cue):].strip() in eight
+        assert eight.count(cue) == 9
+    elif mode == "en_cot":
+        en_train = _jsonl(shared_data / "mgsm" / "mgsm_en.train.jsonl")
+        english_cot = en_train[0]["answer"][len("Step-by-Step Answer:"):].strip()
+        assert english_cot in eight and "The answer is 11." in eight
+        if lang != "en":
+            assert raw_train[0]["answer"] not in eight  # native reasoning is not shown
+    else:
+        assert f"{cue}{task.config.target_delimiter}11" in eight  # direct: the number only
+
+    # Stops: never a bare newline in CoT (it would cut the reasoning).
+    until = task.config.generation_kwargs["until"]
+    assert q_prefix in until
+    assert ("\n" in until) == (mode == "direct")
