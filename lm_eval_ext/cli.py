@@ -80,7 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except BrokenPipeError:  # `lm-eval-ext tasks | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":
