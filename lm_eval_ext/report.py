@@ -148,7 +148,7 @@ class Report:
             if scorers:
                 out.append("- **scorer signatures**:")
                 for sig, tasks in _group_by_value(scorers).items():
-                    out.append(f"  - `{md_cell(sig)}` ({md_cell(_short_list(tasks))})")
+                    out.append(f"  - `{sig.replace('`', chr(39))}` ({md_cell(_short_list(tasks))})")
             out.append("")
         out += [f"Statistics: {stats.signature(self.iters)}.", ""]
         return "\n".join(out)
