@@ -78,11 +78,19 @@ def _ci(samples: Samples, run: Run, cell, iters: int):
     return lo, hi
 
 
-def _fmt(v, scale) -> str:
+def _fmt(v, scale, digits=None) -> str:
+    """Values of one table share their digits: 1 decimal for x100 or big numbers, else 3."""
     if v is None:
         return "—"
     v = v * scale
-    return f"{v:.1f}" if scale == 100.0 or abs(v) >= 10 else f"{v:.3f}"
+    if digits is None:
+        digits = 1 if scale == 100.0 or abs(v) >= 10 else 3
+    return f"{v:.{digits}f}"
+
+
+def _digits(t: Table) -> int:
+    values = [abs(c.score.value * t.scale) for c in t.cells.values()]
+    return 1 if t.scale == 100.0 or (values and max(values) >= 10) else 3
 
 
 class Report:
@@ -112,13 +120,13 @@ class Report:
         cell = t.cells.get((langs, i))
         if cell is None:
             return "—"
-        s = t.scale
+        s, d = t.scale, _digits(t)
         ci = self.cis.get((t.family, t.metric, langs, i))
-        main = _fmt(cell.score.value, s)
+        main = _fmt(cell.score.value, s, d)
         if ci:
-            return f"{main} [{_fmt(ci[0], s)}, {_fmt(ci[1], s)}]"
+            return f"{main} [{_fmt(ci[0], s, d)}, {_fmt(ci[1], s, d)}]"
         if cell.score.stderr is not None:
-            return f"{main} ± {_fmt(cell.score.stderr, s)}"
+            return f"{main} ± {_fmt(cell.score.stderr, s, d)}"
         return main
 
     def unit_note(self, t: Table) -> str:
@@ -166,7 +174,7 @@ class Report:
                 vals = [t.means.get((kind, i)) for i in range(len(self.runs))]
                 if all(v is None for v in vals):
                     continue
-                out.append("| " + " | ".join([f"**{MEAN_LABELS[kind]}**", ""] + [_fmt(v, t.scale) for v in vals]) + " |")
+                out.append("| " + " | ".join([f"**{MEAN_LABELS[kind]}**", ""] + [_fmt(v, t.scale, _digits(t)) for v in vals]) + " |")
         if t.partial:
             out += ["", "\\* not in every run; left out of the means."]
         out.append("")
@@ -245,7 +253,7 @@ class Report:
             vals = [t.means.get((kind, i)) for i in range(n)]
             if all(v is None for v in vals):
                 continue
-            tds = "".join(f"<td>{_fmt(v, t.scale)}</td>" for v in vals)
+            tds = "".join(f"<td>{_fmt(v, t.scale, _digits(t))}</td>" for v in vals)
             mean_rows.append(f"<tr class=\"mean\"><th>{h(MEAN_LABELS[kind])}</th>{tds}</tr>")
         if mean_rows:
             body.append(f"<tr class=\"tier\"><th colspan=\"{n + 1}\">family means (over languages in every run)</th></tr>")
@@ -293,8 +301,16 @@ class Report:
             if not t.is_pair:
                 continue
             pairs = [r for r in t.rows if len(r) == 2]
-            rows = sorted({p[0] for p in pairs}, key=lambda c: (tier_of((c,)) != languages.HIGH, c))
-            cols = sorted({p[1] for p in pairs}, key=lambda c: (tier_of((c,)) != languages.HIGH, c))
+            # a symmetric pair metric (consistency) reported once per unordered pair: a square, mirrored matrix
+            symmetric = not any((b, a) in pairs for a, b in pairs if a != b)
+
+            def order(codes):
+                return sorted(codes, key=lambda c: (tier_of((c,)) != languages.HIGH, c))
+
+            if symmetric:
+                rows = cols = order({c for p in pairs for c in p})
+            else:
+                rows, cols = order({p[0] for p in pairs}), order({p[1] for p in pairs})
             vals = [c.score.value * t.scale for c in t.cells.values() if len(c.langs) == 2]
             vmin, vmax = min(vals + [0.0]), max(vals + [1.0])
             for i, run in enumerate(self.runs):
@@ -302,11 +318,10 @@ class Report:
                          for p in pairs if t.value(p, i) is not None}
                 if not cells:
                     continue
-                # a symmetric pair metric (consistency) reported once per unordered pair: mirror it
-                for (a, b), v in list(cells.items()):
-                    if rows == cols and (b, a) not in cells:
-                        cells[(b, a)] = v
-                out.append(svg.heatmap(rows, cols, cells, f"{metric_label(t.metric)} · {run.label}", vmin, vmax))
+                if symmetric:
+                    cells.update({(b, a): v for (a, b), v in list(cells.items())})
+                axes = ("language", "language") if symmetric else ("context / source", "question / target")
+                out.append(svg.heatmap(rows, cols, cells, f"{metric_label(t.metric)} · {run.label}", vmin, vmax, *axes))
         scatter_tables = [t for t in tables if any(t.rows)][:2]
         if len(scatter_tables) == 2:
             a, b = scatter_tables
@@ -344,10 +359,11 @@ class Report:
         for family, names in by_family.items():
             names.sort(key=lambda n: (tier_of(info_of[n].langs) != languages.HIGH, info_of[n].langs, n))
             out.append(f"<h3>{h(family)}</h3>")
-            for task in names:
+            for k, task in enumerate(names):
                 info = info_of[task]
                 label = row_label(info.langs) if info.langs else task
-                out.append(f"<details class=\"task\"><summary><code>{h(task)}</code> · {h(label)}</summary>")
+                opened = " open" if k == 0 else ""
+                out.append(f"<details class=\"task\"{opened}><summary><code>{h(task)}</code> · {h(label)}</summary>")
                 for run in self.runs:
                     if task in run.samples:
                         out.append(self._sample_table(run, task))

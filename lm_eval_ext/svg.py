@@ -38,7 +38,7 @@ def bars(categories: list[str], series: list[tuple[str, list[float | None]]], ti
     bar_w = max(3, min(14, 120 // n_ser))
     group_w = bar_w * n_ser + 10
     left, top, bottom = 44, 28, 70
-    width = max(360, left + 10 + group_w * n_cat)
+    width = max(240, left + 10 + group_w * n_cat)
     height = 240
     plot_h = height - top - bottom
     vmax = _nice_max(max([v for _, vals in series for v in vals if v is not None] or [1.0]))
@@ -89,8 +89,8 @@ def heatmap(row_labels: list[str], col_labels: list[str], values: dict, title: s
     """values: {(row index, col index): value}. Missing cells are hatched grey."""
     cell = 30
     left, top = 46, 44
-    width = left + cell * len(col_labels) + 10
-    height = top + cell * len(row_labels) + 28
+    width = max(210, left + cell * len(col_labels) + 10)
+    height = top + cell * len(row_labels) + 30
     span = (vmax - vmin) or 1.0
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" role="img" aria-label="{esc(title)}">',
@@ -112,7 +112,7 @@ def heatmap(row_labels: list[str], col_labels: list[str], values: dict, title: s
                        f'<title>{esc(r)} → {esc(c)}: {_fmt(v)}</title></rect>'
                        f'<text x="{x + cell / 2 - 0.5}" y="{y + cell / 2 + 3.5}" class="hv" fill="{fg}" '
                        f'text-anchor="middle">{_fmt(v)}</text>')
-    out.append(f'<text x="{left}" y="{height - 8}" class="ax">rows: {esc(row_axis)} · columns: {esc(col_axis)}</text>')
+    out.append(f'<text x="4" y="{height - 8}" class="ax">↓ {esc(row_axis)} · → {esc(col_axis)}</text>')
     out.append("</svg>")
     return "".join(out)
 

@@ -309,7 +309,7 @@ def test_pair_family_heatmap_and_scatter(tmp_path):
     r = run_cli(["lm-eval-ext", "report", *map(str, runs), "-o", str(out)])
     assert r.returncode == 0, r.stderr
     html = (out / "report.html").read_text(encoding="utf-8")
-    assert "f1 · " in html and "rows: context / source" in html  # heatmaps, one per run
+    assert "f1 · " in html and "↓ context / source" in html  # heatmaps, one per run
     assert "agreement · " in html  # consistency matrix from metric-name pairs
     assert "two metrics per language and model" in html  # scatter (exact_match vs f1)
     results = json.loads(next(runs[0].glob("results_*.json")).read_text())
