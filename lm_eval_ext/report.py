@@ -89,8 +89,11 @@ def _fmt(v, scale, digits=None) -> str:
 
 
 def _digits(t: Table) -> int:
-    values = [abs(c.score.value * t.scale) for c in t.cells.values()]
-    return 1 if t.scale == 100.0 or (values and max(values) >= 10) else 3
+    digits = getattr(t, "_digits", None)
+    if digits is None:
+        values = [abs(c.score.value * t.scale) for c in t.cells.values()]
+        digits = t._digits = 1 if t.scale == 100.0 or (values and max(values) >= 10) else 3
+    return digits
 
 
 class Report:
@@ -302,7 +305,8 @@ class Report:
                 continue
             pairs = [r for r in t.rows if len(r) == 2]
             # a symmetric pair metric (consistency) reported once per unordered pair: a square, mirrored matrix
-            symmetric = not any((b, a) in pairs for a, b in pairs if a != b)
+            pair_set = set(pairs)
+            symmetric = not any((b, a) in pair_set for a, b in pairs if a != b)
 
             def order(codes):
                 return sorted(codes, key=lambda c: (tier_of((c,)) != languages.HIGH, c))

@@ -348,3 +348,26 @@ def test_report_in_headless_chromium(runs, tmp_path):
                         "--hide-scrollbars", f"--screenshot={shot}", url], capture_output=True, text=True, timeout=120)
     assert s.returncode == 0 and shot.stat().st_size > 20_000, s.stderr[-2000:]
     shutil.copy(out / "report.html", artifacts / "report.html")
+
+
+def test_ci_example_commands_run(runs, tmp_path):
+    """The lm-eval-ext steps of reports/ci-example.yml, verbatim, on real run folders."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    wf = yaml.safe_load((REPO / "reports" / "ci-example.yml").read_text())
+    scripts = [s["run"] for s in wf["jobs"]["eval"]["steps"] if s.get("run", "").startswith("lm-eval-ext")]
+    assert len(scripts) == 2
+    (tmp_path / "runs").mkdir()
+    shutil.copytree(runs["a"], tmp_path / "runs" / "baseline" / "m")
+    shutil.copytree(runs["b"], tmp_path / "runs" / "candidate" / "m")
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
+    r = subprocess.run(["bash", "-ec", scripts[0]], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "report" / "report.html").exists() and (tmp_path / "report" / "leaderboard.csv").exists()
+    r = subprocess.run(["bash", "-ec", scripts[1]], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert r.returncode == 1  # model-b regressed in German by more than 0.05: the job fails
+    assert "regressed" in (tmp_path / "report" / "regressions.md").read_text()
+    assert ET.parse(tmp_path / "report" / "regressions.xml").getroot().get("failures") == "1"
