@@ -16,7 +16,7 @@ from pathlib import Path
 from lm_eval_ext import __version__, languages, stats, svg
 from lm_eval_ext.discovery import reports_dir
 from lm_eval_ext.runs import Problem, Run, lang_label, load_runs, read_samples, row_key, row_label, tier_of
-from lm_eval_ext.tables import MEAN_KINDS, MEAN_LABELS, Table, build_tables, metric_label
+from lm_eval_ext.tables import HELPER_METRIC_SUFFIXES, MEAN_KINDS, MEAN_LABELS, Table, build_tables, metric_label
 
 TIER_ORDER = [(languages.HIGH, languages.TIER_LABELS[languages.HIGH]),
               (languages.LOW, languages.TIER_LABELS[languages.LOW]),
@@ -299,7 +299,7 @@ class Report:
             cats = [row_key(r) for r in single]
             series = [(names[i], [None if t0.value(r, i) is None else t0.value(r, i) * t0.scale for r in single])
                       for i in range(len(self.runs))]
-            out.append(svg.bars(cats, series, f"{metric_label(t0.metric)} per language"))
+            out.append(svg.bars(cats, series, "per language"))
         for t in tables:
             if not t.is_pair:
                 continue
@@ -390,7 +390,8 @@ class Report:
                 f"<div><span class=\"filt\">{h(d.get('filter', 'none'))}</span> {h(_short(d.get('filtered_resps')))}</div>"
                 for d in docs)
             scores = "".join(
-                f"<div>{h(_scores_text(d))}</div>" for d in docs)
+                f"<div><span class=\"filt\">{h(d.get('filter', 'none'))}</span> {h(_scores_text(d))}</div>"
+                for d in docs)
             rows.append(
                 f"<tr><td>{h(doc_id)}</td><td><details><summary>prompt</summary><pre>{h(prompt)}</pre></details></td>"
                 f"<td><pre>{h(output)}</pre></td><td>{extracted}</td><td><pre>{h(_short(first.get('target')))}</pre></td>"
@@ -464,6 +465,8 @@ def _scores_text(doc: dict) -> str:
     names = doc.get("metrics") or []
     out = []
     for n in names:
+        if n.endswith(HELPER_METRIC_SUFFIXES):
+            continue
         v = doc.get(n)
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             out.append(f"{n} {v:g}")

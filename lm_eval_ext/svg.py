@@ -38,7 +38,7 @@ def bars(categories: list[str], series: list[tuple[str, list[float | None]]], ti
     bar_w = max(3, min(14, 120 // n_ser))
     group_w = bar_w * n_ser + 10
     left, top, bottom = 44, 28, 70
-    width = max(240, left + 10 + group_w * n_cat)
+    width = max(260, left + 10 + group_w * n_cat)
     height = 240
     plot_h = height - top - bottom
     vmax = _nice_max(max([v for _, vals in series for v in vals if v is not None] or [1.0]))
