@@ -52,6 +52,49 @@ def _cmd_demo(args) -> int:
     return run_demo(args)
 
 
+def _cmd_report(args) -> int:
+    from lm_eval_ext.report import write_report
+
+    report, problems = write_report(args.run_dirs, args.output, max_samples=args.max_samples,
+                                    bootstrap_iters=args.bootstrap_iters)
+    if not report.runs:
+        print("lm-eval-ext report: error: no usable run among the inputs (report written with the list "
+              "of problems)", file=sys.stderr)
+        return 2
+    print(f"wrote {args.output}/report.md and {args.output}/report.html "
+          f"({len(report.runs)} run(s), {len(report.families)} task families, {len(set(problems))} warning(s))")
+    return 0
+
+
+def _cmd_leaderboard(args) -> int:
+    from pathlib import Path
+
+    from lm_eval_ext import leaderboard as lb
+
+    rows, _ = lb.build(args.run_dirs, csv_path=args.csv)
+    if not rows:
+        print("lm-eval-ext leaderboard: error: no usable run among the inputs", file=sys.stderr)
+        return 2
+    if args.csv:
+        Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.csv).write_text(lb.to_csv(rows), encoding="utf-8")
+        print(f"wrote {args.csv} ({len(rows)} run(s))", file=sys.stderr)
+    fmt = args.format or (None if args.csv else "csv")
+    if fmt:
+        text = {"csv": lb.to_csv, "md": lb.to_markdown, "json": lb.to_json}[fmt](rows)
+        if args.output:
+            Path(args.output).write_text(text, encoding="utf-8")
+        else:
+            sys.stdout.write(text)
+    return 0
+
+
+def _cmd_compare(args) -> int:
+    from lm_eval_ext.compare import run_compare
+
+    return run_compare(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lm-eval-ext",
@@ -75,6 +118,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", default="8")
     p.add_argument("--output", default="lm_eval_ext_out/demo", help="lm-eval --output_path")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("report", help="per-language report (report.md + self-contained report.html) of run folders")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="lm-eval --output_path folders (one column each)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="folder for report.md and report.html")
+    p.add_argument("--max-samples", type=int, default=20, help="items per task and run in the sample browser")
+    p.add_argument("--bootstrap-iters", type=int, default=2000, help="bootstrap resamples for cell CIs")
+    p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("leaderboard", help="one row per run; columns <family>/<lang>/<metric> (see reports/README.md)")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("--csv", metavar="OUT.csv", help="write (merge into, if it exists) this CSV")
+    p.add_argument("--format", choices=["csv", "md", "json"], help="print in this format (default: csv when no --csv)")
+    p.add_argument("-o", "--output", help="write the --format output here instead of stdout")
+    p.set_defaults(func=_cmd_leaderboard)
+
+    p = sub.add_parser("compare", help="regression board: candidate vs baseline per task and language")
+    p.add_argument("baseline", metavar="BASELINE")
+    p.add_argument("candidate", metavar="CANDIDATE")
+    p.add_argument("--threshold", type=float, default=0.01,
+                   help="smallest change (raw metric units, e.g. 0.02 = 2 accuracy points) that counts (default 0.01)")
+    p.add_argument("--no-significance", action="store_true",
+                   help="judge by the threshold alone (default: the 95%% CI must also exclude 0)")
+    p.add_argument("--metric", action="append", help="metric name (or name:filter) to compare; repeatable "
+                   "(default: each family's primary metric)")
+    p.add_argument("--all-metrics", action="store_true", help="compare every metric")
+    p.add_argument("--format", choices=["table", "md", "junit"], default="table", help="stdout format")
+    p.add_argument("--markdown", metavar="FILE", help="also write the Markdown board here (PR comment)")
+    p.add_argument("--junit", metavar="FILE", help="also write JUnit XML here (CI test report)")
+    p.add_argument("--bootstrap-iters", type=int, default=2000)
+    p.set_defaults(func=_cmd_compare)
     return parser
 
 

@@ -1,0 +1,518 @@
+"""Run folders of lm-eval 0.4.x, read for reports, the leaderboard and the
+regression board.
+
+A *run* is one folder holding ``results_<date>.json`` files (and, with
+``--log_samples``, ``samples_<task>_<date>.jsonl``). lm-eval writes one results
+file per invocation; several in one folder are merged, the newest result of a
+task winning. A path given by the user may be a run folder itself, an
+``--output_path`` folder with one sub-folder per model (each becomes a run), or
+a single results file.
+
+Bad input never stops the whole job: every file or item that cannot be used
+becomes a `Problem` (file + what is wrong) that the caller prints and lists in
+its output, and everything valid is still used.
+
+Languages of a task come from, in order: the task config's
+``dataset_kwargs`` (``lang``, or a pair such as ``ctx_lang``/``q_lang`` or
+``src_lang``/``tgt_lang``); the task name's suffix read with the language
+registry: ``_<src>-<tgt>`` (ISO 639-1 or FLORES-200 codes, e.g.
+``flores_deu_Latn-eng_Latn``), ``_<ctx>_<q>`` (``xquad_de_en``,
+``mlqa_ar_zh``) or ``_<lang>`` (``mgsm_native_cot_de``). A task whose
+metrics carry language suffixes instead (a consistency task reporting
+``agreement_de_en``) is split per metric the same way. See reports/README.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from lm_eval_ext import languages
+
+_DATE = r"\d{4}-\d{2}-\d{2}T[0-9\-.]+"
+RESULTS_RE = re.compile(rf"^results_(?P<date>{_DATE})\.json$")
+SAMPLES_RE = re.compile(rf"^samples_(?P<task>.+)_(?P<date>{_DATE})\.jsonl$")
+_FLORES = r"[a-z]{3}_[A-Z][a-z]{3}"
+_CODE = rf"(?:{_FLORES}|[a-z]{{2,3}})"
+_PAIR_DASH_RE = re.compile(rf"^(?P<base>.+?)_(?P<a>{_CODE})-(?P<b>{_CODE})$")
+_FLORES_SUFFIX_RE = re.compile(rf"^(?P<base>.+?)_(?P<a>{_FLORES})$")
+_PAIR_KEYS = (
+    ("ctx_lang", "q_lang"),
+    ("context_lang", "question_lang"),
+    ("src_lang", "tgt_lang"),
+    ("source_lang", "target_lang"),
+    ("src", "tgt"),
+    ("lang1", "lang2"),
+)
+_NOT_METRICS = {"alias", "name", "sample_len", "sample_count", "samples", " "}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something in the input that could not be used (and was skipped)."""
+
+    where: str  # a file or folder
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.what}"
+
+
+@dataclass
+class Score:
+    value: float
+    stderr: float | None = None
+    n: int | None = None
+
+
+@dataclass
+class TaskInfo:
+    name: str
+    family: str
+    langs: tuple[str, ...]  # (), (lang,) or (a, b): context/source first
+    version: str | None = None
+    scorer: str | None = None
+    alias: str | None = None
+    is_group: bool = False
+    higher_is_better: dict = field(default_factory=dict)
+
+
+@dataclass
+class Cell:
+    """One number of a run: a family, a language row, a metric key."""
+
+    task: str  # the lm-eval task (or group) it comes from
+    family: str
+    langs: tuple[str, ...]
+    metric: str  # "exact_match,strict-match"
+    score: Score
+    sample_metric: str | None = None  # per-sample field in the samples log, if any
+
+
+def canonical_code(code: str) -> str:
+    """ISO 639-1 code of a registry language given by ISO or FLORES code; others unchanged."""
+    try:
+        return languages.get(code).code
+    except KeyError:
+        return code
+
+
+def known(code: str) -> bool:
+    try:
+        languages.get(code)
+        return True
+    except KeyError:
+        return False
+
+
+def split_lang_suffix(name: str) -> tuple[str, tuple[str, ...]]:
+    """``xquad_de_en`` -> (``xquad``, (de, en)); ``mgsm_direct_bn`` -> (``mgsm_direct``, (bn,));
+    ``flores_deu_Latn-eng_Latn`` -> (``flores``, (de, en)); no suffix -> (name, ())."""
+    m = _PAIR_DASH_RE.match(name)
+    if m and (known(m["a"]) and known(m["b"]) or ("_" in m["a"] and "_" in m["b"])):
+        return m["base"], (canonical_code(m["a"]), canonical_code(m["b"]))
+    m = _FLORES_SUFFIX_RE.match(name)
+    if m:
+        return m["base"], (canonical_code(m["a"]),)
+    parts = name.split("_")
+    if len(parts) >= 3 and parts[-1] in languages.LANGUAGES and parts[-2] in languages.LANGUAGES:
+        return "_".join(parts[:-2]), (parts[-2], parts[-1])
+    if len(parts) >= 2 and parts[-1] in languages.LANGUAGES:
+        return "_".join(parts[:-1]), (parts[-1],)
+    return name, ()
+
+
+def task_languages(name: str, config: dict | None) -> tuple[str, tuple[str, ...]]:
+    """(family, languages) of a task from its config metadata, else its name."""
+    base, suffix_langs = split_lang_suffix(name)
+    kw = (config or {}).get("dataset_kwargs") or {}
+    if isinstance(kw, dict):
+        for a, b in _PAIR_KEYS:
+            if isinstance(kw.get(a), str) and isinstance(kw.get(b), str):
+                return (base if suffix_langs else name), (canonical_code(kw[a]), canonical_code(kw[b]))
+        if isinstance(kw.get("lang"), str):
+            return (base if suffix_langs else name), (canonical_code(kw["lang"]),)
+    return base, suffix_langs
+
+
+def lang_label(code: str) -> str:
+    """``Deutsch (de)``; unknown codes as themselves."""
+    try:
+        lang = languages.get(code)
+    except KeyError:
+        return code
+    return f"{lang.native_name} ({lang.code})"
+
+
+def row_label(langs: tuple[str, ...]) -> str:
+    if not langs:
+        return "—"
+    return " → ".join(lang_label(c) for c in langs)
+
+
+def row_key(langs: tuple[str, ...]) -> str:
+    """``de``, ``de-en``; ``-`` for a task without a language (leaderboard columns)."""
+    return "-".join(langs) if langs else "-"
+
+
+def tier_of(langs: tuple[str, ...]) -> str:
+    """high / low / unknown: a row is low-resource when any non-English language in it is."""
+    tiers = []
+    for c in langs:
+        try:
+            tiers.append(languages.get(c).tier)
+        except KeyError:
+            tiers.append("unknown")
+    if not tiers:
+        return "unknown"
+    if languages.LOW in tiers:
+        return languages.LOW
+    if "unknown" in tiers:
+        return "unknown"
+    return languages.HIGH
+
+
+def is_english(langs: tuple[str, ...]) -> bool:
+    return bool(langs) and all(c == "en" for c in langs)
+
+
+def lang_sort_key(langs: tuple[str, ...]):
+    """Rows in tier order (high, low, unknown), then by code."""
+    order = {languages.HIGH: 0, languages.LOW: 1}
+    return (order.get(tier_of(langs), 2), langs)
+
+
+def _num(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def canonical_model_args(args) -> str:
+    """``k=v,k=v`` sorted by key, from a dict (lm-eval >= 0.4.9) or a string."""
+    if args is None:
+        return ""
+    if isinstance(args, dict):
+        items = args.items()
+    else:
+        items = []
+        for part in str(args).split(","):
+            if part.strip():
+                k, _, v = part.partition("=")
+                items.append((k.strip(), v.strip()))
+    return ",".join(f"{k}={v}" for k, v in sorted(items, key=lambda kv: str(kv[0])))
+
+
+@dataclass
+class Run:
+    path: Path  # the run folder
+    results_files: list[Path]
+    data: dict  # the merged results document
+    label: str = ""
+    tasks: dict[str, TaskInfo] = field(default_factory=dict)
+    cells: list[Cell] = field(default_factory=list)
+    samples: dict[str, Path] = field(default_factory=dict)  # task -> newest samples file
+
+    @property
+    def config(self) -> dict:
+        return self.data.get("config") or {}
+
+    @property
+    def model(self) -> str:
+        cfg = self.config
+        args = cfg.get("model_args")
+        name = self.data.get("model_name")
+        if not name and isinstance(args, dict):
+            name = args.get("pretrained") or args.get("model")
+        if not name and isinstance(args, str):
+            m = re.search(r"(?:pretrained|model)=([^,]+)", args)
+            name = m.group(1) if m else None
+        return str(name or cfg.get("model") or self.path.name)
+
+    @property
+    def model_type(self) -> str:
+        return str(self.config.get("model") or "")
+
+    @property
+    def model_args(self) -> str:
+        return canonical_model_args(self.config.get("model_args"))
+
+    @property
+    def task_versions(self) -> dict[str, str]:
+        return {k: str(v) for k, v in sorted((self.data.get("versions") or {}).items())}
+
+    @property
+    def identity(self) -> str:
+        """Stable run id: model + model args + task versions."""
+        key = json.dumps([self.model_type, self.model, self.model_args, self.task_versions], sort_keys=True)
+        return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+    @property
+    def date(self) -> str:
+        from datetime import datetime, timezone
+
+        d = self.data.get("date")
+        if isinstance(d, (int, float)):
+            return datetime.fromtimestamp(d, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        m = RESULTS_RE.match(self.results_files[-1].name)
+        return m["date"] if m else ""
+
+    @property
+    def git_hash(self) -> str:
+        return str(self.data.get("git_hash") or self.data.get("upper_git_hash") or "")
+
+    @property
+    def lm_eval_version(self) -> str:
+        return str(self.data.get("lm_eval_version") or "")
+
+    @property
+    def ext_version(self) -> str:
+        """Our package version, as recorded in the run, if it was (else empty)."""
+        for cfg in (self.data.get("configs") or {}).values():
+            meta = (cfg or {}).get("metadata") or {}
+            if isinstance(meta, dict) and meta.get("lm_eval_ext_version"):
+                return str(meta["lm_eval_ext_version"])
+        return str(self.data.get("lm_eval_ext_version") or "")
+
+    def scorers(self) -> dict[str, str]:
+        out = {}
+        for task, cfg in sorted((self.data.get("configs") or {}).items()):
+            meta = (cfg or {}).get("metadata") or {}
+            if isinstance(meta, dict) and meta.get("scorer"):
+                out[task] = str(meta["scorer"])
+        return out
+
+
+# --------------------------------------------------------------------- loading
+def _load_json(path: Path, problems: list[Problem]) -> dict | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except json.JSONDecodeError as err:
+        problems.append(Problem(str(path), f"not valid JSON, truncated or corrupt ({err.msg} at line {err.lineno}); file skipped"))
+        return None
+    except (OSError, UnicodeDecodeError) as err:
+        problems.append(Problem(str(path), f"cannot be read ({err}); file skipped"))
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
+        problems.append(Problem(str(path), "no 'results' object: not an lm-eval results file; file skipped"))
+        return None
+    return data
+
+
+def _run_folders(path: Path, problems: list[Problem]) -> list[tuple[Path, list[Path]]]:
+    if path.is_file():
+        return [(path.parent, [path])]
+    if not path.is_dir():
+        problems.append(Problem(str(path), "no such folder"))
+        return []
+    by_dir: dict[Path, list[Path]] = {}
+    for f in path.rglob("results_*.json"):
+        by_dir.setdefault(f.parent, []).append(f)
+    if not by_dir:
+        problems.append(Problem(str(path), "no results_*.json found (not an lm-eval --output_path folder?); folder skipped"))
+        return []
+    return [(d, sorted(fs, key=lambda p: p.name)) for d, fs in sorted(by_dir.items())]
+
+
+def _merge(docs: list[dict]) -> dict:
+    """Merge results files of one folder, the later file winning per task."""
+    if len(docs) == 1:
+        return docs[0]
+    merged: dict = {}
+    for doc in docs:
+        for key, value in doc.items():
+            if isinstance(value, dict) and isinstance(merged.get(key), dict):
+                merged[key] = {**merged[key], **value}
+            else:
+                merged[key] = value
+    return merged
+
+
+def load_run(folder: Path, files: list[Path], problems: list[Problem]) -> Run | None:
+    docs, used = [], []
+    for f in files:
+        doc = _load_json(f, problems)
+        if doc is not None:
+            docs.append(doc)
+            used.append(f)
+    if not docs:
+        problems.append(Problem(str(folder), "no readable results file; run skipped"))
+        return None
+    run = Run(path=folder, results_files=used, data=_merge(docs))
+    _index(run, problems)
+    _find_samples(run, problems)
+    return run
+
+
+def load_runs(paths, problems: list[Problem] | None = None) -> tuple[list[Run], list[Problem]]:
+    problems = [] if problems is None else problems
+    runs: list[Run] = []
+    for p in paths:
+        for folder, files in _run_folders(Path(p), problems):
+            run = load_run(folder, files, problems)
+            if run is not None:
+                runs.append(run)
+    _label(runs, problems)
+    return runs, problems
+
+
+def _label(runs: list[Run], problems: list[Problem]) -> None:
+    """Column labels: the model's short name; the folder name is added when two
+    runs would share a label, and a run of the same model twice is reported."""
+    for run in runs:
+        run.label = Path(run.model.rstrip("/")).name or run.model
+    seen: dict[str, Run] = {}
+    for run in runs:
+        key = (run.model_type, run.model, run.model_args)
+        if key in seen:
+            other = seen[key]
+            problems.append(Problem(
+                str(run.path),
+                f"same model and model args as {other.path} ({run.model}); both are shown, labelled by folder",
+            ))
+        else:
+            seen[key] = run
+    groups: dict[str, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(run.label, []).append(run)
+    for label, same in groups.items():
+        if len(same) < 2:
+            continue
+        # the nearest folder level (from the run folder upwards) where their paths differ
+        parts = [list(reversed(r.path.resolve().parts)) for r in same]
+        depth = max(len(p) for p in parts)
+        for level in range(depth):
+            names = [p[level] if level < len(p) else "" for p in parts]
+            if len(set(names)) == len(names):
+                for r, n in zip(same, names):
+                    r.label = f"{label} ({n})"
+                break
+        else:
+            for k, r in enumerate(same, 1):
+                r.label = f"{label} #{k}"
+
+
+def _metric_keys(entry: dict) -> Iterator[tuple[str, str, str]]:
+    """(metric key, metric name, filter) of a results entry, stderr keys excluded."""
+    for key in entry:
+        if key in _NOT_METRICS or "," not in key:
+            continue
+        name, _, filt = key.partition(",")
+        if name.endswith("_stderr"):
+            continue
+        yield key, name, filt
+
+
+def _index(run: Run, problems: list[Problem]) -> None:
+    data = run.data
+    configs = data.get("configs") or {}
+    versions = data.get("versions") or {}
+    hib = data.get("higher_is_better") or {}
+    n_samples = data.get("n-samples") or {}
+    groups = data.get("groups") or {}
+    where = str(run.results_files[-1])
+    entries = [(name, entry, False) for name, entry in (data.get("results") or {}).items()]
+    entries += [(name, entry, True) for name, entry in groups.items()]
+    seen_group_in_results = set()
+    for name, entry, from_groups in entries:
+        if not isinstance(entry, dict):
+            problems.append(Problem(where, f"results entry {name!r} is not an object; skipped"))
+            continue
+        is_group = from_groups or name in groups or name in (data.get("group_subtasks") or {})
+        if is_group:
+            if name in seen_group_in_results:
+                continue
+            seen_group_in_results.add(name)
+        cfg = configs.get(name) if isinstance(configs.get(name), dict) else None
+        family, langs = task_languages(name, cfg)
+        meta = (cfg or {}).get("metadata") or {}
+        info = TaskInfo(
+            name=name, family=family, langs=langs,
+            version=None if versions.get(name) is None else str(versions.get(name)),
+            scorer=str(meta["scorer"]) if isinstance(meta, dict) and meta.get("scorer") else None,
+            alias=entry.get("alias"), is_group=is_group,
+            higher_is_better=hib.get(name) or {},
+        )
+        run.tasks[name] = info
+        if is_group:
+            continue  # group aggregates are read by the leaderboard from run.data directly
+        n = (n_samples.get(name) or {}).get("effective") if isinstance(n_samples.get(name), dict) else None
+        for key, metric_name, filt in _metric_keys(entry):
+            value = entry[key]
+            num = _num(value)
+            if num is None or math.isnan(num) or math.isinf(num):
+                problems.append(Problem(where, f"task {name}: metric {key} is {value!r} (not a finite number); cell skipped"))
+                continue
+            se = _num(entry.get(f"{metric_name}_stderr,{filt}"))
+            if se is not None and (math.isnan(se) or math.isinf(se)):
+                se = None
+            score = Score(num, se, n if isinstance(n, int) else None)
+            if langs:
+                run.cells.append(Cell(name, family, langs, key, score, metric_name))
+                continue
+            # a task without a language: its metrics may carry the languages
+            mbase, mlangs = split_lang_suffix(metric_name)
+            if mlangs:
+                run.cells.append(Cell(name, name, mlangs, f"{mbase},{filt}", score, None))
+            else:
+                run.cells.append(Cell(name, name, (), key, score, metric_name))
+
+
+def _find_samples(run: Run, problems: list[Problem]) -> None:
+    files: dict[str, list[Path]] = {}
+    for f in run.path.glob("samples_*.jsonl"):
+        m = SAMPLES_RE.match(f.name)
+        if m:
+            files.setdefault(m["task"], []).append(f)
+    for task, fs in sorted(files.items()):
+        if task not in run.tasks:
+            problems.append(Problem(str(sorted(fs)[-1]), f"samples for task {task!r}, which is not in the run's results; samples skipped"))
+            continue
+        run.samples[task] = sorted(fs, key=lambda p: p.name)[-1]
+
+
+def read_samples(path: Path, problems: list[Problem] | None = None, limit: int | None = None) -> list[dict]:
+    """The lines of a samples log (bad lines are reported and skipped)."""
+    out = []
+    bad = 0
+    first_bad = None
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for i, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                doc = json.loads(line)
+            except json.JSONDecodeError:
+                bad += 1
+                first_bad = first_bad or i
+                continue
+            if isinstance(doc, dict):
+                out.append(doc)
+            if limit is not None and len(out) >= limit:
+                break
+    if bad and problems is not None:
+        problems.append(Problem(str(path), f"{bad} line(s) are not valid JSON (first: line {first_bad}); those samples skipped"))
+    return out
+
+
+def per_sample_scores(path: Path, metric_key: str, problems: list[Problem] | None = None) -> dict[int, float] | None:
+    """{doc_id: score} of one metric key (``exact_match,strict-match``) from a samples log;
+    None when the metric has no numeric per-sample value (corpus-level metrics)."""
+    metric_name, _, filt = metric_key.partition(",")
+    out: dict[int, float] = {}
+    for doc in read_samples(path, problems):
+        if doc.get("filter", "none") != filt:
+            continue
+        value = _num(doc.get(metric_name))
+        if value is None:
+            if metric_name in doc:
+                return None
+            continue  # e.g. exact_match_non_en is absent on English items
+        out[doc.get("doc_id", len(out))] = value
+    return out or None

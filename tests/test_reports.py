@@ -1,0 +1,373 @@
+"""report / leaderboard / compare on real lm-eval output folders.
+
+Two "models" answer our MGSM direct tasks through a real OpenAI-compatible
+server on loopback. Their scripted replies are right on a known number of items
+per language, so every expected accuracy is known before lm-eval runs; one reply
+carries HTML/script that must come out as text."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+import shutil
+import xml.etree.ElementTree as ET
+from itertools import product
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import REPO, SHARED_DATA, run_cli
+from loopback import ScriptedServer, last_user_message
+
+LANGS = ("en", "de", "sw")
+LIMIT = 8
+# items answered correctly (the first k of LIMIT) per model and language
+CORRECT = {"model-a": {"en": 8, "de": 7, "sw": 4}, "model-b": {"en": 8, "de": 1, "sw": 4}}
+EVIL = "<script>document.title='PWNED'</script></table><b>bold</b> 7"
+
+
+def _gold() -> dict[str, tuple[str, int, float]]:
+    """question text -> (lang, index, answer) for the first LIMIT test items."""
+    out = {}
+    for lang in LANGS:
+        with open(SHARED_DATA / "mgsm" / f"mgsm_{lang}.jsonl", encoding="utf-8") as fh:
+            for i, line in enumerate(fh):
+                if i >= LIMIT:
+                    break
+                d = json.loads(line)
+                out[d["question"].strip()] = (lang, i, float(d["answer_number"]))
+    return out
+
+
+def _policy(gold):
+    def policy(kind, payload):
+        text = last_user_message(payload)
+        model = payload.get("model")
+        for q, (lang, i, answer) in gold.items():
+            if q in text:
+                if model == "model-b" and lang == "en" and i == LIMIT - 1:
+                    return EVIL  # wrong (7 is not the gold of that item... checked below)
+                right = i < CORRECT[model][lang]
+                return f"{int(answer) if right else int(answer) + 1}"
+        return "0"
+    return policy
+
+
+def _lm_eval(model, base_url, out):
+    r = run_cli([
+        "lm_eval", "--model", "local-chat-completions",
+        "--model_args", f"model={model},base_url={base_url}/chat/completions,num_concurrent=1,max_retries=1",
+        "--apply_chat_template", "--tasks", ",".join(f"mgsm_direct_{c}" for c in LANGS),
+        "--limit", str(LIMIT), "--log_samples", "--output_path", str(out),
+    ], timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    (run_dir,) = [p for p in Path(out).iterdir() if p.is_dir()]
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    gold = _gold()
+    # the evil reply must be wrong for the test's expected accuracy to hold
+    en_last = [a for q, (lang, i, a) in gold.items() if lang == "en" and i == LIMIT - 1][0]
+    assert en_last != 7.0
+    CORRECT["model-b"]["en"] = LIMIT - 1
+    base = tmp_path_factory.mktemp("runs")
+    with ScriptedServer(_policy(gold)) as server:
+        a = _lm_eval("model-a", server.base_url, base / "a")
+        b = _lm_eval("model-b", server.base_url, base / "b")
+    return {"a": a, "b": b, "tmp": base}
+
+
+def expected(model, lang):
+    return CORRECT[model][lang] / LIMIT
+
+
+# ----------------------------------------------------------------- report
+def test_report_tables_samples_provenance(runs, tmp_path):
+    out = tmp_path / "rep"
+    r = run_cli(["lm-eval-ext", "report", str(runs["a"]), str(runs["b"]), "-o", str(out)])
+    assert r.returncode == 0, r.stderr
+    md = (out / "report.md").read_text(encoding="utf-8")
+    html = (out / "report.html").read_text(encoding="utf-8")
+    # the strict-match table: one row per language, one column per model, values x100
+    table = md.split("**exact_match (strict-match)**")[1].split("**exact_match (flexible-extract)**")[0]
+    for lang, native in (("en", "English"), ("de", "Deutsch"), ("sw", "Kiswahili")):
+        row = next(line for line in table.splitlines() if line.startswith(f"| {native} ({lang})"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        for model, cell in zip(("model-a", "model-b"), cells[2:]):
+            assert cell.split()[0] == f"{100 * expected(model, lang):.1f}", (lang, model, cell)
+            assert "[" in cell  # bootstrap CI from the samples logs
+    # family means over all / high / low / non-English and the gap
+    mean_all = next(line for line in table.splitlines() if "mean, all languages" in line)
+    want = 100 * sum(expected("model-a", c) for c in LANGS) / 3
+    assert f"{want:.1f}" in mean_all
+    gap = next(line for line in table.splitlines() if "English − rest" in line)
+    want_gap = 100 * (expected("model-b", "en") - (expected("model-b", "de") + expected("model-b", "sw")) / 2)
+    assert gap.rstrip(" |").split("|")[-1].strip() == f"{want_gap:.1f}"
+    assert "mean, high-resource" in table and "mean, low-resource" in table and "mean, non-English" in table
+    # resource tiers as table sections, native names
+    assert "HIGH-RESOURCE" in html.upper() and "underrepresented" in html
+    # model text is escaped, never markup
+    assert "<script>document.title" not in html and "</table><b>bold" not in html
+    assert "&lt;script&gt;document.title=&#x27;PWNED&#x27;&lt;/script&gt;&lt;/table&gt;" in html
+    assert "<script" not in html.lower()
+    # provenance: lm-eval version, scorer signatures from the task metadata, task versions
+    results = json.loads(next(runs["a"].glob("results_*.json")).read_text())
+    sig = results["configs"]["mgsm_direct_de"]["metadata"]["scorer"]
+    assert sig in html and sig in md
+    assert results["lm_eval_version"] in html
+    assert "mgsm_direct_de 1.0" in html
+    # plots
+    assert html.count("<svg") >= 2 and "per language</text>" in html
+
+
+def test_report_bad_inputs(runs, tmp_path):
+    bad = tmp_path / "bad"
+    # 1) a folder without results
+    (bad / "empty").mkdir(parents=True)
+    (bad / "empty" / "notes.txt").write_text("nothing")
+    # 2) a truncated results file (the only one of its folder)
+    trunc = bad / "trunc"
+    shutil.copytree(runs["a"], trunc)
+    rf = next(trunc.glob("results_*.json"))
+    rf.write_text(rf.read_text()[:500])
+    # 3) samples for a task missing from results, 4) NaN metric, 5) a language in one run only
+    odd = bad / "odd"
+    shutil.copytree(runs["b"], odd)
+    rf = next(odd.glob("results_*.json"))
+    date = rf.name[len("results_"):-len(".json")]
+    (odd / f"samples_mgsm_direct_fr_{date}.jsonl").write_text('{"doc_id": 0}\n')
+    data = json.loads(rf.read_text())
+    data["results"]["mgsm_direct_en"]["exact_match,flexible-extract"] = float("nan")
+    del data["results"]["mgsm_direct_sw"]
+    next(odd.glob("samples_mgsm_direct_sw_*.jsonl")).unlink()
+    data["config"]["model_args"] = "model=model-b-odd"
+    data["model_name"] = "model-b-odd"
+    rf.write_text(json.dumps(data))  # json writes NaN as NaN, as lm-eval does
+    # 6) two runs of the same model
+    twin = bad / "twin"
+    shutil.copytree(runs["a"], twin)
+
+    out = tmp_path / "rep"
+    r = run_cli(["lm-eval-ext", "report", str(runs["a"]), str(bad / "empty"), str(trunc), str(odd), str(twin),
+                 "-o", str(out)])
+    assert r.returncode == 0, r.stderr
+    md = (out / "report.md").read_text(encoding="utf-8")
+    skipped = md.split("## Skipped and incomplete input")[1].split("\n## ")[0]
+    checks = [
+        (str(bad / "empty"), "no results_*.json"),
+        (str(next(trunc.glob("results_*.json"))), "not valid JSON"),
+        ("samples_mgsm_direct_fr_", "not in the run's results"),
+        ("exact_match,flexible-extract", "not a finite number"),
+        (str(twin), "same model and model args"),
+        ("sw present only in", "left out of the family means"),
+    ]
+    for where, what in checks:
+        assert any(where in line and what in line for line in skipped.splitlines()), (where, what, skipped)
+        assert where in r.stderr
+    # everything valid is still there: three columns (a, odd, twin)
+    assert md.count("| model-") >= 3
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "Skipped and incomplete input" in html
+
+
+# ------------------------------------------------------------ leaderboard
+def test_leaderboard_merge_and_formats(runs, tmp_path):
+    board = tmp_path / "board.csv"
+    assert run_cli(["lm-eval-ext", "leaderboard", str(runs["a"]), "--csv", str(board)]).returncode == 0
+    assert run_cli(["lm-eval-ext", "leaderboard", str(runs["b"]), "--csv", str(board)]).returncode == 0
+    r = run_cli(["lm-eval-ext", "leaderboard", str(runs["a"]), str(runs["b"]), "--csv", str(board)])
+    assert r.returncode == 0, r.stderr
+    with open(board, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+        fh.seek(0)
+        header = next(csv.reader(fh))
+    assert len(rows) == 2  # merged, no duplicate runs
+    assert header[:3] == ["run_id", "model", "model_type"]
+    assert header[10:] == sorted(header[10:])
+    by_model = {r["model"]: r for r in rows}
+    for model, lang in product(("model-a", "model-b"), LANGS):
+        assert float(by_model[model][f"mgsm_direct/{lang}/exact_match:strict-match"]) == pytest.approx(expected(model, lang))
+    want = sum(expected("model-a", c) for c in LANGS) / 3
+    assert float(by_model["model-a"]["mgsm_direct/@all/exact_match:strict-match"]) == pytest.approx(want)
+    want_gap = expected("model-a", "en") - (expected("model-a", "de") + expected("model-a", "sw")) / 2
+    assert float(by_model["model-a"]["mgsm_direct/@gap_en/exact_match:strict-match"]) == pytest.approx(want_gap)
+    j = run_cli(["lm-eval-ext", "leaderboard", str(runs["a"]), "--format", "json"])
+    doc = json.loads(j.stdout)
+    assert doc["rows"][0]["mgsm_direct/de/exact_match:strict-match"] == pytest.approx(expected("model-a", "de"))
+    m = run_cli(["lm-eval-ext", "leaderboard", str(runs["a"]), str(runs["b"]), "--format", "md"])
+    assert sum(line.startswith("| ") for line in m.stdout.splitlines()) == 3 and "mgsm_direct/@all/exact_match:strict-match" in m.stdout
+
+
+# ---------------------------------------------------------------- compare
+def test_compare_verdicts_and_exit_code(runs, tmp_path):
+    junit, mdfile = tmp_path / "board.xml", tmp_path / "board.md"
+    r = run_cli(["lm-eval-ext", "compare", str(runs["a"]), str(runs["b"]), "--threshold", "0.1",
+                 "--junit", str(junit), "--markdown", str(mdfile)])
+    assert r.returncode == 1, r.stdout + r.stderr  # de regressed by 6/8
+    lines = {line.split()[0]: line for line in r.stdout.splitlines() if line.startswith("mgsm_direct_")}
+    assert "REGRESSED" in lines["mgsm_direct_de"]
+    assert "unchanged" in lines["mgsm_direct_en"] and "unchanged" in lines["mgsm_direct_sw"]
+    delta = expected("model-b", "de") - expected("model-a", "de")
+    assert f"{delta:+.4f}" in lines["mgsm_direct_de"] and "paired bootstrap" in lines["mgsm_direct_de"]
+    tree = ET.parse(junit).getroot()
+    assert tree.get("failures") == "1" and tree.get("tests") == "3"
+    (failed,) = [tc for tc in tree.iter("testcase") if tc.find("failure") is not None]
+    assert failed.get("name").startswith("mgsm_direct_de/de/")
+    assert "regressed" in mdfile.read_text()
+    # the other way round it is an improvement: exit 0
+    r2 = run_cli(["lm-eval-ext", "compare", str(runs["b"]), str(runs["a"]), "--threshold", "0.1", "--format", "md"])
+    assert r2.returncode == 0 and "improved" in r2.stdout
+    # a threshold above the difference: unchanged, exit 0
+    r3 = run_cli(["lm-eval-ext", "compare", str(runs["a"]), str(runs["b"]), "--threshold", "0.9"])
+    assert r3.returncode == 0
+
+
+def test_compare_falls_back_to_stderr(runs, tmp_path):
+    cand = tmp_path / "b_nosamples"
+    shutil.copytree(runs["b"], cand)
+    for f in cand.glob("samples_mgsm_direct_de_*.jsonl"):
+        f.unlink()
+    r = run_cli(["lm-eval-ext", "compare", str(runs["a"]), str(cand), "--threshold", "0.1"])
+    assert "no samples log" in r.stderr and "stderr" in r.stderr
+    line = next(line for line in r.stdout.splitlines() if line.startswith("mgsm_direct_de"))
+    assert " stderr " in line
+    res_a = json.loads(next(runs["a"].glob("results_*.json")).read_text())["results"]["mgsm_direct_de"]
+    res_b = json.loads(next(cand.glob("results_*.json")).read_text())["results"]["mgsm_direct_de"]
+    se = math.hypot(res_a["exact_match_stderr,strict-match"], res_b["exact_match_stderr,strict-match"])
+    d = res_b["exact_match,strict-match"] - res_a["exact_match,strict-match"]
+    assert f"[{d - 1.96 * se:+.4f}, {d + 1.96 * se:+.4f}]" in line
+
+
+# ------------------------------------------------------------- statistics
+def _exact_bootstrap_quantiles(values, qs):
+    """Exact bootstrap distribution of the mean: every one of the n^n resamples."""
+    n = len(values)
+    means = np.array([np.mean([values[i] for i in idx]) for idx in product(range(n), repeat=n)])
+    return np.quantile(means, qs)
+
+
+def test_bootstrap_matches_exact_enumeration():
+    from lm_eval_ext import stats
+
+    values = [0.0, 1.0, 1.0, 0.0, 1.0, 0.5]
+    mean, lo, hi = stats.bootstrap_ci(values, iters=40000, seed=7)
+    exact_lo, exact_hi = _exact_bootstrap_quantiles(values, [0.025, 0.975])
+    assert mean == pytest.approx(np.mean(values))
+    assert lo == pytest.approx(exact_lo, abs=1 / 12 + 1e-9)  # one grid step of the mean (1/(2n))
+    assert hi == pytest.approx(exact_hi, abs=1 / 12 + 1e-9)
+
+
+def test_paired_bootstrap_matches_exact_enumeration():
+    from lm_eval_ext import stats
+
+    base = {0: 1.0, 1: 0.0, 2: 1.0, 3: 1.0, 4: 0.0, 5: 1.0, 99: 1.0}  # 99: baseline only
+    cand = {0: 0.0, 1: 0.0, 2: 0.0, 3: 1.0, 4: 1.0, 5: 0.0}
+    delta, lo, hi, n = stats.paired_bootstrap(base, cand, iters=40000, seed=3)
+    diffs = [cand[k] - base[k] for k in range(6)]
+    assert n == 6 and delta == pytest.approx(np.mean(diffs))
+    exact_lo, exact_hi = _exact_bootstrap_quantiles(diffs, [0.025, 0.975])
+    assert lo == pytest.approx(exact_lo, abs=1 / 6 + 1e-9)
+    assert hi == pytest.approx(exact_hi, abs=1 / 6 + 1e-9)
+    # the pairing matters: an unpaired CI of the same data is wider
+    b = np.array([base[k] for k in range(6)])
+    c = np.array([cand[k] for k in range(6)])
+    unpaired_se = math.sqrt(b.var(ddof=1) / 6 + c.var(ddof=1) / 6)
+    assert (hi - lo) < 2 * 1.96 * unpaired_se
+
+
+# ------------------------------------------------------------- languages
+def test_language_inference_for_all_families():
+    from lm_eval_ext.runs import split_lang_suffix, task_languages
+
+    assert split_lang_suffix("mgsm_native_cot_de") == ("mgsm_native_cot", ("de",))
+    assert split_lang_suffix("xquad_de_en") == ("xquad", ("de", "en"))
+    assert split_lang_suffix("mlqa_ar_zh") == ("mlqa", ("ar", "zh"))
+    assert split_lang_suffix("flores_deu_Latn-eng_Latn") == ("flores", ("de", "en"))
+    assert split_lang_suffix("flores_kor_Hang-eng_Latn") == ("flores", ("kor_Hang", "en"))
+    assert split_lang_suffix("xquad_all") == ("xquad_all", ())
+    assert split_lang_suffix("arc_easy") == ("arc_easy", ())
+    assert task_languages("my_task", {"dataset_kwargs": {"lang": "sw"}}) == ("my_task", ("sw",))
+    assert task_languages("xquad_de_en", {"dataset_kwargs": {"ctx_lang": "de", "q_lang": "en"}}) == ("xquad", ("de", "en"))
+    assert task_languages("flores_x", {"dataset_kwargs": {"src_lang": "deu_Latn", "tgt_lang": "eng_Latn"}})[1] == ("de", "en")
+
+
+def test_pair_family_heatmap_and_scatter(tmp_path):
+    """XQuAD-style cross-lingual tasks (xquad_<ctx>_<q>, two metrics) and a
+    consistency-style task whose metrics carry the pair: heatmaps and a scatter."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("report_speed", REPO / "benchmarks" / "report_speed.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    runs = bench.make_runs(tmp_path / "runs", n_runs=2, langs=("ar", "de", "en", "zh"), seed=5)
+    out = tmp_path / "rep"
+    r = run_cli(["lm-eval-ext", "report", *map(str, runs), "-o", str(out)])
+    assert r.returncode == 0, r.stderr
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "f1 · " in html and "↓ context / source" in html  # heatmaps, one per run
+    assert "agreement · " in html  # consistency matrix from metric-name pairs
+    assert "two metrics per language and model" in html  # scatter (exact_match vs f1)
+    results = json.loads(next(runs[0].glob("results_*.json")).read_text())
+    v = results["results"]["xquad_de_zh"]["f1,none"]
+    assert f"{100 * v:.1f}" in html
+
+
+# --------------------------------------------------------------- browser
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (install.sh installs it as root on Debian)")
+def test_report_in_headless_chromium(runs, tmp_path):
+    import subprocess
+
+    out = tmp_path / "rep"
+    r = run_cli(["lm-eval-ext", "report", str(runs["a"]), str(runs["b"]), "-o", str(out)])
+    assert r.returncode == 0, r.stderr
+    url = (out / "report.html").resolve().as_uri()
+    dom = subprocess.run([CHROMIUM, *CHROME_FLAGS, f"--user-data-dir={tmp_path / 'ud1'}", "--dump-dom", url],
+                         capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    html = dom.stdout
+    assert re.search(r"<title>lm-eval-ext report</title>", html) and "PWNED</title>" not in html
+    assert html.count("<table") >= 4 and html.count("<svg") >= 2
+    assert "<script" not in html.lower()  # nothing from the model became an element
+    assert "document.title='PWNED'" in html  # ... it is there as text
+    assert "<b>bold</b>" not in html
+    artifacts = REPO / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    shot = artifacts / "report.png"
+    shot.unlink(missing_ok=True)
+    s = subprocess.run([CHROMIUM, *CHROME_FLAGS, f"--user-data-dir={tmp_path / 'ud2'}", "--window-size=1280,2200",
+                        "--hide-scrollbars", f"--screenshot={shot}", url], capture_output=True, text=True, timeout=120)
+    assert s.returncode == 0 and shot.stat().st_size > 20_000, s.stderr[-2000:]
+    shutil.copy(out / "report.html", artifacts / "report.html")
+
+
+def test_ci_example_commands_run(runs, tmp_path):
+    """The lm-eval-ext steps of reports/ci-example.yml, verbatim, on real run folders."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    wf = yaml.safe_load((REPO / "reports" / "ci-example.yml").read_text())
+    scripts = [s["run"] for s in wf["jobs"]["eval"]["steps"] if s.get("run", "").startswith("lm-eval-ext")]
+    assert len(scripts) == 2
+    (tmp_path / "runs").mkdir()
+    shutil.copytree(runs["a"], tmp_path / "runs" / "baseline" / "m")
+    shutil.copytree(runs["b"], tmp_path / "runs" / "candidate" / "m")
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
+    r = subprocess.run(["bash", "-ec", scripts[0]], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "report" / "report.html").exists() and (tmp_path / "report" / "leaderboard.csv").exists()
+    r = subprocess.run(["bash", "-ec", scripts[1]], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert r.returncode == 1  # model-b regressed in German by more than 0.05: the job fails
+    assert "regressed" in (tmp_path / "report" / "regressions.md").read_text()
+    assert ET.parse(tmp_path / "report" / "regressions.xml").getroot().get("failures") == "1"
