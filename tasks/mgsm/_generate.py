@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+import lm_eval_ext
 from lm_eval_ext import languages, mgsm
 
 HERE = Path(__file__).resolve().parent
@@ -84,6 +85,7 @@ def task_config(lang: str, mode: str) -> dict:
         "metadata": {
             # custom_dataset receives metadata and dataset_kwargs together: no shared keys
             "version": mgsm.TASK_VERSION,
+            "lm_eval_ext_version": lm_eval_ext.__version__,
             "tier": L.tier,
             "scorer": mgsm.scorer_signature(lang, mode),
         },
