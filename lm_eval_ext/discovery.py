@@ -81,6 +81,23 @@ class _QuietOverrides(logging.Filter):
         return True
 
 
+class _QuietCustomDataset(logging.Filter):
+    """lm-eval warns once per task that loads data through `custom_dataset`
+    ("Custom kwargs can be passed to `--metadata`..."): noise for our tasks,
+    which all do. Other tasks keep the warning."""
+
+    names: set = set()
+
+    def filter(self, record):
+        msg = record.msg if isinstance(record.msg, str) else ""
+        if "Custom kwargs can be passed to `--metadata`" in msg:
+            return msg.split(":", 1)[0] not in self.names
+        return True
+
+
+_QUIET_CUSTOM_DATASET = _QuietCustomDataset()
+
+
 def patch_task_manager(module) -> None:
     TaskManager = module.TaskManager
     if getattr(TaskManager, "_lm_eval_ext_patched", False):
@@ -104,6 +121,12 @@ def patch_task_manager(module) -> None:
             original_init(self, verbosity, paths, include_defaults, metadata)
         finally:
             index_log.removeFilter(quiet)
+        _QUIET_CUSTOM_DATASET.names.update(
+            name for name, entry in self._index.items() if is_ours(entry.yaml_path)
+        )
+        task_log = logging.getLogger("lm_eval.api.task")
+        if _QUIET_CUSTOM_DATASET not in task_log.filters:
+            task_log.addFilter(_QUIET_CUSTOM_DATASET)
         if quiet.replaced:
             log.info(
                 "lm-eval-ext: %d built-in lm-eval tasks replaced by ours of the same name "
