@@ -38,6 +38,7 @@ class ScriptedServer:
         self.policy = policy
         self.model_name = model_name
         self.requests: list[tuple[str, dict]] = []
+        self.headers: list[dict] = []  # request headers, in arrival order (credential checks)
         self._lock = threading.Lock()
         server = self
 
@@ -69,6 +70,7 @@ class ScriptedServer:
                 kind = "chat" if self.path.rstrip("/").endswith("chat/completions") else "completions"
                 with server._lock:
                     server.requests.append((kind, payload))
+                    server.headers.append(dict(self.headers))
                 reply = server.policy(kind, payload)
                 if isinstance(reply, Fault):
                     if reply.delay:

@@ -518,7 +518,8 @@ def _pair_entry(its: list[PairItem], iters: int) -> dict:
     t = sum(it.outcome == TIE for it in ok)
     lo_ = sum(it.outcome == LOSS for it in ok)
     entry = {"n_items": len(its), "n": len(ok), "win": w, "tie": t, "loss": lo_,
-             "order_disagreements": sum(1 for it in ok if it.outcome == TIE and it.verdicts[0] != it.verdicts[1]),
+             # a tie that is not [[C]] in both orders: the verdict flipped with the order (position bias)
+             "order_disagreements": sum(1 for it in ok if it.outcome == TIE and it.verdicts != ["C", "C"]),
              "parse_failures": sum(it.status == PARSE_FAILURE for it in its),
              "request_failures": sum(it.status == REQUEST_FAILED for it in its),
              "not_judged": sum(it.status == NOT_JUDGED for it in its),
