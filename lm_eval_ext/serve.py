@@ -50,7 +50,8 @@ class Generator:
         temperature = float(body.get("temperature") or 0.0)
         stops = body.get("stop") or []
         stops = [stops] if isinstance(stops, str) else list(stops)
-        enc = self.tok(prompt, return_tensors="pt", add_special_tokens=not self.tok.chat_template).to(self.device)
+        enc = self.tok(prompt, return_tensors="pt", add_special_tokens=not self.tok.chat_template,
+                       return_token_type_ids=False).to(self.device)
         kwargs = dict(max_new_tokens=max_tokens, pad_token_id=self.tok.pad_token_id or self.tok.eos_token_id)
         if temperature > 0:
             kwargs.update(do_sample=True, temperature=temperature, top_p=float(body.get("top_p") or 1.0))
@@ -115,10 +116,11 @@ def make_server(gen: Generator, model_name: str, host: str, port: int) -> Thread
                 else:
                     self._error(404, f"no route {self.path}")
                     return
-                text, n_in, n_out, finish = gen.generate(prompt, body)
             except (ValueError, TypeError) as err:
                 self._error(400, str(err))
                 return
+            try:
+                text, n_in, n_out, finish = gen.generate(prompt, body)
             except Exception as err:  # noqa: BLE001 - a generation error is the server's fault
                 self._error(500, f"{type(err).__name__}: {err}")
                 return

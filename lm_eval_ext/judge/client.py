@@ -293,7 +293,8 @@ class HFJudge:
                 texts.append(self.tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True))
             else:
                 texts.append("\n\n".join(m["content"] for m in msgs) + "\n\n")
-        enc = self.tok(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        enc = self.tok(texts, return_tensors="pt", padding=True, add_special_tokens=not self.tok.chat_template,
+                       return_token_type_ids=False).to(self.device)
         with torch.no_grad():
             out = self.lm.generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=False,
                                    pad_token_id=self.tok.pad_token_id)
