@@ -74,6 +74,8 @@ class Generator:
 def make_server(gen: Generator, model_name: str, host: str, port: int) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # headers and body go out in two writes: without TCP_NODELAY, Nagle + delayed ACK add ~40 ms a reply
+        disable_nagle_algorithm = True
 
         def log_message(self, fmt, *args):  # one short line per request, no headers (no keys in logs)
             sys.stderr.write(f"{self.address_string()} {self.command} {self.path.split('?')[0]} {args[1] if len(args) > 1 else ''}\n")

@@ -426,3 +426,20 @@ def test_pairwise_both_orders_win_tie_loss_per_language(runs, tmp_path):
     # both orders of every item; where both runs replied the same text the two orders are one prompt (asked once)
     assert n_req == 2 * N_QA - 2
     assert doc["tasks"]["xquad_de"]["win_rate"] == pytest.approx((4 + 0.5 * 2) / 8)
+    p = run_cli(["lm-eval-ext", "report", str(a), "-o", str(tmp_path / "report")])
+    assert p.returncode == 0, p.stderr[-2000:]
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "| org/model-b | de | 4 | 2 | 2 | 0.625 [" in md
+
+
+def test_protocol_choice_and_overrides():
+    assert P.choose("flores_eng_Latn-deu_Latn", "flores", {}, []) == "da"
+    assert P.choose("mlqa_de_ar", "mlqa", {}, []) == "qa_equiv"
+    assert P.choose("mgsm_direct_bn", "mgsm_direct", {}, []) == "math_cot"
+    assert P.choose("my_task", "my_task", {"source": "s", "reference": "r"}, []) == "da"  # by doc fields
+    assert P.choose("summaries_de", "summaries", {}, []) == "grade"
+    over = P.parse_overrides(["grade", "flores_*=da"])
+    assert P.choose("flores_eng_Latn-deu_Latn", "flores", {}, over) == "da"  # the last matching override wins
+    assert P.choose("xquad_de", "xquad", {}, over) == "grade"
+    with pytest.raises(ValueError, match="unknown protocol 'gemba'"):
+        P.parse_overrides(["flores_*=gemba"])
