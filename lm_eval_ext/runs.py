@@ -521,6 +521,24 @@ def _find_samples(run: Run, problems: list[Problem]) -> None:
         run.samples[task] = sorted(fs, key=lambda p: p.name)[-1]
 
 
+def judge_item_scores(run: Run, task: str, metric_key: str) -> dict | None:
+    """{doc_id: judge score} of the parsed items behind a ``judge/<protocol>`` cell (newest judge file)."""
+    proto = metric_key.partition(",")[0].removeprefix("judge/")
+    for f, doc in reversed(run.judge):
+        entry = ((doc.get("tasks") or {}).get(task) or {}).get(proto)
+        if not isinstance(entry, dict) or not entry.get("samples_file"):
+            continue
+        path = run.path / Path(entry["samples_file"]).name
+        if not path.is_file():
+            return None
+        out = {}
+        for line in read_samples(path):
+            if line.get("protocol") == proto and line.get("status") == "ok" and _num(line.get("score")) is not None:
+                out[line.get("doc_id")] = float(line["score"])
+        return out or None
+    return None
+
+
 def read_samples(path: Path, problems: list[Problem] | None = None, limit: int | None = None) -> list[dict]:
     """The lines of a samples log (bad lines are reported and skipped)."""
     out = []
