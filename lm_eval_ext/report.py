@@ -136,6 +136,9 @@ class Report:
 
     def unit_note(self, t: Table) -> str:
         note = "×100; " if t.scale == 100.0 else ""
+        if t.metric.startswith("judge/"):
+            return note + ("cells: LLM-judge mean over the judged items [bootstrap 95% CI]; parse failures excluded "
+                           "(see the Judge section)")
         return note + "cells: value [bootstrap 95% CI] from samples logs, else value ± stderr from results"
 
     # --------------------------------------------------------------- markdown

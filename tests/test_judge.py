@@ -270,7 +270,7 @@ def test_judge_numbers_faults_and_parse_failures(judged, runs):
     assert qa["template_version"] == P.template("qa_equiv").version
     da = doc["tasks"]["flores_eng_Latn-swh_Latn"]["da"]
     assert da["mean"] == pytest.approx(expected_da()) and da["n"] == N_MT and da["parse_failures"] == 0
-    assert da["langs"] == ["en", "sw"] and da["response_lang"] == "swh_Latn"
+    assert da["langs"] == ["en", "sw"] and da["response_lang"] == "sw"
     # the judge agrees with chrF++ on the ranking: visible per language
     assert da["agreement"]["reference_metric"] == "chrf,none" and da["agreement"]["rho"] > 0.8
     assert doc["tasks"]["xquad_en"]["qa_equiv"]["agreement"]["reference_metric"] == "exact_match,none"
@@ -330,7 +330,7 @@ def test_reports_pick_up_judge_metrics(judged, tmp_path):
     assert "judge/da" in html
     p = run_cli(["lm-eval-ext", "leaderboard", str(run_dir), "--format", "json"])
     assert p.returncode == 0, p.stderr[-2000:]
-    row = json.loads(p.stdout)[0] if p.stdout.strip().startswith("[") else json.loads(p.stdout)["rows"][0]
+    (row,) = json.loads(p.stdout)["rows"]
     assert row["xquad/de/judge/qa_equiv"] == pytest.approx(expected_qa(None))
     assert row["flores/en-sw/judge/da"] == pytest.approx(expected_da())
     p = run_cli(["lm-eval-ext", "compare", str(run_dir), str(run_dir), "--metric", "judge/da", "--format", "md"])
@@ -443,3 +443,24 @@ def test_protocol_choice_and_overrides():
     assert P.choose("xquad_de", "xquad", {}, over) == "grade"
     with pytest.raises(ValueError, match="unknown protocol 'gemba'"):
         P.parse_overrides(["flores_*=gemba"])
+
+
+def test_unreachable_server_retries_then_counts_failed_requests(runs, tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    run_dir = fresh_run(runs, tmp_path)
+    p = run_cli(["lm-eval-ext", "judge", str(run_dir), "--judge-url", f"http://127.0.0.1:{port}/v1",
+                 "--judge-model", "x", "--cache", str(tmp_path / "c.sqlite"), "--max-retries", "1", "--backoff", "0.01",
+                 "--tasks", "xquad_de", "--no-progress"])
+    assert p.returncode == 3, p.stderr[-2000:]
+    doc = results_of(run_dir)
+    e = doc["tasks"]["xquad_de"]["qa_equiv"]
+    assert doc["complete"] is False and e["request_failures"] == N_QA and e["n"] == 0 and e["mean"] is None
+    assert doc["requests"]["retry_reasons"] == {"connection": N_QA} and doc["requests"]["failed_requests"] == N_QA
+    # nothing was cached: a rerun against a live server asks again
+    with ScriptedServer(lambda k, pl: oracle(last_user_message(pl))) as server:
+        p = judge_cli(run_dir, server, tmp_path / "c.sqlite", "--tasks", "xquad_de")
+        assert p.returncode == 0 and len(server.requests) == N_QA

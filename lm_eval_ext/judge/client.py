@@ -199,7 +199,10 @@ class OpenAIJudge:
                 resp = self._session().post(self.url, json=payload, timeout=self.timeout)
             except requests.Timeout:
                 last, reason = f"timed out after {self.timeout:g} s", "timeout"
-            except requests.ConnectionError as err:
+            except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                    requests.exceptions.InvalidSchema) as err:
+                raise JudgeFatal(f"--judge-url: {type(err).__name__}: {err}") from None
+            except requests.RequestException as err:  # refused, reset, broken chunked body, ...
                 last, reason = f"connection error ({type(err).__name__})", "connection"
             else:
                 status = resp.status_code

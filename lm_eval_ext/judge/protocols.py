@@ -148,7 +148,15 @@ def lang_facts(code: str | None) -> tuple[str, str]:
 
 
 def response_language(protocol: str, task: str, langs: tuple[str, ...], doc: dict) -> str | None:
-    """The language a good reply is written in."""
+    """The language a good reply is written in (ISO 639-1 for registry languages)."""
+    code = _response_language(protocol, task, langs, doc)
+    try:
+        return languages.get(code).code if code else None
+    except KeyError:
+        return code
+
+
+def _response_language(protocol: str, task: str, langs: tuple[str, ...], doc: dict) -> str | None:
     if protocol == "da":
         return doc.get("tgt_lang") or (langs[-1] if langs else None)
     if protocol == "qa_equiv":  # extractive answers are spans of the context
