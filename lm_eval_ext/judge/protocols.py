@@ -18,6 +18,7 @@ import fnmatch
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from string import Template
 
 from lm_eval_ext import languages
@@ -64,6 +65,7 @@ class PromptTemplate:
         return Template(self.text).substitute(**fields)
 
 
+@lru_cache(maxsize=None)
 def template(protocol: str) -> PromptTemplate:
     if protocol not in TEMPLATE_REVISION:
         raise KeyError(f"unknown judge protocol {protocol!r}; known: {', '.join(TEMPLATE_REVISION)}")
@@ -216,8 +218,12 @@ def fields_for(protocol: str, task: str, langs: tuple[str, ...], sample: dict) -
         return dict(resp_name=resp_name, resp_native=resp_native, question=doc["question"],
                     q_name=lang_facts(doc.get("lang") or (langs[0] if langs else None))[0],
                     gold=_num_text(gold), response=response), resp_lang
-    # grade (and pairwise): the request as the model saw it, the gold as reference
+    # grade (and pairwise): the request (from the doc when it has one, else as the model saw it), the gold as reference
     question = doc.get("question") if isinstance(doc.get("question"), str) else prompt_text(sample)
+    if isinstance(doc.get("context"), str) and isinstance(doc.get("question"), str):
+        question = f"Answer the question from the context.\n\nContext: {doc['context']}\n\nQuestion: {doc['question']}"
+    elif isinstance(doc.get("source"), str):
+        question = f"Translate into {resp_name}:\n\n{doc['source']}"
     if not question:
         raise ItemError("no request text (doc field 'question' or the logged prompt 'arguments')")
     reference = doc.get("reference", doc.get("answer_number", sample.get("target")))
