@@ -31,7 +31,7 @@ class Generator:
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.tok = AutoTokenizer.from_pretrained(path)
         dtype = torch.bfloat16 if self.device == "cuda" else torch.float32
-        self.lm = AutoModelForCausalLM.from_pretrained(path, torch_dtype=dtype).to(self.device).eval()
+        self.lm = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(self.device).eval()
         self.cap = max_tokens_cap
         self.lock = threading.Lock()
 

@@ -275,7 +275,7 @@ class HFJudge:
         if self.tok.pad_token is None:
             self.tok.pad_token = self.tok.eos_token
         dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
-        self.lm = AutoModelForCausalLM.from_pretrained(self.path, torch_dtype=dtype).to(self.device).eval()
+        self.lm = AutoModelForCausalLM.from_pretrained(self.path, dtype=dtype).to(self.device).eval()
         self.batch_size = max(1, int(batch_size))
         self.max_new_tokens = max_new_tokens
         self.sampling = {"temperature": 0, "max_tokens": max_new_tokens}
