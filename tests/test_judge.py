@@ -464,3 +464,28 @@ def test_unreachable_server_retries_then_counts_failed_requests(runs, tmp_path):
     with ScriptedServer(lambda k, pl: oracle(last_user_message(pl))) as server:
         p = judge_cli(run_dir, server, tmp_path / "c.sqlite", "--tasks", "xquad_de")
         assert p.returncode == 0 and len(server.requests) == N_QA
+
+
+def test_ctrl_c_writes_partial_results_and_resumes(runs, qa_questions, tmp_path):
+    run_dir = fresh_run(runs, tmp_path)
+    cache = tmp_path / "c.sqlite"
+    with ScriptedServer(Judge(delay=0.1, qa_docs=qa_questions)) as server:
+        bindir = Path(sys.executable).parent
+        proc = subprocess.Popen(
+            [str(bindir / "lm-eval-ext"), "judge", str(run_dir), "--judge-url", server.base_url, "--judge-model",
+             "scripted", "--cache", str(cache), "--concurrency", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True)
+        deadline = time.monotonic() + 120
+        while len(server.requests) < 8 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err[-2000:]
+        assert "rerun the same command to resume" in err
+        assert "judge:" in err and "req/s" in err or "s/req" in err  # the progress bar showed a rate
+        doc = results_of(run_dir)
+        assert doc["complete"] is False
+        done = sum(e["n"] + e["parse_failures"] for per in doc["tasks"].values() for e in per.values())
+        assert done >= 4
+        p = judge_cli(run_dir, server, cache, env_key=False)
+        assert p.returncode == 0 and results_of(run_dir)["complete"] is True

@@ -98,9 +98,10 @@ class Resolver:
         self.cache_misses = 0
         self.budget_stopped = False
 
-    def resolve(self, reqs: list[tuple[Request, str]], desc: str) -> dict:
-        """{key: reply text | Exception} for (request, template version) pairs."""
-        out: dict = {}
+    def resolve(self, reqs: list[tuple[Request, str]], desc: str, out: dict | None = None) -> dict:
+        """{key: reply text | Exception} for (request, template version) pairs, filled into `out`
+        as replies arrive (so a caller interrupted midway still has every reply so far)."""
+        out = {} if out is None else out
         todo: list[Request] = []
         versions: dict[str, str] = {}
         for req, version in reqs:
@@ -251,17 +252,27 @@ class JudgeJob:
     def judge_items(self, items: list[Item]) -> None:
         live = [it for it in items if it.status != INVALID]
         first = {id(it): Request(self.key(it.template_version, it.messages), it.messages) for it in live}
-        got = self.resolver.resolve([(first[id(it)], it.template_version) for it in live], "judge")
+        got: dict = {}
+        try:
+            self.resolver.resolve([(first[id(it)], it.template_version) for it in live], "judge", got)
+        finally:  # also on Ctrl-C: every reply that arrived counts
+            for it in live:
+                self._take(it, got.get(first[id(it)].key))
         retry = []
         for it in live:
-            self._take(it, got.get(first[id(it)].key))
             if it.status == PARSE_FAILURE:
                 msgs = _with_reminder(it.messages, it.replies[-1], it.protocol)
                 retry.append((it, Request(self.key(it.template_version, msgs), msgs)))
         if retry:
-            got = self.resolver.resolve([(r, it.template_version) for it, r in retry], "judge (format reminder)")
-            for it, r in retry:
-                self._take(it, got.get(r.key))
+            got = {}
+            try:
+                self.resolver.resolve([(r, it.template_version) for it, r in retry], "judge (format reminder)", got)
+            finally:
+                for it, r in retry:
+                    if r.key in got:
+                        self._take(it, got[r.key])
+                    else:  # interrupted before its reminder: not a parse failure yet
+                        it.status, it.error = NOT_JUDGED, "stopped before the format reminder was asked"
 
     def _take(self, it: Item, reply) -> None:
         if reply is None or isinstance(reply, BudgetExhausted):
@@ -443,26 +454,43 @@ class PairwiseJob(JudgeJob):
         return items
 
     def judge_pairs(self, items: list[PairItem]) -> None:
+        finished = False
+        try:
+            self._ask_pairs(items)
+            finished = True
+        finally:  # also on Ctrl-C: items with both verdicts count
+            for it in items:
+                if it.error:
+                    continue
+                if None in it.verdicts:
+                    # a parse failure only once its reminder was asked too
+                    it.status = PARSE_FAILURE if finished else NOT_JUDGED
+                else:
+                    it.status, it.outcome = OK, combine_orders(*it.verdicts)
+
+    def _ask_pairs(self, items: list[PairItem]) -> None:
         reqs = {(id(it), k): Request(self.key(it.version, it.messages[k]), it.messages[k]) for it in items for k in (0, 1)}
-        got = self.resolver.resolve([(r, items[0].version) for r in reqs.values()], "pairwise") if items else {}
+        got: dict = {}
         retry = []
-        for it in items:
-            for k in (0, 1):
-                self._take_pair(it, k, got.get(reqs[(id(it), k)].key))
-                if it.verdicts[k] is None and it.replies[k] and it.error is None:
-                    msgs = _with_reminder(it.messages[k], it.replies[k][-1], "pairwise")
-                    retry.append((it, k, Request(self.key(it.version, msgs), msgs)))
+        try:
+            self.resolver.resolve([(r, items[0].version) for r in reqs.values()], "pairwise", got)
+        finally:
+            for it in items:
+                for k in (0, 1):
+                    self._take_pair(it, k, got.get(reqs[(id(it), k)].key))
+                    if it.verdicts[k] is None and it.replies[k] and it.error is None:
+                        msgs = _with_reminder(it.messages[k], it.replies[k][-1], "pairwise")
+                        retry.append((it, k, Request(self.key(it.version, msgs), msgs)))
         if retry:
-            got = self.resolver.resolve([(r, it.version) for it, _, r in retry], "pairwise (format reminder)")
-            for it, k, r in retry:
-                self._take_pair(it, k, got.get(r.key))
-        for it in items:
-            if it.error:
-                continue
-            if None in it.verdicts:
-                it.status = PARSE_FAILURE
-            else:
-                it.status, it.outcome = OK, combine_orders(*it.verdicts)
+            got = {}
+            try:
+                self.resolver.resolve([(r, it.version) for it, _, r in retry], "pairwise (format reminder)", got)
+            finally:
+                for it, k, r in retry:
+                    if r.key in got:
+                        self._take_pair(it, k, got[r.key])
+                    else:
+                        it.status, it.error = NOT_JUDGED, "stopped before the format reminder was asked"
 
     def _take_pair(self, it: PairItem, k: int, reply) -> None:
         if reply is None or isinstance(reply, BudgetExhausted):
