@@ -230,6 +230,17 @@ def test_every_prompt_names_the_response_language_and_penalises_others(runs):
     assert "Telugu (తెలుగు)" in P.template("math_cot").render(**P.fields_for("math_cot", "mgsm_native_cot_te", ("te",), s)[0])
 
 
+def test_retry_after_header_forms():
+    import email.utils
+
+    from lm_eval_ext.judge.client import retry_after_seconds
+
+    assert retry_after_seconds("3") == 3.0 and retry_after_seconds(None) is None
+    assert retry_after_seconds("soon") is None
+    in_5s = email.utils.formatdate(time.time() + 5, usegmt=True)
+    assert 3.5 <= retry_after_seconds(in_5s) <= 5.0
+
+
 def test_template_versions_are_content_addressed():
     t = P.template("da")
     assert re.fullmatch(r"da\.v1#[0-9a-f]{8}", t.version)
@@ -482,7 +493,7 @@ def test_ctrl_c_writes_partial_results_and_resumes(runs, qa_questions, tmp_path)
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 130, err[-2000:]
         assert "rerun the same command to resume" in err
-        assert "judge:" in err and "req/s" in err or "s/req" in err  # the progress bar showed a rate
+        assert "judge:" in err and ("req/s" in err or "s/req" in err) and "<" in err  # progress: rate and ETA
         doc = results_of(run_dir)
         assert doc["complete"] is False
         done = sum(e["n"] + e["parse_failures"] for per in doc["tasks"].values() for e in per.values())
