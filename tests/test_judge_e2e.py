@@ -9,7 +9,6 @@ same templates, not the judge's opinion."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path

@@ -29,7 +29,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterator
 
 
 class JudgeError(RuntimeError):
@@ -328,8 +328,3 @@ def api_key_from_env(var: str | None) -> str | None:
     if not value:
         raise ValueError(f"--api-key-env {var}: the environment variable {var} is not set or empty")
     return value
-
-
-def iter_cached(cache: JudgeCache, reqs: Iterable[Request]):
-    for r in reqs:
-        yield r, cache.get(r.key)

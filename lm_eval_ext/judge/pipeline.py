@@ -37,7 +37,6 @@ from lm_eval_ext.judge import protocols as P
 from lm_eval_ext.judge.client import (
     BudgetExhausted,
     JudgeCache,
-    JudgeError,
     Request,
     cache_key,
 )
