@@ -75,6 +75,23 @@ def _check_accounting(doc: dict, http_requests: int) -> None:
     assert doc["requests"]["cache_misses"] == http_requests == 2 * LIMIT + retried
 
 
+def test_serve_speaks_the_openai_protocol(server):
+    import requests
+
+    models = requests.get(f"{server}/models", timeout=30).json()
+    assert [m["id"] for m in models["data"]] == ["tiny-judge"]
+    r = requests.post(f"{server}/completions", json={"model": "tiny-judge", "prompt": "Die Antwort ist",
+                                                     "max_tokens": 5, "temperature": 0}, timeout=120)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["object"] == "text_completion" and isinstance(body["choices"][0]["text"], str)
+    assert 1 <= body["usage"]["completion_tokens"] <= 5
+    again = requests.post(f"{server}/completions", json={"prompt": "Die Antwort ist", "max_tokens": 5}, timeout=120)
+    assert again.json()["choices"][0]["text"] == body["choices"][0]["text"]  # greedy: deterministic
+    bad = requests.post(f"{server}/chat/completions", json={"messages": "hello"}, timeout=30)
+    assert bad.status_code == 400 and "messages" in bad.json()["error"]["message"]
+
+
 def test_served_model_judges_a_real_run(mgsm_run, server, tmp_path):
     cache = tmp_path / "cache.sqlite"
     proc = run_cli(["lm-eval-ext", "judge", str(mgsm_run), "--judge-url", server, "--judge-model", "tiny-judge",
