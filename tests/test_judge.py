@@ -500,3 +500,26 @@ def test_ctrl_c_writes_partial_results_and_resumes(runs, qa_questions, tmp_path)
         assert done >= 4
         p = judge_cli(run_dir, server, cache, env_key=False)
         assert p.returncode == 0 and results_of(run_dir)["complete"] is True
+
+
+def test_bad_items_and_non_generative_tasks_are_named_not_judged(runs, tmp_path):
+    import copy
+
+    flores = copy.deepcopy(runs["tasks"]["flores_eng_Latn-deu_Latn"])
+    for s in flores["samples"][:2]:
+        del s["doc"]["reference"]
+    mc = copy.deepcopy(runs["tasks"]["xquad_de"])
+    for s in mc["samples"]:
+        s["resps"] = [[[-1.25, False]], [[-0.5, True]]]  # a loglikelihood task's log
+    run_dir = write_run(tmp_path / "run", "org/model-x", {"flores_eng_Latn-deu_Latn": flores, "mcq_de": mc})
+    with ScriptedServer(lambda k, p: oracle(last_user_message(p))) as server:
+        p = judge_cli(run_dir, server, tmp_path / "c.sqlite")
+        assert p.returncode == 0, p.stderr[-2000:]
+        assert len(server.requests) == N_MT - 2
+    doc = results_of(run_dir)
+    e = doc["tasks"]["flores_eng_Latn-deu_Latn"]["da"]
+    assert (e["invalid_items"], e["n"], e["n_items"]) == (2, N_MT - 2, N_MT)
+    assert "mcq_de" not in doc["tasks"]
+    assert re.search(r"samples_flores_eng_Latn-deu_Latn_.*2 item\(s\) cannot be judged with protocol da "
+                     r"\(first: doc_id 0: doc field 'reference' missing", p.stderr)
+    assert re.search(r"samples_mcq_de_.*no generated text.*task mcq_de not judged", p.stderr)

@@ -232,6 +232,13 @@ class JudgeJob:
             docs = first_lines(lines)
             if self.limit is not None:
                 docs = docs[: self.limit]
+            if docs:
+                try:
+                    P.response_text(docs[0])
+                except P.ItemError as err:  # loglikelihood / multiple-choice tasks: nothing to judge
+                    self.problems.append(Problem(str(run.samples[task]), f"{err}; task {task} not judged"))
+                    continue
+            invalid: list = []
             for s in docs:
                 doc = s.get("doc") if isinstance(s.get("doc"), dict) else {}
                 proto = P.choose(task, info.family, doc, self.overrides)
@@ -243,8 +250,13 @@ class JudgeJob:
                     item.messages = _messages(tpl.render(**fields))
                 except P.ItemError as err:
                     item.status, item.error = INVALID, str(err)
-                    self.problems.append(Problem(str(run.samples[task]), f"doc_id {item.doc_id}: {err}; item not judged"))
+                    invalid.append(item)
                 items.append(item)
+            if invalid:
+                first = invalid[0]
+                self.problems.append(Problem(str(run.samples[task]), (
+                    f"{len(invalid)} item(s) cannot be judged with protocol {first.protocol} (first: doc_id "
+                    f"{first.doc_id}: {first.error}); counted as invalid_items")))
         return items, refs
 
     # -------------------------------------------------------------- judging
