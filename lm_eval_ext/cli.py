@@ -95,6 +95,58 @@ def _cmd_compare(args) -> int:
     return run_compare(args)
 
 
+def _cmd_judge(args) -> int:
+    from lm_eval_ext.judge.pipeline import run_command
+
+    return run_command(args)
+
+
+def _cmd_serve(args) -> int:
+    from lm_eval_ext.serve import serve
+
+    return serve(args)
+
+
+def _add_judge_parsers(sub) -> None:
+    p = sub.add_parser("judge", help="LLM-judge scores per language over the samples logs of run folders",
+                       description="Judge every logged sample (lm_eval --log_samples) of the selected tasks with "
+                       "an OpenAI-compatible server or a local transformers model; writes judge_results_<date>.json "
+                       "and judge_samples_<task>_<date>.jsonl beside lm-eval's files. See reports/judge/README.md.")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("--judge-url", metavar="BASE_URL", help="OpenAI-compatible base URL, e.g. http://host:8000/v1")
+    p.add_argument("--judge-model", metavar="NAME", help="model name the server expects")
+    p.add_argument("--api-key-env", metavar="VAR", help="name of the environment variable holding the API key "
+                   "(the key itself is never accepted on the command line)")
+    p.add_argument("--judge-hf", metavar="PATH", help="local transformers model folder as the judge (batched)")
+    p.add_argument("--tasks", help="comma-separated task names or globs (default: every task with a samples log)")
+    p.add_argument("--protocol", action="append", metavar="[TASK_GLOB=]PROTOCOL",
+                   help="override the protocol: da, qa_equiv, math_cot, grade (repeatable; default by family)")
+    p.add_argument("--pairwise", metavar="OTHER_RUN", help="compare RUN_DIR (A) with this run (B) item by item")
+    p.add_argument("--limit", type=int, help="judge at most this many items per task")
+    p.add_argument("--concurrency", type=int, default=8, help="requests in flight (default 8)")
+    p.add_argument("--timeout", type=float, default=120.0, help="per-request timeout in seconds (default 120)")
+    p.add_argument("--max-retries", type=int, default=5, help="retries per request on timeouts, connection "
+                   "errors, 429, 5xx and malformed bodies (default 5)")
+    p.add_argument("--backoff", type=float, default=1.0, help="base of the exponential backoff in seconds (default 1)")
+    p.add_argument("--max-requests", type=int, help="budget: stop after this many judge requests (retries count)")
+    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--max-tokens", type=int, default=512, help="judge reply length (default 512)")
+    p.add_argument("--seed", type=int, help="sampling seed sent to the server (part of the cache key)")
+    p.add_argument("--batch-size", type=int, default=8, help="--judge-hf batch size")
+    p.add_argument("--cache", metavar="FILE", help="cache database (default ~/.cache/lm_eval_ext/judge_cache.sqlite)")
+    p.add_argument("--bootstrap-iters", type=int, default=2000)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_judge)
+
+    p = sub.add_parser("serve", help="a small OpenAI-compatible server over a local transformers model")
+    p.add_argument("--hf", required=True, metavar="PATH", help="transformers model folder")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    p.add_argument("--model-name", help="name served under /v1/models (default: the folder name)")
+    p.add_argument("--max-tokens-cap", type=int, default=1024, help="upper bound on max_tokens per request")
+    p.set_defaults(func=_cmd_serve)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lm-eval-ext",
@@ -148,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--junit", metavar="FILE", help="also write JUnit XML here (CI test report)")
     p.add_argument("--bootstrap-iters", type=int, default=2000)
     p.set_defaults(func=_cmd_compare)
+
+    _add_judge_parsers(sub)
     return parser
 
 

@@ -25,7 +25,7 @@ from xml.sax.saxutils import escape as xml_escape
 from xml.sax.saxutils import quoteattr
 
 from lm_eval_ext import stats
-from lm_eval_ext.runs import Problem, Run, load_runs, per_sample_scores, row_key
+from lm_eval_ext.runs import Problem, Run, judge_item_scores, load_runs, per_sample_scores, row_key
 from lm_eval_ext.tables import HELPER_METRIC_SUFFIXES, metric_label
 
 REGRESSED, IMPROVED, UNCHANGED = "regressed", "improved", "unchanged"
@@ -112,6 +112,11 @@ def compare_runs(base: Run, cand: Run, threshold: float = 0.01, metrics=None, al
                 if len(set(b) ^ set(k)):
                     problems.append(Problem(f"{c.task}", f"{len(set(b) ^ set(k))} item(s) scored in one run only; "
                                                          f"the paired bootstrap uses the {n} shared items"))
+        elif c.metric.startswith("judge/"):  # judge scores: paired over the items both runs' judges parsed
+            b, k = judge_item_scores(base, c.task, c.metric), judge_item_scores(cand, c.task, c.metric)
+            if b and k and set(b) & set(k):
+                delta, lo, hi, n = stats.paired_bootstrap(b, k, iters=iters)
+                method = "paired bootstrap"
         if method == "none":
             missing = [r.path for r in (base, cand) if c.task not in r.samples]
             why = (f"no samples log in {', '.join(map(str, missing))}" if missing

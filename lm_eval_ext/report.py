@@ -69,6 +69,8 @@ class Samples:
 
 
 def _ci(samples: Samples, run: Run, cell, iters: int):
+    if cell.ci is not None:  # judge scores: the judge's own bootstrap CI
+        return cell.ci
     if not cell.sample_metric or cell.task not in run.samples:
         return None
     scores = samples.scores(run, cell.task, cell.metric)
@@ -134,6 +136,9 @@ class Report:
 
     def unit_note(self, t: Table) -> str:
         note = "×100; " if t.scale == 100.0 else ""
+        if t.metric.startswith("judge/"):
+            return note + ("cells: LLM-judge mean over the judged items [bootstrap 95% CI]; parse failures excluded "
+                           "(see the Judge section)")
         return note + "cells: value [bootstrap 95% CI] from samples logs, else value ± stderr from results"
 
     # --------------------------------------------------------------- markdown
@@ -151,6 +156,7 @@ class Report:
             out += [f"## {md_cell(tables[0].title)}" + (f" (`{family}`)" if tables[0].title != family else ""), ""]
             for t in tables:
                 out += self._md_table(t)
+        out += judge_markdown(self.runs)
         out += ["## Provenance", ""]
         for r in self.runs:
             out += [f"### {md_cell(r.label)}", ""]
@@ -217,6 +223,7 @@ class Report:
             parts.append(f"<section id=\"skipped\" class=\"warn\"><h2>Skipped and incomplete input</h2><ul>{items}</ul></section>")
         for family, tables in self.families.items():
             parts.append(self._family_html(family, tables))
+        parts.append(judge_html(self.runs))
         parts.append(self._samples_html())
         parts.append(self._provenance_html())
         parts.append(f"<footer>Statistics: {h(stats.signature(self.iters))}. Means are unweighted over the languages "
@@ -226,6 +233,8 @@ class Report:
     def _nav(self) -> str:
         links = "".join(f"<a href=\"#fam-{h(f)}\">{h(ts[0].title)}</a>" for f, ts in self.families.items())
         extra = "<a href=\"#samples\">samples</a><a href=\"#provenance\">provenance</a>"
+        if any(r.judge or r.pairwise for r in self.runs):
+            extra = "<a href=\"#judge\">judge</a>" + extra
         if self.problems:
             extra = "<a href=\"#skipped\" class=\"bad\">skipped</a>" + extra
         return f"<nav>{links}{extra}</nav>"
@@ -421,6 +430,124 @@ class Report:
                        f"<table class=\"kv\">{''.join(rows)}</table>")
         out.append("</section>")
         return "".join(out)
+
+
+# ------------------------------------------------------------------ judge
+def _judge_rows(run: Run):
+    """(task, entry, file) of the run's newest judge entry per task and protocol, in row order."""
+    latest = {}
+    for f, doc in run.judge:
+        for task, per in doc["tasks"].items():
+            for proto, e in (per or {}).items():
+                if isinstance(e, dict):
+                    latest[(task, proto)] = (e, f, doc)
+    info = run.tasks
+    return sorted(((t, p, e, f, d) for (t, p), (e, f, d) in latest.items()),
+                  key=lambda x: (x[1], tier_of(info[x[0]].langs if x[0] in info else ()) != languages.HIGH,
+                                 info[x[0]].langs if x[0] in info else (), x[0]))
+
+
+def _judge_cells(run: Run, task, e) -> list[str]:
+    langs = run.tasks[task].langs if task in run.tasks else tuple(e.get("langs") or ())
+    mean = "—" if e.get("mean") is None else f"{e['mean']:.3g}"
+    if e.get("ci95"):
+        mean += f" [{e['ci95'][0]:.3g}, {e['ci95'][1]:.3g}]"
+    pf = str(e.get("parse_failures", 0))
+    if e.get("parse_failure_doc_ids"):
+        ids = e["parse_failure_doc_ids"]
+        pf += " (doc " + ", ".join(map(str, ids[:10])) + (" …" if len(ids) > 10 else "") + ")"
+    other = (e.get("request_failures") or 0) + (e.get("not_judged") or 0) + (e.get("invalid_items") or 0)
+    agree = e.get("agreement") or {}
+    rho = agree.get("rho")
+    rho_text = "—" if rho is None else f"{rho:+.2f}"
+    if agree.get("n") is not None:
+        rho_text += f" (n {agree['n']})"
+    return [task, row_label(langs), f"judge/{e.get('protocol')}", mean, f"{e.get('n')}/{e.get('n_items')}", pf,
+            str(other), str(agree.get("reference_metric") or "—"), rho_text]
+
+
+JUDGE_HEAD = ["task", "language", "metric", "mean [95% CI]", "judged/items", "parse failures", "not judged",
+              "reference metric", "Spearman ρ (judge vs reference)"]
+JUDGE_NOTE = ("Parse failures (replies without a score in the required format after one reminder) are not scored; "
+              "they are listed here and left out of the mean. Spearman ρ: rank correlation, per language, between the "
+              "judge's score and the task's reference metric over the same items; a judge blind in one language shows "
+              "a low ρ there. — means undefined (fewer than 3 items or a constant score).")
+
+
+def _pair_rows(run: Run):
+    for f, doc in run.pairwise:
+        for lang, e in (doc.get("languages") or {}).items():
+            wr = "—" if e.get("win_rate") is None else f"{e['win_rate']:.3f}"
+            if e.get("win_rate_ci95"):
+                wr += f" [{e['win_rate_ci95'][0]:.3f}, {e['win_rate_ci95'][1]:.3f}]"
+            yield [str((doc.get("run_b") or {}).get("model", "?")), lang, str(e.get("win")), str(e.get("tie")),
+                   str(e.get("loss")), wr, str(e.get("order_disagreements")), str(e.get("parse_failures"))]
+
+
+PAIR_HEAD = ["versus (B)", "language", "win", "tie", "loss", "win rate (tie = ½) [95% CI]", "order flips",
+             "parse failures"]
+
+
+def _judge_provenance(doc: dict) -> str:
+    prov = doc.get("provenance") or {}
+    j = prov.get("judge") or {}
+    tpl = ", ".join(f"{v}" for v in (prov.get("templates") or {}).values())
+    return (f"judge {j.get('model')} ({j.get('backend')}), sampling {json_compact(prov.get('sampling'))}, "
+            f"templates {tpl}, {prov.get('date')}")
+
+
+def json_compact(x) -> str:
+    import json as _json
+
+    return _json.dumps(x, sort_keys=True, ensure_ascii=False)
+
+
+def judge_markdown(runs: list[Run]) -> list[str]:
+    if not any(r.judge or r.pairwise for r in runs):
+        return []
+    out = ["## Judge", "", JUDGE_NOTE, ""]
+    for r in runs:
+        rows = _judge_rows(r)
+        if rows:
+            out += [f"### {md_cell(r.label)}", ""]
+            out += ["| " + " | ".join(JUDGE_HEAD) + " |", "|" + "---|" * len(JUDGE_HEAD)]
+            out += ["| " + " | ".join(md_cell(c) for c in _judge_cells(r, t, e)) + " |" for t, _, e, _, _ in rows]
+            out.append("")
+            for f in dict.fromkeys(f for _, _, _, f, _ in rows):
+                doc = next(d for _, _, _, ff, d in rows if ff == f)
+                out.append(f"- `{md_cell(f.name)}`: {md_cell(_judge_provenance(doc))}")
+            out.append("")
+        prow = list(_pair_rows(r))
+        if prow:
+            out += [f"### {md_cell(r.label)}: pairwise (A = this run)", ""]
+            out += ["| " + " | ".join(PAIR_HEAD) + " |", "|" + "---|" * len(PAIR_HEAD)]
+            out += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in prow]
+            out.append("")
+    return out
+
+
+def judge_html(runs: list[Run]) -> str:
+    if not any(r.judge or r.pairwise for r in runs):
+        return ""
+    out = [f"<section id=\"judge\"><h2>Judge</h2><p class=\"muted\">{h(JUDGE_NOTE)}</p>"]
+    for r in runs:
+        rows = _judge_rows(r)
+        if rows:
+            head = "".join(f"<th>{h(c)}</th>" for c in JUDGE_HEAD)
+            body = "".join("<tr>" + "".join(f"<td>{h(c)}</td>" for c in _judge_cells(r, t, e)) + "</tr>"
+                           for t, _, e, _, _ in rows)
+            prov = "".join(f"<li><code>{h(f.name)}</code>: {h(_judge_provenance(d))}</li>"
+                           for f, d in {f: d for _, _, _, f, d in rows}.items())
+            out.append(f"<h3>{h(r.label)}</h3><table class=\"scores\"><thead><tr>{head}</tr></thead>"
+                       f"<tbody>{body}</tbody></table><ul class=\"sigs\">{prov}</ul>")
+        prow = list(_pair_rows(r))
+        if prow:
+            head = "".join(f"<th>{h(c)}</th>" for c in PAIR_HEAD)
+            body = "".join("<tr>" + "".join(f"<td>{h(c)}</td>" for c in row) + "</tr>" for row in prow)
+            out.append(f"<h3>{h(r.label)}: pairwise (A = this run)</h3><table class=\"scores\"><thead><tr>{head}"
+                       f"</tr></thead><tbody>{body}</tbody></table>")
+    out.append("</section>")
+    return "".join(out)
 
 
 def _group_by_value(d: dict) -> dict:

@@ -92,6 +92,7 @@ class Cell:
     metric: str  # "exact_match,strict-match"
     score: Score
     sample_metric: str | None = None  # per-sample field in the samples log, if any
+    ci: tuple[float, float] | None = None  # a 95% CI computed elsewhere (judge results)
 
 
 def canonical_code(code: str) -> str:
@@ -217,6 +218,8 @@ class Run:
     tasks: dict[str, TaskInfo] = field(default_factory=dict)
     cells: list[Cell] = field(default_factory=list)
     samples: dict[str, Path] = field(default_factory=dict)  # task -> newest samples file
+    judge: list = field(default_factory=list)  # [(path, doc)] of judge_results_*.json, oldest first
+    pairwise: list = field(default_factory=list)  # [(path, doc)] of judge_pairwise_*.json, oldest first
 
     @property
     def config(self) -> dict:
@@ -347,7 +350,48 @@ def load_run(folder: Path, files: list[Path], problems: list[Problem]) -> Run | 
     run = Run(path=folder, results_files=used, data=_merge(docs))
     _index(run, problems)
     _find_samples(run, problems)
+    _add_judge(run, problems)
     return run
+
+
+JUDGE_RESULTS_RE = re.compile(rf"^judge_results_(?P<date>{_DATE})\.json$")
+JUDGE_PAIRWISE_RE = re.compile(rf"^judge_pairwise_(?P<date>{_DATE})\.json$")
+
+
+def _add_judge(run: Run, problems: list[Problem]) -> None:
+    """Judge results (``lm-eval-ext judge``) become cells ``judge/<protocol>`` of the
+    judged task's family and language row; the newest file wins per task and protocol."""
+    for regex, target in ((JUDGE_RESULTS_RE, run.judge), (JUDGE_PAIRWISE_RE, run.pairwise)):
+        for f in sorted((f for f in run.path.glob("judge_*.json") if regex.match(f.name)), key=lambda p: p.name):
+            try:
+                doc = json.loads(f.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+                problems.append(Problem(str(f), f"judge results cannot be read ({err}); skipped"))
+                continue
+            if not isinstance(doc, dict) or not isinstance(doc.get("tasks"), dict):
+                problems.append(Problem(str(f), "no 'tasks' object: not a judge results file; skipped"))
+                continue
+            target.append((f, doc))
+    latest: dict[tuple[str, str], tuple[Path, dict]] = {}
+    for f, doc in run.judge:
+        for task, per in doc["tasks"].items():
+            for proto, entry in (per or {}).items():
+                if isinstance(entry, dict):
+                    latest[(task, proto)] = (f, entry)
+    for (task, proto), (f, entry) in sorted(latest.items()):
+        info = run.tasks.get(task)
+        if info is None:
+            problems.append(Problem(str(f), f"judged task {task!r} is not in the run's results; skipped"))
+            continue
+        mean = _num(entry.get("mean"))
+        if mean is None:
+            problems.append(Problem(str(f), f"task {task}: no item was judged ({entry.get('parse_failures', 0)} parse "
+                                            f"failure(s), {entry.get('request_failures', 0)} failed); no judge/{proto} cell"))
+            continue
+        ci = entry.get("ci95")
+        ci = (float(ci[0]), float(ci[1])) if isinstance(ci, list) and len(ci) == 2 and all(_num(x) is not None for x in ci) else None
+        run.cells.append(Cell(task, info.family, info.langs, f"judge/{proto},none",
+                              Score(mean, _num(entry.get("stderr")), entry.get("n")), None, ci))
 
 
 def load_runs(paths, problems: list[Problem] | None = None) -> tuple[list[Run], list[Problem]]:
@@ -475,6 +519,24 @@ def _find_samples(run: Run, problems: list[Problem]) -> None:
             problems.append(Problem(str(sorted(fs)[-1]), f"samples for task {task!r}, which is not in the run's results; samples skipped"))
             continue
         run.samples[task] = sorted(fs, key=lambda p: p.name)[-1]
+
+
+def judge_item_scores(run: Run, task: str, metric_key: str) -> dict | None:
+    """{doc_id: judge score} of the parsed items behind a ``judge/<protocol>`` cell (newest judge file)."""
+    proto = metric_key.partition(",")[0].removeprefix("judge/")
+    for f, doc in reversed(run.judge):
+        entry = ((doc.get("tasks") or {}).get(task) or {}).get(proto)
+        if not isinstance(entry, dict) or not entry.get("samples_file"):
+            continue
+        path = run.path / Path(entry["samples_file"]).name
+        if not path.is_file():
+            return None
+        out = {}
+        for line in read_samples(path):
+            if line.get("protocol") == proto and line.get("status") == "ok" and _num(line.get("score")) is not None:
+                out[line.get("doc_id")] = float(line["score"])
+        return out or None
+    return None
 
 
 def read_samples(path: Path, problems: list[Problem] | None = None, limit: int | None = None) -> list[dict]:

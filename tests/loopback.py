@@ -38,11 +38,14 @@ class ScriptedServer:
         self.policy = policy
         self.model_name = model_name
         self.requests: list[tuple[str, dict]] = []
+        self.headers: list[dict] = []  # request headers, in arrival order (credential checks)
         self._lock = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out in two writes: without TCP_NODELAY, Nagle + delayed ACK add ~40 ms a reply
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):  # keep test output clean
                 pass
@@ -69,6 +72,7 @@ class ScriptedServer:
                 kind = "chat" if self.path.rstrip("/").endswith("chat/completions") else "completions"
                 with server._lock:
                     server.requests.append((kind, payload))
+                    server.headers.append(dict(self.headers))
                 reply = server.policy(kind, payload)
                 if isinstance(reply, Fault):
                     if reply.delay:

@@ -1,0 +1,672 @@
+"""``lm-eval-ext judge``: judge every logged sample of a run folder.
+
+Two passes over the items: the first asks each prompt; the replies that do not
+parse are asked once more with the reply and a format reminder appended. Every
+reply goes to the cache the moment it arrives, so a killed job resumes from the
+cache and a finished one reruns with zero calls.
+
+Outputs, beside lm-eval's files in the run folder (names sort by date like lm-eval's):
+
+- ``judge_results_<date>.json``: per task (= per language or pair) and
+  protocol: mean, bootstrap 95% CI, stderr, n, parse failures (with their doc
+  ids), failed/not-judged items, the reference metric's rank correlation with
+  the judge, and the provenance (judge, sampling, template versions, cache);
+- ``judge_samples_<task>_<date>.jsonl``: one line per item with the judge's
+  replies, the parsed verdict and the reference metric.
+
+Pairwise (``--pairwise OTHER_RUN``) writes ``judge_pairwise_<date>.json`` and
+``judge_pairwise_samples_<task>_<date>.jsonl`` in the first run's folder.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import fnmatch
+import json
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+
+from lm_eval_ext import __version__, stats
+from lm_eval_ext.judge import protocols as P
+from lm_eval_ext.judge.client import (
+    BudgetExhausted,
+    JudgeCache,
+    Request,
+    cache_key,
+)
+from lm_eval_ext.runs import Problem, Run, load_runs, read_samples, row_key
+
+RESULTS_PREFIX = "judge_results_"
+PAIRWISE_PREFIX = "judge_pairwise_"
+
+OK, PARSE_FAILURE, REQUEST_FAILED, NOT_JUDGED, INVALID = "ok", "parse_failure", "request_failed", "not_judged", "invalid"
+
+
+def now_stamp() -> str:
+    return _dt.datetime.now().strftime("%Y-%m-%dT%H-%M-%S.%f")
+
+
+def safe_url(url: str) -> str:
+    """The URL without any user:password part."""
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def spearman(x, y) -> float | None:
+    """Spearman's rho (average ranks for ties); None when either side is constant or n < 3."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) < 3 or np.all(x == x[0]) or np.all(y == y[0]):
+        return None
+
+    def ranks(v):
+        order = np.argsort(v, kind="mergesort")
+        r = np.empty(len(v))
+        r[order] = np.arange(1, len(v) + 1)
+        for val in np.unique(v):  # ties get their average rank
+            m = v == val
+            r[m] = r[m].mean()
+        return r
+
+    return float(np.corrcoef(ranks(x), ranks(y))[0, 1])
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# ----------------------------------------------------------------- requests
+class Resolver:
+    """Answers requests from the cache, then the backend; caches each reply on arrival."""
+
+    def __init__(self, backend, cache: JudgeCache, progress: bool = True):
+        self.backend = backend
+        self.cache = cache
+        self.progress = progress
+        self.cache_hits = 0
+        self.cache_misses = 0
+        self.budget_stopped = False
+
+    def resolve(self, reqs: list[tuple[Request, str]], desc: str, out: dict | None = None) -> dict:
+        """{key: reply text | Exception} for (request, template version) pairs, filled into `out`
+        as replies arrive (so a caller interrupted midway still has every reply so far)."""
+        out = {} if out is None else out
+        todo: list[Request] = []
+        versions: dict[str, str] = {}
+        for req, version in reqs:
+            if req.key in out or req.key in versions:
+                continue
+            hit = self.cache.get(req.key)
+            if hit is not None:
+                out[req.key] = hit
+                self.cache_hits += 1
+            else:
+                versions[req.key] = version
+                todo.append(req)
+        self.cache_misses += len(todo)
+        total = len(out) + len(todo)
+        bar = None
+        if self.progress and total:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, initial=len(out), desc=desc, unit="req", file=sys.stderr, dynamic_ncols=True,
+                       smoothing=0.1)
+        try:
+            for req, reply in self.backend.run_many(todo):
+                if isinstance(reply, str):
+                    self.cache.put(req.key, reply, self.backend.model, versions[req.key])
+                elif isinstance(reply, BudgetExhausted):
+                    self.budget_stopped = True
+                out[req.key] = reply
+                if bar is not None:
+                    bar.update(1)
+        finally:
+            if bar is not None:
+                bar.close()
+        return out
+
+
+# ----------------------------------------------------------------- single
+@dataclass
+class Item:
+    task: str
+    doc_id: object
+    protocol: str
+    langs: tuple
+    response_lang: str | None = None
+    messages: tuple = ()
+    template_version: str = ""
+    reference: float | None = None
+    status: str = NOT_JUDGED
+    parsed: dict | None = None
+    replies: list = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def score(self):
+        return None if self.parsed is None else self.parsed.get("score")
+
+
+def reference_metric(run: Run, task: str, lines: list[dict]) -> tuple[str | None, dict]:
+    """The task's first metric (lm-eval's order) with a numeric per-sample value: (key, {doc_id: value})."""
+    entry = (run.data.get("results") or {}).get(task) or {}
+    for key in entry:
+        if "," not in key or key.partition(",")[0].endswith("_stderr") or key.startswith("alias"):
+            continue
+        name, _, filt = key.partition(",")
+        values = {}
+        for s in lines:
+            if s.get("filter", "none") != filt:
+                continue
+            v = s.get(name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                values = None
+                break
+            values[s.get("doc_id")] = float(v)
+        if values:
+            return key, values
+    return None, {}
+
+
+def first_lines(lines: list[dict]) -> list[dict]:
+    """One logged line per doc (lm-eval logs one per filter)."""
+    seen, out = set(), []
+    for s in lines:
+        d = s.get("doc_id")
+        if d not in seen:
+            seen.add(d)
+            out.append(s)
+    return out
+
+
+def selected_tasks(run: Run, patterns: list[str] | None) -> list[str]:
+    tasks = sorted(run.samples)
+    if patterns:
+        tasks = [t for t in tasks if any(fnmatch.fnmatchcase(t, p) for p in patterns)]
+    return tasks
+
+
+def _messages(prompt: str) -> tuple:
+    return (("user", prompt),)
+
+
+def _with_reminder(messages: tuple, reply: str, protocol: str) -> tuple:
+    return messages + (("assistant", reply), ("user", P.reminder(protocol)))
+
+
+class JudgeJob:
+    def __init__(self, backend, cache: JudgeCache, sampling: dict, overrides=(), task_patterns=None,
+                 limit: int | None = None, progress: bool = True, bootstrap_iters: int = stats.DEFAULT_ITERS):
+        self.backend = backend
+        self.cache = cache
+        self.sampling = sampling
+        self.overrides = list(overrides)
+        self.task_patterns = task_patterns
+        self.limit = limit
+        self.iters = bootstrap_iters
+        self.resolver = Resolver(backend, cache, progress)
+        self.problems: list[Problem] = []
+
+    def key(self, version: str, messages: tuple) -> str:
+        return cache_key(self.backend.model, version, self.sampling, messages)
+
+    # -------------------------------------------------------------- items
+    def items_of(self, run: Run) -> tuple[list[Item], dict]:
+        items: list[Item] = []
+        refs: dict[str, str | None] = {}
+        for task in selected_tasks(run, self.task_patterns):
+            info = run.tasks[task]
+            lines = read_samples(run.samples[task], self.problems)
+            ref_key, ref_values = reference_metric(run, task, lines)
+            refs[task] = ref_key
+            docs = first_lines(lines)
+            if self.limit is not None:
+                docs = docs[: self.limit]
+            if docs:
+                try:
+                    P.response_text(docs[0])
+                except P.ItemError as err:  # loglikelihood / multiple-choice tasks: nothing to judge
+                    self.problems.append(Problem(str(run.samples[task]), f"{err}; task {task} not judged"))
+                    continue
+            invalid: list = []
+            for s in docs:
+                doc = s.get("doc") if isinstance(s.get("doc"), dict) else {}
+                proto = P.choose(task, info.family, doc, self.overrides)
+                tpl = P.template(proto)
+                item = Item(task, s.get("doc_id"), proto, info.langs, template_version=tpl.version,
+                            reference=ref_values.get(s.get("doc_id")))
+                try:
+                    fields, item.response_lang = P.fields_for(proto, task, info.langs, s)
+                    item.messages = _messages(tpl.render(**fields))
+                except P.ItemError as err:
+                    item.status, item.error = INVALID, str(err)
+                    invalid.append(item)
+                items.append(item)
+            if invalid:
+                first = invalid[0]
+                self.problems.append(Problem(str(run.samples[task]), (
+                    f"{len(invalid)} item(s) cannot be judged with protocol {first.protocol} (first: doc_id "
+                    f"{first.doc_id}: {first.error}); counted as invalid_items")))
+        return items, refs
+
+    # -------------------------------------------------------------- judging
+    def judge_items(self, items: list[Item]) -> None:
+        live = [it for it in items if it.status != INVALID]
+        first = {id(it): Request(self.key(it.template_version, it.messages), it.messages) for it in live}
+        got: dict = {}
+        try:
+            self.resolver.resolve([(first[id(it)], it.template_version) for it in live], "judge", got)
+        finally:  # also on Ctrl-C: every reply that arrived counts
+            for it in live:
+                self._take(it, got.get(first[id(it)].key))
+        retry = []
+        for it in live:
+            if it.status == PARSE_FAILURE:
+                msgs = _with_reminder(it.messages, it.replies[-1], it.protocol)
+                retry.append((it, Request(self.key(it.template_version, msgs), msgs)))
+        if retry:
+            got = {}
+            try:
+                self.resolver.resolve([(r, it.template_version) for it, r in retry], "judge (format reminder)", got)
+            finally:
+                for it, r in retry:
+                    if r.key in got:
+                        self._take(it, got[r.key])
+                    else:  # interrupted before its reminder: not a parse failure yet
+                        it.status, it.error = NOT_JUDGED, "stopped before the format reminder was asked"
+
+    def _take(self, it: Item, reply) -> None:
+        if reply is None or isinstance(reply, BudgetExhausted):
+            it.status = NOT_JUDGED
+            it.error = str(reply) if reply is not None else "not asked"
+            return
+        if isinstance(reply, Exception):
+            it.status, it.error = REQUEST_FAILED, str(reply)
+            return
+        it.replies.append(reply)
+        it.parsed = P.parse(it.protocol, reply)
+        it.status = OK if it.parsed is not None else PARSE_FAILURE
+        it.error = None if it.parsed is not None else "no score in the required format"
+
+    # -------------------------------------------------------------- summary
+    def summarize(self, items: list[Item], run: Run, refs: dict) -> dict:
+        by_task: dict[str, dict[str, list[Item]]] = {}
+        for it in items:
+            by_task.setdefault(it.task, {}).setdefault(it.protocol, []).append(it)
+        tasks: dict = {}
+        for task, per_proto in by_task.items():
+            info = run.tasks[task]
+            for proto, its in per_proto.items():
+                entry = self._entry(its, proto)
+                entry.update(family=info.family, langs=list(info.langs), reference_metric=refs.get(task))
+                pairs = [(it.score, it.reference) for it in its if it.status == OK and it.reference is not None]
+                entry["agreement"] = {
+                    "method": "spearman", "reference_metric": refs.get(task), "n": len(pairs),
+                    "rho": spearman(*zip(*pairs)) if len(pairs) >= 3 else None,
+                }
+                tasks.setdefault(task, {})[proto] = entry
+        # pooled per language row and protocol (tasks of several families may share a row)
+        by_lang: dict = {}
+        for it in items:
+            by_lang.setdefault(it.protocol, {}).setdefault(row_key(it.langs), []).append(it)
+        languages_ = {p: {k: {key: e[key] for key in ("mean", "ci95", "n", "parse_failures", "n_items")}
+                          for k, its in sorted(rows.items()) for e in [self._entry(its, p)]}
+                      for p, rows in by_lang.items()}
+        return {"tasks": tasks, "languages": languages_}
+
+    def _entry(self, its: list[Item], proto: str) -> dict:
+        scores = [it.score for it in its if it.status == OK]
+        count = lambda s: sum(1 for it in its if it.status == s)  # noqa: E731
+        entry = {
+            "protocol": proto, "metric": f"judge/{proto}", "template_version": its[0].template_version,
+            "response_lang": its[0].response_lang, "n_items": len(its), "n": len(scores),
+            "mean": None, "ci95": None, "stderr": None,
+            "scale": "0-100" if proto == "da" else ("1-10" if proto == "grade" else "0-1"),
+            "parse_failures": count(PARSE_FAILURE), "request_failures": count(REQUEST_FAILED),
+            "not_judged": count(NOT_JUDGED), "invalid_items": count(INVALID),
+            "retried_with_reminder": sum(1 for it in its if len(it.replies) == 2),
+            "parse_failure_doc_ids": [it.doc_id for it in its if it.status == PARSE_FAILURE],
+        }
+        if scores:
+            mean, lo, hi = stats.bootstrap_ci(scores, iters=self.iters)
+            entry.update(mean=mean, ci95=[lo, hi],
+                         stderr=float(np.std(scores, ddof=1) / math.sqrt(len(scores))) if len(scores) > 1 else None)
+        if proto == "math_cot":
+            ok = [it for it in its if it.status == OK]
+            if ok:
+                entry["answer_correct_rate"] = sum(it.parsed["correct"] for it in ok) / len(ok)
+        return entry
+
+    def provenance(self, run: Run, protocols_used, extra=None) -> dict:
+        desc = dict(self.backend.describe())
+        if "url" in desc:
+            desc["url"] = safe_url(desc["url"])
+        return {
+            "lm_eval_ext_version": __version__,
+            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "judge": desc, "sampling": self.sampling,
+            "templates": {p: P.template(p).version for p in sorted(protocols_used)},
+            "reminder_template": P.template("reminder").version,
+            "statistics": stats.signature(self.iters),
+            "run": {"path": str(run.path), "model": run.model, "run_id": run.identity,
+                    "results_files": [p.name for p in run.results_files]},
+            "cache": str(self.cache.path),
+            **(extra or {}),
+        }
+
+    def requests_summary(self) -> dict:
+        return {"cache_hits": self.resolver.cache_hits, "cache_misses": self.resolver.cache_misses,
+                **self.backend.stats.as_dict(), "budget_exhausted": self.resolver.budget_stopped}
+
+    # -------------------------------------------------------------- one run
+    def run_single(self, run: Run, stamp: str | None = None) -> tuple[Path, dict]:
+        items, refs = self.items_of(run)
+        if not items:
+            raise ValueError(f"{run.path}: no samples logs of the selected tasks (run lm_eval with --log_samples)")
+        try:
+            self.judge_items(items)
+        finally:
+            # written even after a Ctrl-C or a fatal error: what is judged is kept (and cached)
+            stamp = stamp or now_stamp()
+            summary = self.summarize(items, run, refs)
+            complete = all(it.status in (OK, PARSE_FAILURE, INVALID) for it in items)
+            for task in summary["tasks"]:
+                name = f"judge_samples_{task}_{stamp}.jsonl"
+                lines = [json.dumps(_item_line(it), ensure_ascii=False) for it in items if it.task == task]
+                write_atomic(run.path / name, "\n".join(lines) + "\n")
+                for entry in summary["tasks"][task].values():
+                    entry["samples_file"] = name
+            doc = {"complete": complete, **summary,
+                   "requests": self.requests_summary(),
+                   "provenance": self.provenance(run, {it.protocol for it in items})}
+            path = run.path / f"{RESULTS_PREFIX}{stamp}.json"
+            write_atomic(path, json.dumps(doc, indent=2, ensure_ascii=False))
+        return path, doc
+
+
+def _item_line(it: Item) -> dict:
+    return {"task": it.task, "doc_id": it.doc_id, "protocol": it.protocol, "langs": list(it.langs),
+            "response_lang": it.response_lang, "template_version": it.template_version, "status": it.status,
+            "score": it.score, "parsed": it.parsed, "reference": it.reference, "error": it.error,
+            "judge_replies": it.replies}
+
+
+# ----------------------------------------------------------------- pairwise
+WIN, TIE, LOSS = "win", "tie", "loss"
+
+
+def combine_orders(v1: str, v2: str) -> str:
+    """Verdict for run A from (A shown first) and (A shown second): a verdict only when both orders agree."""
+    if v1 == "A" and v2 == "B":
+        return WIN
+    if v1 == "B" and v2 == "A":
+        return LOSS
+    return TIE
+
+
+@dataclass
+class PairItem:
+    task: str
+    doc_id: object
+    langs: tuple
+    response_lang: str | None
+    messages: tuple  # (order 1 messages, order 2 messages)
+    version: str
+    replies: list = field(default_factory=lambda: [[], []])
+    verdicts: list = field(default_factory=lambda: [None, None])
+    status: str = NOT_JUDGED
+    outcome: str | None = None
+    error: str | None = None
+
+
+class PairwiseJob(JudgeJob):
+    def pair_items(self, run_a: Run, run_b: Run) -> list[PairItem]:
+        tpl = P.template("pairwise")
+        items = []
+        shared = [t for t in selected_tasks(run_a, self.task_patterns) if t in run_b.samples]
+        for t in selected_tasks(run_a, self.task_patterns):
+            if t not in run_b.samples:
+                self.problems.append(Problem(str(run_b.path), f"no samples log of {t}; not compared"))
+        for task in shared:
+            info = run_a.tasks[task]
+            a_docs = {s.get("doc_id"): s for s in first_lines(read_samples(run_a.samples[task], self.problems))}
+            b_docs = {s.get("doc_id"): s for s in first_lines(read_samples(run_b.samples[task], self.problems))}
+            ids = [d for d in a_docs if d in b_docs]
+            if len(ids) < max(len(a_docs), len(b_docs)):
+                self.problems.append(Problem(task, f"{len(set(a_docs) ^ set(b_docs))} item(s) logged in one run only; "
+                                                   f"compared on the {len(ids)} shared items"))
+            if self.limit is not None:
+                ids = ids[: self.limit]
+            for d in ids:
+                a, b = a_docs[d], b_docs[d]
+                if a.get("doc_hash") and b.get("doc_hash") and a["doc_hash"] != b["doc_hash"]:
+                    self.problems.append(Problem(task, f"doc_id {d}: different documents in the two runs; skipped"))
+                    continue
+                try:
+                    fa, lang = P.fields_for("grade", task, info.langs, a)
+                    fb, _ = P.fields_for("grade", task, info.langs, b)
+                except P.ItemError as err:
+                    self.problems.append(Problem(task, f"doc_id {d}: {err}; skipped"))
+                    continue
+                base = {k: v for k, v in fa.items() if k != "response"}
+                m1 = _messages(tpl.render(**base, response_a=fa["response"], response_b=fb["response"]))
+                m2 = _messages(tpl.render(**base, response_a=fb["response"], response_b=fa["response"]))
+                items.append(PairItem(task, d, info.langs, lang, (m1, m2), tpl.version))
+        return items
+
+    def judge_pairs(self, items: list[PairItem]) -> None:
+        finished = False
+        try:
+            self._ask_pairs(items)
+            finished = True
+        finally:  # also on Ctrl-C: items with both verdicts count
+            for it in items:
+                if it.error:
+                    continue
+                if None in it.verdicts:
+                    # a parse failure only once its reminder was asked too
+                    it.status = PARSE_FAILURE if finished else NOT_JUDGED
+                else:
+                    it.status, it.outcome = OK, combine_orders(*it.verdicts)
+
+    def _ask_pairs(self, items: list[PairItem]) -> None:
+        reqs = {(id(it), k): Request(self.key(it.version, it.messages[k]), it.messages[k]) for it in items for k in (0, 1)}
+        got: dict = {}
+        retry = []
+        try:
+            self.resolver.resolve([(r, items[0].version) for r in reqs.values()], "pairwise", got)
+        finally:
+            for it in items:
+                for k in (0, 1):
+                    self._take_pair(it, k, got.get(reqs[(id(it), k)].key))
+                    if it.verdicts[k] is None and it.replies[k] and it.error is None:
+                        msgs = _with_reminder(it.messages[k], it.replies[k][-1], "pairwise")
+                        retry.append((it, k, Request(self.key(it.version, msgs), msgs)))
+        if retry:
+            got = {}
+            try:
+                self.resolver.resolve([(r, it.version) for it, _, r in retry], "pairwise (format reminder)", got)
+            finally:
+                for it, k, r in retry:
+                    if r.key in got:
+                        self._take_pair(it, k, got[r.key])
+                    else:
+                        it.status, it.error = NOT_JUDGED, "stopped before the format reminder was asked"
+
+    def _take_pair(self, it: PairItem, k: int, reply) -> None:
+        if reply is None or isinstance(reply, BudgetExhausted):
+            it.status, it.error = NOT_JUDGED, str(reply) if reply else "not asked"
+            return
+        if isinstance(reply, Exception):
+            it.status, it.error = REQUEST_FAILED, str(reply)
+            return
+        it.replies[k].append(reply)
+        parsed = P.parse("pairwise", reply)
+        it.verdicts[k] = parsed["verdict"] if parsed else None
+
+    def run_pairwise(self, run_a: Run, run_b: Run, stamp: str | None = None) -> tuple[Path, dict]:
+        items = self.pair_items(run_a, run_b)
+        if not items:
+            raise ValueError(f"{run_a.path} and {run_b.path}: no items logged in both runs")
+        try:
+            self.judge_pairs(items)
+        finally:
+            stamp = stamp or now_stamp()
+            tasks: dict = {}
+            for task in dict.fromkeys(it.task for it in items):
+                its = [it for it in items if it.task == task]
+                tasks[task] = _pair_entry(its, self.iters)
+                tasks[task].update(family=run_a.tasks[task].family, langs=list(its[0].langs),
+                                   template_version=its[0].version)
+                name = f"judge_pairwise_samples_{task}_{stamp}.jsonl"
+                write_atomic(run_a.path / name, "\n".join(json.dumps({
+                    "task": it.task, "doc_id": it.doc_id, "langs": list(it.langs), "status": it.status,
+                    "verdict_a_first": it.verdicts[0], "verdict_b_first": it.verdicts[1], "outcome_for_a": it.outcome,
+                    "error": it.error, "judge_replies": it.replies}, ensure_ascii=False) for it in its) + "\n")
+                tasks[task]["samples_file"] = name
+            by_lang: dict = {}
+            for it in items:
+                by_lang.setdefault(row_key(it.langs), []).append(it)
+            doc = {
+                "complete": all(it.status in (OK, PARSE_FAILURE) for it in items),
+                "run_a": {"path": str(run_a.path), "model": run_a.model, "run_id": run_a.identity},
+                "run_b": {"path": str(run_b.path), "model": run_b.model, "run_id": run_b.identity},
+                "tasks": tasks,
+                "languages": {k: _pair_entry(v, self.iters) for k, v in sorted(by_lang.items())},
+                "requests": self.requests_summary(),
+                "provenance": self.provenance(run_a, {"pairwise"}, {"run_b": str(run_b.path)}),
+            }
+            path = run_a.path / f"{PAIRWISE_PREFIX}{stamp}.json"
+            write_atomic(path, json.dumps(doc, indent=2, ensure_ascii=False))
+        return path, doc
+
+
+def _pair_entry(its: list[PairItem], iters: int) -> dict:
+    ok = [it for it in its if it.status == OK]
+    w = sum(it.outcome == WIN for it in ok)
+    t = sum(it.outcome == TIE for it in ok)
+    lo_ = sum(it.outcome == LOSS for it in ok)
+    entry = {"n_items": len(its), "n": len(ok), "win": w, "tie": t, "loss": lo_,
+             # a tie that is not [[C]] in both orders: the verdict flipped with the order (position bias)
+             "order_disagreements": sum(1 for it in ok if it.outcome == TIE and it.verdicts != ["C", "C"]),
+             "parse_failures": sum(it.status == PARSE_FAILURE for it in its),
+             "request_failures": sum(it.status == REQUEST_FAILED for it in its),
+             "not_judged": sum(it.status == NOT_JUDGED for it in its),
+             "win_rate": None, "win_rate_ci95": None}
+    if ok:
+        scores = [{WIN: 1.0, TIE: 0.5, LOSS: 0.0}[it.outcome] for it in ok]
+        mean, lo, hi = stats.bootstrap_ci(scores, iters=iters)
+        entry.update(win_rate=mean, win_rate_ci95=[lo, hi])
+    return entry
+
+
+# ----------------------------------------------------------------- command
+def run_command(args) -> int:
+    from lm_eval_ext.judge.client import Budget, HFJudge, JudgeFatal, OpenAIJudge, api_key_from_env
+
+    err = sys.stderr
+    if bool(args.judge_hf) == bool(args.judge_url):
+        print("lm-eval-ext judge: error: give either --judge-url (with --judge-model) or --judge-hf PATH", file=err)
+        return 2
+    try:
+        overrides = P.parse_overrides(args.protocol)
+        api_key = api_key_from_env(args.api_key_env)
+    except ValueError as e:
+        print(f"lm-eval-ext judge: error: {e}", file=err)
+        return 2
+    budget = Budget(args.max_requests)
+    if args.judge_hf:
+        backend = HFJudge(args.judge_hf, batch_size=args.batch_size, max_new_tokens=args.max_tokens, budget=budget)
+        sampling = {"temperature": 0, "max_tokens": args.max_tokens, "backend": "transformers"}
+    else:
+        if not args.judge_model:
+            print("lm-eval-ext judge: error: --judge-url needs --judge-model", file=err)
+            return 2
+        sampling = {"temperature": args.temperature, "max_tokens": args.max_tokens}
+        if args.seed is not None:
+            sampling["seed"] = args.seed
+        backend = OpenAIJudge(args.judge_url, args.judge_model, api_key=api_key, sampling=sampling,
+                              concurrency=args.concurrency, timeout=args.timeout, max_retries=args.max_retries,
+                              backoff=args.backoff, budget=budget)
+    from lm_eval_ext.embedded import cache_root
+
+    cache = JudgeCache(Path(args.cache) if args.cache else cache_root() / "judge_cache.sqlite")
+    problems: list[Problem] = []
+    runs, _ = load_runs(args.run_dirs, problems)
+    if not runs:
+        for p in problems:
+            print(f"lm-eval-ext judge: {p}", file=err)
+        print("lm-eval-ext judge: error: no usable run", file=err)
+        return 2
+    tasks = [t.strip() for t in args.tasks.split(",")] if args.tasks else None
+    job_cls = PairwiseJob if args.pairwise else JudgeJob
+    job = job_cls(backend, cache, sampling, overrides, tasks, args.limit, progress=not args.no_progress,
+                  bootstrap_iters=args.bootstrap_iters)
+    job.problems = problems
+    status = 0
+    try:
+        if args.pairwise:
+            if len(runs) != 1:
+                print("lm-eval-ext judge: error: --pairwise compares one run folder with one other", file=err)
+                return 2
+            others, _ = load_runs([args.pairwise], problems)
+            if len(others) != 1:
+                print(f"lm-eval-ext judge: error: --pairwise {args.pairwise}: not one usable run", file=err)
+                return 2
+            path, doc = job.run_pairwise(runs[0], others[0])
+            _print_pairwise(path, doc)
+            status = 0 if doc["complete"] else 3
+        else:
+            for run in runs:
+                path, doc = job.run_single(run)
+                _print_single(path, doc)
+                if not doc["complete"]:
+                    status = 3
+    except JudgeFatal as e:
+        print(f"lm-eval-ext judge: error: {e}", file=err)
+        return 2
+    except KeyboardInterrupt:
+        print("lm-eval-ext judge: interrupted; judged items are cached and the partial results written; "
+              "rerun the same command to resume", file=err)
+        return 130
+    except ValueError as e:
+        print(f"lm-eval-ext judge: error: {e}", file=err)
+        return 2
+    finally:
+        cache.close()
+    for p in dict.fromkeys(job.problems):
+        print(f"lm-eval-ext judge: warning: {p}", file=err)
+    r = job.requests_summary()
+    print(f"requests: {r['cache_hits']} from cache, {r['http_requests']} sent ({r['retries']} retries), "
+          f"{r['failed_requests']} failed" + (" ; budget exhausted (--max-requests)" if r["budget_exhausted"] else ""),
+          file=err)
+    if status == 3:
+        print("lm-eval-ext judge: some items were not judged (budget or failed requests); rerun to resume", file=err)
+    return status
+
+
+def _print_single(path: Path, doc: dict) -> None:
+    print(f"wrote {path}")
+    for task, per in doc["tasks"].items():
+        for proto, e in per.items():
+            mean = "—" if e["mean"] is None else f"{e['mean']:.3f}"
+            rho = e["agreement"]["rho"]
+            print(f"  {task:<32} judge/{proto:<9} mean {mean} (n {e['n']}/{e['n_items']}, "
+                  f"parse failures {e['parse_failures']}, failed {e['request_failures'] + e['not_judged']})"
+                  + ("" if rho is None else f"  spearman vs {e['reference_metric']}: {rho:+.2f}"))
+
+
+def _print_pairwise(path: Path, doc: dict) -> None:
+    print(f"wrote {path}  (A = {doc['run_a']['model']}, B = {doc['run_b']['model']})")
+    for lang, e in doc["languages"].items():
+        print(f"  {lang:<10} win {e['win']}  tie {e['tie']}  loss {e['loss']}  (parse failures {e['parse_failures']})")
