@@ -157,10 +157,9 @@ def _dataset_dict(eval_docs, fewshot_docs):
     import datasets
 
     f = _features()
-    return datasets.DatasetDict({
-        "eval": datasets.Dataset.from_list(eval_docs, features=f),
-        "fewshot": datasets.Dataset.from_list(fewshot_docs, features=f),
-    })
+    evaluated = datasets.Dataset.from_list(eval_docs, features=f)
+    pool = evaluated if fewshot_docs is eval_docs else datasets.Dataset.from_list(fewshot_docs, features=f)
+    return datasets.DatasetDict({"eval": evaluated, "fewshot": pool})
 
 
 def _xquad_docs(ctx_rows, q_rows, ctx, q, source):
