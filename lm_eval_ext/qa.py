@@ -267,10 +267,14 @@ def _label_re(ctx_lang: str, q_lang: str) -> re.Pattern:
     return _LABEL_RE[key]
 
 
-def clean_answer(reply: str, ctx_lang: str, q_lang: str) -> str:
+def clean_answer(reply: str, ctx_lang: str, q_lang: str, context: str | None = None) -> str:
     """The answer span of a reply: reasoning blocks dropped, the first non-empty
     line, without a leading "Answer:" (question, context or English label),
-    markdown emphasis, wrapping quotes or trailing punctuation."""
+    markdown emphasis, wrapping quotes or trailing punctuation.
+
+    Quotes and trailing punctuation that the reply copies from the context (the
+    reply is then a verbatim span, e.g. „Der Denver-Clan“, where gold spans
+    often include them) are kept: only what the model added is removed."""
     text = reply or ""
     if "<think>" in text.lower():
         text = _THINK.sub("", text)
@@ -283,6 +287,8 @@ def clean_answer(reply: str, ctx_lang: str, q_lang: str) -> str:
         line = line.strip().strip("*_").strip()
         line = label.sub("", line)
     line = line.strip().strip("*_").strip()
+    if context and line and line in context:
+        return line
     prev = None
     while line != prev:  # quotes and punctuation may nest: «Paris».
         prev = line
@@ -306,7 +312,8 @@ class AnswerFilter(_filter_base()):
         self.ctx_lang, self.q_lang = ctx_lang, q_lang
 
     def apply(self, resps, docs):
-        return [[clean_answer(r, self.ctx_lang, self.q_lang) for r in rs] for rs in resps]
+        return [[clean_answer(r, self.ctx_lang, self.q_lang, d.get("context")) for r in rs]
+                for rs, d in zip(resps, docs)]
 
 
 # ------------------------------------------------------------------- few-shot

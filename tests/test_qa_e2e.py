@@ -53,7 +53,7 @@ def scripted(items, ctx, q, i):
     if kind == 3:
         return f"\n{other}\n", other
     if kind == 4:
-        return f"<think>{label} {other}?</think>\n{gold}。", gold
+        return f"<think>{label} {other}?</think>\n{gold} !!", gold
     return "", ""
 
 
@@ -159,9 +159,10 @@ def test_loopback_metrics_equal_the_official_scripts(loopback_run, items):
 @pytest.mark.slow
 def test_tiny_model_zero_shot_chat_and_two_shot(tmp_path, tiny_model_dir, data_dir):
     env = {"LM_EVAL_EXT_DATA_DIR": str(data_dir)}
-    common = ["--model", "hf", "--model_args", f"pretrained={tiny_model_dir},dtype=float32",
+    # max_length: lm-eval keeps the last 512 prompt tokens (the model is random; this keeps it fast)
+    common = ["--model", "hf", "--model_args", f"pretrained={tiny_model_dir},dtype=float32,max_length=512",
               "--batch_size", "4", "--gen_kwargs", "max_gen_toks=4", "--log_samples"]
-    proc = run_cli(["lm_eval", "run", "--tasks", "xquad_all", "--limit", "1", "--apply_chat_template",
+    proc = run_cli(["lm_eval", "run", "--tasks", "xquad_all,mlqa_all", "--limit", "1", "--apply_chat_template",
                     "--output_path", str(tmp_path / "chat"), *common], env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     res = _results(tmp_path / "chat")
@@ -170,6 +171,7 @@ def test_tiny_model_zero_shot_chat_and_two_shot(tmp_path, tiny_model_dir, data_d
         for m in ("exact_match", "f1", "exact_match_squad", "f1_squad"):
             assert 0.0 <= row[f"{m},clean"] <= 1.0
     assert res["n-shot"]["xquad_de"] == 0 and "f1,clean" in res["results"]["xquad_all"]
+    assert {f"mlqa_{c}_{c}" for c in MLQA_LANGS} <= set(res["results"]) and "f1_squad,clean" in res["results"]["mlqa_all"]
 
     proc = run_cli(["lm_eval", "run", "--tasks", "xquad_th,mlqa_zh_de", "--num_fewshot", "2", "--limit", "1",
                     "--output_path", str(tmp_path / "fewshot"), *common], env=env)

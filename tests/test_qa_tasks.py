@@ -154,6 +154,18 @@ def test_answer_cleaning_in_every_language(lang):
     assert qa.clean_answer(f"{gold}, {gold}", lang, lang) == f"{gold}, {gold}"  # inner punctuation stays
 
 
+def test_cleaning_keeps_quotes_and_punctuation_copied_from_the_context(shared_data):
+    de = xquad_rows(shared_data, "de")
+    (row,) = [r for r in de if r["answers"]["text"][0] == "„Der Denver-Clan“"]
+    gold = row["answers"]["text"][0]
+    assert qa.clean_answer(f"Antwort: {gold}", "de", "de", row["context"]) == gold  # a verbatim span
+    assert qa.clean_answer(f"Antwort: {gold}.", "de", "de", row["context"]) == "Der Denver-Clan"
+    assert qa.clean_answer("«Denver-Clan»", "de", "de", row["context"]) == "Denver-Clan"
+    zh = [r for r in xquad_rows(shared_data, "zh") if r["answers"]["text"][0] == "欧洲人权法院。"][0]
+    assert qa.clean_answer("欧洲人权法院。", "zh", "zh", zh["context"]) == "欧洲人权法院。"
+    assert qa.process_results({**zh, "ctx_lang": "zh"}, [qa.clean_answer("欧洲人权法院。", "zh", "zh", zh["context"])])["exact_match_squad"] == 1.0
+
+
 def test_cross_lingual_cleaning_knows_both_labels():
     assert qa.clean_answer("Antwort: 308", "zh", "de") == "308"
     assert qa.clean_answer("答案：308", "zh", "de") == "308"
