@@ -214,3 +214,17 @@ def test_misaligned_xquad_files_are_an_error(tmp_path, shared_data):
     (tmp_path / "xquad" / "xquad.en.jsonl").write_text("\n".join(de[1:] + de[:1]) + "\n", encoding="utf-8")
     with pytest.raises(data.DataFormatError, match="item 0 has id"):
         _load("xquad", "de", "en", root=tmp_path)
+
+
+def test_lm_eval_ext_tasks_lists_pair_languages():
+    import json
+
+    from conftest import run_cli
+
+    proc = run_cli(["lm-eval-ext", "tasks", "--json"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    listing = json.loads(proc.stdout)
+    assert listing["tasks"]["xquad_de_zh"]["languages"] == ["de", "zh"]
+    assert listing["tasks"]["xquad_th"]["languages"] == ["th"]
+    assert sorted(listing["groups"]["mlqa_gxlt"]["languages"]) == sorted(MLQA_LANGS)
+    assert len(listing["groups"]["xquad_xling"]["tasks"]) == 132
