@@ -127,14 +127,24 @@ def _records(rows, ctx: str, q: str, split: str, q_rows=None, articles=None, sou
     return out
 
 
+XQUAD_PARAGRAPHS = 240
+
+
 def xquad_articles(rows) -> list[int]:
-    """Article index per item: XQuAD keeps SQuAD v1.1 dev order, 5 paragraphs per article."""
-    para, last, out = -1, None, []
+    """Article index per item: XQuAD keeps SQuAD v1.1 dev order, 48 articles of 5
+    consecutive paragraphs. A copy with another paragraph count (a subset, a
+    reordering) falls back to the paragraph as the unit, which still keeps an
+    item's own context out of its exemplars."""
+    para, last, paras = -1, None, []
     for row in rows:
         if row["context"] != last:
             para, last = para + 1, row["context"]
-        out.append(para // XQUAD_PARAGRAPHS_PER_ARTICLE)
-    return out
+        paras.append(para)
+    if para + 1 != XQUAD_PARAGRAPHS:
+        log.warning("XQuAD data has %d paragraphs, not %d: few-shot exemplars exclude the item's "
+                    "paragraph instead of its article", para + 1, XQUAD_PARAGRAPHS)
+        return paras
+    return [p // XQUAD_PARAGRAPHS_PER_ARTICLE for p in paras]
 
 
 def _features():
@@ -172,7 +182,8 @@ def load_local(root, family: str = "xquad", **kw):
     if family == "xquad":
         ctx_rows = data.read_jsonl(root / f"xquad/xquad.{ctx}.jsonl", _FIELDS)
         q_rows = ctx_rows if q == ctx else data.read_jsonl(root / f"xquad/xquad.{q}.jsonl", _FIELDS)
-        docs = _xquad_docs(ctx_rows, q_rows, ctx, q, f"{root}/xquad/xquad.{ctx}|{q}.jsonl")
+        source = root / f"xquad/xquad.{ctx}.jsonl"
+        docs = _xquad_docs(ctx_rows, q_rows, ctx, q, str(source) if q == ctx else f"{source} + xquad.{q}.jsonl")
         return _dataset_dict(docs, docs)
     split = mlqa_split()
     path = root / f"mlqa/mlqa.{ctx}.{q}.{split}.jsonl"
@@ -192,7 +203,7 @@ def load_hub(family: str = "xquad", **kw):
     if family == "xquad":
         ctx_rows = list(datasets.load_dataset(XQUAD_HUB, f"xquad.{ctx}", split="validation"))
         q_rows = ctx_rows if q == ctx else list(datasets.load_dataset(XQUAD_HUB, f"xquad.{q}", split="validation"))
-        docs = _xquad_docs(ctx_rows, q_rows, ctx, q, f"{XQUAD_HUB} xquad.{ctx}|{q}")
+        docs = _xquad_docs(ctx_rows, q_rows, ctx, q, f"{XQUAD_HUB} xquad.{ctx}" + ("" if q == ctx else f" + xquad.{q}"))
         return _dataset_dict(docs, docs)
     split = mlqa_split()
     ds = datasets.load_dataset(MLQA_HUB, f"mlqa.{ctx}.{q}")

@@ -228,3 +228,21 @@ def test_lm_eval_ext_tasks_lists_pair_languages():
     assert listing["tasks"]["xquad_th"]["languages"] == ["th"]
     assert sorted(listing["groups"]["mlqa_gxlt"]["languages"]) == sorted(MLQA_LANGS)
     assert len(listing["groups"]["xquad_xling"]["tasks"]) == 132
+
+
+def test_item_without_gold_answer_is_an_error(tmp_path, shared_data):
+    import json
+
+    (tmp_path / "xquad").mkdir()
+    rows = xquad_rows(shared_data, "vi")
+    rows[4]["answers"] = {"text": [""], "answer_start": [0]}
+    (tmp_path / "xquad" / "xquad.vi.jsonl").write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    with pytest.raises(data.DataFormatError, match=r"xquad\.vi\.jsonl item 4: .*no gold answer"):
+        _load("xquad", "vi", "vi", root=tmp_path)
+
+
+def test_xquad_subset_falls_back_to_paragraphs(shared_data):
+    rows = xquad_rows(shared_data, "en")[:40]
+    paras = qa.xquad_articles(rows)
+    assert paras[0] == 0 and len(set(paras)) == len({r["context"] for r in rows})
