@@ -89,6 +89,10 @@ def test_official_mlqa_reference_is_what_lm_evals_builtin_copy_is_not():
     assert mlqa_v1.normalize_answer("مالك", "ar") == "م ك"
     assert qa_scoring.mlqa_tokens("مالك", "ar") == ("م", "ك")
     assert qa_scoring.exact_match("الكتاب", ["كتاب"], "ar") == 1.0
+    from lm_eval.tasks.mlqa import utils as builtin_mlqa
+
+    assert builtin_mlqa.normalize_answer("مالك", "ar") == "مالك"  # the built-in keeps the inner ال
+    assert builtin_mlqa.f1_score("مالك", "م ك", "ar") != mlqa_v1.f1_score("مالك", "م ك", "ar")
 
 
 # The rule table of tasks/qa/README.md, one row per language: (prediction, gold,
