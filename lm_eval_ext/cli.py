@@ -18,8 +18,9 @@ def _cmd_tasks(args) -> int:
         codes = []
         for leaf in discovery.leaf_tasks(name, index):
             kw = (index[leaf].cfg or {}).get("dataset_kwargs") or {}
-            if kw.get("lang") and kw["lang"] not in codes:
-                codes.append(kw["lang"])
+            for key in ("lang", "ctx_lang", "q_lang", "src_lang", "tgt_lang"):  # single or pair tasks
+                if kw.get(key) and kw[key] not in codes:
+                    codes.append(kw[key])
         return codes
 
     groups = sorted(n for n, e in index.items() if e.kind == Kind.GROUP)

@@ -217,3 +217,57 @@ def of_tier(tier: str, codes=None) -> tuple[str, ...]:
 def all_native_digits() -> str:
     """Every digit character the registry knows beyond ASCII (for extraction)."""
     return "".join(lang.digits for lang in _LANGS if lang.digits)
+
+
+# ------------------------------------------------------------ extractive QA
+# Prompt labels and the zero-shot instruction of XQuAD/MLQA, in the question's
+# language (written for this project, flagged for native-speaker review in
+# tasks/qa/README.md like the MGSM instructions). Keys: "context", "question",
+# "answer" (labels as they open a line, colon included) and "instruction".
+QA_PHRASES: Mapping[str, Mapping[str, str]] = MappingProxyType({
+    "ar": {"context": "السياق:", "question": "السؤال:", "answer": "الإجابة:",
+           "instruction": "أجب عن السؤال بالكلمات نفسها الواردة في السياق، دون أي شيء آخر."},
+    "de": {"context": "Kontext:", "question": "Frage:", "answer": "Antwort:",
+           "instruction": "Beantworte die Frage mit genau den Worten aus dem Kontext, ohne weiteren Text."},
+    "el": {"context": "Κείμενο:", "question": "Ερώτηση:", "answer": "Απάντηση:",
+           "instruction": "Απάντησε στην ερώτηση με ακριβώς τις λέξεις του κειμένου, χωρίς τίποτε άλλο."},
+    "en": {"context": "Context:", "question": "Question:", "answer": "Answer:",
+           "instruction": "Answer the question with the exact words from the context, nothing else."},
+    "es": {"context": "Contexto:", "question": "Pregunta:", "answer": "Respuesta:",
+           "instruction": "Responde a la pregunta con las palabras exactas del contexto, sin nada más."},
+    "hi": {"context": "संदर्भ:", "question": "प्रश्न:", "answer": "उत्तर:",
+           "instruction": "संदर्भ में दिए गए सटीक शब्दों से ही प्रश्न का उत्तर दें, और कुछ न लिखें।"},
+    "ja": {"context": "文脈：", "question": "質問：", "answer": "答え：",
+           "instruction": "文脈の中の語句をそのまま使って質問に答えてください。それ以外は書かないでください。"},
+    "ro": {"context": "Context:", "question": "Întrebare:", "answer": "Răspuns:",
+           "instruction": "Răspunde la întrebare exact cu cuvintele din context, fără nimic altceva."},
+    "ru": {"context": "Контекст:", "question": "Вопрос:", "answer": "Ответ:",
+           "instruction": "Ответь на вопрос точными словами из контекста, без лишнего текста."},
+    "th": {"context": "บริบท:", "question": "คำถาม:", "answer": "คำตอบ:",
+           "instruction": "ตอบคำถามโดยใช้ข้อความจากบริบทตามตัวอักษร และไม่ต้องเขียนอย่างอื่น"},
+    "tr": {"context": "Bağlam:", "question": "Soru:", "answer": "Cevap:",
+           "instruction": "Soruyu bağlamdaki kelimelerin aynısıyla yanıtla, başka bir şey yazma."},
+    "vi": {"context": "Ngữ cảnh:", "question": "Câu hỏi:", "answer": "Trả lời:",
+           "instruction": "Trả lời câu hỏi bằng đúng các từ trong ngữ cảnh, không thêm gì khác."},
+    "zh": {"context": "上下文：", "question": "问题：", "answer": "答案：",
+           "instruction": "请直接用上下文中的原文回答问题，不要添加其他内容。"},
+})
+
+# Free-standing articles removed before QA scoring (lower-cased), per language.
+# ar/de/en/es/hi/vi/zh are the lists of the official MLQA script
+# (mlqa_evaluation_v1.py; vi includes its non-articles của/là as published;
+# Arabic's rule is a regex, kept in lm_eval_ext.qa_scoring). Our extensions:
+# el: definite and indefinite articles in all cases; ro: only the free-standing
+# indefinite articles (the definite article is an enclitic suffix, -ul/-a/-le/
+# -lor, that cannot be split off without a morphological analyser); ru, th, ja:
+# no articles; tr: none (bir is also the numeral "one").
+QA_ARTICLES: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "en": ("a", "an", "the"),
+    "es": ("un", "una", "unos", "unas", "el", "la", "los", "las"),
+    "de": ("ein", "eine", "einen", "einem", "eines", "einer", "der", "die", "das", "den", "dem", "des"),
+    "vi": ("của", "là", "cái", "chiếc", "những"),
+    "el": ("ο", "η", "το", "οι", "τα", "του", "της", "των", "τον", "την", "τους", "τις",
+           "ένας", "ενός", "έναν", "μια", "μία", "μιας", "ένα"),
+    "ro": ("un", "o", "niște", "nişte", "unui", "unei", "unor"),
+    "hi": (), "zh": (), "ru": (), "th": (), "tr": (), "ja": (),
+})
