@@ -89,6 +89,23 @@ def _cmd_leaderboard(args) -> int:
     return 0
 
 
+def _cmd_consistency(args) -> int:
+    from lm_eval_ext import consistency
+
+    problems = []
+    found = consistency.posthoc(args.run_dirs, problems)
+    for p in problems:
+        print(f"warning: {p}", file=sys.stderr)
+    if not found:
+        print("no per-language samples logs of a consistency family (e.g. mgsm_native_cot_<lang> with "
+              "--log_samples) found in " + ", ".join(args.run_dirs), file=sys.stderr)
+        return 2
+    if args.json:
+        consistency.write_json(found, args.json)
+    print(consistency.to_markdown(found))
+    return 0
+
+
 def _cmd_compare(args) -> int:
     from lm_eval_ext.compare import run_compare
 
@@ -132,6 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["csv", "md", "json"], help="print in this format (default: csv when no --csv)")
     p.add_argument("-o", "--output", help="write the --format output here instead of stdout")
     p.set_defaults(func=_cmd_leaderboard)
+
+    p = sub.add_parser("consistency", help="cross-lingual consistency (as xlc_<family>) from the samples logs "
+                       "of per-language tasks of finished runs (e.g. mgsm_native_cot_<lang>)")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="lm-eval --output_path folders run with --log_samples")
+    p.add_argument("--json", metavar="FILE", help="also write every number here (NaN as null)")
+    p.set_defaults(func=_cmd_consistency)
 
     p = sub.add_parser("compare", help="regression board: candidate vs baseline per task and language")
     p.add_argument("baseline", metavar="BASELINE")
