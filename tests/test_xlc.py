@@ -273,6 +273,22 @@ def test_report_reads_the_xlc_run_as_matrices(runs_dir, tmp_path):
     assert ("agreement,strict-match", ("de", "en")) in cells
     assert ("accuracy,strict-match", ("sw",)) in cells
     assert ("agreement_mean,strict-match", ()) in cells
-    proc = run_cli(["lm-eval-ext", "report", str(out / "xlc"), str(out / "per_lang"), "-o", str(tmp_path / "rep")])
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "agreement" in (tmp_path / "rep" / "report.md").read_text()
+    from lm_eval_ext.report import write_report
+
+    write_report([str(out / "xlc"), str(out / "per_lang")], str(tmp_path / "rep"), max_samples=5, bootstrap_iters=200)
+    text = (tmp_path / "rep" / "report.md").read_text()
+    assert "agreement" in text and "lang_fidelity" in text
+
+
+def test_missing_language_file_named_before_the_model_loads(tmp_path, shared_data):
+    from lm_eval_ext import data
+
+    (tmp_path / "mgsm").mkdir()
+    for lang in MGSM_LANGS:
+        if lang != "te":
+            (tmp_path / "mgsm" / f"mgsm_{lang}.jsonl").write_bytes((shared_data / "mgsm" / f"mgsm_{lang}.jsonl").read_bytes())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(data.DATA_DIR_ENV, str(tmp_path))
+        with pytest.raises(data.DataNotFoundError) as err:
+            data.check_available(task="xlc_mgsm", family="xlc", source="mgsm")
+    assert str(tmp_path / "mgsm" / "mgsm_te.jsonl") in str(err.value) and "xlc_mgsm" in str(err.value)
