@@ -20,8 +20,15 @@ from pathlib import Path
 
 from lm_eval_ext import runs, xlc
 
-# per-language task families whose samples give a consistency family's records
-PREFIXES = {"mgsm": ("mgsm_native_cot", "mgsm_en_cot", "mgsm_direct")}
+# per-language task families whose samples give a consistency family's records:
+# consistency family -> {per-language family: task name pattern}
+PER_LANGUAGE_TASKS = {
+    "mgsm": {
+        "mgsm_native_cot": "mgsm_native_cot_{lang}",
+        "mgsm_en_cot": "mgsm_en_cot_{lang}",
+        "mgsm_direct": "mgsm_direct_{lang}",
+    },
+}
 
 
 def _answer(sample: dict) -> str:
@@ -56,10 +63,11 @@ def posthoc(paths, problems: list | None = None) -> list[dict]:
     loaded, _ = runs.load_runs(paths, problems)
     found = []
     for run in loaded:
-        for source, prefixes in PREFIXES.items():
+        for source, patterns in PER_LANGUAGE_TASKS.items():
             fam = xlc.family(source)
-            for prefix in prefixes:
-                logs = {lang: run.samples[f"{prefix}_{lang}"] for lang in fam.langs if f"{prefix}_{lang}" in run.samples}
+            for prefix, pattern in patterns.items():
+                names = {lang: pattern.format(lang=lang) for lang in fam.langs}
+                logs = {lang: run.samples[n] for lang, n in names.items() if n in run.samples}
                 if not logs:
                     continue
                 langs = tuple(lang for lang in fam.langs if lang in logs)
