@@ -292,3 +292,34 @@ def test_missing_language_file_named_before_the_model_loads(tmp_path, shared_dat
         with pytest.raises(data.DataNotFoundError) as err:
             data.check_available(task="xlc_mgsm", family="xlc", source="mgsm")
     assert str(tmp_path / "mgsm" / "mgsm_te.jsonl") in str(err.value) and "xlc_mgsm" in str(err.value)
+
+
+@pytest.mark.slow
+def test_tiny_model_same_replies_and_numbers_as_per_language_tasks(tmp_path, tiny_model_dir):
+    """A real (tiny, random, greedy) HF model through lm-eval's `hf` backend: xlc_mgsm on items
+    0-1 and mgsm_native_cot_<l> on items 0-1 in one run get the same replies, and the post-hoc
+    command over the per-language logs gives the task's numbers."""
+    n = 2
+    samples = {"xlc_mgsm": list(range(n * len(MGSM_LANGS)))}
+    samples.update({f"mgsm_native_cot_{x}": list(range(n)) for x in MGSM_LANGS})
+    proc = run_cli(["lm_eval", "run", "--model", "hf", "--model_args", f"pretrained={tiny_model_dir},dtype=float32",
+                    "--tasks", "xlc_mgsm,mgsm_native_cot", "--samples", json.dumps(samples),
+                    "--apply_chat_template", "--batch_size", "8", "--gen_kwargs", "max_gen_toks=8",
+                    "--log_samples", "--output_path", str(tmp_path / "run")])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (folder,) = {p.parent for p in (tmp_path / "run").rglob("results_*.json")}
+    xlc_replies = {(s["doc"]["xlc_item"], s["doc"]["xlc_lang"]): s["resps"][0][0]
+                   for s in _jsonl(next(folder.glob("samples_xlc_mgsm_*.jsonl")))}
+    per_lang = {}
+    for x in MGSM_LANGS:
+        for s in _jsonl(next(folder.glob(f"samples_mgsm_native_cot_{x}_*.jsonl"))):
+            per_lang[(str(s["doc"]["item_id"]), x)] = s["resps"][0][0]
+    assert len(xlc_replies) == n * len(MGSM_LANGS) and xlc_replies == per_lang
+    proc = run_cli(["lm-eval-ext", "consistency", str(folder), "--json", str(tmp_path / "c.json")])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (entry,) = json.loads((tmp_path / "c.json").read_text())
+    task = _results(tmp_path / "run")["results"]["xlc_mgsm"]
+    for filt, metrics in entry["metrics"].items():
+        for name, value in metrics.items():
+            got = task[f"{name},{filt}"]
+            assert (value is None and math.isnan(got)) or value == pytest.approx(got, abs=1e-12), (name, filt)
