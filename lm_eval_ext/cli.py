@@ -17,9 +17,12 @@ def _cmd_tasks(args) -> int:
     def langs_of(name):
         codes = []
         for leaf in discovery.leaf_tasks(name, index):
-            kw = (index[leaf].cfg or {}).get("dataset_kwargs") or {}
-            if kw.get("lang") and kw["lang"] not in codes:
-                codes.append(kw["lang"])
+            cfg = index[leaf].cfg or {}
+            kw = cfg.get("dataset_kwargs") or {}
+            # a consistency task (xlc_*) has every language of its family: metadata.langs
+            for code in [kw["lang"]] if kw.get("lang") else (cfg.get("metadata") or {}).get("langs") or []:
+                if code not in codes:
+                    codes.append(code)
         return codes
 
     groups = sorted(n for n, e in index.items() if e.kind == Kind.GROUP)
