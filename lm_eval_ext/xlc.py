@@ -41,11 +41,13 @@ equality); see tasks/xlc/README.md.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import combinations
+from pathlib import Path
 from typing import Callable, Iterable, NamedTuple
 
 from lm_eval_ext import data, languages
@@ -89,6 +91,8 @@ class Family:
     instruction: Callable[[str], str]  # lang -> system/description text
     prompt: Callable[[dict], str]  # row -> user text
     stops: Callable[[str], list[str]]  # lang -> stop sequences of the family's own task
+    load_exemplars: Callable[..., list[dict]]  # (root or None, lang) -> few-shot rows, in order
+    target: Callable[[dict], str]  # row -> text after the prompt (delimiter included): exemplars' answers
     extract: Callable[[str, str, str], str]  # (reply, lang, strategy) -> answer
     correct: Callable[[dict, str], bool]  # (row, answer) -> right?
     equal: Callable[[str, str], bool]  # answers of two languages agree?
@@ -213,15 +217,26 @@ def _mgsm_family() -> Family:
 
     mode = "native_cot"
 
-    def load_rows(root, lang):
+    def _split(root, lang, split):
         if root is None:
             import datasets
 
-            rows = list(datasets.load_dataset(mgsm.HUB_PATH, lang)["test"])
-        else:
-            rows = data.read_jsonl(root / f"mgsm/mgsm_{lang}.jsonl", ("question", "answer_number"))
-        test, _ = mgsm.normalize(lang, rows, [])
-        return test
+            return list(datasets.load_dataset(mgsm.HUB_PATH, lang)[split])
+        suffix = ".jsonl" if split == "test" else ".train.jsonl"
+        fields = ("question", "answer_number") + (("answer",) if split == "train" else ())
+        return data.read_jsonl(root / f"mgsm/mgsm_{lang}{suffix}", fields)
+
+    def load_rows(root, lang):
+        return mgsm.normalize(lang, _split(root, lang, "test"), [])[0]
+
+    def load_exemplars(root, lang):
+        return mgsm.normalize(lang, [], _split(root, lang, "train"))[1]
+
+    def target(row):
+        from lm_eval.utils import apply_template
+
+        parts = mgsm.prompt_parts(row["lang"], mode)
+        return parts["target_delimiter"] + apply_template(parts["doc_to_target"], row)
 
     def prompt(row):
         from lm_eval.utils import apply_template
@@ -232,8 +247,10 @@ def _mgsm_family() -> Family:
         name="mgsm",
         langs=languages.MGSM_LANGS,
         mode=mode,
-        required_files=lambda lang, **_: [f"mgsm/mgsm_{lang}.jsonl"],
+        required_files=lambda lang, **_: [f"mgsm/mgsm_{lang}.jsonl", f"mgsm/mgsm_{lang}.train.jsonl"],
         load_rows=load_rows,
+        load_exemplars=load_exemplars,
+        target=target,
         item_id=lambda row: int(row["item_id"]),
         instruction=lambda lang: mgsm.prompt_parts(lang, mode)["description"],
         prompt=prompt,
@@ -283,15 +300,27 @@ def _rows(root, source: str) -> list[dict]:
             raise data.DataFormatError(f"xlc_{source}: row {k} has different item ids per language: {ids}")
         for lang in fam.langs:
             row = per_lang[lang][k]
-            docs.append({
-                "xlc_source": source,
-                "xlc_item": str(ids[lang]),
-                "xlc_lang": lang,
-                "xlc_instruction": fam.instruction(lang),
-                "xlc_prompt": fam.prompt(row),
-                "xlc_row": row,
-            })
+            docs.append(_doc(fam, source, str(ids[lang]), lang, row))
     return docs
+
+
+def _doc(fam: Family, source: str, item: str, lang: str, row: dict) -> dict:
+    return {
+        "xlc_source": source,
+        "xlc_item": item,
+        "xlc_lang": lang,
+        "xlc_instruction": fam.instruction(lang),
+        "xlc_prompt": fam.prompt(row),
+        "xlc_target": fam.target(row),
+        "xlc_row": row,
+    }
+
+
+@lru_cache(maxsize=None)
+def _exemplar_docs(source: str, lang: str, root: str | None) -> tuple:
+    fam = family(source)
+    rows = fam.load_exemplars(None if root is None else Path(root), lang)
+    return tuple(_doc(fam, source, f"shot{k}", lang, row) for k, row in enumerate(rows))
 
 
 def _to_datasets(docs):
@@ -321,6 +350,33 @@ def _row(doc: dict) -> dict:
 
 
 # --------------------------------------------------------------- lm-eval glue
+def _sampler_base():
+    from lm_eval.api.samplers import ContextSampler
+
+    return ContextSampler
+
+
+class SameLanguageSampler(_sampler_base()):
+    """``--num_fewshot n``: the first n exemplars of the family *in the eval doc's
+    language* (MGSM: the paper's human-translated exemplars, in order), exactly
+    the shots of the per-language task. lm-eval hands the eval doc to the sampler
+    only when the few-shot split is the test split, hence ``fewshot_split: test``
+    in the task; the test docs themselves are never used as shots."""
+
+    def sample(self, n: int, eval_doc=None, df=None, **kwargs):
+        if n == 0:
+            return []
+        if eval_doc is None:
+            raise ValueError("xlc: SameLanguageSampler needs the eval doc (task must set fewshot_split: test)")
+        root = data.local_root()
+        shots = _exemplar_docs(eval_doc["xlc_source"], eval_doc["xlc_lang"], None if root is None else str(root))
+        if n > len(shots):
+            raise ValueError(
+                f"xlc_{eval_doc['xlc_source']}: --num_fewshot {n} but language {eval_doc['xlc_lang']} has "
+                f"{len(shots)} exemplars")
+        return [{**d, "xlc_row": json.dumps(d["xlc_row"], ensure_ascii=False)} for d in shots[:n]]
+
+
 class Answer(str):
     """The extracted answer, remembering the reply (for lang_fidelity)."""
 

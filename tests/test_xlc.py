@@ -285,8 +285,9 @@ def test_missing_language_file_named_before_the_model_loads(tmp_path, shared_dat
 
     (tmp_path / "mgsm").mkdir()
     for lang in MGSM_LANGS:
-        if lang != "te":
-            (tmp_path / "mgsm" / f"mgsm_{lang}.jsonl").write_bytes((shared_data / "mgsm" / f"mgsm_{lang}.jsonl").read_bytes())
+        for name in (f"mgsm_{lang}.jsonl", f"mgsm_{lang}.train.jsonl"):
+            if name != "mgsm_te.jsonl":
+                (tmp_path / "mgsm" / name).write_bytes((shared_data / "mgsm" / name).read_bytes())
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(data.DATA_DIR_ENV, str(tmp_path))
         with pytest.raises(data.DataNotFoundError) as err:
@@ -296,25 +297,32 @@ def test_missing_language_file_named_before_the_model_loads(tmp_path, shared_dat
 
 @pytest.mark.slow
 def test_tiny_model_same_replies_and_numbers_as_per_language_tasks(tmp_path, tiny_model_dir):
-    """A real (tiny, random, greedy) HF model through lm-eval's `hf` backend: xlc_mgsm on items
-    0-1 and mgsm_native_cot_<l> on items 0-1 in one run get the same replies, and the post-hoc
-    command over the per-language logs gives the task's numbers."""
+    """A real (tiny, random, greedy) HF model through lm-eval's `hf` backend, 2-shot plain text:
+    xlc_mgsm on items 0-1 and mgsm_native_cot_<l> on items 0-1 in one run get the same prompts (the
+    doc's own language's exemplars) and the same replies, and the post-hoc command over the
+    per-language logs gives the task's numbers. (0-shot chat prompts: the loopback test.)"""
     n = 2
     samples = {"xlc_mgsm": list(range(n * len(MGSM_LANGS)))}
     samples.update({f"mgsm_native_cot_{x}": list(range(n)) for x in MGSM_LANGS})
     proc = run_cli(["lm_eval", "run", "--model", "hf", "--model_args", f"pretrained={tiny_model_dir},dtype=float32",
                     "--tasks", "xlc_mgsm,mgsm_native_cot", "--samples", json.dumps(samples),
-                    "--apply_chat_template", "--batch_size", "8", "--gen_kwargs", "max_gen_toks=8",
+                    "--num_fewshot", "2", "--batch_size", "8", "--gen_kwargs", "max_gen_toks=8",
                     "--log_samples", "--output_path", str(tmp_path / "run")])
     assert proc.returncode == 0, proc.stderr[-3000:]
     (folder,) = {p.parent for p in (tmp_path / "run").rglob("results_*.json")}
-    xlc_replies = {(s["doc"]["xlc_item"], s["doc"]["xlc_lang"]): s["resps"][0][0]
-                   for s in _jsonl(next(folder.glob("samples_xlc_mgsm_*.jsonl")))}
+    def prompt_and_reply(s):
+        return s["arguments"]["gen_args_0"]["arg_0"], s["resps"][0][0]
+
+    xlc_out = {(s["doc"]["xlc_item"], s["doc"]["xlc_lang"]): prompt_and_reply(s)
+               for s in _jsonl(next(folder.glob("samples_xlc_mgsm_*.jsonl")))}
     per_lang = {}
     for x in MGSM_LANGS:
         for s in _jsonl(next(folder.glob(f"samples_mgsm_native_cot_{x}_*.jsonl"))):
-            per_lang[(str(s["doc"]["item_id"]), x)] = s["resps"][0][0]
-    assert len(xlc_replies) == n * len(MGSM_LANGS) and xlc_replies == per_lang
+            per_lang[(str(s["doc"]["item_id"]), x)] = prompt_and_reply(s)
+    assert len(xlc_out) == n * len(MGSM_LANGS) and xlc_out == per_lang
+    # the German prompt holds the first two German exemplars
+    de_prompt = xlc_out[("0", "de")][0]
+    assert de_prompt.count("Frage:") == 3 and de_prompt.count("Die Antwort ist") >= 2
     proc = run_cli(["lm-eval-ext", "consistency", str(folder), "--json", str(tmp_path / "c.json")])
     assert proc.returncode == 0, proc.stderr[-3000:]
     (entry,) = json.loads((tmp_path / "c.json").read_text())

@@ -64,9 +64,14 @@ def task_config(source: str) -> dict:
         "dataset_kwargs": {"family": "xlc", "source": source, "task": name},
         "output_type": "generate_until",
         "test_split": "test",
+        # --num_fewshot: the doc's own language's exemplars (see SameLanguageSampler)
+        "fewshot_split": "test",
+        "fewshot_config": {"sampler": _Function("lm_eval_ext.xlc.SameLanguageSampler")},
+        "fewshot_delimiter": "\n\n",
+        "target_delimiter": "",  # each doc's xlc_target starts with its language's own delimiter
         "description": "xlc_instruction",  # the doc's field: each language its own instruction
         "doc_to_text": "xlc_prompt",
-        "doc_to_target": "xlc_item",  # logged only; scoring reads the family's gold answer
+        "doc_to_target": "xlc_target",  # exemplars' answers; for test docs only logged
         "generation_kwargs": {"until": _until(fam), "do_sample": False, "temperature": 0.0, "max_gen_toks": 512},
         "filter_list": [
             {"name": fname, "filter": [
