@@ -114,7 +114,7 @@ def undecidable(text: str) -> bool:
     return words < MIN_WORDS
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def detect(text: str) -> str | None:
     """The language of `text` (registry code, or another ISO 639-1 code), or
     None when undecidable. Cached: several filters of one task judge the same reply."""
