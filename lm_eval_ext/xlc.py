@@ -324,8 +324,6 @@ def _exemplar_docs(source: str, lang: str, root: str | None) -> tuple:
 
 
 def _to_datasets(docs):
-    import json
-
     import datasets
 
     # rows of different families have different fields: kept as JSON text
@@ -343,8 +341,6 @@ def load_hub(source: str, **_):
 
 
 def _row(doc: dict) -> dict:
-    import json
-
     row = doc["xlc_row"]
     return json.loads(row) if isinstance(row, str) else row
 
