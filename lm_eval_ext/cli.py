@@ -17,10 +17,13 @@ def _cmd_tasks(args) -> int:
     def langs_of(name):
         codes = []
         for leaf in discovery.leaf_tasks(name, index):
-            kw = (index[leaf].cfg or {}).get("dataset_kwargs") or {}
-            for key in ("lang", "ctx_lang", "q_lang", "src_lang", "tgt_lang"):  # single or pair tasks
-                if kw.get(key) and kw[key] not in codes:
-                    codes.append(kw[key])
+            cfg = index[leaf].cfg or {}
+            kw = cfg.get("dataset_kwargs") or {}
+            found = [kw[k] for k in ("lang", "ctx_lang", "q_lang", "src_lang", "tgt_lang") if kw.get(k)]
+            # a consistency task (xlc_*) has every language of its family: metadata.langs
+            for code in found or (cfg.get("metadata") or {}).get("langs") or []:
+                if code not in codes:
+                    codes.append(code)
         return codes
 
     groups = sorted(n for n, e in index.items() if e.kind == Kind.GROUP)
@@ -87,6 +90,23 @@ def _cmd_leaderboard(args) -> int:
             Path(args.output).write_text(text, encoding="utf-8")
         else:
             sys.stdout.write(text)
+    return 0
+
+
+def _cmd_consistency(args) -> int:
+    from lm_eval_ext import consistency
+
+    problems = []
+    found = consistency.posthoc(args.run_dirs, problems)
+    for p in problems:
+        print(f"warning: {p}", file=sys.stderr)
+    if not found:
+        print("no per-language samples logs of a consistency family (e.g. mgsm_native_cot_<lang> with "
+              "--log_samples) found in " + ", ".join(args.run_dirs), file=sys.stderr)
+        return 2
+    if args.json:
+        consistency.write_json(found, args.json)
+    print(consistency.to_markdown(found))
     return 0
 
 
@@ -185,6 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["csv", "md", "json"], help="print in this format (default: csv when no --csv)")
     p.add_argument("-o", "--output", help="write the --format output here instead of stdout")
     p.set_defaults(func=_cmd_leaderboard)
+
+    p = sub.add_parser("consistency", help="cross-lingual consistency (as xlc_<family>) from the samples logs "
+                       "of per-language tasks of finished runs (e.g. mgsm_native_cot_<lang>)")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="lm-eval --output_path folders run with --log_samples")
+    p.add_argument("--json", metavar="FILE", help="also write every number here (NaN as null)")
+    p.set_defaults(func=_cmd_consistency)
 
     p = sub.add_parser("compare", help="regression board: candidate vs baseline per task and language")
     p.add_argument("baseline", metavar="BASELINE")

@@ -18,7 +18,12 @@ DATA_DIR_ENV = "LM_EVAL_EXT_DATA_DIR"
 
 # family name -> module that implements `required_files(**kw)`, `load_local(root, **kw)`,
 # `load_hub(**kw)`
-FAMILIES = {"mgsm": "lm_eval_ext.mgsm", "xquad": "lm_eval_ext.qa_xquad", "mlqa": "lm_eval_ext.qa_mlqa"}
+FAMILIES = {
+    "mgsm": "lm_eval_ext.mgsm",
+    "xquad": "lm_eval_ext.qa_xquad",
+    "mlqa": "lm_eval_ext.qa_mlqa",
+    "xlc": "lm_eval_ext.xlc",
+}
 
 
 class DataNotFoundError(FileNotFoundError):

@@ -228,6 +228,21 @@ def _filter_base():
     return Filter
 
 
+class Answer(str):
+    """An extracted answer that remembers the reply it came from: lm-eval hands
+    `process_results` only the filtered value, and the output-language metrics
+    judge the reply. Logged and compared as the plain string."""
+
+    reply: str | None = None
+    mode: str | None = None
+
+    @classmethod
+    def of(cls, answer: str, reply: str, mode: str) -> "Answer":
+        out = cls(answer)
+        out.reply, out.mode = reply, mode
+        return out
+
+
 class AnswerFilter(_filter_base()):
     """lm-eval filter: replies -> canonical answer strings."""
 
@@ -236,13 +251,30 @@ class AnswerFilter(_filter_base()):
         self.lang, self.mode, self.strategy = lang, mode, strategy
 
     def apply(self, resps, docs):
-        return [[extract(r, self.lang, self.mode, self.strategy) for r in rs] for rs in resps]
+        return [[Answer.of(extract(r, self.lang, self.mode, self.strategy), r, self.mode) for r in rs] for rs in resps]
+
+
+def expected_reply_lang(lang: str, mode: str) -> str:
+    """The language a reply should be written in: the reasoning language
+    (native-CoT: the question's, en-CoT: English). Direct mode: the question's
+    language too; its replies are mostly a bare number, which is undecidable
+    and excluded (``lang_undecidable`` shows how many)."""
+    return reasoning_lang(lang, mode)
 
 
 def process_results(doc: dict, results: list[str]) -> dict:
+    from lm_eval_ext import langid
+
     gold = canonical(doc["answer_number"])
     em = float(results[0] == gold)
     out = {"exact_match": em}
     if doc["lang"] != "en":
         out["exact_match_non_en"] = em
+    reply, mode = getattr(results[0], "reply", None), getattr(results[0], "mode", None)
+    if reply is None or mode is None:  # a filter of someone else's that drops the reply
+        return out
+    out.update(langid.fidelity_metrics(reply, expected_reply_lang(doc["lang"], mode)))
+    if mode == "native_cot" and out.get("lang_fidelity") == 1.0:
+        # accuracy among the replies written in the question's language
+        out["exact_match_in_lang"] = em
     return out

@@ -1,0 +1,166 @@
+"""Which offline language identifier for `lang_fidelity`? Accuracy on short real
+texts in all registry languages, and speed.
+
+    python benchmarks/langid_choice.py [--data ../shared/data] [--n 150]
+
+Texts: FLORES-200 devtest sentences (all 17 registry languages) and MGSM test
+questions (the 11 MGSM languages), each cut to 20, 40 and 60 characters (at a
+word boundary in spaced languages): model replies that get judged are often
+that short. A prediction counts as right when it maps to the text's registry
+language (`lm_eval_ext.langid.to_registry_code`); "undecided" (the detector
+gives up) counts as wrong. Candidates see every language they know (no
+restriction to our 17): a reply in Portuguese must not pass as Spanish.
+Needs the candidates installed: langid==1.1.6 pycld2==0.42
+lingua-language-detector==2.1.1 (only the chosen one is a dependency).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+from lm_eval_ext import languages
+from lm_eval_ext.langid import to_registry_code
+
+LENGTHS = (20, 40, 60, 10_000)  # characters; 10 000 = the whole sentence
+
+
+def cut(text: str, n: int, spaced: bool) -> str:
+    if len(text) <= n:
+        return text
+    piece = text[:n]
+    if spaced and " " in piece:
+        piece = piece[: piece.rindex(" ")]
+    return piece
+
+
+def texts(data: Path, n: int) -> dict[tuple[str, str], list[str]]:
+    """(source, lang) -> texts."""
+    out = {}
+    for code, L in languages.LANGUAGES.items():
+        with open(data / "flores" / f"{L.flores}.devtest.jsonl", encoding="utf-8") as fh:
+            out[("flores", code)] = [json.loads(line)["text"] for line in fh][:n]
+    for code in languages.MGSM_LANGS:
+        with open(data / "mgsm" / f"mgsm_{code}.jsonl", encoding="utf-8") as fh:
+            out[("mgsm", code)] = [json.loads(line)["question"] for line in fh][:n]
+    return out
+
+
+def _lingua(low_accuracy: bool):
+    from lingua import LanguageDetectorBuilder
+
+    builder = LanguageDetectorBuilder.from_all_languages()
+    if low_accuracy:
+        builder = builder.with_low_accuracy_mode()
+    det = builder.build()  # models load lazily, per script seen (as lm_eval_ext.langid does)
+
+    def f(text):
+        lang = det.detect_language_of(text)
+        return None if lang is None else lang.iso_code_639_1.name.lower()
+    return f
+
+
+def _langid():
+    import langid
+
+    return lambda t: langid.classify(t)[0]
+
+
+def _cld2():
+    import pycld2
+
+    def f(text):
+        try:
+            _, _, details = pycld2.detect(text, bestEffort=True)
+        except pycld2.error:
+            return None
+        code = details[0][1]
+        return None if code in ("un", "xxx") else code
+    return f
+
+
+CANDIDATES = {
+    "langid 1.1.6": _langid,
+    "pycld2 0.42": _cld2,
+    "lingua 2.1.1 high accuracy": lambda: _lingua(False),
+    "lingua 2.1.1 low accuracy": lambda: _lingua(True),
+}
+
+
+def measure(name: str, corpus) -> dict:
+    """Run in a fresh process per candidate: load time and peak memory are its own."""
+    import resource
+
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    fn = CANDIDATES[name]()
+    fn("warm up: this loads the model")
+    load_s = time.perf_counter() - t0
+    per_lang: dict[str, list[int]] = {}
+    per_len: dict[str, list[int]] = {}
+    elapsed, count = 0.0, 0
+    for (source, code), items in corpus.items():
+        spaced = languages.get(code).spaced
+        for n in LENGTHS:
+            batch = [cut(t, n, spaced) for t in items]
+            start = time.perf_counter()
+            preds = [fn(t) for t in batch]
+            elapsed += time.perf_counter() - start
+            count += len(batch)
+            hits = [int(to_registry_code(p) == code) for p in preds]
+            per_lang.setdefault(code, []).extend(hits)
+            per_len.setdefault(str(n), []).extend(hits)
+    rss_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024
+    return {
+        "acc": {c: sum(h) / len(h) for c, h in per_lang.items()},
+        "by_len": {n: sum(h) / len(h) for n, h in per_len.items()},
+        "us_per_text": elapsed / count * 1e6,
+        "load_s": load_s,
+        "rss_mb": rss_mb,
+    }
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default = os.environ.get("LM_EVAL_EXT_TEST_DATA") or os.environ.get("LM_EVAL_EXT_DATA_DIR") or "../shared/data"
+    ap.add_argument("--data", type=Path, default=Path(default))
+    ap.add_argument("--n", type=int, default=150, help="texts per language and source")
+    ap.add_argument("--only", help=argparse.SUPPRESS)  # one candidate, JSON out (child process)
+    args = ap.parse_args(argv)
+    corpus = texts(args.data, args.n)
+    if args.only:
+        print(json.dumps(measure(args.only, corpus)))
+        return 0
+    import subprocess
+    import sys
+
+    rows = {}
+    for name in CANDIDATES:
+        proc = subprocess.run(
+            [sys.executable, __file__, "--data", str(args.data), "--n", str(args.n), "--only", name],
+            capture_output=True, text=True, check=True,
+        )
+        rows[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+    codes = list(languages.LANGUAGES)
+    n_texts = sum(len(v) for v in corpus.values())
+    print(f"{n_texts} texts (FLORES devtest x 17 languages, MGSM test x 11) cut to {LENGTHS[:-1]} characters and whole")
+    print("accuracy (%) per language, mean/min over languages, accuracy per length; speed per text;")
+    print("load = import + model load + first call; memory = peak RSS growth of a fresh process\n")
+    print("| detector | " + " | ".join(codes) + " | mean | min | "
+          + " | ".join("whole" if n == LENGTHS[-1] else f"{n} ch" for n in LENGTHS) + " | µs/text | load s | memory MB |")
+    print("|---" * (len(codes) + 7 + len(LENGTHS)) + "|")
+    for name, r in rows.items():
+        acc = r["acc"]
+        cells = " | ".join(f"{100 * acc[c]:.0f}" for c in codes)
+        lens = " | ".join(f"{100 * r['by_len'][str(n)]:.1f}" for n in LENGTHS)
+        print(f"| {name} | {cells} | {100 * statistics.mean(acc.values()):.1f} | "
+              f"{100 * min(acc.values()):.0f} | {lens} | {r['us_per_text']:.0f} | {r['load_s']:.1f} | {r['rss_mb']:.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

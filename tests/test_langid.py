@@ -1,0 +1,90 @@
+"""Output-language identification on real sentences of every registry language,
+undecidable replies, and the MGSM per-sample fidelity values."""
+
+import json
+
+import pytest
+
+from lm_eval_ext import langid, languages, mgsm
+
+
+def _texts(path, field, n):
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line)[field] for line in fh][:n]
+
+
+@pytest.mark.parametrize("code", sorted(languages.LANGUAGES))
+def test_flores_sentences_identified_per_language(shared_data, code):
+    """40 real FLORES devtest sentences per language, whole and cut to 60 characters."""
+    texts = _texts(shared_data / "flores" / f"{languages.get(code).flores}.devtest.jsonl", "text", 40)
+    whole = [langid.detect(t) for t in texts]
+    assert sum(p == code for p in whole) >= 38, (code, whole)
+    short = [langid.detect(t[:60]) for t in texts]
+    assert sum(p == code for p in short) >= 34, (code, short)
+
+
+@pytest.mark.parametrize("code", languages.MGSM_LANGS)
+def test_mgsm_questions_and_the_registry_answer_sentence(shared_data, code):
+    texts = _texts(shared_data / "mgsm" / f"mgsm_{code}.jsonl", "question", 30)
+    assert sum(langid.detect(t) == code for t in texts) >= 29
+    # a native-CoT reply ending in the exemplars' answer sentence is judged by its words, not its digits
+    L = languages.get(code)
+    reply = f"{texts[0]}\n{L.phrase('mgsm_cot_cue')} {L.phrase('mgsm_answer_sentence').format(42)}"
+    assert langid.fidelity(reply, code) == 1.0
+    assert langid.fidelity(reply, "en" if code != "en" else "de") == 0.0
+
+
+@pytest.mark.parametrize("reply", ["42", "  18.5 ", "$1,234", "Jibu", "18 dollars", "**18**", "<think>Let me think about it carefully.</think>18", ""])
+def test_too_short_replies_are_undecidable(reply):
+    assert langid.detect(reply) is None
+    assert langid.fidelity(reply, "de") is None
+    assert langid.fidelity_metrics(reply, "de") == {"lang_undecidable": 1.0}  # lang_fidelity left out
+
+
+def test_think_blocks_and_numbers_are_ignored():
+    reply = "<think>The user wants the answer in German, let me compute it.</think>Die Antwort ist 42, ganz sicher."
+    assert langid.detect(reply) == "de"
+    assert langid.fidelity_metrics(reply, "de") == {"lang_undecidable": 0.0, "lang_fidelity": 1.0}
+
+
+def test_codes_map_to_the_registry():
+    assert langid.to_registry_code("zh-Hant") == "zh"
+    assert langid.to_registry_code("deu_Latn") == "de"
+    assert langid.to_registry_code("PT") == "pt"  # outside the registry: kept, never equal to es
+    assert langid.to_registry_code(None) is None
+
+
+def test_mgsm_process_results_fidelity_and_in_language_accuracy():
+    doc = {"lang": "de", "answer_number": 18.0}
+    de = "Sie hat 16 - 3 - 4 = 9 Eier übrig. Die Antwort ist 18."
+    en = "She has 16 - 3 - 4 = 9 eggs left. The answer is 18."
+
+    def run(reply, mode):
+        answer = mgsm.AnswerFilter(lang="de", mode=mode, strategy="flexible").apply([[reply]], [doc])[0][0]
+        assert answer == "18" and json.dumps(answer) == '"18"'  # logged as the plain string
+        return mgsm.process_results(doc, [answer])
+
+    assert run(de, "native_cot") == {"exact_match": 1.0, "exact_match_non_en": 1.0, "lang_undecidable": 0.0,
+                                     "lang_fidelity": 1.0, "exact_match_in_lang": 1.0}
+    # right answer, wrong language: not counted among the in-language replies
+    r = run(en, "native_cot")
+    assert r["lang_fidelity"] == 0.0 and "exact_match_in_lang" not in r and r["exact_match"] == 1.0
+    # en-CoT expects English
+    assert run(en, "en_cot")["lang_fidelity"] == 1.0 and "exact_match_in_lang" not in run(en, "en_cot")
+    # direct: a bare number is undecidable
+    assert run("18", "direct") == {"exact_match": 1.0, "exact_match_non_en": 1.0, "lang_undecidable": 1.0}
+    # a plain string (someone else's filter) gets exact_match only
+    assert mgsm.process_results(doc, ["18"]) == {"exact_match": 1.0, "exact_match_non_en": 1.0}
+
+
+def test_undecidable_samples_leave_report_scores_intact(tmp_path):
+    """runs.per_sample_scores skips samples without the key (an undecidable reply)."""
+    from lm_eval_ext.runs import per_sample_scores
+
+    path = tmp_path / "samples_mgsm_direct_de_2026-01-01T00-00-00.000000.jsonl"
+    rows = [{"doc_id": 0, "filter": "strict-match", "lang_undecidable": 1.0},
+            {"doc_id": 1, "filter": "strict-match", "lang_undecidable": 0.0, "lang_fidelity": 0.0},
+            {"doc_id": 2, "filter": "strict-match", "lang_undecidable": 0.0, "lang_fidelity": 1.0}]
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    assert per_sample_scores(path, "lang_fidelity,strict-match") == {1: 0.0, 2: 1.0}
+    assert per_sample_scores(path, "lang_undecidable,strict-match") == {0: 1.0, 1: 0.0, 2: 0.0}
