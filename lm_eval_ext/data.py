@@ -18,7 +18,7 @@ DATA_DIR_ENV = "LM_EVAL_EXT_DATA_DIR"
 
 # family name -> module that implements `required_files(**kw)`, `load_local(root, **kw)`,
 # `load_hub(**kw)`
-FAMILIES = {"mgsm": "lm_eval_ext.mgsm"}
+FAMILIES = {"mgsm": "lm_eval_ext.mgsm", "flores": "lm_eval_ext.flores"}
 
 
 class DataNotFoundError(FileNotFoundError):
