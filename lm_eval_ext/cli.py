@@ -95,6 +95,12 @@ def _cmd_compare(args) -> int:
     return run_compare(args)
 
 
+def _cmd_rescore(args) -> int:
+    from lm_eval_ext.rescore import run_rescore
+
+    return run_rescore(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lm-eval-ext",
@@ -148,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--junit", metavar="FILE", help="also write JUnit XML here (CI test report)")
     p.add_argument("--bootstrap-iters", type=int, default=2000)
     p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser("rescore", help="add COMET/BLEURT to a finished FLORES run (new results file beside the old)")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="lm-eval --output_path folder of a run made with --log_samples")
+    p.add_argument("--metrics", default="comet,bleurt", help="comma-separated: comet, bleurt (default both); "
+                   "models and batch sizes: LM_EVAL_EXT_COMET / LM_EVAL_EXT_BLEURT (tasks/flores/README.md)")
+    p.set_defaults(func=_cmd_rescore)
     return parser
 
 

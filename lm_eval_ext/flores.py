@@ -100,10 +100,13 @@ def _to_datasets(test: list[dict], dev: list[dict]):
         "tgt_lang": datasets.Value("string"),
         "split": datasets.Value("string"),
     })
+    def build(rows):
+        return datasets.Dataset.from_dict({k: [r[k] for r in rows] for k in features}, features=features)
+
     return datasets.DatasetDict({
-        TEST_SPLIT: datasets.Dataset.from_list(test, features=features),
+        TEST_SPLIT: build(test),
         # empty when there is no dev split: FloresSampler then explains why k-shot cannot run
-        FEWSHOT_SPLIT: datasets.Dataset.from_list(dev, features=features),
+        FEWSHOT_SPLIT: build(dev),
     })
 
 
@@ -197,7 +200,7 @@ _NOTE = re.compile(
 _QUOTES = {'"': '"', "“": "”", "«": "»", "„": "“", "「": "」", "'": "'"}
 
 
-def clean_translation(reply: str, src_lang: str = "", tgt_lang: str = "") -> tuple[str, bool]:
+def clean_translation(reply: str, src_lang: str = "", tgt_lang: str = "", source: str = "") -> tuple[str, bool]:
     """The translation inside a reply, and whether anything had to be removed.
 
     The documented rule (tasks/flores/README.md), applied in order:
@@ -239,7 +242,9 @@ def clean_translation(reply: str, src_lang: str = "", tgt_lang: str = "") -> tup
         kept.append(line)
     text = "\n".join(kept).strip()
     text = text.replace("**", "")
-    if len(text) >= 2 and text[0] in _QUOTES and text[-1] == _QUOTES[text[0]]:
+    src = (source or "").strip()
+    if (len(text) >= 2 and text[0] in _QUOTES and text[-1] == _QUOTES[text[0]]
+            and not (src and src[0] in _QUOTES)):
         text = text[1:-1].strip()
     return text, text != original
 
@@ -267,14 +272,14 @@ class TranslationFilter(_filter_base()):
         super().__init__(**kwargs)
         self.src_lang, self.tgt_lang = src_lang, tgt_lang
 
-    def _one(self, reply):
-        text, cleaned = clean_translation(reply, self.src_lang, self.tgt_lang)
+    def _one(self, reply, doc):
+        text, cleaned = clean_translation(reply, self.src_lang, self.tgt_lang, (doc or {}).get("source", ""))
         hyp = Hypothesis(text)
         hyp.cleaned = cleaned
         return hyp
 
     def apply(self, resps, docs):
-        return [[self._one(r) for r in rs] for rs in resps]
+        return [[self._one(r, doc) for r in rs] for rs, doc in zip(resps, docs)]
 
 
 def process_results(doc: dict, results: list[str]) -> dict:

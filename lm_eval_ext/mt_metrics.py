@@ -150,6 +150,7 @@ def chrfpp(items) -> float:
 
 # -------------------------------------------------------------- signatures
 def _sig(metric) -> str:
+    metric.corpus_score(["a"], [["a"]])  # sacreBLEU knows the reference count only after scoring
     return str(metric.get_signature())
 
 

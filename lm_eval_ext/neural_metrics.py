@@ -224,6 +224,17 @@ class BleurtScorer(_Scorer):
         super().__init__(cfg)
         from bleurt_pytorch import BleurtForSequenceClassification, BleurtTokenizer
 
+        if not Path(cfg.model).expanduser().is_dir():
+            from huggingface_hub import snapshot_download
+
+            try:
+                snapshot_download(repo_id=cfg.model, local_files_only=_offline())
+            except Exception as err:
+                raise MetricUnavailable(
+                    f"BLEURT checkpoint {cfg.model!r} is not available{' offline' if _offline() else ''} "
+                    f"({type(err).__name__}); download it (huggingface-cli download {cfg.model}) or set "
+                    "LM_EVAL_EXT_BLEURT to a local folder"
+                ) from None
         try:
             self.tokenizer = BleurtTokenizer.from_pretrained(cfg.model, local_files_only=_offline())
             self.model = BleurtForSequenceClassification.from_pretrained(
@@ -268,7 +279,13 @@ def scorer(metric: str) -> _Scorer:
         module, dist = _PACKAGES[metric]
         if importlib.util.find_spec(module) is None:
             raise MetricUnavailable(f"package {dist} is not installed (pip install {dist})")
-        _SCORERS[key] = _CLASSES[metric](cfg)
+        try:
+            _SCORERS[key] = _CLASSES[metric](cfg)
+        except MetricUnavailable:
+            raise
+        except Exception as err:  # a broken install must not cost the run its other metrics
+            first = (str(err).splitlines() or [""])[0][:300]
+            raise MetricUnavailable(f"{cfg.model!r} could not be loaded ({type(err).__name__}: {first})") from err
     return _SCORERS[key]
 
 
