@@ -9,9 +9,10 @@ lm-eval modules to be imported and then patches them:
   paths still override ours). Our tasks replace lm-eval's built-in tasks of the
   same names (``mgsm_*``, ``xquad_*``, ``mlqa_*``); that is logged once instead of
   once per task.
-- ``lm_eval.evaluator_utils``: right after a task's metrics are aggregated,
+- ``lm_eval.evaluator_utils``: right after the tasks' metrics are aggregated,
   FLORES task configs get the signatures of this run's metrics (and the
-  reasons for skipped ones) in their metadata (`lm_eval_ext.flores`).
+  reasons for skipped ones) in their metadata, and the corpus metrics a capped
+  bootstrap standard error (`lm_eval_ext.flores.annotate_results`).
 - ``lm_eval.config.evaluate_config``: after the CLI resolves ``--tasks`` and
   before it loads any model, the data files of our selected tasks are checked,
   so a missing file or language fails in a second, naming the path and task.

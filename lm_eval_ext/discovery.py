@@ -132,8 +132,8 @@ def patch_evaluator_config(module) -> None:
 
 
 def patch_result_collection(module) -> None:
-    """Runtime metric signatures into FLORES task configs, after aggregation
-    (when they are known) and before the results are written."""
+    """Runtime metric signatures and corpus-metric standard errors into FLORES
+    results, after aggregation (when they are known) and before they are written."""
     original = getattr(module, "_collect_results", None)
     if original is None or getattr(original, "_lm_eval_ext_patched", False):
         return
@@ -143,7 +143,9 @@ def patch_result_collection(module) -> None:
         try:
             from lm_eval_ext import flores
 
-            flores.annotate_configs(result.configs)
+            acc = args[0] if args else kwargs.get("eval_results_acc")
+            iters = args[2] if len(args) > 2 else kwargs.get("bootstrap_iters", 100000)
+            flores.annotate_results(result, acc, iters)
         except Exception as err:  # never lose computed results over a signature
             log.warning("lm-eval-ext: could not add metric signatures: %s", err)
         return result

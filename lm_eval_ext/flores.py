@@ -315,12 +315,27 @@ def runtime_metadata(tgt_lang: str) -> dict:
     }
 
 
-def annotate_configs(configs: dict) -> None:
-    """Add `runtime_metadata` to the metadata of every FLORES task config (in place)."""
-    for cfg in configs.values():
+def annotate_results(result, eval_results_acc=None, bootstrap_iters=None) -> None:
+    """After lm-eval aggregated the tasks (lm_eval.evaluator_utils._collect_results):
+    the runtime signatures into every FLORES task's config metadata, and
+    bootstrap standard errors of the corpus metrics (`mt_metrics.bootstrap_stderr`,
+    at most 1000 resamples; none with --bootstrap_iters 0)."""
+    from lm_eval_ext import mt_metrics
+
+    for task, cfg in result.configs.items():
         kw = (cfg or {}).get("dataset_kwargs") or {}
         if not isinstance(kw, dict) or kw.get("family") != "flores":
             continue
         meta = dict(cfg.get("metadata") or {})
         meta.update(runtime_metadata(kw["tgt_lang"]))
+        iters = min(int(bootstrap_iters or 0), mt_metrics.BOOTSTRAP_CAP)
+        meta["stderr"] = (f"bootstrap over sentences, {iters} resamples, seed {mt_metrics.BOOTSTRAP_SEED} "
+                          "(bleu, spbleu, chrfpp); N/A for comet, bleurt" if iters >= 2 else "not computed")
         cfg["metadata"] = meta
+        acc = (eval_results_acc or {}).get(task) or {}
+        for (metric, filt), items in (acc.get("raw_metrics") or {}).items():
+            value = result.metrics.get(task, {}).get(f"{metric},{filt}")
+            if metric in ("bleu", "spbleu", "chrfpp") and isinstance(value, float) and value == value:
+                se = mt_metrics.bootstrap_stderr(metric, items, iters)
+                if se is not None:
+                    result.metrics[task][f"{metric}_stderr,{filt}"] = se

@@ -3,8 +3,10 @@
 Each is an lm-eval aggregation over the items of `flores.process_results`
 (``(hypothesis, reference, tgt_lang)``), computed once over the whole test set
 exactly as ``sacrebleu.corpus_bleu`` / ``corpus_chrf`` would (tested). lm-eval
-does not bootstrap custom aggregations (stderr "N/A"), so no 100k-resample
-bootstrap of corpus BLEU is ever run; `lm-eval-ext report` computes its own CIs.
+does not bootstrap custom aggregations (it would resample and re-tokenize the
+corpus 100k times); `bootstrap_stderr` gives their standard errors from at most
+BOOTSTRAP_CAP resamples of the per-sentence sufficient statistics (one
+tokenization pass), added to the results by the autoload hook.
 
 - BLEU: the tokenizer follows the target language (`bleu_tokenizer`): ``zh`` for
   Chinese, ``ja-mecab`` for Japanese, ``ko-mecab`` for Korean when installed
@@ -30,6 +32,8 @@ log = logging.getLogger("lm_eval_ext")
 SPM_ENV = "LM_EVAL_EXT_FLORES200_SPM"
 SPM_URL = "https://tinyurl.com/flores200sacrebleuspm"
 NAN = float("nan")
+BOOTSTRAP_CAP = 1000
+BOOTSTRAP_SEED = 1234
 
 # ISO 639-3 of a FLORES code -> sacreBLEU's target-language tokenizer
 _TOKENIZER_BY_ISO3 = {"zho": "zh", "cmn": "zh", "yue": "zh", "jpn": "ja-mecab", "kor": "ko-mecab"}
@@ -146,6 +150,32 @@ def spbleu(items) -> float:
 def chrfpp(items) -> float:
     hyps, refs, _ = _split(items)
     return chrfpp_metric().corpus_score(hyps, [refs]).score
+
+
+_METRICS = {"bleu": lambda tgt: bleu_metric(tgt), "spbleu": lambda tgt: spbleu_metric(), "chrfpp": lambda tgt: chrfpp_metric()}
+
+
+def bootstrap_stderr(name: str, items, iters: int) -> float | None:
+    """Standard error of a corpus score over `min(iters, BOOTSTRAP_CAP)` resamples
+    of the sentences (sum of resampled sentence statistics -> score, as in
+    sacreBLEU's own bootstrap); None when not computable."""
+    import numpy as np
+
+    iters = min(int(iters or 0), BOOTSTRAP_CAP)
+    if iters < 2 or len(items) < 2 or name not in _METRICS:
+        return None
+    hyps, refs, tgt = _split(items)
+    metric = _METRICS[name](tgt)
+    if metric is None:
+        return None
+    stats = np.asarray(metric._extract_corpus_statistics(hyps, [refs]), dtype=np.int64)
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    scores = []
+    for start in range(0, iters, 100):  # bounded memory: 100 x n x k at a time
+        idx = rng.integers(0, len(hyps), size=(min(100, iters - start), len(hyps)))
+        for row in stats[idx].sum(axis=1):
+            scores.append(metric._compute_score_from_stats(row.tolist()).score)
+    return float(np.std(scores, ddof=1))
 
 
 # -------------------------------------------------------------- signatures

@@ -179,6 +179,22 @@ def test_bleu_and_chrfpp_equal_sacrebleu(tgt, tokenize):
     assert "nw:2" in sig["chrfpp"]
 
 
+def test_bootstrap_stderr_from_sentence_statistics_equals_full_recomputation():
+    import numpy as np
+
+    refs = _texts("deu_Latn", 60)
+    hyps = _degrade(refs)
+    items = [(h, r, "deu_Latn") for h, r in zip(hyps, refs)]
+    iters = 150
+    rng = np.random.default_rng(mt_metrics.BOOTSTRAP_SEED)
+    idx = np.concatenate([rng.integers(0, 60, size=(min(100, iters - s), 60)) for s in range(0, iters, 100)])
+    for name, full in (("bleu", lambda h, r: sacrebleu.corpus_bleu(h, [r]).score),
+                       ("chrfpp", lambda h, r: sacrebleu.corpus_chrf(h, [r], word_order=2).score)):
+        scores = [full([hyps[i] for i in row], [refs[i] for i in row]) for row in idx]
+        assert mt_metrics.bootstrap_stderr(name, items, iters) == pytest.approx(np.std(scores, ddof=1), rel=1e-9)
+    assert mt_metrics.bootstrap_stderr("bleu", items, 0) is None
+
+
 def test_korean_uses_ko_mecab_only_when_installed():
     expected = "13a" if mt_metrics._tokenizer_available("ko-mecab") else "ko-mecab"
     assert mt_metrics.bleu_tokenizer("kor_Hang") == expected
@@ -383,7 +399,10 @@ def test_end_to_end_en_x_through_loopback(en_x_run, mt_models):
         assert r["reply_cleaned,translation"] == (0.5 if TARGETS.index(tgt) % 2 == 0 else 0.0)
         assert math.isnan(r["spbleu,translation"]) and math.isnan(r["bleurt,translation"])
         assert not math.isnan(r["comet,translation"])
-        assert r["bleu_stderr,translation"] == "N/A"  # no bootstrap of corpus BLEU
+        # stderr: our capped bootstrap (1000 resamples), not lm-eval's 100k; none for COMET
+        items = [(h, ref, tgt) for h, ref in zip(hyps, refs)]
+        assert r["bleu_stderr,translation"] == pytest.approx(mt_metrics.bootstrap_stderr("bleu", items, 1000), abs=1e-9)
+        assert r["comet_stderr,translation"] == "N/A"
         meta = res["configs"][task]["metadata"]
         sigs = meta["metric_signatures"]
         assert f"tok:{tok}" in sigs["bleu"] and f"version:{sacrebleu.__version__}" in sigs["bleu"]
