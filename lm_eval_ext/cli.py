@@ -18,10 +18,12 @@ def _cmd_tasks(args) -> int:
         codes = []
         for leaf in discovery.leaf_tasks(name, index):
             kw = (index[leaf].cfg or {}).get("dataset_kwargs") or {}
-            if kw.get("lang") and kw["lang"] not in codes:
-                codes.append(kw["lang"])
+            for key in ("lang", "src_lang", "tgt_lang"):
+                if kw.get(key) and kw[key] not in codes:
+                    codes.append(kw[key])
         return codes
 
+    known = set(languages.LANGUAGES) | {lang.flores for lang in languages.LANGUAGES.values()}
     groups = sorted(n for n, e in index.items() if e.kind == Kind.GROUP)
     tasks = sorted(n for n, e in index.items() if e.kind in (Kind.TASK, Kind.PY_TASK))
     if args.json:
@@ -32,7 +34,7 @@ def _cmd_tasks(args) -> int:
         print(json.dumps(out, indent=2, ensure_ascii=False))
         return 0
     print(f"Groups ({len(groups)}): run with  lm_eval --tasks <group>")
-    width = max(map(len, groups), default=10) + 2
+    width = max(map(len, [*groups, *tasks]), default=10) + 2
     for g in groups:
         codes = langs_of(g)
         print(f"  {g:<{width}}{len(discovery.leaf_tasks(g, index)):>3} tasks  {' '.join(codes)}")
@@ -40,7 +42,7 @@ def _cmd_tasks(args) -> int:
     for t in tasks:
         codes = langs_of(t)
         desc = ", ".join(
-            f"{c} {languages.get(c).name} ({languages.get(c).tier_label})" for c in codes
+            f"{c} {languages.get(c).name} ({languages.get(c).tier_label})" if c in known else c for c in codes
         )
         print(f"  {t:<{width}}{desc}")
     return 0
