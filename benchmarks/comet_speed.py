@@ -17,7 +17,7 @@ Both run in this process on the same model object, alternating, after a warm-up;
 the table reports the median of REPEATS timings and the ratio, and checks the
 scores agree.
 
-    python benchmarks/comet_speed.py [N] [--size small|large] [--batch-size B] [--repeats R]
+    python benchmarks/comet_speed.py [N] [--size small|large] [--batch-size B] [--repeats R] [--threads T]
 """
 
 from __future__ import annotations
@@ -58,9 +58,14 @@ def main() -> None:
     ap.add_argument("--size", default="small", choices=["tiny", "small", "large"])
     ap.add_argument("--batch-size", type=int, default=None)
     ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch CPU threads for both scorers (0: torch's default; 1 on an oversubscribed VM)")
     args = ap.parse_args()
 
     import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     import tiny_mt_models as tm
 
@@ -104,7 +109,8 @@ def main() -> None:
             timings[label].append(time.perf_counter() - start)
     a, b = results.values()
     max_diff = max(abs(x - y) for x, y in zip(a, b))
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({os.cpu_count()} cores)"
+    device = (torch.cuda.get_device_name(0) if torch.cuda.is_available()
+              else f"CPU ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads)")
     hidden, layers, heads, inter = tm.SIZES[args.size]
     print(f"COMET RegressionMetric, XLM-R encoder hidden {hidden} x {layers} layers, {len(data)} segments "
           f"(1012 x {args.n}), {device}, torch {torch.__version__}, {args.repeats} repeat(s)")
