@@ -10,7 +10,7 @@ N copies differ, so deduplication does not help):
 - comet: ``model.predict(samples)`` with its defaults (batch_size 16, length
   batching by source length, Lightning trainer; progress bar off);
 - ours: `neural_metrics.segment_scores` with the cache off (sorted by the
-  longest of the three texts, batch size from LM_EVAL_EXT_COMET, inference_mode,
+  longest of the three texts, the default batch size (16 CPU, 64 GPU) or --batch-size, inference_mode,
   no trainer).
 
 Both run in this process on the same model object, alternating, after a warm-up;
@@ -75,14 +75,14 @@ def main() -> None:
     texts_for_tok = tm.flores_texts(DATA)
     encoder = tm.build_encoder(texts_for_tok, tmp / "encoder", args.size)
     comet_dir = tm.build_comet(encoder, tmp / "comet")
-    batch = args.batch_size or (64 if torch.cuda.is_available() else 32)
-    os.environ["LM_EVAL_EXT_COMET"] = f"{comet_dir};encoder={encoder};batch_size={batch}"
+    os.environ["LM_EVAL_EXT_COMET"] = f"{comet_dir};encoder={encoder}" + (
+        f";batch_size={args.batch_size}" if args.batch_size else "")
     os.environ["LM_EVAL_EXT_SCORE_CACHE"] = "off"
     os.environ["HF_HUB_OFFLINE"] = "1"
     from lm_eval_ext import neural_metrics
 
     scorer = neural_metrics.scorer("comet")
-    model = scorer.model
+    model, batch = scorer.model, scorer.cfg.batch_size
     data = triples(args.n)
     samples = [{"src": s, "mt": h, "ref": r} for s, h, r in data]
     gpus = 1 if torch.cuda.is_available() else 0

@@ -2,9 +2,10 @@
 
 Settings (environment; one per metric, read when the metric first runs):
 
-    LM_EVAL_EXT_COMET  = MODEL[;batch_size=N][;encoder=PATH]   default Unbabel/wmt22-comet-da;batch_size=32
-    LM_EVAL_EXT_BLEURT = MODEL[;batch_size=N]                  default lucadiliello/BLEURT-20-D12;batch_size=32
-                         (``off`` switches a metric off)
+    LM_EVAL_EXT_COMET  = MODEL[;batch_size=N][;encoder=PATH]   default Unbabel/wmt22-comet-da
+    LM_EVAL_EXT_BLEURT = MODEL[;batch_size=N]                  default lucadiliello/BLEURT-20-D12
+                         (``off`` switches a metric off; batch_size defaults to 64
+                         on a GPU, 16 on CPU: see BENCHMARKS.md)
     LM_EVAL_EXT_SCORE_CACHE = sqlite file (default ~/.cache/lm_eval_ext/neural_scores.sqlite; ``off``: no cache)
 
 MODEL is a hub id or a local folder (COMET: the folder holding
@@ -40,7 +41,7 @@ from pathlib import Path
 log = logging.getLogger("lm_eval_ext")
 
 DEFAULTS = {"comet": "Unbabel/wmt22-comet-da", "bleurt": "lucadiliello/BLEURT-20-D12"}
-DEFAULT_BATCH_SIZE = 32
+DEFAULT_BATCH_SIZE = {"cuda": 64, "cpu": 16}
 CACHE_ENV = "LM_EVAL_EXT_SCORE_CACHE"
 NAN = float("nan")
 METRICS = ("comet", "bleurt")
@@ -72,13 +73,15 @@ def setting(metric: str) -> Setting | None:
     if raw.lower() in ("off", "0", "none", "false"):
         return None
     model, *options = [p.strip() for p in raw.split(";")]
-    kw = {"batch_size": DEFAULT_BATCH_SIZE, "encoder": None}
+    kw = {"batch_size": None, "encoder": None}
     for opt in options:
         key, sep, value = opt.partition("=")
         if not sep or key not in kw or (key == "encoder" and metric != "comet"):
             raise ValueError(f"{env}={raw!r}: unknown option {opt!r} (MODEL[;batch_size=N]"
                              f"{'[;encoder=PATH]' if metric == 'comet' else ''})")
         kw[key] = int(value) if key == "batch_size" else value
+    if kw["batch_size"] is None:
+        kw["batch_size"] = DEFAULT_BATCH_SIZE[device_name()]
     if kw["batch_size"] < 1:
         raise ValueError(f"{env}: batch_size must be >= 1")
     return Setting(metric, model, **kw)
