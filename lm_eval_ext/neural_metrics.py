@@ -347,10 +347,11 @@ def segment_scores(metric: str, triples: list[tuple[str, str, str]]) -> list[flo
     try:
         known = cache.get(list(dict.fromkeys(keys)))
         todo = {k: t for k, t in zip(keys, triples) if k not in known}
-        if todo:
-            todo_keys = list(todo)
-            scores = sc.score([todo[k] for k in todo_keys])
-            fresh = dict(zip(todo_keys, scores))
+        todo_keys = sorted(todo, key=lambda k: -max(len(x) for x in todo[k]))
+        chunk = sc.cfg.batch_size * 8  # stored as it goes: a crash later keeps what was scored
+        for start in range(0, len(todo_keys), chunk):
+            part = todo_keys[start:start + chunk]
+            fresh = dict(zip(part, sc.score([todo[k] for k in part])))
             cache.put(fresh)
             known.update(fresh)
     finally:
@@ -363,8 +364,10 @@ def system_score(metric: str, triples) -> float:
     and a recorded reason when the metric cannot run."""
     try:
         scores = segment_scores(metric, triples)
-    except MetricUnavailable as err:
-        reason = str(err)
+    except Exception as err:  # the run's other metrics must survive (e.g. GPU out of memory)
+        reason = str(err) if isinstance(err, MetricUnavailable) else (
+            f"scoring failed ({type(err).__name__}: {(str(err).splitlines() or [''])[0][:300]}); "
+            "segments scored before the failure are in the cache")
         if SKIPPED.get(metric) != reason:
             log.warning("lm-eval-ext: %s skipped: %s", metric, reason)
         SKIPPED[metric] = reason

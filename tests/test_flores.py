@@ -284,6 +284,32 @@ def test_second_scoring_comes_from_the_cache(neural_env, tmp_path):
     assert rows == 31
 
 
+def test_a_failure_mid_scoring_keeps_what_was_scored_and_the_run(neural_env, monkeypatch, tmp_path):
+    """Fault injection: the 9th batch raises (say, GPU out of memory)."""
+    sc = neural_metrics.scorer("comet")
+    real, calls = sc.score_batch, []
+
+    def failing(batch):
+        calls.append(len(batch))
+        if len(calls) == 9:
+            raise RuntimeError("CUDA out of memory (injected)")
+        return real(batch)
+
+    monkeypatch.setattr(sc, "score_batch", failing)
+    triples = _triples(100)
+    assert math.isnan(neural_metrics.comet(triples))
+    assert "out of memory (injected)" in neural_metrics.SKIPPED["comet"]
+    import sqlite3
+
+    rows = sqlite3.connect(tmp_path / "scores.sqlite").execute("SELECT COUNT(*) FROM scores").fetchone()[0]
+    assert rows == 64  # the first chunk (8 batches of 8) was stored before the failure
+    monkeypatch.setattr(sc, "score_batch", real)
+    calls_before = sc.model_calls
+    assert not math.isnan(neural_metrics.comet(triples))
+    assert sc.model_calls - calls_before == 5  # only the 36 missing segments: 5 batches of 8
+    assert "comet" not in neural_metrics.SKIPPED
+
+
 def test_bleurt_tiny_checkpoint_equals_the_reference_usage(neural_env):
     import torch
     from bleurt_pytorch import BleurtForSequenceClassification, BleurtTokenizer
