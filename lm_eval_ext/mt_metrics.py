@@ -22,7 +22,6 @@ tokenization pass), added to the results by the autoload hook.
 from __future__ import annotations
 
 import logging
-import math
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -207,6 +206,3 @@ def runtime_signatures(tgt_lang: str) -> dict[str, str]:
     out["chrfpp"] = _sig(chrfpp_metric())
     return out
 
-
-def is_nan(value) -> bool:
-    return isinstance(value, float) and math.isnan(value)

@@ -32,7 +32,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import os
 import sqlite3
 from dataclasses import dataclass
@@ -400,6 +399,3 @@ def comet(items) -> float:
 def bleurt(items) -> float:
     return system_score("bleurt", [("", h, r) for h, r in items])
 
-
-def is_nan(value) -> bool:
-    return isinstance(value, float) and math.isnan(value)
