@@ -9,6 +9,10 @@ lm-eval modules to be imported and then patches them:
   paths still override ours). Our tasks replace lm-eval's built-in tasks of the
   same names (``mgsm_*``, ``xquad_*``, ``mlqa_*``); that is logged once instead of
   once per task.
+- ``lm_eval.evaluator_utils``: right after the tasks' metrics are aggregated,
+  FLORES task configs get the signatures of this run's metrics (and the
+  reasons for skipped ones) in their metadata, and the corpus metrics a capped
+  bootstrap standard error (`lm_eval_ext.flores.annotate_results`).
 - ``lm_eval.config.evaluate_config``: after the CLI resolves ``--tasks`` and
   before it loads any model, the data files of our selected tasks are checked,
   so a missing file or language fails in a second, naming the path and task.
@@ -23,6 +27,7 @@ import sys
 _PATCHES = {
     "lm_eval.tasks.manager": "patch_task_manager",
     "lm_eval.config.evaluate_config": "patch_evaluator_config",
+    "lm_eval.evaluator_utils": "patch_result_collection",
 }
 
 

@@ -26,6 +26,7 @@ def _cmd_tasks(args) -> int:
                     codes.append(code)
         return codes
 
+    known = set(languages.LANGUAGES) | {lang.flores for lang in languages.LANGUAGES.values()}
     groups = sorted(n for n, e in index.items() if e.kind == Kind.GROUP)
     tasks = sorted(n for n, e in index.items() if e.kind in (Kind.TASK, Kind.PY_TASK))
     if args.json:
@@ -36,7 +37,7 @@ def _cmd_tasks(args) -> int:
         print(json.dumps(out, indent=2, ensure_ascii=False))
         return 0
     print(f"Groups ({len(groups)}): run with  lm_eval --tasks <group>")
-    width = max(map(len, groups), default=10) + 2
+    width = max(map(len, [*groups, *tasks]), default=10) + 2
     for g in groups:
         codes = langs_of(g)
         print(f"  {g:<{width}}{len(discovery.leaf_tasks(g, index)):>3} tasks  {' '.join(codes)}")
@@ -44,7 +45,7 @@ def _cmd_tasks(args) -> int:
     for t in tasks:
         codes = langs_of(t)
         desc = ", ".join(
-            f"{c} {languages.get(c).name} ({languages.get(c).tier_label})" for c in codes
+            f"{c} {languages.get(c).name} ({languages.get(c).tier_label})" if c in known else c for c in codes
         )
         print(f"  {t:<{width}}{desc}")
     return 0
@@ -168,6 +169,12 @@ def _add_judge_parsers(sub) -> None:
     p.set_defaults(func=_cmd_serve)
 
 
+def _cmd_rescore(args) -> int:
+    from lm_eval_ext.rescore import run_rescore
+
+    return run_rescore(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lm-eval-ext",
@@ -229,6 +236,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_compare)
 
     _add_judge_parsers(sub)
+
+    p = sub.add_parser("rescore", help="add COMET/BLEURT to a finished FLORES run (new results file beside the old)")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="lm-eval --output_path folder of a run made with --log_samples")
+    p.add_argument("--metrics", default="comet,bleurt", help="comma-separated: comet, bleurt (default both); "
+                   "models and batch sizes: LM_EVAL_EXT_COMET / LM_EVAL_EXT_BLEURT (tasks/flores/README.md)")
+    p.set_defaults(func=_cmd_rescore)
     return parser
 
 

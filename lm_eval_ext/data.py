@@ -22,6 +22,7 @@ FAMILIES = {
     "mgsm": "lm_eval_ext.mgsm",
     "xquad": "lm_eval_ext.qa_xquad",
     "mlqa": "lm_eval_ext.qa_mlqa",
+    "flores": "lm_eval_ext.flores",
     "xlc": "lm_eval_ext.xlc",
 }
 

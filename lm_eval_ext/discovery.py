@@ -154,6 +154,29 @@ def patch_evaluator_config(module) -> None:
     EvaluatorConfig._lm_eval_ext_patched = True
 
 
+def patch_result_collection(module) -> None:
+    """Runtime metric signatures and corpus-metric standard errors into FLORES
+    results, after aggregation (when they are known) and before they are written."""
+    original = getattr(module, "_collect_results", None)
+    if original is None or getattr(original, "_lm_eval_ext_patched", False):
+        return
+
+    def _collect_results(*args, **kwargs):
+        result = original(*args, **kwargs)
+        try:
+            from lm_eval_ext import flores
+
+            acc = args[0] if args else kwargs.get("eval_results_acc")
+            iters = args[2] if len(args) > 2 else kwargs.get("bootstrap_iters", 100000)
+            flores.annotate_results(result, acc, iters)
+        except Exception as err:  # never lose computed results over a signature
+            log.warning("lm-eval-ext: could not add metric signatures: %s", err)
+        return result
+
+    _collect_results._lm_eval_ext_patched = True
+    module._collect_results = _collect_results
+
+
 def check_selected(names) -> None:
     """Check the data of every one of our tasks among `names` (before a model loads)."""
     from lm_eval_ext import data
