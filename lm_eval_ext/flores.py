@@ -282,12 +282,27 @@ class TranslationFilter(_filter_base()):
         return [[self._one(r, doc) for r in rs] for rs, doc in zip(resps, docs)]
 
 
+def reply_lang(tgt_lang: str) -> str | None:
+    """The registry code a translation should be written in (the target
+    language); None for a FLORES code outside the registry (``--pair``), whose
+    tasks then report no ``lang_fidelity``."""
+    try:
+        return languages.get(tgt_lang).code
+    except KeyError:
+        return None
+
+
 def process_results(doc: dict, results: list[str]) -> dict:
     """Per item: what each corpus-level aggregation needs (see mt_metrics /
-    neural_metrics), and whether the reply had to be cleaned."""
+    neural_metrics), whether the reply had to be cleaned, and the plain
+    per-sentence means ``lang_undecidable`` / ``lang_fidelity`` (is the cleaned
+    translation, i.e. what BLEU scores, written in the target language; a copy
+    of the source or a reply in another language is off-target)."""
+    from lm_eval_ext import langid
+
     hyp = results[0]
     src, ref, tgt = doc["source"], doc["reference"], doc["tgt_lang"]
-    return {
+    out = {
         "bleu": (hyp, ref, tgt),
         "spbleu": (hyp, ref, tgt),
         "chrfpp": (hyp, ref, tgt),
@@ -295,6 +310,10 @@ def process_results(doc: dict, results: list[str]) -> dict:
         "bleurt": (hyp, ref),
         "reply_cleaned": float(getattr(hyp, "cleaned", False)),
     }
+    expected = reply_lang(tgt)
+    if expected is not None:
+        out.update(langid.fidelity_metrics(str(hyp), expected))
+    return out
 
 
 # ------------------------------------------------------------------ results

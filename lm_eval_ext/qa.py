@@ -315,6 +315,20 @@ def _filter_base():
     return Filter
 
 
+class Answer(str):
+    """A cleaned answer span that remembers the reply it came from: lm-eval hands
+    `process_results` only the filtered value, and ``lang_fidelity`` judges the
+    reply. Logged and compared as the plain string."""
+
+    reply: str | None = None
+
+    @classmethod
+    def of(cls, answer: str, reply: str) -> "Answer":
+        out = cls(answer)
+        out.reply = reply
+        return out
+
+
 class AnswerFilter(_filter_base()):
     """lm-eval filter: replies -> cleaned answer spans."""
 
@@ -323,7 +337,7 @@ class AnswerFilter(_filter_base()):
         self.ctx_lang, self.q_lang = ctx_lang, q_lang
 
     def apply(self, resps, docs):
-        return [[clean_answer(r, self.ctx_lang, self.q_lang, d.get("context")) for r in rs]
+        return [[Answer.of(clean_answer(r, self.ctx_lang, self.q_lang, d.get("context")), r) for r in rs]
                 for rs, d in zip(resps, docs)]
 
 
@@ -357,8 +371,23 @@ class OtherArticleSampler(_sampler_base()):
 # -------------------------------------------------------------------- scoring
 def process_results(doc: dict, results: list[str]) -> dict:
     """The four metrics of one item; the language rules are the answer's, i.e.
-    the context's (as the official MLQA script's answer language)."""
-    return qa_scoring.score(results[0], doc["answers"]["text"], doc["ctx_lang"])
+    the context's (as the official MLQA script's answer language). Plus
+    ``lang_undecidable`` and (when decidable) ``lang_fidelity``: is the whole
+    reply (``<think>`` stripped) written in the context's language, the
+    language of the answer span (`lm_eval_ext.langid`)."""
+    from lm_eval_ext import langid
+
+    out = qa_scoring.score(results[0], doc["answers"]["text"], doc["ctx_lang"])
+    reply = getattr(results[0], "reply", None)
+    if reply is not None:  # None: a filter of someone else's that drops the reply
+        out.update(langid.fidelity_metrics(reply, reply_lang(doc["ctx_lang"])))
+    return out
+
+
+def reply_lang(ctx_lang: str) -> str:
+    """The language a QA reply should be written in: the context's (the answer
+    is a span of it), whatever the question's language."""
+    return ctx_lang
 
 
 def scorer_signature(ctx_lang: str) -> str:

@@ -352,6 +352,10 @@ def payload_langs(payload):
     return [c for c in TARGETS if f"to {flores.language_name(c)}." in system]
 
 
+def _off_target(tgt):
+    return TARGETS.index(tgt) % 3 == 1
+
+
 @pytest.fixture(scope="module")
 def en_x_run(tmp_path_factory, mt_models):
     out = tmp_path_factory.mktemp("flores_run")
@@ -369,6 +373,8 @@ def en_x_run(tmp_path_factory, mt_models):
         (tgt,) = payload_langs(payload)
         _, k, ref = table[(source, tgt)]
         text = ref if k == 0 else ref[: len(ref) // 2]
+        if k == 1 and _off_target(tgt):  # the source copied: an off-target translation
+            text = source
         if k == 0 and TARGETS.index(tgt) % 2 == 0:
             return f"Here is the translation:\n\n{text}\n\nNote: names were kept."
         return text
@@ -418,7 +424,13 @@ def test_end_to_end_en_x_through_loopback(en_x_run, mt_models):
         hyps = [s["filtered_resps"][0] for s in sorted(samples, key=lambda s: s["doc_id"])]
         refs = _texts(tgt, LIMIT)
         # the cleaning rule removed preamble and note: the hypothesis is the reply's translation
-        assert hyps == [refs[0].strip(), refs[1][: len(refs[1]) // 2].strip()]
+        second = _texts(EN, LIMIT)[1] if _off_target(tgt) else refs[1][: len(refs[1]) // 2]
+        assert hyps == [refs[0].strip(), second.strip()]
+        # lang_fidelity: a plain mean over sentences; the copied English source is off-target
+        assert [s.get("lang_fidelity") for s in sorted(samples, key=lambda s: s["doc_id"])] == \
+            [1.0, 0.0 if _off_target(tgt) else 1.0], tgt
+        assert r["lang_fidelity,translation"] == (0.5 if _off_target(tgt) else 1.0)
+        assert r["lang_undecidable,translation"] == 0.0
         tok = mt_metrics.bleu_tokenizer(tgt)
         assert r["bleu,translation"] == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs], tokenize=tok).score, abs=1e-9)
         assert r["chrfpp,translation"] == pytest.approx(sacrebleu.corpus_chrf(hyps, [refs], word_order=2).score, abs=1e-9)
@@ -441,7 +453,7 @@ def test_end_to_end_en_x_through_loopback(en_x_run, mt_models):
     for group, codes in (("flores_en_x", TARGETS),
                          ("flores_en_x_hrl", [t for t in TARGETS if languages.get(t).tier == languages.HIGH]),
                          ("flores_en_x_url", [t for t in TARGETS if languages.get(t).tier == languages.LOW])):
-        for metric in ("bleu", "chrfpp", "comet", "reply_cleaned"):
+        for metric in ("bleu", "chrfpp", "comet", "reply_cleaned", "lang_fidelity"):
             want = sum(per_task[c][f"{metric},translation"] for c in codes) / len(codes)
             assert res["results"][group][f"{metric},translation"] == pytest.approx(want, abs=1e-9), (group, metric)
 

@@ -43,7 +43,7 @@ def scripted(items, ctx, q, i):
     gold = items[ctx][i]["answers"]["text"][0]
     other = items[ctx][i + 5]["answers"]["text"][0]
     label = languages.QA_PHRASES[q]["answer"]
-    kind = (i + XQUAD_LANGS.index(ctx) + 2 * XQUAD_LANGS.index(q)) % 6
+    kind = (i + XQUAD_LANGS.index(ctx) + 2 * XQUAD_LANGS.index(q)) % 8
     if kind == 0:
         return f"{label} {gold}", gold
     if kind == 1:
@@ -54,7 +54,19 @@ def scripted(items, ctx, q, i):
         return f"\n{other}\n", other
     if kind == 4:
         return f"<think>{label} {other}?</think>\n{gold} !!", gold
+    if kind == 6:  # the span, then a passage in the context's language: lang_fidelity 1
+        return f"{gold}\n{items[ctx][i]['context'][:300]}", gold
+    if kind == 7:  # the span, then an English passage: lang_fidelity 0 (1 when ctx is English)
+        return f"{gold}\n{items['en'][i]['context'][:300]}", gold
     return "", ""
+
+
+def expected_fidelity(items, ctx, q, i):
+    """lang_fidelity of the scripted reply where it is known by construction:
+    1.0 / 0.0, None = undecidable (the empty reply), ... = not asserted
+    (short spans: their language is what the identifier says)."""
+    kind = (i + XQUAD_LANGS.index(ctx) + 2 * XQUAD_LANGS.index(q)) % 8
+    return {5: None, 6: 1.0, 7: float(ctx == "en")}.get(kind, ...)
 
 
 def expected_scores(core, golds, ctx):
@@ -122,11 +134,13 @@ def test_loopback_metrics_equal_the_official_scripts(loopback_run, items):
     res = _results(out)["results"]
     tasks = [f"xquad_{c}" for c in XQUAD_LANGS] + [f"mlqa_{c}_{c}" for c in MLQA_LANGS] + list(EXTRA_TASKS)
     per_task = {}
+    all_fidelity = set()
     for task in tasks:
         ctx, q = _pair(task)
         samples = read_jsonl(next(out.rglob(f"samples_{task}_2*.jsonl")))
         assert sorted(s["doc_id"] for s in samples) == list(range(LIMIT))
         sums = dict.fromkeys(("exact_match", "f1", "exact_match_squad", "f1_squad"), 0.0)
+        fidelity = []
         for s in samples:
             i = s["doc_id"]
             reply, core = scripted(items, ctx, q, i)
@@ -137,9 +151,25 @@ def test_loopback_metrics_equal_the_official_scripts(loopback_run, items):
             for m, v in want.items():
                 assert s[m] == pytest.approx(v, abs=1e-9), (task, i, m)
                 sums[m] += v
+            # output-language fidelity: undecidable replies carry no lang_fidelity
+            fid = expected_fidelity(items, ctx, q, i)
+            assert s["lang_undecidable"] == float("lang_fidelity" not in s), (task, i)
+            if fid is None:
+                assert s["lang_undecidable"] == 1.0, (task, reply)
+            elif fid is not ...:
+                assert s["lang_fidelity"] == fid, (task, reply)
+            if "lang_fidelity" in s:
+                fidelity.append(s["lang_fidelity"])
+                all_fidelity.add(s["lang_fidelity"])
         per_task[task] = {m: v / LIMIT for m, v in sums.items()}
         for m, v in per_task[task].items():
             assert res[task][f"{m},clean"] == pytest.approx(v, abs=1e-9), (task, m)
+        assert res[task]["lang_undecidable,clean"] == pytest.approx((LIMIT - len(fidelity)) / LIMIT, abs=1e-9)
+        if fidelity:  # the mean over the decidable replies only
+            per_task[task]["lang_fidelity"] = sum(fidelity) / len(fidelity)
+            assert res[task]["lang_fidelity,clean"] == pytest.approx(per_task[task]["lang_fidelity"], abs=1e-9)
+        else:
+            assert "lang_fidelity,clean" not in res[task]
 
     def mean(names, m):
         return sum(per_task[n][m] for n in names) / len(names)
@@ -152,8 +182,11 @@ def test_loopback_metrics_equal_the_official_scripts(loopback_run, items):
         assert res["xquad_hrl"][f"{m},clean"] == pytest.approx(mean(hrl, m), abs=1e-9)
         assert res["xquad_url"][f"{m},clean"] == pytest.approx(mean(url, m), abs=1e-9)
         assert res["mlqa_all"][f"{m},clean"] == pytest.approx(mean([f"mlqa_{c}_{c}" for c in MLQA_LANGS], m), abs=1e-9)
+    have = [n for n in hrl + url if "lang_fidelity" in per_task[n]]
+    assert res["xquad_all"]["lang_fidelity,clean"] == pytest.approx(mean(have, "lang_fidelity"), abs=1e-9)
     # the scripted replies reach distinct values (the test can fail)
     assert len({round(v["f1"], 6) for v in per_task.values()}) > 3
+    assert all_fidelity == {0.0, 1.0}
 
 
 @pytest.mark.slow

@@ -55,7 +55,9 @@ def test_lm_eval_index_has_every_task_and_group():
     cfg = index["xquad_de_zh"].cfg
     assert cfg["dataset_kwargs"] == {"family": "xquad", "ctx_lang": "de", "q_lang": "zh", "task": "xquad_de_zh"}
     assert index["xquad_th"].cfg["dataset_kwargs"]["lang"] == "th"
-    assert {m["metric"] for m in index["mlqa_gxlt"].cfg["aggregate_metric_list"]} == set(qa.METRICS)
+    assert {m["metric"] for m in index["mlqa_gxlt"].cfg["aggregate_metric_list"]} == {
+        *qa.METRICS, "lang_fidelity", "lang_undecidable"}
+    assert index["xquad_de_zh"].cfg["metadata"]["reply_lang"] == "de"  # the context's language
 
 
 def test_xquad_cross_lingual_docs_pair_context_and_question_by_id(shared_data):

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 import lm_eval_ext
-from lm_eval_ext import languages, qa
+from lm_eval_ext import langid, languages, qa
 from lm_eval_ext.languages import MLQA_LANGS, XQUAD_LANGS
 
 HERE = Path(__file__).resolve().parent
@@ -90,13 +90,16 @@ def task_config(family: str, ctx: str, q: str) -> dict:
             "lm_eval_ext_version": lm_eval_ext.__version__,
             **({"tier": languages.get(ctx).tier} if ctx == q else {}),
             "scorer": qa.scorer_signature(ctx),
+            # lang_fidelity / lang_undecidable: the reply should be in the context's language
+            "reply_lang": qa.reply_lang(ctx),
+            "fidelity_scorer": langid.SIGNATURE,
         },
     }
 
 
 def _aggregates():
     return [{"metric": m, "aggregation": "mean", "weight_by_size": False, "filter_list": [qa.FILTER_NAME]}
-            for m in qa.METRICS]
+            for m in (*qa.METRICS, *(m["metric"] for m in langid.METRIC_LIST))]
 
 
 def _group(name, alias, tasks):
