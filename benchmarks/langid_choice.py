@@ -50,10 +50,24 @@ def texts(data: Path, n: int) -> dict[tuple[str, str], list[str]]:
     return out
 
 
-def _lingua(low_accuracy: bool):
-    from lingua import LanguageDetectorBuilder
+# A restricted detector (rejected, see BENCHMARKS.md): the registry's languages
+# plus those a reply in one of ours is most often confused with (same script and
+# family) or that models switch into.
+CONFUSERS = (
+    "pt", "it", "ca", "nl", "af", "id", "ms", "tl", "pl", "az",  # Latin script
+    "uk", "bg", "be", "mk", "sr", "kk",  # Cyrillic
+    "fa", "ur", "mr", "pa", "gu", "ta", "ko",  # Arabic / Indic / Hangul
+)
 
-    builder = LanguageDetectorBuilder.from_all_languages()
+
+def _lingua(low_accuracy: bool, restricted: bool = False):
+    from lingua import IsoCode639_1, LanguageDetectorBuilder
+
+    if restricted:  # the registry's languages + CONFUSERS
+        codes = [getattr(IsoCode639_1, c.upper()) for c in dict.fromkeys((*languages.LANGUAGES, *CONFUSERS))]
+        builder = LanguageDetectorBuilder.from_iso_codes_639_1(*codes)
+    else:
+        builder = LanguageDetectorBuilder.from_all_languages()
     if low_accuracy:
         builder = builder.with_low_accuracy_mode()
     det = builder.build()  # models load lazily, per script seen (as lm_eval_ext.langid does)
@@ -88,7 +102,39 @@ CANDIDATES = {
     "pycld2 0.42": _cld2,
     "lingua 2.1.1 high accuracy": lambda: _lingua(False),
     "lingua 2.1.1 low accuracy": lambda: _lingua(True),
+    "lingua 2.1.1 high accuracy, registry + confusers": lambda: _lingua(False, restricted=True),
 }
+
+
+# lingua languages outside the restricted detector (registry + CONFUSERS), with a
+# FLORES-200 file: a reply in one of them must not be read as one of ours.
+OUTSIDE = {
+    "sv": "swe_Latn", "da": "dan_Latn", "nb": "nob_Latn", "fi": "fin_Latn", "hu": "hun_Latn",
+    "cs": "ces_Latn", "sk": "slk_Latn", "hr": "hrv_Latn", "sl": "slv_Latn", "et": "est_Latn",
+    "lv": "lvs_Latn", "lt": "lit_Latn", "eu": "eus_Latn", "cy": "cym_Latn", "ga": "gle_Latn",
+    "is": "isl_Latn", "sq": "als_Latn", "so": "som_Latn", "yo": "yor_Latn", "zu": "zul_Latn",
+    "xh": "xho_Latn", "eo": "epo_Latn", "bs": "bos_Latn", "nn": "nno_Latn", "mi": "mri_Latn",
+    "he": "heb_Hebr", "hy": "hye_Armn", "ka": "kat_Geor", "mn": "khk_Cyrl",
+}
+
+
+def outside_read_as_ours(name: str, data: Path, n: int) -> dict:
+    """Share of texts in languages outside the restricted set that a candidate
+    maps to one of the 17 registry languages (a wrong-language reply that could
+    pass as right), per length."""
+    fn = CANDIDATES[name]()
+    hits: dict[str, list[int]] = {}
+    for code, fl in OUTSIDE.items():
+        path = data / "flores" / f"{fl}.devtest.jsonl"
+        if not path.is_file():
+            continue
+        with open(path, encoding="utf-8") as fh:
+            items = [json.loads(line)["text"] for line in fh][:n]
+        for length in LENGTHS:
+            for t in items:
+                got = to_registry_code(fn(cut(t, length, True)))
+                hits.setdefault(str(length), []).append(int(got in languages.LANGUAGES))
+    return {k: sum(v) / len(v) for k, v in hits.items()}
 
 
 def measure(name: str, corpus) -> dict:
@@ -129,8 +175,21 @@ def main(argv=None) -> int:
     default = os.environ.get("LM_EVAL_EXT_TEST_DATA") or os.environ.get("LM_EVAL_EXT_DATA_DIR") or "../shared/data"
     ap.add_argument("--data", type=Path, default=Path(default))
     ap.add_argument("--n", type=int, default=150, help="texts per language and source")
+    ap.add_argument("--candidates", help="comma-separated substrings of candidate names (default: all)")
+    ap.add_argument("--outside", action="store_true",
+                    help="only: how often texts in languages outside registry+CONFUSERS are read as ours")
     ap.add_argument("--only", help=argparse.SUPPRESS)  # one candidate, JSON out (child process)
     args = ap.parse_args(argv)
+    if args.outside:
+        print(f"{len(OUTSIDE)} languages outside registry + CONFUSERS, {args.n} FLORES sentences each; "
+              "% read as a registry language")
+        print("| detector | " + " | ".join("whole" if n == LENGTHS[-1] else f"{n} ch" for n in LENGTHS) + " |")
+        print("|---" * (len(LENGTHS) + 1) + "|")
+        for name in CANDIDATES:
+            if "high accuracy" in name:
+                r = outside_read_as_ours(name, args.data, args.n)
+                print(f"| {name} | " + " | ".join(f"{100 * r[str(n)]:.1f}" for n in LENGTHS) + " |")
+        return 0
     corpus = texts(args.data, args.n)
     if args.only:
         print(json.dumps(measure(args.only, corpus)))
@@ -139,7 +198,10 @@ def main(argv=None) -> int:
     import sys
 
     rows = {}
+    wanted = [w.strip() for w in (args.candidates or "").split(",") if w.strip()]
     for name in CANDIDATES:
+        if wanted and not any(w in name for w in wanted):
+            continue
         proc = subprocess.run(
             [sys.executable, __file__, "--data", str(args.data), "--n", str(args.n), "--only", name],
             capture_output=True, text=True, check=True,
@@ -155,6 +217,7 @@ def main(argv=None) -> int:
     print("|---" * (len(codes) + 7 + len(LENGTHS)) + "|")
     for name, r in rows.items():
         acc = r["acc"]
+        codes = [c for c in codes if c in acc]
         cells = " | ".join(f"{100 * acc[c]:.0f}" for c in codes)
         lens = " | ".join(f"{100 * r['by_len'][str(n)]:.1f}" for n in LENGTHS)
         print(f"| {name} | {cells} | {100 * statistics.mean(acc.values()):.1f} | "
