@@ -6,7 +6,7 @@ Same definitions and code as the ``xlc_<family>`` task (`xlc.compute`); on the
 same items and replies the numbers are equal (tested). A per-language family
 is every ``<prefix>_<lang>`` task of the run with a samples log whose language
 belongs to a consistency family (MGSM: ``mgsm_native_cot``, ``mgsm_en_cot``,
-``mgsm_direct``). Answers are the logged extracted answers (``filtered_resps``)
+``mgsm_direct``; XQuAD: ``xquad_<lang>``). Answers are the logged extracted answers (``filtered_resps``)
 of each filter; correctness is recomputed with the family's scorer; fidelity is
 the logged ``lang_fidelity`` (absent = undecidable). Languages missing from the
 run are named and left out; a pair is computed over the items in both logs.
@@ -28,6 +28,7 @@ PER_LANGUAGE_TASKS = {
         "mgsm_en_cot": "mgsm_en_cot_{lang}",
         "mgsm_direct": "mgsm_direct_{lang}",
     },
+    "xquad": {"xquad": "xquad_{lang}"},  # context and question in the same language
 }
 
 
@@ -44,13 +45,19 @@ def records_from_samples(path: Path, source: str, problems: list) -> dict[str, l
     out: dict[str, list[xlc.Record]] = {}
     for s in runs.read_samples(path, problems):
         doc = s.get("doc") or {}
-        if "item_id" not in doc or "lang" not in doc:
-            problems.append(runs.Problem(str(path), "sample without doc.item_id/doc.lang; skipped"))
+        # MGSM docs: item_id, lang; QA docs: id, ctx_lang (= q_lang in xquad_<lang>)
+        lang = doc.get("lang") or doc.get("ctx_lang")
+        try:
+            item = str(fam.item_id(doc))
+        except (KeyError, TypeError, ValueError):
+            item = None
+        if item is None or not lang:
+            problems.append(runs.Problem(str(path), f"sample without the item id or language of {source} docs; skipped"))
             continue
         answer = _answer(s)
         fid = s.get("lang_fidelity")
         out.setdefault(s.get("filter", "none"), []).append(xlc.Record(
-            str(doc["item_id"]), doc["lang"], answer, bool(fam.correct(doc, answer)),
+            item, lang, answer, bool(fam.correct(doc, answer)),
             float(fid) if isinstance(fid, (int, float)) else None,
         ))
     return out

@@ -1,7 +1,6 @@
 """Cross-lingual consistency: is it the same model in every language?
 
-One lm-eval task per parallel family (``xlc_mgsm``; ``xlc_xquad`` once XQuAD
-lands) evaluates the same items in every language of the family. A document is
+One lm-eval task per parallel family (``xlc_mgsm``, ``xlc_xquad``) evaluates the same items in every language of the family. A document is
 one (item, language); its per-sample value is the tuple
 ``(item, lang, answer, correct, fidelity)`` and custom aggregation functions turn
 the tuples into the numbers below. Definitions (all over the extracted answers
@@ -99,6 +98,23 @@ class Family:
     reply_lang: Callable[[str], str]  # lang -> language the reply should be in
     strategies: tuple[tuple[str, str], ...]  # (filter name, extraction strategy)
     scorer: str  # signature of how answers are scored
+    max_gen_toks: int = 512  # the family's own generation budget
+    # (reply, row, strategy) -> answer, for an extraction that needs the item
+    # (QA keeps quotes copied from the context); None: `extract` is used
+    extract_with_row: Callable[[str, dict, str], str] | None = None
+
+
+def langs_equal(fn: Callable[[str, str, str, str], bool]) -> Callable:
+    """Marks an `equal` that needs the answers' languages: ``fn(a, lang_a, b, lang_b)``
+    (QA normalizes each answer under its own language's rules)."""
+    fn.takes_langs = True
+    return fn
+
+
+def _agree(equal, ra: Record, rb: Record) -> bool:
+    if getattr(equal, "takes_langs", False):
+        return bool(equal(ra.answer, ra.lang, rb.answer, rb.lang))
+    return bool(equal(ra.answer, rb.answer))
 
 
 # ---------------------------------------------------------------- the numbers
@@ -139,7 +155,7 @@ def agreement(records, a: str, b: str, equal: Callable[[str, str], bool]) -> flo
     items = _common(by, a, b, "agreement")
     if not items:
         return math.nan
-    return sum(bool(equal(by[a][i].answer, by[b][i].answer)) for i in items) / len(items)
+    return sum(_agree(equal, by[a][i], by[b][i]) for i in items) / len(items)
 
 
 def consistency(records, a: str, b: str) -> float:
@@ -265,8 +281,67 @@ def _mgsm_family() -> Family:
     )
 
 
-# name -> factory; xlc_xquad: add "xquad": _xquad_family (see tasks/xlc/README.md)
-FAMILY_FACTORIES: dict[str, Callable[[], Family]] = {"mgsm": _mgsm_family}
+def _xquad_family() -> Family:
+    """XQuAD (12 languages, the same 1190 items): the prompt of ``xquad_<l>``
+    (context and question in l, zero-shot), its answer cleaning (``clean``),
+    correct = MLQA-rules exact match in l, agreement = equal normalized answers."""
+    from lm_eval_ext import qa, qa_scoring
+
+    def load_rows(root, lang):
+        if root is None:
+            return list(qa.load_hub(family="xquad", ctx_lang=lang, q_lang=lang)["eval"])
+        path = root / f"xquad/xquad.{lang}.jsonl"
+        rows = data.read_jsonl(path, qa._FIELDS)
+        return qa._xquad_docs(rows, rows, lang, lang, str(path))
+
+    def no_exemplars(root, lang):
+        raise ValueError(
+            "xlc_xquad is zero-shot: XQuAD has a single split, and its per-language tasks draw k-shot "
+            "exemplars at random from other articles; run xquad_<lang> for k-shot")
+
+    def key(answer: str, lang: str) -> str:
+        # the MLQA normalization of the answer's own language (lowercase, Unicode
+        # punctuation and that language's articles removed); spaces ignored, so
+        # segmented (zh) and spaced scripts compare alike
+        return "".join(qa_scoring.mlqa_tokens(answer, lang))
+
+    @langs_equal
+    def equal(a: str, lang_a: str, b: str, lang_b: str) -> bool:
+        ka = key(a, lang_a)
+        return bool(ka) and ka == key(b, lang_b)
+
+    def target(row):
+        parts = qa.prompt_parts(row["ctx_lang"], row["q_lang"])
+        return parts["target_delimiter"] + row["answers"]["text"][0]
+
+    return Family(
+        name="xquad",
+        langs=languages.XQUAD_LANGS,
+        mode="zero-shot, context and question in the same language (the prompt of xquad_<lang>)",
+        required_files=lambda lang, **_: [f"xquad/xquad.{lang}.jsonl"],
+        load_rows=load_rows,
+        load_exemplars=no_exemplars,
+        target=target,
+        item_id=lambda row: str(row["id"]),
+        instruction=lambda lang: qa.prompt_parts(lang, lang)["description"],
+        prompt=qa.render_prompt,
+        stops=lambda lang: list(qa.prompt_parts(lang, lang)["until"]),
+        extract=lambda reply, lang, strategy: qa.clean_answer(reply, lang, lang),
+        extract_with_row=lambda reply, row, strategy: qa.clean_answer(
+            reply, row["ctx_lang"], row["q_lang"], row.get("context")),
+        correct=lambda row, answer: qa_scoring.exact_match(answer, row["answers"]["text"], row["ctx_lang"]) == 1.0,
+        equal=equal,
+        reply_lang=qa.reply_lang,
+        strategies=((qa.FILTER_NAME, "clean"),),
+        max_gen_toks=qa.prompt_parts("en", "en")["max_gen_toks"],
+        scorer=f"xquad-qa:v{qa_scoring.SCORER_VERSION}|clean:{qa.FILTER_NAME}|correct:exact_match(mlqa-rules,context-lang)"
+               "|agreement:equal-mlqa-normalized-answers(each-in-its-language,spaces-ignored),empty-never-equal"
+               "|consistency:jaccard-of-correct-sets",
+    )
+
+
+# name -> factory (see tasks/xlc/README.md for adding a family)
+FAMILY_FACTORIES: dict[str, Callable[[], Family]] = {"mgsm": _mgsm_family, "xquad": _xquad_family}
 
 
 @lru_cache(maxsize=None)
@@ -401,7 +476,10 @@ class AnswerFilter(_filter_base()):
             answers = []
             for reply in rs:
                 reply = _cut(reply or "", self.family.stops(lang))
-                a = Answer(self.family.extract(reply, lang, self.strategy))
+                if self.family.extract_with_row is not None:
+                    a = Answer(self.family.extract_with_row(reply, _row(doc), self.strategy))
+                else:
+                    a = Answer(self.family.extract(reply, lang, self.strategy))
                 a.reply = reply
                 answers.append(a)
             out.append(answers)

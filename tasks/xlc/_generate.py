@@ -72,7 +72,7 @@ def task_config(source: str) -> dict:
         "description": "xlc_instruction",  # the doc's field: each language its own instruction
         "doc_to_text": "xlc_prompt",
         "doc_to_target": "xlc_target",  # exemplars' answers; for test docs only logged
-        "generation_kwargs": {"until": _until(fam), "do_sample": False, "temperature": 0.0, "max_gen_toks": 512},
+        "generation_kwargs": {"until": _until(fam), "do_sample": False, "temperature": 0.0, "max_gen_toks": fam.max_gen_toks},
         "filter_list": [
             {"name": fname, "filter": [
                 {"function": _Function("lm_eval_ext.xlc.AnswerFilter"), "source": source, "strategy": strategy},
