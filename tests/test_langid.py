@@ -88,3 +88,31 @@ def test_undecidable_samples_leave_report_scores_intact(tmp_path):
     path.write_text("\n".join(json.dumps(r) for r in rows))
     assert per_sample_scores(path, "lang_fidelity,strict-match") == {1: 0.0, 2: 1.0}
     assert per_sample_scores(path, "lang_undecidable,strict-match") == {0: 1.0, 1: 0.0, 2: 0.0}
+
+
+def test_every_generative_task_of_ours_reports_lang_fidelity():
+    """Every generate_until task under tasks/ lists lang_fidelity and lang_undecidable
+    (the consistency tasks: lang_fidelity_<l> per language) and says how they are computed."""
+    from lm_eval.tasks._index import Kind
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    from lm_eval_ext import discovery
+
+    index = discovery.task_index()
+    checked = set()
+    for name, entry in index.items():
+        if entry.kind != Kind.TASK:
+            continue
+        cfg = load_yaml(entry.yaml_path, resolve_func=False)
+        if cfg.get("output_type") != "generate_until":
+            continue
+        metrics = {m["metric"] for m in cfg.get("metric_list", [])}
+        if name.startswith("xlc_"):
+            langs = cfg["metadata"]["langs"]
+            assert {f"lang_fidelity_{x}" for x in langs} <= metrics, name
+        else:
+            assert {"lang_fidelity", "lang_undecidable"} <= metrics, name
+            languages.get(cfg["metadata"]["reply_lang"])  # a registry language
+        assert cfg["metadata"]["fidelity_scorer"] == langid.SIGNATURE, name
+        checked.add(name.split("_")[0])
+    assert checked == {"mgsm", "xquad", "mlqa", "flores", "xlc"}
