@@ -16,7 +16,7 @@ from pathlib import Path
 from lm_eval_ext import __version__, languages, stats, svg
 from lm_eval_ext.discovery import reports_dir
 from lm_eval_ext.runs import Problem, Run, lang_label, load_runs, read_samples, row_key, row_label, tier_of
-from lm_eval_ext.tables import HELPER_METRIC_SUFFIXES, MEAN_KINDS, MEAN_LABELS, Table, build_tables, metric_label
+from lm_eval_ext.tables import BOOKKEEPING_METRICS, HELPER_METRIC_SUFFIXES, MEAN_KINDS, MEAN_LABELS, Table, build_tables, metric_label
 
 TIER_ORDER = [(languages.HIGH, languages.TIER_LABELS[languages.HIGH]),
               (languages.LOW, languages.TIER_LABELS[languages.LOW]),
@@ -335,9 +335,11 @@ class Report:
                     cells.update({(b, a): v for (a, b), v in list(cells.items())})
                 axes = ("language", "language") if symmetric else ("context / source", "question / target")
                 out.append(svg.heatmap(rows, cols, cells, f"{metric_label(t.metric)} · {run.label}", vmin, vmax, *axes))
-        scatter_tables = [t for t in tables if any(t.rows)][:2]
-        if len(scatter_tables) == 2:
-            a, b = scatter_tables
+        # two different metrics (not one metric under two filters), neither a bookkeeping share
+        shown = [t for t in tables if any(t.rows) and t.metric.partition(",")[0] not in BOOKKEEPING_METRICS]
+        seconds = [t for t in shown[1:] if shown and t.metric.partition(",")[0] != shown[0].metric.partition(",")[0]]
+        if shown and seconds:
+            a, b = shown[0], seconds[0]
             pts = []
             for i, run in enumerate(self.runs):
                 for r in a.rows:

@@ -21,6 +21,9 @@ from lm_eval_ext import languages
 from lm_eval_ext.runs import Cell, Problem, Run, is_english, lang_sort_key, row_key, tier_of
 
 HELPER_METRIC_SUFFIXES = ("_non_en",)  # per-item helpers of group aggregates; not shown per language
+# shares that qualify other numbers (how many replies were undecidable or needed cleaning): tabled,
+# never plotted against a score
+BOOKKEEPING_METRICS = ("lang_undecidable", "reply_cleaned")
 MEAN_KINDS = ("all", "high", "low", "non_en", "gap_en")
 MEAN_LABELS = {
     "all": "mean, all languages",
