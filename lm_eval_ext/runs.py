@@ -135,7 +135,10 @@ def task_languages(name: str, config: dict | None) -> tuple[str, tuple[str, ...]
     if isinstance(kw, dict):
         for a, b in _PAIR_KEYS:
             if isinstance(kw.get(a), str) and isinstance(kw.get(b), str):
-                return (base if suffix_langs else name), (canonical_code(kw[a]), canonical_code(kw[b]))
+                pair = (canonical_code(kw[a]), canonical_code(kw[b]))
+                if pair[0] == pair[1] and len(suffix_langs) == 1:
+                    return base, pair[:1]  # xquad_de: a monolingual task, not a diagonal cell
+                return (base if suffix_langs else name), pair
         if isinstance(kw.get("lang"), str):
             return (base if suffix_langs else name), (canonical_code(kw["lang"]),)
     return base, suffix_langs
