@@ -101,15 +101,18 @@ def print_table(results: dict, mode: str, langs: list[str]) -> None:
     from lm_eval_ext.results import metric
 
     res = results["results"]
-    print(f"\n{'lang':<5}{'language':<24}{'tier':<18}{'strict':>8}{'flexible':>10}{'n':>5}")
+    # in-lang: share of judgeable replies written in the question's language (lang_fidelity)
+    print(f"\n{'lang':<5}{'language':<24}{'tier':<18}{'strict':>8}{'flexible':>10}{'in-lang':>9}{'n':>5}")
     rows = {}
     for code in langs:
         entry = res.get(f"mgsm_{mode}_{code}", {})
         L = languages.get(code)
         strict, flexible = metric(entry, "exact_match", "strict-match"), metric(entry, "exact_match", "flexible-extract")
         n = results.get("n-samples", {}).get(f"mgsm_{mode}_{code}", {}).get("effective", "")
-        rows[code] = (strict, flexible)
-        print(f"{code:<5}{L.name + ' ' + L.native_name:<24}{L.tier_label:<18}{_fmt(strict):>8}{_fmt(flexible):>10}{n:>5}")
+        in_lang = metric(entry, "lang_fidelity", "flexible-extract")
+        rows[code] = (strict, flexible, in_lang)
+        print(f"{code:<5}{L.name + ' ' + L.native_name:<24}{L.tier_label:<18}{_fmt(strict):>8}{_fmt(flexible):>10}"
+              f"{_fmt(in_lang):>9}{n:>5}")
 
     def mean(codes, i):
         vals = [rows[c][i] for c in codes if rows.get(c) and rows[c][i] is not None]
@@ -121,10 +124,10 @@ def print_table(results: dict, mode: str, langs: list[str]) -> None:
         ("mean, underrepresented", [c for c in langs if languages.get(c).tier == languages.LOW]),
         ("mean, non-English", [c for c in langs if c != "en"]),
     ]
-    print("-" * 70)
+    print("-" * 79)
     for label, codes in summaries:
         if codes:
-            print(f"{label:<47}{_fmt(mean(codes, 0)):>8}{_fmt(mean(codes, 1)):>10}")
+            print(f"{label:<47}{_fmt(mean(codes, 0)):>8}{_fmt(mean(codes, 1)):>10}{_fmt(mean(codes, 2)):>9}")
 
 
 def run_demo(args) -> int:
