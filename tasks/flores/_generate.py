@@ -54,16 +54,7 @@ def task_config(src: str, tgt: str, include: str = "_flores_common_yaml") -> dic
         "task": name,
         "task_alias": f"{flores.language_name(src)} → {flores.language_name(tgt)}",
         "dataset_kwargs": {"family": "flores", "src_lang": src, "tgt_lang": tgt, "task": name},
-        "description": parts["description"],
-        "doc_to_text": parts["doc_to_text"],
-        "doc_to_target": parts["doc_to_target"],
-        "target_delimiter": parts["target_delimiter"],
-        "generation_kwargs": {
-            "until": parts["until"],
-            "do_sample": False,
-            "temperature": 0.0,
-            "max_gen_toks": parts["max_gen_toks"],
-        },
+        **taskgen.prompt_fields(parts),
         "filter_list": [{
             "name": FILTER,
             "filter": [

@@ -44,16 +44,7 @@ def task_config(lang: str, mode: str) -> dict:
         "task": name,
         "dataset_name": lang,
         "dataset_kwargs": {"family": "mgsm", "lang": lang, "mode": mode, "task": name},
-        "description": parts["description"],
-        "doc_to_text": parts["doc_to_text"],
-        "doc_to_target": parts["doc_to_target"],
-        "target_delimiter": parts["target_delimiter"],
-        "generation_kwargs": {
-            "until": parts["until"],
-            "do_sample": False,
-            "temperature": 0.0,
-            "max_gen_toks": parts["max_gen_toks"],
-        },
+        **taskgen.prompt_fields(parts),
         "filter_list": [
             {
                 "name": fname,

@@ -43,16 +43,7 @@ def task_config(family: str, ctx: str, q: str) -> dict:
         "task": name,
         "dataset_name": f"{family}.{ctx}" if ctx == q and family == "xquad" else f"{family}.{ctx}.{q}",
         "dataset_kwargs": kwargs,
-        "description": parts["description"],
-        "doc_to_text": parts["doc_to_text"],
-        "doc_to_target": parts["doc_to_target"],
-        "target_delimiter": parts["target_delimiter"],
-        "generation_kwargs": {
-            "until": parts["until"],
-            "do_sample": False,
-            "temperature": 0.0,
-            "max_gen_toks": parts["max_gen_toks"],
-        },
+        **taskgen.prompt_fields(parts),
         "filter_list": [{
             "name": qa.FILTER_NAME,
             "filter": [
