@@ -114,11 +114,16 @@ def expected_da():
 class Judge:
     """Scripted judge server state: faults on first attempts, format slips, per-prompt attempt log."""
 
-    def __init__(self, faults=(), delay=0.0, qa_docs=None):
+    def __init__(self, faults=(), delay=0.0, qa_docs=None, hold_after=None):
         self.faults = list(faults)  # assigned to the first distinct prompts that arrive
         self.assigned = {}
         self.times = {}
         self.delay = delay
+        # requests after the first `hold_after` wait for `release`: an interrupt test then stops the
+        # client mid-run however slowly the test itself gets scheduled on a busy machine
+        self.hold_after = hold_after
+        self.release = threading.Event()
+        self.arrived = 0
         self.lock = threading.Lock()
         self.qa_questions = qa_docs or {}
 
@@ -128,8 +133,12 @@ class Judge:
         with self.lock:
             self.times.setdefault(first, []).append(time.monotonic())
             attempt = len(self.times[first])
+            self.arrived += 1
+            held = self.hold_after is not None and self.arrived > self.hold_after
             if first not in self.assigned and self.faults and len(msgs) == 1:
                 self.assigned[first] = self.faults.pop(0)
+        if held:
+            self.release.wait(60)
         if self.delay:
             time.sleep(self.delay)
         fault = self.assigned.get(first)
@@ -359,7 +368,8 @@ def test_kill_9_mid_run_then_resume_gives_the_uninterrupted_numbers(runs, qa_que
         total = len(server.requests)
     run_dir = fresh_run(runs, tmp_path / "killed")
     cache = tmp_path / "killed.sqlite"
-    with ScriptedServer(Judge(delay=0.1, qa_docs=qa_questions)) as server:
+    judge = Judge(delay=0.1, qa_docs=qa_questions, hold_after=12)
+    with ScriptedServer(judge) as server:
         bindir = Path(sys.executable).parent
         proc = subprocess.Popen(
             [str(bindir / "lm-eval-ext"), "judge", str(run_dir), "--judge-url", server.base_url, "--judge-model",
@@ -370,6 +380,7 @@ def test_kill_9_mid_run_then_resume_gives_the_uninterrupted_numbers(runs, qa_que
             time.sleep(0.02)
         os.kill(proc.pid, signal.SIGKILL)
         proc.communicate()
+        judge.release.set()
         before = len(server.requests)
         assert proc.returncode == -signal.SIGKILL and 12 <= before < total
         assert not list(run_dir.glob("judge_results_*.json"))  # killed before writing: only the cache holds work
@@ -480,7 +491,8 @@ def test_unreachable_server_retries_then_counts_failed_requests(runs, tmp_path):
 def test_ctrl_c_writes_partial_results_and_resumes(runs, qa_questions, tmp_path):
     run_dir = fresh_run(runs, tmp_path)
     cache = tmp_path / "c.sqlite"
-    with ScriptedServer(Judge(delay=0.1, qa_docs=qa_questions)) as server:
+    judge = Judge(delay=0.1, qa_docs=qa_questions, hold_after=8)
+    with ScriptedServer(judge) as server:
         bindir = Path(sys.executable).parent
         proc = subprocess.Popen(
             [str(bindir / "lm-eval-ext"), "judge", str(run_dir), "--judge-url", server.base_url, "--judge-model",
@@ -490,6 +502,7 @@ def test_ctrl_c_writes_partial_results_and_resumes(runs, qa_questions, tmp_path)
         while len(server.requests) < 8 and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.02)
         proc.send_signal(signal.SIGINT)
+        judge.release.set()
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 130, err[-2000:]
         assert "rerun the same command to resume" in err
