@@ -159,7 +159,7 @@ def qa_questions(runs):
 
 def judge_cli(run_dir, server, cache, *extra, env_key=True):
     args = ["lm-eval-ext", "judge", str(run_dir), "--judge-url", server.base_url, "--judge-model", "scripted",
-            "--cache", str(cache), "--backoff", "0.01", "--timeout", "0.5", "--no-progress", *extra]
+            "--cache", str(cache), "--backoff", "0.01", "--timeout", "2", "--no-progress", *extra]
     env = {"JUDGE_KEY": SENTINEL}
     if env_key:
         args += ["--api-key-env", "JUDGE_KEY"]
@@ -263,7 +263,7 @@ def judged(runs, qa_questions, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("judged")
     run_dir = fresh_run(runs, tmp)
     cache = tmp / "cache.sqlite"
-    faults = [Fault(status=500, delay=1.5),  # slower than --timeout 0.5: a timeout
+    faults = [Fault(status=500, delay=5),  # slower than --timeout 2: a timeout
               Fault(status=429, headers={"Retry-After": "1"}), Fault(status=500), Fault(status=200, body="{not json")]
     judge = Judge(faults, qa_docs=qa_questions)
     with ScriptedServer(judge) as server:
