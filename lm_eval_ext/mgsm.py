@@ -21,6 +21,7 @@ Both read native digits and the language's separators (`lm_eval_ext.numbers`).
 from __future__ import annotations
 
 from lm_eval_ext import data, languages
+from lm_eval_ext.taskgen import line_start
 from lm_eval_ext.languages import MGSM_LANGS
 from lm_eval_ext.numbers import (
     SCORER_VERSION,
@@ -34,7 +35,7 @@ from lm_eval_ext.numbers import (
 HUB_PATH = "juletxara/mgsm"
 MODES = ("direct", "native_cot", "en_cot")
 NO_ANSWER = "[no answer]"
-TASK_VERSION = 1.0
+TASK_VERSION = 1.1  # 1.1: question-label stops only at a line start
 
 
 # ----------------------------------------------------------------------- data
@@ -157,13 +158,16 @@ def prompt_parts(lang: str, mode: str) -> dict:
         # exemplars show their reasoning; a test item (no reasoning) logs its number
         field = "cot" if mode == "native_cot" else "cot_en"
         target = f"{{{{{field} if {field} is not none else answer_number|int}}}}"
-    stops = [question]
+    # A new question starts a line. Labels stop only there: mid-line they are words of the
+    # reasoning (SmolLM2 opens Thai replies with "แก้โจทย์: ..." = "solving the problem: ...").
+    stops = [line_start(question)]
     if mode != "direct":
         stops += ["\n\n\n"]
     else:
         stops += ["\n"]
-    if lang != "en" and languages.get("en").phrase("mgsm_question") not in stops:
-        stops.insert(1, languages.get("en").phrase("mgsm_question"))
+    english_label = line_start(languages.get("en").phrase("mgsm_question"))
+    if lang != "en" and english_label not in stops:
+        stops.insert(1, english_label)
     return {
         "description": instruction + "\n\n",
         "doc_to_text": f"{question}{_gap(question)}{{{{question}}}}\n{cue}",

@@ -32,6 +32,7 @@ import os
 import re
 
 from lm_eval_ext import data, languages, qa_scoring
+from lm_eval_ext.taskgen import line_start
 from lm_eval_ext.languages import MLQA_LANGS, XQUAD_LANGS
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ MLQA_HUB = "facebook/mlqa"
 MLQA_SPLIT_ENV = "LM_EVAL_EXT_MLQA_SPLIT"
 MLQA_SPLITS = ("test", "dev")
 XQUAD_PARAGRAPHS_PER_ARTICLE = 5
-TASK_VERSION = 1.0
+TASK_VERSION = 1.1  # 1.1: label stops only at a line start
 FILTER_NAME = "clean"
 METRICS = ("exact_match", "f1", "exact_match_squad", "f1_squad")
 NO_ANSWER = ""
@@ -231,11 +232,12 @@ def prompt_parts(ctx_lang: str, q_lang: str) -> dict:
     language; the context (and so the answer) is in the context's language."""
     P = phrases(q_lang)
     c, qn, a = P["context"], P["question"], P["answer"]
-    stops = [qn, c]
+    # Labels stop only at a line start: mid-line they can be words of the answer. The
+    # strongest stops come first: chat APIs keep only 4 (lm-eval sends stop[:4]).
+    stops = [line_start(qn), "\n\n", line_start(c)]
     for label in (phrases("en")["question"], phrases("en")["context"]):
-        if label not in stops:
-            stops.append(label)
-    stops.append("\n\n")
+        if line_start(label) not in stops:
+            stops.append(line_start(label))
     return {
         "description": P["instruction"] + "\n\n",
         "doc_to_text": f"{c}{_gap(c)}{{{{context}}}}\n{qn}{_gap(qn)}{{{{question}}}}\n{a}",

@@ -53,7 +53,7 @@ from lm_eval_ext import data, languages
 
 log = logging.getLogger("lm_eval_ext.xlc")
 
-TASK_VERSION = 1.0
+TASK_VERSION = 1.1  # 1.1: the MGSM/QA prompts' label stops only at a line start
 ENGLISH = "en"
 SUMMARY_METRICS = (
     "accuracy_mean",

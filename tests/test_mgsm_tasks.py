@@ -8,7 +8,7 @@ import pytest
 
 from lm_eval_ext import discovery, languages
 from lm_eval_ext.languages import MGSM_LANGS
-from lm_eval_ext.mgsm import MODES
+from lm_eval_ext.mgsm import MODES, TASK_VERSION
 
 TASKS = [f"mgsm_{mode}_{lang}" for mode in MODES for lang in MGSM_LANGS]
 
@@ -23,6 +23,13 @@ def manager():
 @pytest.fixture(scope="module")
 def loaded(manager):
     return manager.load(TASKS)["tasks"]
+
+
+def _lm_eval_cut(text, until):
+    """lm-eval's HF generate_until post-processing: the text before the first stop sequence."""
+    for term in until:
+        text = text.split(term)[0]
+    return text
 
 
 def _jsonl(path):
@@ -41,7 +48,7 @@ def test_task_manager_sees_ours_without_include_path(manager, loaded):
     for name, task in loaded.items():
         assert discovery.is_ours(manager.task_index[name].yaml_path), name  # ours, not the built-in
         assert task.config.metadata["scorer"].startswith("mgsm-numeric:v1|lang:" + name.rsplit("_", 1)[1])
-        assert task.config.metadata["version"] == 1.0
+        assert task.config.metadata["version"] == TASK_VERSION
     for group in ("mgsm_direct", "mgsm_native_cot", "mgsm_en_cot"):
         assert sorted(discovery.leaf_tasks(group)) == sorted(t for t in TASKS if t.startswith(group + "_"))
 
@@ -90,5 +97,10 @@ def test_prompts_from_real_data(loaded, shared_data, mode, lang):
 
     # Stops: never a bare newline in CoT (it would cut the reasoning).
     until = task.config.generation_kwargs["until"]
-    assert q_prefix in until
+    assert "\n" + q_prefix in until
     assert ("\n" in until) == (mode == "direct")
+    # A label stops the reply only at a line start (a new question the model invents); mid-line it
+    # is a word of the reasoning: SmolLM2 opens Thai replies with "แก้โจทย์: ..." ("solving the problem").
+    reasoning = f"แก้{q_prefix} 2 + 3 = 5"
+    assert _lm_eval_cut(reasoning, until) == reasoning
+    assert _lm_eval_cut(f"{reasoning}\n{q_prefix} 1 + 1?", until) == reasoning

@@ -126,7 +126,7 @@ def test_loopback_requests_are_localized(loopback_run, items):
         P = languages.QA_PHRASES[q]
         assert system["content"].strip() == P["instruction"]
         assert user["content"].rstrip().endswith(P["answer"])
-        assert P["question"] in payload["stop"] and "\n" not in payload["stop"]
+        assert payload["stop"][:2] == ["\n" + P["question"], "\n\n"] and "\n" not in payload["stop"]
 
 
 def test_loopback_metrics_equal_the_official_scripts(loopback_run, items):

@@ -119,7 +119,8 @@ def test_prompt_in_the_question_language(shared_data, q):
         target = apply_template(cfg["doc_to_target"], doc)
         assert target == doc["answers"]["text"][0]
         until = cfg["generation_kwargs"]["until"]
-        assert P["question"] in until and "\n" not in until and "Question:" in until
+        assert "\n" + P["question"] in until and "\n" not in until and "\nQuestion:" in until
+        assert all(stop.startswith("\n") for stop in until)  # a label mid-answer is part of the answer
     # the instruction is localized, not English, outside English
     if q != "en":
         assert P["instruction"] != languages.QA_PHRASES["en"]["instruction"]

@@ -22,6 +22,7 @@ import pytest
 
 from conftest import REPO, SHARED_DATA, run_cli
 from loopback import ScriptedServer, last_user_message
+from lm_eval_ext import mgsm
 
 LANGS = ("en", "de", "sw")
 LIMIT = 8
@@ -121,7 +122,7 @@ def test_report_tables_samples_provenance(runs, tmp_path):
     sig = results["configs"]["mgsm_direct_de"]["metadata"]["scorer"]
     assert sig in html and sig in md
     assert results["lm_eval_version"] in html
-    assert "mgsm_direct_de 1.0" in html
+    assert f"mgsm_direct_de {mgsm.TASK_VERSION}" in html
     # plots
     assert html.count("<svg") >= 2 and "per language</text>" in html
 
