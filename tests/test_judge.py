@@ -488,6 +488,13 @@ def test_unreachable_server_retries_then_counts_failed_requests(runs, tmp_path):
         assert p.returncode == 0 and len(server.requests) == N_QA
 
 
+def _ctrl_c_as_at_a_terminal():
+    # A job started in the background by a non-interactive shell (`nohup ... &`, some CI runners)
+    # inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler: give the
+    # child the disposition it has when a user presses Ctrl-C at a terminal.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_writes_partial_results_and_resumes(runs, qa_questions, tmp_path):
     run_dir = fresh_run(runs, tmp_path)
     cache = tmp_path / "c.sqlite"
@@ -497,7 +504,7 @@ def test_ctrl_c_writes_partial_results_and_resumes(runs, qa_questions, tmp_path)
         proc = subprocess.Popen(
             [str(bindir / "lm-eval-ext"), "judge", str(run_dir), "--judge-url", server.base_url, "--judge-model",
              "scripted", "--cache", str(cache), "--concurrency", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True)
+            text=True, preexec_fn=_ctrl_c_as_at_a_terminal)
         deadline = time.monotonic() + 120
         while len(server.requests) < 8 and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.02)
