@@ -175,6 +175,12 @@ def _cmd_rescore(args) -> int:
     return run_rescore(args)
 
 
+def _cmd_neural_env(args) -> int:
+    from lm_eval_ext.neural_env import run_command
+
+    return run_command(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lm-eval-ext",
@@ -242,6 +248,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", default="comet,bleurt", help="comma-separated: comet, bleurt (default both); "
                    "models and batch sizes: LM_EVAL_EXT_COMET / LM_EVAL_EXT_BLEURT (tasks/flores/README.md)")
     p.set_defaults(func=_cmd_rescore)
+
+    p = sub.add_parser("neural-env", help="create (or --check) a side environment for COMET/BLEURT, whose "
+                       "released packages pin transformers<5 and numpy<2",
+                       description="Creates a venv in DIR with torch and the reference packages (unbabel-comet, "
+                       "bleurt-pytorch), checks it, and prints the setting that makes lm_eval and rescore score "
+                       "COMET/BLEURT there: LM_EVAL_EXT_NEURAL_PYTHON=DIR/bin/python.")
+    p.add_argument("dir", nargs="?", metavar="DIR", help="folder of the side environment")
+    p.add_argument("--torch", default="torch", metavar="SPEC",
+                   help="torch requirement for the side environment (default 'torch'; e.g. 'torch==2.6.0')")
+    p.add_argument("--pip-arg", action="append", default=[], metavar="ARG",
+                   help="extra pip argument, repeatable (e.g. --pip-arg=--index-url=https://.../cu124)")
+    p.add_argument("--python", metavar="EXE", help="base interpreter for the venv (default: this one)")
+    p.add_argument("--check", action="store_true",
+                   help="only check DIR (or $LM_EVAL_EXT_NEURAL_PYTHON): start a worker, list its packages")
+    p.set_defaults(func=_cmd_neural_env)
     return parser
 
 

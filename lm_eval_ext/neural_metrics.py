@@ -22,19 +22,36 @@ the checkpoint's own ``prepare_for_inference``/``predict_step`` (COMET) or the
 model's logits (BLEURT), so scores equal ``comet``'s ``predict``. Scores are
 stored in the cache keyed by (metric, model, source, hypothesis, reference).
 
+Side environment (``LM_EVAL_EXT_NEURAL_PYTHON=/path/to/venv/bin/python``): the
+released ``unbabel-comet`` and ``bleurt-pytorch`` pin transformers<5, numpy<2 and
+huggingface-hub<1, so in a modern environment (vLLM, transformers 5) they run in
+a venv of their own (``lm-eval-ext neural-env DIR`` builds one). The setting
+makes every scorer of this process a `WorkerScorer`: one worker process per
+side environment, started on first use, runs this very file (it imports nothing
+of lm_eval_ext) with the same scorer classes, so numbers equal the in-process
+ones; the cache stays in this process, so only cache misses cross the pipe.
+
 A metric that cannot run (package or checkpoint missing, offline) is skipped:
 its value is NaN and the reason is logged and written into the results
 (``metadata.metric_signatures``); BLEU and chrF++ are unaffected.
+
+Keep this module free of imports from lm_eval_ext: the worker loads it by path
+in an environment where lm_eval_ext is not installed.
 """
 
 from __future__ import annotations
 
+import atexit
+import collections
 import hashlib
 import json
 import logging
 import os
 import sqlite3
-from dataclasses import dataclass
+import subprocess
+import sys
+import threading
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 log = logging.getLogger("lm_eval_ext")
@@ -42,6 +59,11 @@ log = logging.getLogger("lm_eval_ext")
 DEFAULTS = {"comet": "Unbabel/wmt22-comet-da", "bleurt": "lucadiliello/BLEURT-20-D12"}
 DEFAULT_BATCH_SIZE = {"cuda": 64, "cpu": 16}
 CACHE_ENV = "LM_EVAL_EXT_SCORE_CACHE"
+SIDE_PYTHON_ENV = "LM_EVAL_EXT_NEURAL_PYTHON"
+# What a side environment holds (`lm-eval-ext neural-env`; also the [neural] extra):
+# the reference packages with their own pins. setuptools<81 keeps pkg_resources,
+# which comet's torchmetrics 0.10 imports.
+SIDE_ENV_REQUIREMENTS = ("unbabel-comet==2.2.7", "bleurt-pytorch==0.0.1", "setuptools<81")
 NAN = float("nan")
 METRICS = ("comet", "bleurt")
 
@@ -57,7 +79,7 @@ class MetricUnavailable(RuntimeError):
 class Setting:
     metric: str
     model: str
-    batch_size: int
+    batch_size: int | None = None  # None: by the device the scorer runs on
     encoder: str | None = None
 
     @property
@@ -79,9 +101,7 @@ def setting(metric: str) -> Setting | None:
             raise ValueError(f"{env}={raw!r}: unknown option {opt!r} (MODEL[;batch_size=N]"
                              f"{'[;encoder=PATH]' if metric == 'comet' else ''})")
         kw[key] = int(value) if key == "batch_size" else value
-    if kw["batch_size"] is None:
-        kw["batch_size"] = DEFAULT_BATCH_SIZE[device_name()]
-    if kw["batch_size"] < 1:
+    if kw["batch_size"] is not None and kw["batch_size"] < 1:
         raise ValueError(f"{env}: batch_size must be >= 1")
     return Setting(metric, model, **kw)
 
@@ -115,6 +135,7 @@ class _Scorer:
     def __init__(self, cfg: Setting):
         self.cfg = cfg
         self.device = device_name()
+        self.batch_size = cfg.batch_size or DEFAULT_BATCH_SIZE[self.device]
         self.model_calls = 0  # batches run (tests: a cached re-score makes none)
 
     @property
@@ -123,7 +144,7 @@ class _Scorer:
         return str(path.resolve()) if path.exists() else self.cfg.model
 
     def signature(self) -> str:
-        return (f"{self.metric}:{self.cfg.model}|batch:{self.cfg.batch_size}|device:{self.device}"
+        return (f"{self.metric}:{self.cfg.model}|batch:{self.batch_size}|device:{self.device}"
                 f"|system:mean-x100|{self.versions()}")
 
     def score_batch(self, triples: list[tuple[str, str, str]]) -> list[float]:
@@ -133,8 +154,8 @@ class _Scorer:
         """Segment scores, in order: longest first, batch by batch."""
         order = sorted(range(len(triples)), key=lambda i: -max(len(t) for t in triples[i]))
         out = [NAN] * len(triples)
-        for start in range(0, len(order), self.cfg.batch_size):
-            idx = order[start:start + self.cfg.batch_size]
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start:start + self.batch_size]
             self.model_calls += 1
             for i, s in zip(idx, self.score_batch([triples[i] for i in idx])):
                 out[i] = float(s)
@@ -268,27 +289,212 @@ _CLASSES = {"comet": CometScorer, "bleurt": BleurtScorer}
 _PACKAGES = {"comet": ("comet", "unbabel-comet"), "bleurt": ("bleurt_pytorch", "bleurt-pytorch")}
 
 
+def side_python() -> str | None:
+    """The side environment's interpreter (LM_EVAL_EXT_NEURAL_PYTHON), if set."""
+    return os.environ.get(SIDE_PYTHON_ENV, "").strip() or None
+
+
 def scorer(metric: str) -> _Scorer:
     """The process's scorer for `metric` (loaded on first use); MetricUnavailable
     says why it cannot run."""
-    import importlib.util
-
     cfg = setting(metric)
     if cfg is None:
         raise MetricUnavailable(f"switched off (LM_EVAL_EXT_{metric.upper()}=off)")
-    key = (metric, cfg)
+    local = Path(cfg.model).expanduser()
+    if (local.is_absolute() or cfg.model.startswith(".")) and not local.exists():
+        raise MetricUnavailable(f"{metric.upper()} model folder {local} does not exist")
+    side = side_python()
+    key = (metric, cfg, side)
     if key not in _SCORERS:
-        module, dist = _PACKAGES[metric]
-        if importlib.util.find_spec(module) is None:
-            raise MetricUnavailable(f"package {dist} is not installed (pip install {dist})")
-        try:
-            _SCORERS[key] = _CLASSES[metric](cfg)
-        except MetricUnavailable:
-            raise
-        except Exception as err:  # a broken install must not cost the run its other metrics
-            first = (str(err).splitlines() or [""])[0][:300]
-            raise MetricUnavailable(f"{cfg.model!r} could not be loaded ({type(err).__name__}: {first})") from err
+        _SCORERS[key] = WorkerScorer(cfg, side) if side else _load_in_process(metric, cfg)
     return _SCORERS[key]
+
+
+def _load_in_process(metric: str, cfg: Setting) -> _Scorer:
+    import importlib.util
+
+    module, dist = _PACKAGES[metric]
+    if importlib.util.find_spec(module) is None:
+        raise MetricUnavailable(
+            f"package {dist} is not installed here; it pins transformers<5 and numpy<2, so in a modern "
+            f"environment run it in a side environment: lm-eval-ext neural-env DIR, then "
+            f"{SIDE_PYTHON_ENV}=DIR/bin/python (README: Neural metrics)")
+    try:
+        return _CLASSES[metric](cfg)
+    except MetricUnavailable:
+        raise
+    except Exception as err:  # a broken install must not cost the run its other metrics
+        first = (str(err).splitlines() or [""])[0][:300]
+        raise MetricUnavailable(f"{cfg.model!r} could not be loaded ({type(err).__name__}: {first})") from err
+
+
+# ------------------------------------------------------------ side environment
+class WorkerDied(RuntimeError):
+    pass
+
+
+class _Worker:
+    """One process in the side environment running this file's `worker_main`:
+    JSON lines on stdin/stdout, one request at a time."""
+
+    # Loads this file by path (the side environment need not have lm_eval_ext), with
+    # the working directory off sys.path so nothing there shadows a module.
+    BOOTSTRAP = (
+        "import importlib.util, sys\n"
+        "sys.path[:] = [p for p in sys.path if p not in ('', '.')]\n"
+        "spec = importlib.util.spec_from_file_location('_lm_eval_ext_neural_worker', sys.argv[1])\n"
+        "mod = importlib.util.module_from_spec(spec); sys.modules[spec.name] = mod\n"
+        "spec.loader.exec_module(mod); mod.worker_main()\n"
+    )
+
+    def __init__(self, python: str):
+        self.python = python
+        self._lock = threading.Lock()
+        self._stderr_tail: collections.deque = collections.deque(maxlen=40)
+        try:
+            self.proc = subprocess.Popen(
+                [python, "-c", self.BOOTSTRAP, str(Path(__file__).resolve())],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        except OSError as err:
+            raise MetricUnavailable(f"{SIDE_PYTHON_ENV}={python}: cannot start it ({err.strerror or err})") from None
+        threading.Thread(target=self._drain_stderr, daemon=True, name="neural-worker-stderr").start()
+        self.info = self.request({"op": "hello"})
+
+    def _drain_stderr(self) -> None:
+        for raw in self.proc.stderr:
+            line = raw.decode("utf-8", "replace").rstrip()
+            if line:
+                self._stderr_tail.append(line)
+                log.debug("neural worker: %s", line)
+
+    def stderr_tail(self, n: int = 6) -> str:
+        return " | ".join(list(self._stderr_tail)[-n:])
+
+    def request(self, payload: dict) -> dict:
+        with self._lock:
+            try:
+                self.proc.stdin.write((json.dumps(payload, ensure_ascii=False) + "\n").encode("utf-8"))
+                self.proc.stdin.flush()
+                line = self.proc.stdout.readline()
+            except (BrokenPipeError, OSError):
+                line = b""
+            if not line:
+                self.proc.wait(timeout=30)
+                raise WorkerDied(f"the neural worker ({SIDE_PYTHON_ENV}={self.python}) exited with "
+                                 f"{self.proc.returncode}: {self.stderr_tail() or 'no output'}")
+        reply = json.loads(line)
+        if not reply.get("ok"):
+            reason = f"{reply.get('reason')} (in the side environment {SIDE_PYTHON_ENV}={self.python})"
+            if reply.get("kind") == "unavailable":
+                raise MetricUnavailable(reason)
+            raise RuntimeError(reason)
+        return reply
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.request({"op": "exit"})
+            except Exception:
+                pass
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+_WORKERS: dict[str, _Worker] = {}
+
+
+def _worker(python: str) -> _Worker:
+    w = _WORKERS.get(python)
+    if w is None or w.proc.poll() is not None:
+        w = _WORKERS[python] = _Worker(python)
+    return w
+
+
+@atexit.register
+def _close_workers() -> None:
+    for w in list(_WORKERS.values()):
+        w.close()
+
+
+class WorkerScorer(_Scorer):
+    """A scorer living in the side environment: same classes, same numbers."""
+
+    def __init__(self, cfg: Setting, python: str):
+        self.cfg = cfg
+        self.python = python
+        self.model_calls = 0
+        try:
+            reply = _worker(python).request({"op": "load", "setting": asdict(cfg)})
+        except WorkerDied as err:
+            raise MetricUnavailable(str(err)) from None
+        self.metric = cfg.metric
+        self.device = reply["device"]
+        self.batch_size = reply["batch_size"]
+        self._signature = reply["signature"]
+
+    def signature(self) -> str:
+        return f"{self._signature}|via:side-env"
+
+    def score(self, triples):
+        reply = _worker(self.python).request({"op": "score", "setting": asdict(self.cfg), "triples": triples})
+        self.model_calls += reply["batches"]
+        return [float(x) for x in reply["scores"]]
+
+
+def _versions(dists) -> dict:
+    import importlib.metadata as md
+
+    out = {}
+    for dist in dists:
+        try:
+            out[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            out[dist] = None
+    return out
+
+
+def worker_main() -> None:
+    """The side environment's end of `_Worker` (started by it, never by users)."""
+    protocol = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+    os.dup2(2, 1)  # whatever the libraries print goes to stderr, never into the protocol
+    sys.stdout = sys.stderr
+    loaded: dict[Setting, _Scorer] = {}
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        req = json.loads(line)
+        op = req.get("op")
+        try:
+            if op == "exit":
+                protocol.write(json.dumps({"ok": True}) + "\n")
+                break
+            if op == "hello":
+                reply = {"ok": True, "python": sys.version.split()[0], "executable": sys.executable,
+                         "packages": _versions(("unbabel-comet", "bleurt-pytorch", "torch", "transformers", "numpy"))}
+            elif op in ("load", "score"):
+                cfg = Setting(**req["setting"])
+                sc = loaded.get(cfg)
+                if sc is None:
+                    sc = loaded[cfg] = _load_in_process(cfg.metric, cfg)
+                if op == "load":
+                    reply = {"ok": True, "signature": sc.signature(), "device": sc.device,
+                             "batch_size": sc.batch_size}
+                else:
+                    before = sc.model_calls
+                    scores = sc.score([tuple(t) for t in req["triples"]])
+                    reply = {"ok": True, "scores": scores, "batches": sc.model_calls - before}
+            else:
+                reply = {"ok": False, "kind": "failed", "reason": f"unknown request {op!r}"}
+        except MetricUnavailable as err:
+            reply = {"ok": False, "kind": "unavailable", "reason": str(err)}
+        except Exception as err:  # reported to the parent, which records the metric as skipped
+            first = (str(err).splitlines() or [""])[0][:300]
+            reply = {"ok": False, "kind": "failed", "reason": f"{type(err).__name__}: {first}"}
+        protocol.write(json.dumps(reply) + "\n")
 
 
 # --------------------------------------------------------------------- cache
@@ -347,7 +553,7 @@ def segment_scores(metric: str, triples: list[tuple[str, str, str]]) -> list[flo
         known = cache.get(list(dict.fromkeys(keys)))
         todo = {k: t for k, t in zip(keys, triples) if k not in known}
         todo_keys = sorted(todo, key=lambda k: -max(len(x) for x in todo[k]))
-        chunk = sc.cfg.batch_size * 8  # stored as it goes: a crash later keeps what was scored
+        chunk = sc.batch_size * 8  # stored as it goes: a crash later keeps what was scored
         for start in range(0, len(todo_keys), chunk):
             part = todo_keys[start:start + chunk]
             fresh = dict(zip(part, sc.score([todo[k] for k in part])))
@@ -385,9 +591,9 @@ def signature(metric: str) -> str:
         return f"skipped: {err}"
     if cfg is None:
         return f"skipped: switched off (LM_EVAL_EXT_{metric.upper()}=off)"
-    loaded = _SCORERS.get((metric, cfg))
+    loaded = _SCORERS.get((metric, cfg, side_python()))
     if loaded is None:
-        return f"{metric}:{cfg.model}|batch:{cfg.batch_size}|not-loaded"
+        return f"{metric}:{cfg.model}|batch:{cfg.batch_size or 'auto'}|not-loaded"
     return loaded.signature()
 
 
