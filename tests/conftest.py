@@ -28,6 +28,78 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+# ------------------------------------------------------- COMET / BLEURT homes
+# The reference packages (unbabel-comet, bleurt-pytorch) pin transformers<5 and
+# numpy<2. Tests marked `neural` need them in this interpreter (the neural
+# environment of tests/run.sh); a modern environment reaches them through the
+# side environment named by LM_EVAL_EXT_TEST_NEURAL_PYTHON (tests/run.sh sets it).
+SIDE_PYTHON = os.environ.get("LM_EVAL_EXT_TEST_NEURAL_PYTHON", "").strip()
+
+
+def reference_packages_here() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in ("comet", "bleurt_pytorch"))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "neural: needs unbabel-comet and bleurt-pytorch in this interpreter")
+    if os.environ.get("LM_EVAL_EXT_REQUIRE_NEURAL") == "1" and not reference_packages_here():
+        raise pytest.UsageError("LM_EVAL_EXT_REQUIRE_NEURAL=1 but unbabel-comet/bleurt-pytorch are not importable")
+
+
+def pytest_collection_modifyitems(config, items):
+    if reference_packages_here():
+        return
+    skip = pytest.mark.skip(reason="needs unbabel-comet/bleurt-pytorch in this interpreter: runs in the neural "
+                                   "environment (tests/run.sh)")
+    for item in items:
+        if "neural" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def neural_python() -> str:
+    """The interpreter that has the reference packages: this one, else the side
+    environment (mandatory in CI, skipped elsewhere when not configured)."""
+    if reference_packages_here():
+        return sys.executable
+    if SIDE_PYTHON:
+        return SIDE_PYTHON
+    if os.environ.get("CI"):
+        pytest.fail("no unbabel-comet here and LM_EVAL_EXT_TEST_NEURAL_PYTHON is not set (tests/run.sh sets it)")
+    pytest.skip("no unbabel-comet here; set LM_EVAL_EXT_TEST_NEURAL_PYTHON to a side environment's python")
+
+
+def side_env() -> dict:
+    """Environment variables that route this process's COMET/BLEURT to the side
+    environment when the reference packages are not importable here."""
+    return {} if reference_packages_here() or not SIDE_PYTHON else {"LM_EVAL_EXT_NEURAL_PYTHON": SIDE_PYTHON}
+
+
+def in_neural_python(python: str, *args: str, timeout=900) -> None:
+    """Run tests/tiny_mt_models.py with the interpreter that has the reference packages."""
+    proc = subprocess.run([python, str(REPO / "tests" / "tiny_mt_models.py"), *args], capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, "PYTHONPATH": ""})
+    assert proc.returncode == 0, proc.stderr[-4000:]
+
+
+@pytest.fixture(scope="session")
+def mt_models(tmp_path_factory, neural_python) -> dict:
+    """Tiny real-architecture COMET and BLEURT checkpoints (tests/tiny_mt_models.py),
+    built where the reference packages are."""
+    import json
+
+    out = tmp_path_factory.mktemp("mt_models")
+    if neural_python == sys.executable:
+        sys.path.insert(0, str(REPO / "tests"))
+        from tiny_mt_models import build_with_reference
+
+        return build_with_reference(SHARED_DATA, out)
+    in_neural_python(neural_python, "build", str(SHARED_DATA), str(out))
+    return {k: Path(v) for k, v in json.loads((out / "paths.json").read_text()).items()}
+
+
 def run_cli(args, env=None, timeout=900, cwd=None) -> subprocess.CompletedProcess:
     """Run a console command (lm_eval, lm-eval-ext) as a user would, in this venv."""
     bindir = Path(sys.executable).parent

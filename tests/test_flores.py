@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import sacrebleu
-from conftest import REPO, SHARED_DATA, run_cli
+from conftest import REPO, SHARED_DATA, run_cli, side_env
 from loopback import ScriptedServer, last_user_message
 
 from lm_eval_ext import data, flores, languages, mt_metrics, neural_metrics
@@ -222,17 +222,6 @@ def test_spbleu_reads_the_configured_model_and_skips_without_it(tmp_path, monkey
 
 
 # ---------------------------------------------------------- neural metrics
-@pytest.fixture(scope="module")
-def mt_models(tmp_path_factory):
-    from tiny_mt_models import build_all, build_comet
-
-    out = tmp_path_factory.mktemp("mt_models")
-    paths = build_all(SHARED_DATA, out)
-    # the same weights, with hparams naming the local encoder: what comet's own loader can open offline
-    paths["comet_ref"] = build_comet(paths["encoder"], out / "comet_ref", hparams_encoder=str(paths["encoder"]))
-    return paths
-
-
 @pytest.fixture()
 def neural_env(mt_models, tmp_path, monkeypatch):
     monkeypatch.setenv("LM_EVAL_EXT_COMET", f"{mt_models['comet']};encoder={mt_models['encoder']};batch_size=8")
@@ -248,6 +237,7 @@ def _triples(n=40):
     return list(zip(src, _degrade(ref), ref))
 
 
+@pytest.mark.neural
 def test_comet_equals_comets_own_predict(neural_env):
     import comet
 
@@ -267,6 +257,7 @@ def test_comet_equals_comets_own_predict(neural_env):
     assert f"comet:{neural_env['comet']}" in sig and "batch:8" in sig and "device:cpu" in sig
 
 
+@pytest.mark.neural
 def test_second_scoring_comes_from_the_cache(neural_env, tmp_path):
     triples = _triples(30)
     sc = neural_metrics.scorer("comet")
@@ -284,6 +275,7 @@ def test_second_scoring_comes_from_the_cache(neural_env, tmp_path):
     assert rows == 31
 
 
+@pytest.mark.neural
 def test_a_failure_mid_scoring_keeps_what_was_scored_and_the_run(neural_env, monkeypatch, tmp_path):
     """Fault injection: the 9th batch raises (say, GPU out of memory)."""
     sc = neural_metrics.scorer("comet")
@@ -310,6 +302,7 @@ def test_a_failure_mid_scoring_keeps_what_was_scored_and_the_run(neural_env, mon
     assert "comet" not in neural_metrics.SKIPPED
 
 
+@pytest.mark.neural
 def test_bleurt_tiny_checkpoint_equals_the_reference_usage(neural_env):
     import torch
     from bleurt_pytorch import BleurtForSequenceClassification, BleurtTokenizer
@@ -380,6 +373,7 @@ def en_x_run(tmp_path_factory, mt_models):
         return text
 
     env = {
+        **side_env(),  # COMET through the side environment where this one lacks the reference packages
         "LM_EVAL_EXT_COMET": f"{mt_models['comet']};encoder={mt_models['encoder']};batch_size=4",
         "LM_EVAL_EXT_BLEURT": "off",  # added afterwards by rescore
         neural_metrics.CACHE_ENV: str(out / "scores.sqlite"),

@@ -67,3 +67,18 @@ def test_wheel_ships_tasks_and_autoload(tmp_path):
     out = subprocess.run([str(venv / "bin" / "python"), "-c", probe], capture_output=True, text=True)
     loaded, path = out.stdout.split()
     assert loaded == "True" and path.startswith(str(venv)) and path.endswith("lm_eval_ext/tasks")
+
+
+@pytest.mark.slow
+def test_installs_beside_vllm_without_downgrades(tmp_path):
+    """`pip install lm-eval-ext vllm==0.32.0` resolves (metadata only, from the registry):
+    our ranges admit vLLM's pins, and the stack it lands on is the modern one."""
+    report = tmp_path / "report.json"
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
+                           "--disable-pip-version-check", "--report", str(report), str(REPO), "vllm==0.32.0"],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    resolved = {i["metadata"]["name"].lower().replace("_", "-"): i["metadata"]["version"]
+                for i in json.loads(report.read_text())["install"]}
+    assert resolved["vllm"] == "0.32.0" and resolved["lm-eval-ext"]
+    assert resolved["transformers"].split(".")[0] == "5" and resolved["numpy"].split(".")[0] == "2"

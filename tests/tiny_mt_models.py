@@ -127,7 +127,12 @@ def build_bleurt(spm_model: Path, out: Path, size="tiny", seed=0) -> Path:
     config = BleurtConfig(vocab_size=len(tok), hidden_size=hidden, num_hidden_layers=layers,
                           num_attention_heads=heads, intermediate_size=inter, max_position_embeddings=512,
                           pad_token_id=tok.pad_token_id)
-    BleurtForSequenceClassification(config).save_pretrained(out)
+    model = BleurtForSequenceClassification(config)
+    with torch.no_grad():  # spread the random head so that scores differ by input (as for COMET)
+        for module in (model.classifier, getattr(model.bleurt, "pooler", None)):
+            for p in (module.parameters() if module is not None else []):
+                p.mul_(30.0)
+    model.save_pretrained(out)
     return out
 
 
@@ -141,3 +146,54 @@ def build_all(data_dir: Path, out: Path, size="tiny") -> dict[str, Path]:
         "comet": build_comet(encoder, out / "comet"),
         "bleurt": build_bleurt(spm_model, out / "bleurt", size),
     }
+
+
+# ------------------------------------------------ where the reference packages live
+def reference_scores(paths: dict, triples) -> dict:
+    """Segment scores by the reference packages themselves, as their READMEs use
+    them: COMET's load_from_checkpoint + predict (on the copy whose hparams name
+    the local encoder), bleurt-pytorch's tokenizer + model logits in one batch."""
+    import comet
+    import torch
+    from bleurt_pytorch import BleurtForSequenceClassification, BleurtTokenizer
+
+    model = comet.load_from_checkpoint(str(Path(paths["comet_ref"]) / "checkpoints" / "model.ckpt"),
+                                       local_files_only=True)
+    pred = model.predict([{"src": s, "mt": h, "ref": r} for s, h, r in triples], gpus=0, progress_bar=False)
+    bleurt = BleurtForSequenceClassification.from_pretrained(paths["bleurt"]).eval()
+    tok = BleurtTokenizer.from_pretrained(paths["bleurt"])
+    refs, hyps = [r for _, _, r in triples], [h for _, h, _ in triples]
+    with torch.no_grad():
+        logits = bleurt(**tok(refs, hyps, padding="longest", return_tensors="pt")).logits.flatten().tolist()
+    return {"comet": [float(x) for x in pred.scores], "comet_system": float(pred.system_score), "bleurt": logits}
+
+
+def build_with_reference(data_dir: Path, out: Path, size="tiny") -> dict:
+    paths = build_all(data_dir, out, size)
+    # the same weights, with hparams naming the local encoder: what comet's own loader can open offline
+    paths["comet_ref"] = build_comet(paths["encoder"], out / "comet_ref", hparams_encoder=str(paths["encoder"]))
+    return paths
+
+
+def main(argv=None) -> int:
+    """Run in the environment that has unbabel-comet and bleurt-pytorch (the side
+    environment of a modern test run):
+        python tiny_mt_models.py build DATA_DIR OUT            -> OUT/paths.json
+        python tiny_mt_models.py reference PATHS.json TRIPLES.json OUT.json"""
+    import sys
+
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[0] == "build":
+        paths = build_with_reference(Path(argv[1]), Path(argv[2]))
+        (Path(argv[2]) / "paths.json").write_text(json.dumps({k: str(v) for k, v in paths.items()}))
+    elif argv[0] == "reference":
+        paths = json.loads(Path(argv[1]).read_text())
+        triples = [tuple(t) for t in json.loads(Path(argv[2]).read_text())]
+        Path(argv[3]).write_text(json.dumps(reference_scores(paths, triples)))
+    else:
+        raise SystemExit(f"unknown command {argv[0]!r}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
