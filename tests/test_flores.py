@@ -493,8 +493,8 @@ def test_rescore_adds_neural_metrics_beside_the_old_results(en_x_run, mt_models)
 
     problems = []
     (folder, files), = runs._run_folders(run, problems)
-    loaded = runs.load_run(folder, files, problems)
-    assert loaded is not None
+    (loaded,) = runs.load_run(folder, files, problems)
+    assert loaded.results_files == files
 
 
 def test_rescore_of_a_folder_without_samples_fails_clearly(tmp_path, en_x_run):
