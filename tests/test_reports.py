@@ -388,6 +388,33 @@ def _no_traceback(p):
     assert "Traceback" not in p.stderr, p.stderr[-3000:]
 
 
+def test_output_paths_that_cannot_be_written_are_errors_with_exit_2(runs, tmp_path):
+    a, b = str(runs["a"]), str(runs["b"])
+    afile = tmp_path / "a_file"
+    afile.write_text("not a folder")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    cases = [
+        (["report", a, "-o", str(afile)], str(afile)),
+        (["leaderboard", a, "--csv", str(folder)], str(folder)),
+        (["leaderboard", a, "--csv", str(afile / "x.csv")], str(afile)),
+        (["leaderboard", a, "--format", "md", "-o", str(folder)], str(folder)),
+        (["compare", a, b, "--markdown", str(folder)], str(folder)),  # compare's crash exited 1, "regressed"
+        (["compare", a, b, "--junit", str(afile / "board.xml")], str(afile)),
+        (["consistency", a, "--json", str(folder)], str(folder)),
+    ]
+    for args, where in cases:
+        p = run_cli(["lm-eval-ext", *args])
+        assert p.returncode == 2, (args, p.returncode, p.stderr[-2000:])
+        assert where in p.stderr, (args, p.stderr)
+        _no_traceback(p)
+    assert afile.read_text() == "not a folder"
+    # a missing folder is created
+    board = tmp_path / "new" / "deeper" / "board.csv"
+    p = run_cli(["lm-eval-ext", "leaderboard", a, "--csv", str(board)])
+    assert p.returncode == 0 and len(list(csv.DictReader(board.open()))) == 1, p.stderr
+
+
 SHAPES = {
     "configs-list": lambda d: d.update(configs=list(d["configs"])),
     "versions-list": lambda d: d.update(versions=[1, 2]),
@@ -435,6 +462,32 @@ def test_judge_results_of_the_wrong_shape_are_reported_and_skipped(runs, tmp_pat
     for cmd in (["leaderboard", str(run), "--format", "md"], ["compare", str(run), str(run)]):
         p = run_cli(["lm-eval-ext", *cmd])
         assert p.returncode == 0, (cmd, p.stderr[-2000:])
+
+
+def test_compare_gates_fail_on_missing_results_and_reject_bad_arguments(runs, tmp_path):
+    cand, rf, doc = _copy(runs["b"], tmp_path / "cand")
+    del doc["results"]["mgsm_direct_sw"]
+    rf.write_text(json.dumps(doc))
+    next(cand.glob("samples_mgsm_direct_sw_*.jsonl")).unlink()
+    junit = tmp_path / "board.xml"
+    # threshold 0.9: nothing regressed; the missing language alone fails the gate
+    p = run_cli(["lm-eval-ext", "compare", str(runs["a"]), str(cand), "--threshold", "0.9", "--junit", str(junit)])
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "MISSING" in next(line for line in p.stdout.splitlines() if line.startswith("mgsm_direct_sw"))
+    assert "1 missing in the candidate" in p.stdout
+    failure = ET.parse(junit).getroot().find(".//failure")
+    assert failure is not None and failure.get("type") == "missing"
+    p = run_cli(["lm-eval-ext", "compare", str(runs["a"]), str(cand), "--threshold", "0.9", "--allow-missing"])
+    assert p.returncode == 0 and "--allow-missing" in p.stderr, p.stdout + p.stderr
+    # arguments that would pass a 75-point drop or crash
+    for args in (["compare", str(runs["a"]), str(runs["b"]), "--threshold", "nan"],
+                 ["compare", str(runs["a"]), str(runs["b"]), "--threshold", "-0.1"],
+                 ["compare", str(runs["a"]), str(runs["b"]), "--bootstrap-iters", "0"],
+                 ["report", str(runs["a"]), "-o", str(tmp_path / "r"), "--bootstrap-iters", "0"],
+                 ["report", str(runs["a"]), "-o", str(tmp_path / "r"), "--max-samples", "-1"]):
+        p = run_cli(["lm-eval-ext", *args])
+        assert p.returncode == 2 and "error: argument" in p.stderr, (args, p.returncode, p.stderr[-2000:])
+        _no_traceback(p)
 
 
 def test_two_configurations_in_one_folder_are_kept_apart(runs, tmp_path):
