@@ -107,6 +107,21 @@ def test_prompts_from_real_data(loaded, shared_data, mode, lang):
     assert _lm_eval_cut(f"{reasoning}\n{q_prefix} 1 + 1?", until) == reasoning
 
 
+def test_include_defaults_false_indexes_only_the_given_path(tmp_path):
+    """lm-eval's own contract (its tests/test_task_manager.py): no default task, ours included."""
+    from lm_eval.tasks import TaskManager
+
+    (tmp_path / "only_mine.yaml").write_text(
+        "task: only_mine\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: items.jsonl\n"
+        "output_type: generate_until\ntest_split: test\ndoc_to_text: '{{q}}'\ndoc_to_target: '{{a}}'\n"
+        "metric_list:\n  - metric: exact_match\n", encoding="utf-8")
+    manager = TaskManager(include_defaults=False, include_path=str(tmp_path))
+    assert manager.all_tasks == ["only_mine"]
+    both = TaskManager(include_path=str(tmp_path))  # the default: lm-eval's, ours, and the path
+    assert "only_mine" in both.all_tasks and "mgsm_native_cot_de" in both.all_tasks
+    assert discovery.is_ours(both.task_index["mgsm_native_cot_de"].yaml_path)
+
+
 # ------------------------------------------------------------- data errors
 def _mgsm_copy(shared_data, tmp_path, lang="de"):
     root = tmp_path / "data"
