@@ -24,13 +24,17 @@ class OutputError(OSError):
 
 def write_atomic(path: Path, text: str) -> None:
     path = Path(path)
+    try:  # the replaced file keeps its permissions (a group-writable shared CSV stays so)
+        mode = os.stat(path).st_mode & 0o7777
+    except OSError:
+        mode = 0o666 & ~_umask()  # mkstemp makes 0600; a new file gets what open() would give
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; an ordinary file is what users expect
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -54,6 +54,7 @@ def test_concurrent_merges_of_distinct_runs_keep_every_row(tasks, tmp_path):
     runs = make_runs(tmp_path, tasks, [f"org/model-{i:02d}" for i in range(4 + trials * per_trial)])
     board = tmp_path / "board.csv"
     assert leaderboard(*runs[:4], "--csv", board).returncode == 0
+    board.chmod(0o664)  # a board the team's CI jobs share
     lm_eval_ext = str(Path(sys.executable).parent / "lm-eval-ext")
     for trial in range(trials):  # CI jobs finishing together, several times
         batch = runs[4 + trial * per_trial: 4 + (trial + 1) * per_trial]
@@ -65,6 +66,7 @@ def test_concurrent_merges_of_distinct_runs_keep_every_row(tasks, tmp_path):
         models = [r["model"] for r in rows_of(board)]
         assert len(models) == 4 + (trial + 1) * per_trial, models
         assert sorted(models) == [f"org/model-{i:02d}" for i in range(4 + (trial + 1) * per_trial)]
+    assert board.stat().st_mode & 0o777 == 0o664  # the atomic replace keeps the file's permissions
 
 
 def test_a_write_that_fails_midway_leaves_the_old_file(tasks, tmp_path):
