@@ -4,7 +4,54 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+
+# Exit status of every command (reports/README.md, "Exit status"):
+EXIT_OK = 0
+EXIT_REGRESSED = 1  # compare only: the candidate failed the gate
+EXIT_BAD_INPUT = 2  # bad input, usage or an output that cannot be written
+EXIT_BUDGET = 3  # judge only: items left unjudged (--max-requests, failed requests)
+EXIT_INTERNAL = 70  # a bug: a traceback was printed
+EXIT_INTERRUPTED = 130
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be at least 1")
+    return value
+
+
+def count(text: str) -> int:
+    """A whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be 0 or more")
+    return value
+
+
+def non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a finite number >= 0")
+    return value
+
+
+def positive(text: str) -> float:
+    value = non_negative(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be greater than 0")
+    return value
 
 
 def _cmd_tasks(args) -> int:
@@ -72,23 +119,27 @@ def _cmd_report(args) -> int:
 
 
 def _cmd_leaderboard(args) -> int:
-    from pathlib import Path
-
+    from lm_eval_ext import files
     from lm_eval_ext import leaderboard as lb
 
-    rows, _ = lb.build(args.run_dirs, csv_path=args.csv)
+    rows, _ = lb.build(args.run_dirs)
     if not rows:
-        print("lm-eval-ext leaderboard: error: no usable run among the inputs", file=sys.stderr)
+        print("lm-eval-ext leaderboard: error: no usable run among the inputs"
+              + (f"; {args.csv} left as it was" if args.csv else ""), file=sys.stderr)
         return 2
     if args.csv:
-        Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.csv).write_text(lb.to_csv(rows), encoding="utf-8")
+        try:
+            rows = lb.update_csv(args.csv, rows)
+        except lb.LeaderboardError as err:
+            print(f"lm-eval-ext leaderboard: error: {err}; the file was left as it was (fix or move it, "
+                  "then rerun)", file=sys.stderr)
+            return 2
         print(f"wrote {args.csv} ({len(rows)} run(s))", file=sys.stderr)
     fmt = args.format or (None if args.csv else "csv")
     if fmt:
         text = {"csv": lb.to_csv, "md": lb.to_markdown, "json": lb.to_json}[fmt](rows)
         if args.output:
-            Path(args.output).write_text(text, encoding="utf-8")
+            files.write_output(args.output, text)
         else:
             sys.stdout.write(text)
     return 0
@@ -106,7 +157,13 @@ def _cmd_consistency(args) -> int:
               "--log_samples) found in " + ", ".join(args.run_dirs), file=sys.stderr)
         return 2
     if args.json:
-        consistency.write_json(found, args.json)
+        from lm_eval_ext import files
+
+        files.prepare_output(args.json)
+        try:
+            consistency.write_json(found, args.json)
+        except OSError as err:
+            raise files.OutputError(f"{args.json}: cannot be written ({err.strerror or err})") from None
     print(consistency.to_markdown(found))
     return 0
 
@@ -144,19 +201,25 @@ def _add_judge_parsers(sub) -> None:
     p.add_argument("--protocol", action="append", metavar="[TASK_GLOB=]PROTOCOL",
                    help="override the protocol: da, qa_equiv, math_cot, grade (repeatable; default by family)")
     p.add_argument("--pairwise", metavar="OTHER_RUN", help="compare RUN_DIR (A) with this run (B) item by item")
-    p.add_argument("--limit", type=int, help="judge at most this many items per task")
-    p.add_argument("--concurrency", type=int, default=8, help="requests in flight (default 8)")
-    p.add_argument("--timeout", type=float, default=120.0, help="per-request timeout in seconds (default 120)")
-    p.add_argument("--max-retries", type=int, default=5, help="retries per request on timeouts, connection "
+    p.add_argument("--limit", type=count, help="judge at most this many items per task")
+    p.add_argument("--concurrency", type=positive_int, default=8, help="requests in flight (default 8)")
+    p.add_argument("--timeout", type=positive, default=120.0, help="total deadline of one request in seconds: "
+                   "connecting, sending and the whole reply (default 120)")
+    p.add_argument("--max-reply-bytes", type=positive_int, default=8 * 1024 * 1024,
+                   help="largest reply body accepted, in bytes (default 8 MiB); a larger one is a failed attempt")
+    p.add_argument("--follow-redirects", action="store_true", help="also follow redirects to another host "
+                   "(default: only to the same scheme, host and port; the prompts and the key go where it points)")
+    p.add_argument("--max-retries", type=count, default=5, help="retries per request on timeouts, connection "
                    "errors, 429, 5xx and malformed bodies (default 5)")
-    p.add_argument("--backoff", type=float, default=1.0, help="base of the exponential backoff in seconds (default 1)")
-    p.add_argument("--max-requests", type=int, help="budget: stop after this many judge requests (retries count)")
-    p.add_argument("--temperature", type=float, default=0.0)
-    p.add_argument("--max-tokens", type=int, default=512, help="judge reply length (default 512)")
+    p.add_argument("--backoff", type=non_negative, default=1.0, help="base of the exponential backoff in seconds "
+                   "(default 1)")
+    p.add_argument("--max-requests", type=count, help="budget: stop after this many judge requests (retries count)")
+    p.add_argument("--temperature", type=non_negative, default=0.0)
+    p.add_argument("--max-tokens", type=positive_int, default=512, help="judge reply length (default 512)")
     p.add_argument("--seed", type=int, help="sampling seed sent to the server (part of the cache key)")
-    p.add_argument("--batch-size", type=int, default=8, help="--judge-hf batch size")
+    p.add_argument("--batch-size", type=positive_int, default=8, help="--judge-hf batch size")
     p.add_argument("--cache", metavar="FILE", help="cache database (default ~/.cache/lm_eval_ext/judge_cache.sqlite)")
-    p.add_argument("--bootstrap-iters", type=int, default=2000)
+    p.add_argument("--bootstrap-iters", type=positive_int, default=2000)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_judge)
 
@@ -208,8 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="per-language report (report.md + self-contained report.html) of run folders")
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="lm-eval --output_path folders (one column each)")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="folder for report.md and report.html")
-    p.add_argument("--max-samples", type=int, default=20, help="items per task and run in the sample browser")
-    p.add_argument("--bootstrap-iters", type=int, default=2000, help="bootstrap resamples for cell CIs")
+    p.add_argument("--max-samples", type=count, default=20, help="items per task and run in the sample browser")
+    p.add_argument("--bootstrap-iters", type=positive_int, default=2000, help="bootstrap resamples for cell CIs")
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("leaderboard", help="one row per run; columns <family>/<lang>/<metric> (see reports/README.md)")
@@ -228,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="regression board: candidate vs baseline per task and language")
     p.add_argument("baseline", metavar="BASELINE")
     p.add_argument("candidate", metavar="CANDIDATE")
-    p.add_argument("--threshold", type=float, default=0.01,
+    p.add_argument("--threshold", type=non_negative, default=0.01,
                    help="smallest change (raw metric units, e.g. 0.02 = 2 accuracy points) that counts (default 0.01)")
     p.add_argument("--no-significance", action="store_true",
                    help="judge by the threshold alone (default: the 95%% CI must also exclude 0)")
@@ -238,7 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "md", "junit"], default="table", help="stdout format")
     p.add_argument("--markdown", metavar="FILE", help="also write the Markdown board here (PR comment)")
     p.add_argument("--junit", metavar="FILE", help="also write JUnit XML here (CI test report)")
-    p.add_argument("--bootstrap-iters", type=int, default=2000)
+    p.add_argument("--allow-missing", action="store_true", help="a task, language or metric of the baseline "
+                   "missing in the candidate is a warning (default: it fails the gate, exit 1)")
+    p.add_argument("--bootstrap-iters", type=positive_int, default=2000)
     p.set_defaults(func=_cmd_compare)
 
     _add_judge_parsers(sub)
@@ -267,12 +332,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    from lm_eval_ext.files import OutputError
+
+    args = build_parser().parse_args(argv)  # usage errors: argparse exits 2
     try:
         return args.func(args)
+    except OutputError as err:
+        print(f"lm-eval-ext {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except BrokenPipeError:  # `lm-eval-ext tasks | head`
         sys.stderr.close()
-        return 0
+        return EXIT_OK
+    except KeyboardInterrupt:
+        print(f"lm-eval-ext {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception:  # never exit 1 (compare's "regressed") on a crash
+        import traceback
+
+        traceback.print_exc()
+        print(f"lm-eval-ext {args.command}: internal error (a bug; please report it with the traceback above)",
+              file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

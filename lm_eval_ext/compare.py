@@ -11,9 +11,12 @@ primary metric: the first one lm-eval lists), it reports
 - a verdict, with ``t = --threshold`` (raw units; direction from lm-eval's
   ``higher_is_better``): *regressed* when the change is worse than ``t`` and the
   CI lies entirely on the worse side of 0; *improved* symmetrically; otherwise
-  *unchanged*. ``--no-significance`` judges by the threshold alone.
+  *unchanged*. ``--no-significance`` judges by the threshold alone;
+- *missing*: a task, language and metric the baseline has and the candidate
+  does not (or has no number for); it fails the gate unless ``--allow-missing``.
 
-Exit status: 0 no regression, 1 at least one regression, 2 unusable input.
+Exit status: 0 the gate passed, 1 the gate failed (a regression or a missing
+result), 2 unusable input, usage or an output that cannot be written (never 1).
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ from xml.sax.saxutils import quoteattr
 
 from lm_eval_ext import stats
 from lm_eval_ext.runs import Problem, Run, judge_item_scores, load_runs, per_sample_scores, row_key
-from lm_eval_ext.tables import HELPER_METRIC_SUFFIXES, metric_label
+from lm_eval_ext.tables import HELPER_METRIC_SUFFIXES, md_cell, metric_label
 
-REGRESSED, IMPROVED, UNCHANGED = "regressed", "improved", "unchanged"
+REGRESSED, IMPROVED, UNCHANGED, MISSING = "regressed", "improved", "unchanged", "missing"
+FAILING = (REGRESSED, MISSING)
 
 
 class CompareError(ValueError):
@@ -42,8 +46,8 @@ class Row:
     langs: tuple
     metric: str
     base: float
-    cand: float
-    delta: float
+    cand: float | None  # None: missing in the candidate
+    delta: float | None
     lo: float | None
     hi: float | None
     n: int | None
@@ -83,7 +87,8 @@ def _selected(run: Run, metrics: list[str] | None, all_metrics: bool) -> set[tup
 
 
 def compare_runs(base: Run, cand: Run, threshold: float = 0.01, metrics=None, all_metrics=False,
-                 significance=True, iters: int = stats.DEFAULT_ITERS, problems=None) -> tuple[list[Row], list[Problem]]:
+                 significance=True, iters: int = stats.DEFAULT_ITERS, problems=None,
+                 allow_missing: bool = False) -> tuple[list[Row], list[Problem]]:
     problems = [] if problems is None else problems
     sel = _selected(base, metrics, all_metrics) | _selected(cand, metrics, all_metrics)
     cand_cells = {(c.task, c.langs, c.metric): c for c in cand.cells}
@@ -95,11 +100,18 @@ def compare_runs(base: Run, cand: Run, threshold: float = 0.01, metrics=None, al
         key = (c.task, c.langs, c.metric)
         base_keys.add(key)
         other = cand_cells.get(key)
-        if other is None:
-            problems.append(Problem(str(cand.path), f"the candidate has no {c.task} / {row_key(c.langs)} / "
-                                                    f"{metric_label(c.metric)} (the baseline has); not compared"))
-            continue
         hib = base.tasks[c.task].higher_is_better.get(c.metric.partition(",")[0], True) is not False
+        if other is None:
+            why = cand.undefined.get((c.family, c.langs, c.metric))
+            what = (f"the candidate has no {c.task} / {row_key(c.langs)} / {metric_label(c.metric)} "
+                    f"({'undefined: ' + why if why else 'the baseline has'})")
+            if allow_missing:
+                problems.append(Problem(str(cand.path), f"{what}; not compared (--allow-missing)"))
+            else:
+                problems.append(Problem(str(cand.path), f"{what}; the gate fails (--allow-missing to accept)"))
+                rows.append(Row(c.task, c.family, c.langs, c.metric, c.score.value, None, None, None, None, None,
+                                "none", hib, MISSING))
+            continue
         delta = other.score.value - c.score.value
         lo = hi = n = None
         method = "none"
@@ -156,7 +168,11 @@ def verdict(row: Row, threshold: float, significance: bool = True) -> str:
 
 # -------------------------------------------------------------------- outputs
 def _n(v, digits=4) -> str:
-    return "—" if v is None else f"{v:+.{digits}f}" if digits and v is not None else str(v)
+    return "—" if v is None else f"{v:+.{digits}f}"
+
+
+def _v(v) -> str:
+    return "—" if v is None else f"{v:.4f}"
 
 
 def _ci(r: Row) -> str:
@@ -165,8 +181,8 @@ def _ci(r: Row) -> str:
 
 def to_table(rows: list[Row], base: Run, cand: Run, threshold: float) -> str:
     head = ["task", "lang", "metric", "baseline", "candidate", "delta", "95% CI", "CI from", "verdict"]
-    body = [[r.task, row_key(r.langs), metric_label(r.metric), f"{r.base:.4f}", f"{r.cand:.4f}", _n(r.delta), _ci(r),
-             r.method, r.verdict.upper() if r.verdict == REGRESSED else r.verdict] for r in rows]
+    body = [[r.task, row_key(r.langs), metric_label(r.metric), _v(r.base), _v(r.cand), _n(r.delta), _ci(r),
+             r.method, r.verdict.upper() if r.verdict in FAILING else r.verdict] for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body)] if body else [len(h) for h in head]
     lines = [f"baseline:  {base.label}  ({base.path})", f"candidate: {cand.label}  ({cand.path})",
              f"threshold: {threshold}", ""]
@@ -179,44 +195,48 @@ def to_table(rows: list[Row], base: Run, cand: Run, threshold: float) -> str:
 
 
 def summary(rows: list[Row]) -> str:
-    counts = {v: sum(r.verdict == v for r in rows) for v in (REGRESSED, IMPROVED, UNCHANGED)}
-    return (f"{len(rows)} compared: {counts[REGRESSED]} regressed, {counts[IMPROVED]} improved, "
+    counts = {v: sum(r.verdict == v for r in rows) for v in (REGRESSED, IMPROVED, UNCHANGED, MISSING)}
+    compared = len(rows) - counts[MISSING]
+    text = (f"{compared} compared: {counts[REGRESSED]} regressed, {counts[IMPROVED]} improved, "
             f"{counts[UNCHANGED]} unchanged")
+    if counts[MISSING]:
+        text += f"; {counts[MISSING]} missing in the candidate"
+    return text
 
 
 def to_markdown(rows: list[Row], base: Run, cand: Run, threshold: float, problems: list[Problem]) -> str:
-    icon = {REGRESSED: "🔴 regressed", IMPROVED: "🟢 improved", UNCHANGED: "⚪ unchanged"}
-
-    def md(s):
-        return str(s).replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
-
+    icon = {REGRESSED: "🔴 regressed", IMPROVED: "🟢 improved", UNCHANGED: "⚪ unchanged",
+            MISSING: "🔴 missing in candidate"}
     out = ["## lm-eval-ext regression board", "",
-           f"Baseline **{md(base.label)}** vs candidate **{md(cand.label)}**; threshold {threshold}; "
+           f"Baseline **{md_cell(base.label)}** vs candidate **{md_cell(cand.label)}**; threshold {threshold}; "
            f"CI: {stats.signature()} (paired over items) or results stderr.", "", summary(rows), "",
            "| task | lang | metric | baseline | candidate | delta | 95% CI | verdict |",
            "|---|---|---|---|---|---|---|---|"]
-    for r in sorted(rows, key=lambda r: (r.verdict != REGRESSED, r.verdict != IMPROVED, r.family, r.langs)):
-        out.append(f"| {md(r.task)} | {row_key(r.langs)} | {md(metric_label(r.metric))} | {r.base:.4f} | "
-                   f"{r.cand:.4f} | {r.delta:+.4f} | {_ci(r)} | {icon[r.verdict]} |")
+    for r in sorted(rows, key=lambda r: (r.verdict not in FAILING, r.verdict != IMPROVED, r.family, r.langs)):
+        out.append(f"| {md_cell(r.task)} | {md_cell(row_key(r.langs))} | {md_cell(metric_label(r.metric))} | "
+                   f"{_v(r.base)} | {_v(r.cand)} | {_n(r.delta)} | {_ci(r)} | {icon[r.verdict]} |")
     seen = set()
     notes = [p for p in problems if not (p in seen or seen.add(p))]
     if notes:
-        out += ["", "<details><summary>Warnings</summary>", ""] + [f"- {md(p)}" for p in notes] + ["", "</details>"]
+        out += ["", "<details><summary>Warnings</summary>", ""] + [f"- {md_cell(p)}" for p in notes] + ["", "</details>"]
     return "\n".join(out) + "\n"
 
 
 def to_junit(rows: list[Row], base: Run, cand: Run, threshold: float) -> str:
-    fails = sum(r.verdict == REGRESSED for r in rows)
+    fails = sum(r.verdict in FAILING for r in rows)
     out = ['<?xml version="1.0" encoding="UTF-8"?>',
            f'<testsuites name="lm-eval-ext compare" tests="{len(rows)}" failures="{fails}">',
            f'<testsuite name={quoteattr(f"{base.label} -> {cand.label}")} tests="{len(rows)}" failures="{fails}">']
     for r in rows:
         name = f"{r.task}/{row_key(r.langs)}/{metric_label(r.metric)}"
-        msg = (f"{r.verdict}: {r.base:.4f} -> {r.cand:.4f} (delta {r.delta:+.4f}, 95% CI {_ci(r)}, "
-               f"{r.method}, threshold {threshold})")
+        if r.verdict == MISSING:
+            msg = f"missing: the baseline has {r.base:.4f}, the candidate has no result"
+        else:
+            msg = (f"{r.verdict}: {r.base:.4f} -> {r.cand:.4f} (delta {r.delta:+.4f}, 95% CI {_ci(r)}, "
+                   f"{r.method}, threshold {threshold})")
         out.append(f'<testcase classname={quoteattr(r.family)} name={quoteattr(name)}>')
-        if r.verdict == REGRESSED:
-            out.append(f'<failure message={quoteattr(msg)} type="regression">{xml_escape(msg)}</failure>')
+        if r.verdict in FAILING:
+            out.append(f'<failure message={quoteattr(msg)} type="{r.verdict}">{xml_escape(msg)}</failure>')
         else:
             out.append(f"<system-out>{xml_escape(msg)}</system-out>")
         out.append("</testcase>")
@@ -225,17 +245,22 @@ def to_junit(rows: list[Row], base: Run, cand: Run, threshold: float) -> str:
 
 
 def run_compare(args, out=sys.stdout, err=sys.stderr) -> int:
+    from lm_eval_ext import files
+
     problems: list[Problem] = []
     try:
+        for path in (args.markdown, args.junit):  # before any work: a bad output path is a usage error
+            if path:
+                files.prepare_output(path)
         base = _one_run(args.baseline, "baseline", problems)
         cand = _one_run(args.candidate, "candidate", problems)
-    except CompareError as e:
+    except (CompareError, files.OutputError) as e:
         print(f"lm-eval-ext compare: error: {e}", file=err)
         return 2
     base.label = base.label or "baseline"
     rows, problems = compare_runs(base, cand, threshold=args.threshold, metrics=args.metric,
                                   all_metrics=args.all_metrics, significance=not args.no_significance,
-                                  iters=args.bootstrap_iters, problems=problems)
+                                  iters=args.bootstrap_iters, problems=problems, allow_missing=args.allow_missing)
     seen = set()
     for p in problems:
         if p not in seen:
@@ -249,9 +274,8 @@ def run_compare(args, out=sys.stdout, err=sys.stderr) -> int:
         "md": lambda: to_markdown(rows, base, cand, args.threshold, problems),
         "junit": lambda: to_junit(rows, base, cand, args.threshold),
     }
-    out.write(renders[args.format]())
     for path, fmt in ((args.markdown, "md"), (args.junit, "junit")):
         if path:
-            with open(path, "w", encoding="utf-8") as fh:
-                fh.write(renders[fmt]())
-    return 1 if any(r.verdict == REGRESSED for r in rows) else 0
+            files.write_output(path, renders[fmt]())  # OutputError: exit 2 (cli)
+    out.write(renders[args.format]())
+    return 1 if any(r.verdict in FAILING for r in rows) else 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import os
 from pathlib import Path
 
@@ -83,20 +84,37 @@ def load(family: str, task: str | None = None, **kwargs):
     return module.load_local(root, **kwargs)
 
 
-def read_jsonl(path: Path, required: tuple[str, ...] = ()) -> list[dict]:
+def read_jsonl(path: Path, required: tuple[str, ...] = (), numeric: tuple[str, ...] = ()) -> list[dict]:
+    """Rows of a JSONL file; every defect is a DataFormatError naming the file, line and field:
+    a line that is not UTF-8 or not a JSON object, a missing field, a `numeric` field that is
+    not a number."""
     rows = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise DataFormatError(f"{path}:{lineno}: not UTF-8 (byte 0x{raw[err.start]:02x} at column "
+                                      f"{err.start + 1})") from None
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as err:
                 raise DataFormatError(f"{path}:{lineno}: not valid JSON ({err.msg})") from None
+            if not isinstance(row, dict):
+                raise DataFormatError(f"{path}:{lineno}: not a JSON object")
             missing = [f for f in required if f not in row]
             if missing:
                 raise DataFormatError(f"{path}:{lineno}: missing field(s) {', '.join(missing)}")
+            for f in numeric:
+                if not is_number(row[f]):
+                    raise DataFormatError(f"{path}:{lineno}: field {f} is {row[f]!r}, not a number")
             rows.append(row)
     if not rows:
         raise DataFormatError(f"{path}: no rows")
     return rows
+
+
+def is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -112,7 +112,8 @@ def patch_task_manager(module) -> None:
             paths = list(include_path)
         else:
             paths = [include_path]
-        if not any(Path(p).resolve() == ours for p in paths):
+        # ours join lm-eval's defaults: include_defaults=False asks for the given paths alone
+        if include_defaults and not any(Path(p).resolve() == ours for p in paths):
             paths = [ours, *paths]  # user paths come later, so they override ours
         index_log = logging.getLogger("lm_eval.tasks._index")
         quiet = _QuietOverrides()

@@ -21,7 +21,10 @@ then score columns ``<task family>/<row>/<metric>``, sorted:
 Values are raw (accuracy 0-1, BLEU 0-100), full precision; an empty cell means
 the run has no such number. ``run_id`` is the first 12 hex digits of SHA-256 over
 (model type, model, model args, task versions): merging into an existing CSV
-replaces a row with the same run_id instead of adding a second.
+replaces a row with the same run_id instead of adding a second. Merges hold a
+lock on ``<csv>.lock`` and replace the file atomically; a file that cannot be
+read exactly is never overwritten. Text cells that a spreadsheet would take for
+a formula are written with a leading single quote (see reports/README.md).
 """
 
 from __future__ import annotations
@@ -30,12 +33,13 @@ import csv
 import io
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
-from lm_eval_ext import __version__, languages
-from lm_eval_ext.runs import Problem, Run, is_english, load_runs, row_key, tier_of
-from lm_eval_ext.tables import HELPER_METRIC_SUFFIXES, metric_column
+from lm_eval_ext import __version__, files, languages
+from lm_eval_ext.runs import Problem, Run, is_english, load_runs, row_key, same_identity, tier_of
+from lm_eval_ext.tables import HELPER_METRIC_SUFFIXES, md_cell, metric_column
 
 ID_COLUMNS = ["run_id", "model", "model_type", "model_args", "date", "lm_eval_version",
               "lm_eval_ext_version", "git_hash", "n_tasks", "run_dir"]
@@ -87,25 +91,79 @@ def columns_of(rows: list[dict]) -> list[str]:
     return ID_COLUMNS + scores
 
 
-def read_csv(path: Path, problems: list[Problem]) -> list[dict]:
+class LeaderboardError(ValueError):
+    """An existing leaderboard CSV that cannot be read: it is never overwritten."""
+
+
+# OWASP CSV injection: a cell a spreadsheet would read as a formula (or whose leading
+# quote a spreadsheet would eat) gets a leading single quote; the quote itself is escaped
+# the same way, so reading our own file back is exact.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
+_NUMBER_RE = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+
+
+def neutralize(text: str) -> str:
+    """A text cell as written to the CSV: inert in a spreadsheet."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def unneutralize(cell: str) -> str:
+    """The text behind a cell written by `neutralize` (other cells unchanged)."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(_FORMULA_START) else cell
+
+
+def _value(column: str, cell: str):
+    """A cell read back: identifying columns are text; score columns numbers when they are."""
+    text = unneutralize(cell)
+    if column not in ID_COLUMNS and _NUMBER_RE.match(text):
+        return float(text)
+    return text
+
+
+def read_csv(path: Path) -> list[dict]:
+    """Rows of an existing leaderboard (UTF-8, with or without BOM). Anything that cannot be
+    read exactly raises LeaderboardError: merging would then drop rows."""
+    path = Path(path)
     try:
-        with open(path, encoding="utf-8", newline="") as fh:
-            rows = list(csv.DictReader(fh))
-    except (OSError, csv.Error, UnicodeDecodeError) as err:
-        problems.append(Problem(str(path), f"existing leaderboard cannot be read ({err}); starting a new one"))
-        return []
-    good = []
-    for i, r in enumerate(rows, 2):
-        if not r.get("run_id"):
-            problems.append(Problem(str(path), f"line {i} has no run_id; dropped"))
-            continue
-        good.append({k: v for k, v in r.items() if k is not None and v not in (None, "")})
-    return good
+        raw = path.read_bytes()
+    except OSError as err:
+        raise LeaderboardError(f"{path}: existing leaderboard cannot be read ({err.strerror or err})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise LeaderboardError(
+            f"{path}: existing leaderboard is not UTF-8 (byte 0x{raw[err.start]:02x} on line {line}; saved by a "
+            "spreadsheet in another encoding? save it as \"CSV UTF-8\")") from None
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows: list[dict] = []
+    try:
+        header = [unneutralize(c) for c in next(reader, [])]
+        if not header:
+            return []  # an empty file: a new leaderboard
+        if "run_id" not in header:
+            raise LeaderboardError(f"{path}: line 1 has no run_id column; not an lm-eval-ext leaderboard")
+        dup = sorted({c for c in header if header.count(c) > 1})
+        if dup:
+            raise LeaderboardError(f"{path}: line 1 repeats column(s) {', '.join(dup)}")
+        for cells in reader:
+            if not any(c.strip() for c in cells):
+                continue  # blank lines a spreadsheet may add
+            if len(cells) > len(header):
+                raise LeaderboardError(f"{path}: line {reader.line_num} has {len(cells)} cells, the header "
+                                       f"{len(header)}")
+            row = {c: _value(c, v) for c, v in zip(header, cells) if v != ""}
+            if not row.get("run_id"):
+                raise LeaderboardError(f"{path}: line {reader.line_num} has no run_id")
+            rows.append(row)
+    except csv.Error as err:
+        raise LeaderboardError(f"{path}: line {reader.line_num} is not valid CSV ({err})") from None
+    return rows
 
 
 def merge(existing: list[dict], new: list[dict]) -> list[dict]:
     by_id = {r["run_id"]: r for r in existing}
-    order = [r["run_id"] for r in existing]
+    order = list(by_id)
     for r in new:
         if r["run_id"] not in by_id:
             order.append(r["run_id"])
@@ -113,34 +171,48 @@ def merge(existing: list[dict], new: list[dict]) -> list[dict]:
     return [by_id[i] for i in order]
 
 
+def update_csv(path: Path, new: list[dict]) -> list[dict]:
+    """Merge `new` rows into the CSV at `path` (created if missing) under an exclusive lock,
+    and replace the file atomically: concurrent merges all land, a crash leaves the old file.
+    Raises LeaderboardError (unreadable file, left as it was) or OutputError."""
+    path = files.prepare_output(Path(path))
+    try:
+        with files.locked(path):
+            existing = read_csv(path) if path.exists() else []
+            rows = merge(existing, new)
+            files.write_output(path, to_csv(rows))
+    except OSError as err:  # the lock file itself (a read-only folder)
+        if isinstance(err, files.OutputError):
+            raise
+        raise files.OutputError(f"{path}: cannot be locked for writing ({err.strerror or err})") from None
+    return rows
+
+
 def dedupe(runs: list[Run], problems: list[Problem]) -> list[Run]:
-    """One run per identity: the newest (by its results file name) is kept."""
-    keep: dict[str, Run] = {}
-    for run in runs:
-        other = keep.get(run.identity)
-        if other is None:
-            keep[run.identity] = run
-            continue
-        newer, older = (run, other) if run.results_files[-1].name >= other.results_files[-1].name else (other, run)
-        keep[run.identity] = newer
+    """One row per run identity: of runs with the same identity the newest (by results date) is kept."""
+    dropped = set()
+    for older, newer in same_identity(runs):
+        dropped.add(id(older))
         problems.append(Problem(str(older.path), f"same run identity (model, model args, task versions) as "
-                                                 f"{newer.path}; the newer one is kept in the leaderboard"))
-    return list(keep.values())
+                                                 f"{newer.path}; one row per run: the newer one is kept"))
+    return [r for r in runs if id(r) not in dropped]
 
 
 def _fmt(v) -> str:
     if isinstance(v, float):
-        return repr(v)
-    return "" if v is None else str(v)
+        return repr(v) if math.isfinite(v) else ""
+    if isinstance(v, int):
+        return str(v)
+    return "" if v is None else neutralize(str(v))
 
 
 def to_csv(rows: list[dict]) -> str:
     buf = io.StringIO()
     cols = columns_of(rows)
-    w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
-    w.writeheader()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow([neutralize(c) for c in cols])
     for r in rows:
-        w.writerow({c: _fmt(r.get(c)) for c in cols})
+        w.writerow([_fmt(r.get(c)) for c in cols])
     return buf.getvalue()
 
 
@@ -171,28 +243,20 @@ def to_markdown(rows: list[dict]) -> str:
         try:
             return f"{float(v):.4g}"
         except ValueError:
-            return str(v)
-
-    def md(s):
-        return str(s).replace("|", "\\|").replace("\n", " ")
+            return md_cell(v)
 
     head = ["model", "model args", "run_id"] + cols
-    lines = ["| " + " | ".join(md(h) for h in head) + " |", "|" + "---|" * len(head)]
+    lines = ["| " + " | ".join(md_cell(h) for h in head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        lines.append("| " + " | ".join([md(r.get("model", "")), md(r.get("model_args", "")), md(r["run_id"])]
-                                        + [cell(r.get(c)) for c in cols]) + " |")
+        lines.append("| " + " | ".join([md_cell(r.get("model", "")), md_cell(r.get("model_args", "")),
+                                        md_cell(r["run_id"])] + [cell(r.get(c)) for c in cols]) + " |")
     return "\n".join(lines) + "\n"
 
 
-def build(paths, csv_path=None, err=sys.stderr) -> tuple[list[dict], list[Problem]]:
+def build(paths, err=sys.stderr) -> tuple[list[dict], list[Problem]]:
+    """Rows of the usable runs among `paths` (one per run identity); problems printed to `err`."""
     runs, problems = load_runs(paths)
     runs = dedupe(runs, problems)
-    new = [run_row(r) for r in runs]
-    existing = read_csv(Path(csv_path), problems) if csv_path and Path(csv_path).exists() else []
-    rows = merge(existing, new)
-    seen = set()
-    for p in problems:
-        if p not in seen:
-            seen.add(p)
-            print(f"lm-eval-ext leaderboard: warning: {p}", file=err)
-    return rows, problems
+    for p in dict.fromkeys(problems):
+        print(f"lm-eval-ext leaderboard: warning: {p}", file=err)
+    return [run_row(r) for r in runs], problems

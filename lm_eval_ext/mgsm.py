@@ -73,8 +73,10 @@ def normalize(lang: str, test_rows, train_rows, en_train_rows=None):
 
     def record(i, row, cot=None, cot_en=None):
         number = row["answer_number"]
-        if number is None:
-            raise data.DataFormatError(f"MGSM {lang} item {i}: answer_number is null")
+        if not data.is_number(number):
+            split = "test" if cot is None else "train"
+            raise data.DataFormatError(f"MGSM {lang} {split} item {i} (row {i + 1}): field answer_number is "
+                                       f"{number!r}, not a number")
         return {
             "item_id": i,
             "lang": lang,
@@ -118,12 +120,12 @@ def _to_datasets(test, train):
 
 
 def load_local(root, lang: str, mode: str = "native_cot", **_):
-    fields = ("question", "answer_number")
-    test = data.read_jsonl(root / f"mgsm/mgsm_{lang}.jsonl", fields)
-    train = data.read_jsonl(root / f"mgsm/mgsm_{lang}.train.jsonl", fields + ("answer",))
+    fields, numeric = ("question", "answer_number"), ("answer_number",)
+    test = data.read_jsonl(root / f"mgsm/mgsm_{lang}.jsonl", fields, numeric)
+    train = data.read_jsonl(root / f"mgsm/mgsm_{lang}.train.jsonl", fields + ("answer",), numeric)
     en_train = None
     if mode == "en_cot":
-        en_train = data.read_jsonl(root / "mgsm/mgsm_en.train.jsonl", fields + ("answer",))
+        en_train = data.read_jsonl(root / "mgsm/mgsm_en.train.jsonl", fields + ("answer",), numeric)
     return _to_datasets(*normalize(lang, test, train, en_train))
 
 

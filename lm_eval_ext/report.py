@@ -13,10 +13,11 @@ import sys
 from html import escape
 from pathlib import Path
 
-from lm_eval_ext import __version__, languages, stats, svg
+from lm_eval_ext import __version__, files, languages, stats, svg
 from lm_eval_ext.discovery import reports_dir
-from lm_eval_ext.runs import Problem, Run, lang_label, load_runs, read_samples, row_key, row_label, tier_of
-from lm_eval_ext.tables import BOOKKEEPING_METRICS, HELPER_METRIC_SUFFIXES, MEAN_KINDS, MEAN_LABELS, Table, build_tables, metric_label
+from lm_eval_ext.runs import Problem, Run, load_runs, prompt_parts, read_samples, row_key, row_label, tier_of
+from lm_eval_ext.tables import (BOOKKEEPING_METRICS, HELPER_METRIC_SUFFIXES, MEAN_KINDS, MEAN_LABELS, Table, build_tables,
+                                md_cell, metric_label)
 
 TIER_ORDER = [(languages.HIGH, languages.TIER_LABELS[languages.HIGH]),
               (languages.LOW, languages.TIER_LABELS[languages.LOW]),
@@ -25,10 +26,6 @@ TIER_ORDER = [(languages.HIGH, languages.TIER_LABELS[languages.HIGH]),
 
 def h(text) -> str:
     return escape("" if text is None else str(text), quote=True)
-
-
-def md_cell(text) -> str:
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
 
 
 def unique(problems: list[Problem]) -> list[Problem]:
@@ -150,10 +147,10 @@ class Report:
         out.append("")
         if self.problems:
             out += ["## Skipped and incomplete input", ""]
-            out += [f"- `{md_cell(p.where)}`: {md_cell(p.what)}" for p in unique(self.problems)]
+            out += [f"- {md_cell(p.where)}: {md_cell(p.what)}" for p in unique(self.problems)]
             out.append("")
         for family, tables in self.families.items():
-            out += [f"## {md_cell(tables[0].title)}" + (f" (`{family}`)" if tables[0].title != family else ""), ""]
+            out += [f"## {md_cell(tables[0].title)}" + (f" ({md_cell(family)})" if tables[0].title != family else ""), ""]
             for t in tables:
                 out += self._md_table(t)
         out += judge_markdown(self.runs)
@@ -492,8 +489,9 @@ PAIR_HEAD = ["versus (B)", "language", "win", "tie", "loss", "win rate (tie = ½
 
 def _judge_provenance(doc: dict) -> str:
     prov = doc.get("provenance") or {}
-    j = prov.get("judge") or {}
-    tpl = ", ".join(f"{v}" for v in (prov.get("templates") or {}).values())
+    j = prov.get("judge") if isinstance(prov.get("judge"), dict) else {}
+    templates = prov.get("templates") if isinstance(prov.get("templates"), dict) else {}
+    tpl = ", ".join(f"{v}" for v in templates.values())
     return (f"judge {j.get('model')} ({j.get('backend')}), sampling {json_compact(prov.get('sampling'))}, "
             f"templates {tpl}, {prov.get('date')}")
 
@@ -572,15 +570,7 @@ def _short(value, limit=2000) -> str:
 
 
 def _prompt_text(doc: dict) -> str:
-    args = doc.get("arguments")
-    if isinstance(args, dict):
-        first = next(iter(args.values()), {})
-        if isinstance(first, dict):
-            parts = [v for k, v in first.items() if isinstance(v, str)]
-            return "\n⟶ ".join(parts)
-    if isinstance(args, list) and args:
-        return str(args[0][0] if isinstance(args[0], list) else args[0])
-    return ""
+    return "\n⟶ ".join(prompt_parts(doc))
 
 
 def _output_text(doc: dict) -> str:
@@ -605,11 +595,18 @@ def _scores_text(doc: dict) -> str:
 def write_report(paths, out_dir, max_samples: int = 20, bootstrap_iters: int = stats.DEFAULT_ITERS,
                  err=sys.stderr) -> tuple[Report, list[Problem]]:
     runs, problems = load_runs(paths)
-    report = Report(runs, problems, max_samples=max_samples, bootstrap_iters=bootstrap_iters)
+    first: dict[str, Run] = {}
+    for run in runs:  # one rule (runs.same_identity's), the report's consequence: every run is a column
+        other = first.setdefault(run.identity, run)
+        if other is not run:
+            problems.append(Problem(str(run.path), f"same model and model args (and task versions) as {other.path} "
+                                                   f"({run.model}); both are shown, labelled by folder"))
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.md").write_text(report.markdown(), encoding="utf-8")
-    (out / "report.html").write_text(report.html(), encoding="utf-8")
+    if out.exists() and not out.is_dir():
+        raise files.OutputError(f"{out}: is a file; -o names the folder for report.md and report.html")
+    report = Report(runs, problems, max_samples=max_samples, bootstrap_iters=bootstrap_iters)
+    files.write_output(out / "report.md", report.markdown())
+    files.write_output(out / "report.html", report.html())
     for p in unique(problems):
         print(f"lm-eval-ext report: warning: {p}", file=err)
     return report, problems

@@ -1,66 +1,41 @@
 """``lm-eval-ext rescore RUN_DIR --metrics comet,bleurt``: neural metrics for a finished run.
 
-For runs made where no GPU or checkpoint was available: reads the run's
-results file and its FLORES samples logs (``--log_samples``), scores the logged
-translations (``filtered_resps``, what BLEU was computed on) with the metrics
-asked for (`lm_eval_ext.neural_metrics`, cache included), and writes a NEW
-results file beside the old one: a copy of the newest ``results_<date>.json``
+For runs made where no GPU or checkpoint was available: reads the run folder
+with the same reader as report, leaderboard and compare (`lm_eval_ext.runs`:
+results files merged, the newest winning per task; truncated or corrupt files
+and bad log lines reported and skipped), scores the logged translations of
+every FLORES task (``filtered_resps``, what BLEU was computed on) with the
+metrics asked for (`lm_eval_ext.neural_metrics`, cache included), and writes a
+NEW results file beside the old ones (atomically): the run's merged results
 with the rescored task metrics, the group means recomputed the way the groups
 define them (mean over their language tasks), the new signatures in each task's
 ``metadata.metric_signatures`` and an ``lm_eval_ext_rescore`` record. Existing
 files are never modified; reports read the newer file as winning per task.
+
+A metric that cannot be computed now never hides a value computed before: the
+earlier value (and its signature) is carried forward, and recorded as such. A
+rescore that computes nothing new writes nothing. A task whose samples log has
+unreadable lines is not rescored (a score over part of its items would be
+reported as the task's). Exit status: 0 everything asked was computed, 2
+something could not be (named on stderr; what was computed is written).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import math
-import re
 from datetime import datetime
 from pathlib import Path
 
-from lm_eval_ext import neural_metrics
+from lm_eval_ext import files, neural_metrics
+from lm_eval_ext.runs import RESULTS_RE, Problem, Run, load_runs, read_samples
 
-RESULTS_RE = re.compile(r"^results_(?P<date>\d{4}-\d{2}-\d{2}T[0-9\-.]+)\.json$")
 FILTER = "translation"
 
 
 class RescoreError(RuntimeError):
     pass
-
-
-def _jsonl(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
-
-
-def latest_results(folder: Path) -> Path:
-    files = sorted(p for p in folder.glob("results_*.json") if RESULTS_RE.match(p.name))
-    if not files:
-        raise RescoreError(f"{folder}: no results_<date>.json (not an lm-eval --output_path model folder?)")
-    return files[-1]
-
-
-def model_folders(run_dir: Path) -> list[Path]:
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise RescoreError(f"{run_dir}: no such folder")
-    folders = sorted({p.parent for p in run_dir.rglob("results_*.json") if RESULTS_RE.match(p.name)})
-    if not folders:
-        raise RescoreError(f"{run_dir}: no results_<date>.json found below it")
-    return folders
-
-
-def samples_file(folder: Path, task: str, stamp: str) -> Path:
-    exact = folder / f"samples_{task}_{stamp}.jsonl"
-    if exact.is_file():
-        return exact
-    found = sorted(folder.glob(f"samples_{task}_*.jsonl"))
-    if not found:
-        raise RescoreError(
-            f"task {task}: no samples_{task}_*.jsonl in {folder}; rescoring needs a run made with --log_samples"
-        )
-    return found[-1]
 
 
 def triples_of(samples: list[dict], path: Path) -> list[tuple[str, str, str]]:
@@ -69,7 +44,8 @@ def triples_of(samples: list[dict], path: Path) -> list[tuple[str, str, str]]:
         if s.get("filter", FILTER) != FILTER:
             continue
         doc, resps = s.get("doc") or {}, s.get("filtered_resps")
-        if not isinstance(resps, list) or not resps or not {"source", "reference"} <= set(doc):
+        if (not isinstance(doc, dict) or not isinstance(resps, list) or not resps
+                or not isinstance(doc.get("source"), str) or not isinstance(doc.get("reference"), str)):
             raise RescoreError(f"{path}: doc {s.get('doc_id')} lacks doc.source/doc.reference/filtered_resps")
         out.append((doc["source"], str(resps[0]), doc["reference"]))
     if not out:
@@ -77,60 +53,115 @@ def triples_of(samples: list[dict], path: Path) -> list[tuple[str, str, str]]:
     return out
 
 
-def _leaves(name: str, subtasks: dict) -> list[str]:
+def _leaves(name: str, subtasks: dict, seen=()) -> list[str]:
     out = []
     for child in subtasks.get(name, []):
-        out.extend(_leaves(child, subtasks) if child in subtasks else [child])
+        if child in seen:
+            continue
+        out.extend(_leaves(child, subtasks, (*seen, name)) if child in subtasks else [child])
     return out
 
 
-def rescore_folder(folder: Path, metrics: list[str]) -> Path:
-    source = latest_results(folder)
-    stamp = RESULTS_RE.match(source.name)["date"]
-    doc = json.loads(source.read_text(encoding="utf-8"))
-    configs, results = doc.get("configs") or {}, doc.get("results") or {}
-    tasks = [t for t, c in configs.items() if ((c or {}).get("dataset_kwargs") or {}).get("family") == "flores"]
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def flores_tasks(run: Run) -> list[str]:
+    configs = run.data.get("configs") or {}
+    return [t for t, info in run.tasks.items() if not info.is_group
+            and ((configs.get(t) or {}).get("dataset_kwargs") or {}).get("family") == "flores"]
+
+
+def rescore_run(run: Run, metrics: list[str], problems: list[Problem]) -> tuple[Path | None, bool]:
+    """(the new results file or None when nothing new was computed, whether everything asked was)."""
+    tasks = flores_tasks(run)
     if not tasks:
-        raise RescoreError(f"{source}: no FLORES task in this run; nothing to rescore")
+        problems.append(Problem(str(run.path), "no FLORES task in this run; nothing to rescore"))
+        return None, False
+    doc = copy.deepcopy(run.data)
+    configs, results = doc.setdefault("configs", {}), doc["results"]
+    computed: list[tuple[str, str]] = []
+    carried: dict[str, list[str]] = {}
+    complete = True
     for task in tasks:
-        path = samples_file(folder, task, stamp)
-        triples = triples_of(_jsonl(path), path)
-        meta = dict(configs[task].get("metadata") or {})
+        path = run.samples.get(task)
+        if path is None:
+            problems.append(Problem(str(run.path), f"task {task}: no samples_{task}_*.jsonl; rescoring needs a run "
+                                                   "made with --log_samples; task not rescored"))
+            complete = False
+            continue
+        bad: list[Problem] = []
+        lines = read_samples(path, bad)
+        if bad:
+            problems.extend(bad)
+            problems.append(Problem(str(path), f"task {task} not rescored: its log has unreadable lines, and a "
+                                               "score over part of the items is not the task's score"))
+            complete = False
+            continue
+        try:
+            triples = triples_of(lines, path)
+        except RescoreError as err:
+            problems.append(Problem(str(path), f"{err}; task {task} not rescored"))
+            complete = False
+            continue
+        meta = dict((configs.setdefault(task, {}) or {}).get("metadata") or {})
         sigs = dict(meta.get("metric_signatures") or {})
         skipped = dict(meta.get("skipped_metrics") or {})
+        entry = results.setdefault(task, {})
         for metric in metrics:
             items = triples if metric == "comet" else [("", h, r) for _, h, r in triples]
             value = neural_metrics.system_score(metric, items)
-            results.setdefault(task, {})[f"{metric},{FILTER}"] = value
-            results[task][f"{metric}_stderr,{FILTER}"] = "N/A"
-            sigs[metric] = neural_metrics.signature(metric)
-            if math.isnan(value):
-                skipped[metric] = neural_metrics.SKIPPED.get(metric, "not computed")
-            else:
+            key = f"{metric},{FILTER}"
+            if _finite(value):
+                entry[key] = value
+                entry[f"{metric}_stderr,{FILTER}"] = "N/A"
+                sigs[metric] = neural_metrics.signature(metric)
                 skipped.pop(metric, None)
+                computed.append((task, metric))
+                continue
+            complete = False
+            reason = neural_metrics.SKIPPED.get(metric, "not computed")
+            if _finite(entry.get(key)):  # never hide an earlier valid value behind a NaN
+                carried.setdefault(task, []).append(metric)
+                problems.append(Problem(task, f"{metric} could not be computed now ({reason}); the earlier value "
+                                              f"{entry[key]:.4f} is carried forward"))
+            else:
+                entry[key] = float("nan")
+                entry[f"{metric}_stderr,{FILTER}"] = "N/A"
+                sigs[metric] = neural_metrics.signature(metric)
+                skipped[metric] = reason
+                problems.append(Problem(task, f"{metric} could not be computed ({reason})"))
         meta.update(metric_signatures=sigs, skipped_metrics=skipped)
-        configs[task]["metadata"] = meta
+        configs[task] = {**(configs.get(task) or {}), "metadata": meta}
+    if not computed:
+        return None, False
     subtasks = doc.get("group_subtasks") or {}
     for group in subtasks:
-        leaves = [t for t in _leaves(group, subtasks) if t in results]
-        for metric in metrics:
+        leaves = [t for t in _leaves(group, subtasks) if isinstance(results.get(t), dict)]
+        for metric in {m for _, m in computed}:
             key = f"{metric},{FILTER}"
             values = [results[t][key] for t in leaves if isinstance(results[t].get(key), (int, float))]
-            if values and group in results and key in results[group]:
+            if values and isinstance(results.get(group), dict) and key in results[group]:
                 results[group][key] = sum(values) / len(values)  # NaN stays NaN: one skipped language shows
     doc["lm_eval_ext_rescore"] = {
-        "rescored_from": source.name,
+        "rescored_from": [p.name for p in run.results_files],
         "metrics": metrics,
-        "tasks": tasks,
+        "tasks": sorted({t for t, _ in computed}),
+        "carried_forward": carried,
         "at": datetime.now().isoformat(timespec="seconds"),
     }
-    new_stamp = datetime.now().strftime("%Y-%m-%dT%H-%M-%S.%f")
-    if new_stamp <= stamp:  # keep the rescored file the newest
-        new_stamp = stamp + "1"
-    out = folder / f"results_{new_stamp}.json"
+    return _write_results(run.path, doc), complete
+
+
+def _write_results(folder: Path, doc: dict) -> Path:
+    newest = max((m["date"] for p in folder.glob("results_*.json") if (m := RESULTS_RE.match(p.name))), default="")
+    stamp = datetime.now().strftime("%Y-%m-%dT%H-%M-%S.%f")
+    if stamp <= newest:  # keep the rescored file the newest (a clock behind the run's)
+        stamp = newest + "1"
+    out = folder / f"results_{stamp}.json"
     if out.exists():
         raise RescoreError(f"{out} exists; not overwriting")
-    out.write_text(json.dumps(doc, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    files.write_atomic(out, json.dumps(doc, indent=2, ensure_ascii=False, default=str))
     return out
 
 
@@ -143,13 +174,21 @@ def run_rescore(args) -> int:
         print(f"lm-eval-ext rescore: error: unknown metric(s) {unknown}; choose from "
               f"{','.join(neural_metrics.METRICS)}", file=sys.stderr)
         return 2
-    try:
-        written = [rescore_folder(f, metrics) for f in model_folders(Path(args.run_dir))]
-    except RescoreError as err:
-        print(f"lm-eval-ext rescore: error: {err}", file=sys.stderr)
-        return 2
+    problems: list[Problem] = []
+    runs, _ = load_runs([args.run_dir], problems)
+    written, complete = [], bool(runs)
+    for run in runs:
+        path, done = rescore_run(run, metrics, problems)
+        complete = complete and done
+        if path is None:
+            problems.append(Problem(str(run.path), "nothing new was computed; no results file written (earlier "
+                                                   "results stay as they are)"))
+        else:
+            written.append(path)
+    for p in dict.fromkeys(problems):
+        print(f"lm-eval-ext rescore: {'warning' if written else 'error'}: {p}", file=sys.stderr)
     for path in written:
         print(f"wrote {path}")
     for metric in metrics:
         print(f"{metric}: {neural_metrics.signature(metric)}")
-    return 1 if any(m in neural_metrics.SKIPPED for m in metrics) else 0
+    return 0 if complete and written else 2

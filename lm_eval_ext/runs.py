@@ -223,6 +223,9 @@ class Run:
     samples: dict[str, Path] = field(default_factory=dict)  # task -> newest samples file
     judge: list = field(default_factory=list)  # [(path, doc)] of judge_results_*.json, oldest first
     pairwise: list = field(default_factory=list)  # [(path, doc)] of judge_pairwise_*.json, oldest first
+    # (family, langs, metric key) -> why the value is undefined (NaN in the results): the row
+    # exists, only this metric has no number there
+    undefined: dict = field(default_factory=dict)
 
     @property
     def config(self) -> dict:
@@ -295,6 +298,41 @@ class Run:
 
 
 # --------------------------------------------------------------------- loading
+# top-level fields of a results file and the JSON type they must have when present
+_OBJECT_FIELDS = ("results", "configs", "versions", "groups", "group_subtasks", "higher_is_better", "n-samples",
+                  "config")
+_OBJECT_VALUED = ("configs", "higher_is_better", "n-samples")  # {task: object}
+_MAX_TIMESTAMP = 253402300799  # 9999-12-31: what a date can be shown as
+
+
+def _type_name(value) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__)
+
+
+def shape_problem(data) -> str | None:
+    """What makes a parsed results document unusable (valid JSON of the wrong shape), or None."""
+    if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
+        return "no 'results' object: not an lm-eval results file"
+    for key in _OBJECT_FIELDS:
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            return f"'{key}' is {_type_name(data[key])}, not an object"
+    for key in _OBJECT_VALUED:
+        for name, value in (data.get(key) or {}).items():
+            if value is not None and not isinstance(value, dict):
+                return f"'{key}.{name}' is {_type_name(value)}, not an object"
+    for name, value in (data.get("group_subtasks") or {}).items():
+        if not isinstance(value, list):
+            return f"'group_subtasks.{name}' is {_type_name(value)}, not a list"
+    date = data.get("date")
+    if date is not None:
+        if isinstance(date, bool) or not isinstance(date, (int, float, str)):
+            return f"'date' is {_type_name(date)}, not a timestamp"
+        if isinstance(date, (int, float)) and not (math.isfinite(date) and 0 <= date <= _MAX_TIMESTAMP):
+            return f"'date' is {date!r}, not a timestamp"
+    return None
+
+
 def _load_json(path: Path, problems: list[Problem]) -> dict | None:
     try:
         with open(path, encoding="utf-8") as fh:
@@ -302,11 +340,12 @@ def _load_json(path: Path, problems: list[Problem]) -> dict | None:
     except json.JSONDecodeError as err:
         problems.append(Problem(str(path), f"not valid JSON, truncated or corrupt ({err.msg} at line {err.lineno}); file skipped"))
         return None
-    except (OSError, UnicodeDecodeError) as err:
+    except (OSError, UnicodeDecodeError, RecursionError) as err:
         problems.append(Problem(str(path), f"cannot be read ({err}); file skipped"))
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
-        problems.append(Problem(str(path), "no 'results' object: not an lm-eval results file; file skipped"))
+    why = shape_problem(data)
+    if why:
+        problems.append(Problem(str(path), f"{why}; file skipped"))
         return None
     return data
 
@@ -319,7 +358,8 @@ def _run_folders(path: Path, problems: list[Problem]) -> list[tuple[Path, list[P
         return []
     by_dir: dict[Path, list[Path]] = {}
     for f in path.rglob("results_*.json"):
-        by_dir.setdefault(f.parent, []).append(f)
+        if RESULTS_RE.match(f.name):
+            by_dir.setdefault(f.parent, []).append(f)
     if not by_dir:
         problems.append(Problem(str(path), "no results_*.json found (not an lm-eval --output_path folder?); folder skipped"))
         return []
@@ -340,47 +380,142 @@ def _merge(docs: list[dict]) -> dict:
     return merged
 
 
-def load_run(folder: Path, files: list[Path], problems: list[Problem]) -> Run | None:
-    docs, used = [], []
+def _stamp(path: Path) -> str | None:
+    m = RESULTS_RE.match(path.name) or SAMPLES_RE.match(path.name)
+    return m["date"] if m else None
+
+
+def load_run(folder: Path, files: list[Path], problems: list[Problem]) -> list[Run]:
+    """The runs of one folder. Results files of one model configuration (model type, model,
+    model args) are merged, the newest winning per task; files of different configurations
+    (two lm_eval invocations into one --output_path) are kept apart as separate runs."""
+    configs: dict[tuple, list[tuple[Path, dict]]] = {}
     for f in files:
         doc = _load_json(f, problems)
         if doc is not None:
-            docs.append(doc)
-            used.append(f)
-    if not docs:
+            probe = Run(path=folder, results_files=[f], data=doc)
+            configs.setdefault((probe.model_type, probe.model, probe.model_args), []).append((f, doc))
+    if not configs:
         problems.append(Problem(str(folder), "no readable results file; run skipped"))
-        return None
-    run = Run(path=folder, results_files=used, data=_merge(docs))
-    _index(run, problems)
-    _find_samples(run, problems)
-    _add_judge(run, problems)
-    return run
+        return []
+    if len(configs) > 1:
+        described = "; ".join(f"{m} [{a or 'no model args'}] in {', '.join(f.name for f, _ in fs)}"
+                              for (_, m, a), fs in configs.items())
+        problems.append(Problem(str(folder), f"results of {len(configs)} different model configurations in one "
+                                             f"folder ({described}); kept apart as separate runs"))
+    runs = [Run(path=folder, results_files=[f for f, _ in fs], data=_merge([d for _, d in fs]))
+            for fs in configs.values()]
+    for run in runs:
+        _index(run, problems)
+    _find_samples(runs, problems)
+    _add_judge(runs, problems)
+    return runs
 
 
 JUDGE_RESULTS_RE = re.compile(rf"^judge_results_(?P<date>{_DATE})\.json$")
 JUDGE_PAIRWISE_RE = re.compile(rf"^judge_pairwise_(?P<date>{_DATE})\.json$")
 
 
-def _add_judge(run: Run, problems: list[Problem]) -> None:
+def _is_num(x, allow_none=True) -> bool:
+    return (x is None and allow_none) or (_num(x) is not None and math.isfinite(x))
+
+
+def _is_ci(x) -> bool:
+    return x is None or (isinstance(x, list) and len(x) == 2 and all(_is_num(v, False) for v in x))
+
+
+def _judge_entry_problem(entry) -> str | None:
+    if not isinstance(entry, dict):
+        return f"is {_type_name(entry)}, not an object"
+    for key in ("mean", "stderr", "win_rate"):
+        if not _is_num(entry.get(key)):
+            return f"'{key}' is {entry.get(key)!r}, not a number"
+    for key in ("ci95", "win_rate_ci95"):
+        if not _is_ci(entry.get(key)):
+            return f"'{key}' is {entry.get(key)!r}, not a pair of numbers"
+    for key in ("n", "n_items", "parse_failures", "request_failures", "not_judged", "invalid_items", "win", "tie",
+                "loss", "order_disagreements"):
+        v = entry.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+            return f"'{key}' is {v!r}, not a count"
+    for key in ("agreement",):
+        v = entry.get(key)
+        if v is not None and (not isinstance(v, dict) or not _is_num(v.get("rho"))):
+            return f"'{key}' is {v!r}, not an object with a numeric rho"
+    if not isinstance(entry.get("parse_failure_doc_ids", []), list):
+        return "'parse_failure_doc_ids' is not a list"
+    return None
+
+
+def _clean_judge_doc(f: Path, doc, section: str, depth: int, problems: list[Problem]) -> dict | None:
+    """The judge document with its entries of the wrong shape reported and dropped."""
+    if not isinstance(doc, dict) or not isinstance(doc.get(section), dict):
+        problems.append(Problem(str(f), f"no '{section}' object: not a judge results file; skipped"))
+        return None
+    kept: dict = {}
+    for name, per in doc[section].items():
+        entries = {"": per} if depth == 1 else per
+        if not isinstance(entries, dict):
+            problems.append(Problem(str(f), f"{section}.{name} is {_type_name(per)}, not an object; skipped"))
+            continue
+        for proto, entry in entries.items():
+            why = _judge_entry_problem(entry)
+            if why:
+                problems.append(Problem(str(f), f"{section}.{name}{'.' + proto if proto else ''} {why}; skipped"))
+            elif depth == 1:
+                kept[name] = entry
+            else:
+                kept.setdefault(name, {})[proto] = entry
+    for key in ("provenance", "run_a", "run_b", "requests"):
+        if not isinstance(doc.get(key, {}), dict):
+            doc = {**doc, key: {}}
+    return {**doc, section: kept}
+
+
+def _judge_owner(f: Path, doc: dict, runs: list[Run]) -> Run | None:
+    if len(runs) == 1:
+        return runs[0]
+    prov = (doc.get("provenance") or {}).get("run") or {}
+    if not isinstance(prov, dict):
+        return None
+    for run in runs:
+        if prov.get("run_id") == run.identity or set(prov.get("results_files") or ()) & {p.name for p in run.results_files}:
+            return run
+    return None
+
+
+def _add_judge(runs: list[Run], problems: list[Problem]) -> None:
     """Judge results (``lm-eval-ext judge``) become cells ``judge/<protocol>`` of the
     judged task's family and language row; the newest file wins per task and protocol."""
-    for regex, target in ((JUDGE_RESULTS_RE, run.judge), (JUDGE_PAIRWISE_RE, run.pairwise)):
-        for f in sorted((f for f in run.path.glob("judge_*.json") if regex.match(f.name)), key=lambda p: p.name):
+    folder = runs[0].path
+    for regex, attr, section, depth in ((JUDGE_RESULTS_RE, "judge", "tasks", 2),
+                                        (JUDGE_PAIRWISE_RE, "pairwise", "languages", 1)):
+        for f in sorted((f for f in folder.glob("judge_*.json") if regex.match(f.name)), key=lambda p: p.name):
             try:
                 doc = json.loads(f.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
                 problems.append(Problem(str(f), f"judge results cannot be read ({err}); skipped"))
                 continue
-            if not isinstance(doc, dict) or not isinstance(doc.get("tasks"), dict):
-                problems.append(Problem(str(f), "no 'tasks' object: not a judge results file; skipped"))
+            doc = _clean_judge_doc(f, doc, section, depth, problems)
+            if doc is None:
                 continue
-            target.append((f, doc))
+            if attr == "pairwise" and not isinstance(doc.get("tasks", {}), dict):
+                doc["tasks"] = {}
+            owner = _judge_owner(f, doc, runs)
+            if owner is None:
+                problems.append(Problem(str(f), "the folder holds several runs and this file names none of them; skipped"))
+                continue
+            getattr(owner, attr).append((f, doc))
+    for run in runs:
+        _judge_cells(run, problems)
+
+
+def _judge_cells(run: Run, problems: list[Problem]) -> None:
     latest: dict[tuple[str, str], tuple[Path, dict]] = {}
     for f, doc in run.judge:
         for task, per in doc["tasks"].items():
-            for proto, entry in (per or {}).items():
-                if isinstance(entry, dict):
-                    latest[(task, proto)] = (f, entry)
+            for proto, entry in per.items():
+                latest[(task, proto)] = (f, entry)
     for (task, proto), (f, entry) in sorted(latest.items()):
         info = run.tasks.get(task)
         if info is None:
@@ -392,7 +527,7 @@ def _add_judge(run: Run, problems: list[Problem]) -> None:
                                             f"failure(s), {entry.get('request_failures', 0)} failed); no judge/{proto} cell"))
             continue
         ci = entry.get("ci95")
-        ci = (float(ci[0]), float(ci[1])) if isinstance(ci, list) and len(ci) == 2 and all(_num(x) is not None for x in ci) else None
+        ci = (float(ci[0]), float(ci[1])) if ci else None
         run.cells.append(Cell(task, info.family, info.langs, f"judge/{proto},none",
                               Score(mean, _num(entry.get("stderr")), entry.get("n")), None, ci))
 
@@ -402,29 +537,30 @@ def load_runs(paths, problems: list[Problem] | None = None) -> tuple[list[Run], 
     runs: list[Run] = []
     for p in paths:
         for folder, files in _run_folders(Path(p), problems):
-            run = load_run(folder, files, problems)
-            if run is not None:
-                runs.append(run)
-    _label(runs, problems)
+            runs.extend(load_run(folder, files, problems))
+    _label(runs)
     return runs, problems
 
 
-def _label(runs: list[Run], problems: list[Problem]) -> None:
-    """Column labels: the model's short name; the folder name is added when two
-    runs would share a label, and a run of the same model twice is reported."""
+def same_identity(runs: list[Run]) -> list[tuple[Run, Run]]:
+    """(older, newer) for every run whose identity (model, model args, task versions) a newer
+    run also has; newer = later results file date (input order breaks ties)."""
+    groups: dict[str, list[Run]] = {}
     for run in runs:
-        run.label = Path(run.model.rstrip("/")).name or run.model
-    seen: dict[str, Run] = {}
+        groups.setdefault(run.identity, []).append(run)
+    out = []
+    for same in groups.values():
+        if len(same) > 1:
+            newest = max(reversed(same), key=lambda r: r.results_files[-1].name)
+            out += [(r, newest) for r in same if r is not newest]
+    return out
+
+
+def _label(runs: list[Run]) -> None:
+    """Column labels: the model name as recorded (never cut at a '/'); when two runs share
+    it, the nearest folder level where their paths differ is added, else a number."""
     for run in runs:
-        key = (run.model_type, run.model, run.model_args)
-        if key in seen:
-            other = seen[key]
-            problems.append(Problem(
-                str(run.path),
-                f"same model and model args as {other.path} ({run.model}); both are shown, labelled by folder",
-            ))
-        else:
-            seen[key] = run
+        run.label = run.model
     groups: dict[str, list[Run]] = {}
     for run in runs:
         groups.setdefault(run.label, []).append(run)
@@ -494,7 +630,11 @@ def _index(run: Run, problems: list[Problem]) -> None:
             value = entry[key]
             num = _num(value)
             if num is None or math.isnan(num) or math.isinf(num):
-                problems.append(Problem(where, f"task {name}: metric {key} is {value!r} (not a finite number); cell skipped"))
+                why = _undefined_reason(entry, metric_name, filt)
+                problems.append(Problem(where, f"task {name}: metric {key} is {value!r} (not a finite number"
+                                               f"{': ' + why if why else ''}); cell skipped"))
+                if langs:
+                    run.undefined[(family, langs, key)] = why or f"{value!r} in the results"
                 continue
             se = _num(entry.get(f"{metric_name}_stderr,{filt}"))
             if se is not None and (math.isnan(se) or math.isinf(se)):
@@ -511,17 +651,36 @@ def _index(run: Run, problems: list[Problem]) -> None:
                 run.cells.append(Cell(name, name, (), key, score, metric_name))
 
 
-def _find_samples(run: Run, problems: list[Problem]) -> None:
+def _undefined_reason(entry: dict, metric: str, filt: str) -> str:
+    """Why a metric has no value, when the results say (e.g. language fidelity of replies that
+    were all too short to identify)."""
+    if metric == "lang_fidelity" and _num(entry.get(f"lang_undecidable,{filt}")) == 1.0:
+        return "all replies undecidable (too short to identify their language: lang_undecidable = 1)"
+    return ""
+
+
+def _find_samples(runs: list[Run], problems: list[Problem]) -> None:
+    """Each run gets the newest samples log per task. In a folder holding several runs, a log
+    belongs to the run whose results file has its date (lm-eval names both with one date)."""
+    folder = runs[0].path
+    stamps = {id(r): {_stamp(f) for f in r.results_files} for r in runs}
+    all_stamps = set().union(*stamps.values())
     files: dict[str, list[Path]] = {}
-    for f in run.path.glob("samples_*.jsonl"):
+    for f in folder.glob("samples_*.jsonl"):
         m = SAMPLES_RE.match(f.name)
         if m:
             files.setdefault(m["task"], []).append(f)
     for task, fs in sorted(files.items()):
-        if task not in run.tasks:
-            problems.append(Problem(str(sorted(fs)[-1]), f"samples for task {task!r}, which is not in the run's results; samples skipped"))
+        fs = sorted(fs, key=lambda p: p.name)
+        owners = [r for r in runs if task in r.tasks]
+        if not owners:
+            problems.append(Problem(str(fs[-1]), f"samples for task {task!r}, which is not in the run's results; samples skipped"))
             continue
-        run.samples[task] = sorted(fs, key=lambda p: p.name)[-1]
+        for run in owners:
+            mine = [f for f in fs if len(runs) == 1 or _stamp(f) in stamps[id(run)]
+                    or (_stamp(f) not in all_stamps and len(owners) == 1)]
+            if mine:
+                run.samples[task] = mine[-1]
 
 
 def judge_item_scores(run: Run, task: str, metric_key: str) -> dict | None:
@@ -529,40 +688,92 @@ def judge_item_scores(run: Run, task: str, metric_key: str) -> dict | None:
     proto = metric_key.partition(",")[0].removeprefix("judge/")
     for f, doc in reversed(run.judge):
         entry = ((doc.get("tasks") or {}).get(task) or {}).get(proto)
-        if not isinstance(entry, dict) or not entry.get("samples_file"):
+        if not isinstance(entry, dict) or not isinstance(entry.get("samples_file"), str):
             continue
         path = run.path / Path(entry["samples_file"]).name
         if not path.is_file():
             return None
         out = {}
         for line in read_samples(path):
-            if line.get("protocol") == proto and line.get("status") == "ok" and _num(line.get("score")) is not None:
-                out[line.get("doc_id")] = float(line["score"])
+            if (line.get("protocol") == proto and line.get("status") == "ok" and _num(line.get("score")) is not None
+                    and isinstance(line.get("doc_id"), (int, str))):
+                out[line["doc_id"]] = float(line["score"])
         return out or None
     return None
 
 
 def read_samples(path: Path, problems: list[Problem] | None = None, limit: int | None = None) -> list[dict]:
-    """The lines of a samples log (bad lines are reported and skipped)."""
+    """The lines of a samples log. A line that is not UTF-8, not JSON or not an object (a
+    log cut mid-line by a kill, a corrupt byte) is reported and skipped, never guessed at."""
     out = []
-    bad = 0
-    first_bad = None
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for i, line in enumerate(fh, 1):
-            if not line.strip():
+    bad: dict[str, list[int]] = {}
+    try:
+        fh = open(path, "rb")
+    except OSError as err:
+        if problems is not None:
+            problems.append(Problem(str(path), f"cannot be read ({err.strerror or err}); samples skipped"))
+        return out
+    with fh:
+        for i, raw in enumerate(fh, 1):
+            if not raw.strip():
                 continue
             try:
-                doc = json.loads(line)
-            except json.JSONDecodeError:
-                bad += 1
-                first_bad = first_bad or i
+                doc = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                bad.setdefault("not UTF-8", []).append(i)
                 continue
-            if isinstance(doc, dict):
-                out.append(doc)
+            except (json.JSONDecodeError, RecursionError):
+                bad.setdefault("not valid JSON", []).append(i)
+                continue
+            if not isinstance(doc, dict):
+                bad.setdefault("not a JSON object", []).append(i)
+                continue
+            out.append(doc)
             if limit is not None and len(out) >= limit:
                 break
-    if bad and problems is not None:
-        problems.append(Problem(str(path), f"{bad} line(s) are not valid JSON (first: line {first_bad}); those samples skipped"))
+    if problems is not None:
+        for what, lines in bad.items():
+            problems.append(Problem(str(path), f"{len(lines)} line(s) are {what} (first: line {lines[0]}); "
+                                               "those samples skipped"))
+    return out
+
+
+def chat_messages(value) -> list[dict] | None:
+    """A chat prompt as lm-eval logs it for chat-completions models (a list of {role, content},
+    or a JSON string of one, alone in a list), else None."""
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], str):
+        value = value[0]
+    if isinstance(value, str):
+        if not value.lstrip().startswith("[{"):
+            return None
+        try:
+            value = json.loads(value)
+        except (ValueError, RecursionError):
+            return None
+    if isinstance(value, list) and value and all(isinstance(m, dict) and "content" in m for m in value):
+        return value
+    return None
+
+
+def prompt_parts(sample: dict) -> list[str]:
+    """The request arguments of a logged sample as text, the prompt first (a chat prompt as
+    ``[role]`` + content per message), then any other text argument (a loglikelihood
+    continuation); generation settings left out."""
+    args = sample.get("arguments")
+    if isinstance(args, dict):  # lm-eval >= 0.4.9: {"gen_args_0": {"arg_0": prompt, "arg_1": gen_kwargs}}
+        first = next(iter(args.values()), {})
+        values = list(first.values()) if isinstance(first, dict) else [first]
+    elif isinstance(args, list) and args:  # older: [[prompt, gen_kwargs]]
+        values = args[0] if isinstance(args[0], list) else [args[0]]
+    else:
+        return []
+    out = []
+    for v in values:
+        messages = chat_messages(v)
+        if messages is not None:
+            out.append("\n\n".join(f"[{m.get('role', '?')}]\n{m['content']}" for m in messages))
+        elif isinstance(v, str):
+            out.append(v)
     return out
 
 
@@ -579,5 +790,7 @@ def per_sample_scores(path: Path, metric_key: str, problems: list[Problem] | Non
             if metric_name in doc:
                 return None
             continue  # e.g. exact_match_non_en is absent on English items
-        out[doc.get("doc_id", len(out))] = value
+        doc_id = doc.get("doc_id", len(out))
+        if isinstance(doc_id, (int, str)):
+            out[doc_id] = value
     return out or None

@@ -34,6 +34,13 @@ MEAN_LABELS = {
 }
 
 
+def md_cell(text) -> str:
+    """Untrusted text made inert in Markdown (a table cell, a heading, a list item): no HTML
+    element, no link or image, no table break. The one escaping of every Markdown output."""
+    return (str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+            .replace("<", "&lt;").replace("[", "\\[").replace("]", "\\]"))
+
+
 def metric_label(key: str) -> str:
     name, _, filt = key.partition(",")
     return name if filt in ("", "none") else f"{name} ({filt})"
@@ -112,20 +119,34 @@ def _finish(t: Table, problems) -> None:
     t.is_pair = any(len(r) == 2 for r in t.rows)
     n = len(t.runs)
     only_in: dict[tuple, list[str]] = {}
+    undefined: dict[tuple, list[str]] = {}
     for r in t.rows:
         have = tuple(i for i in range(n) if (r, i) in t.cells)
         if len(have) == n:
             t.common.append(r)
-        else:
-            t.partial[r] = [t.runs[i].label for i in have]
-            only_in.setdefault(have, []).append(row_key(r))
+            continue
+        t.partial[r] = [t.runs[i].label for i in have]
+        # a run with the row but no number for this metric (NaN in its results) has the language
+        why = {i: t.runs[i].undefined.get((t.family, r, t.metric)) for i in range(n) if i not in have}
+        for i, reason in why.items():
+            if reason:
+                undefined.setdefault((i, reason), []).append(row_key(r))
+        missing = tuple(i for i, reason in why.items() if not reason)
+        if missing:
+            present = tuple(i for i in range(n) if i not in missing)
+            only_in.setdefault((present, missing), []).append(row_key(r))
     if problems is not None:
-        for have, rows in only_in.items():
-            missing = [t.runs[i].label for i in range(n) if i not in have]
+        for (present, missing), rows in only_in.items():
             problems.append(Problem(
                 t.family,
-                f"language(s) {', '.join(rows)} present only in {', '.join(t.runs[i].label for i in have)} "
-                f"(missing in {', '.join(missing)}); shown, but left out of the family means",
+                f"language(s) {', '.join(rows)} present only in {', '.join(t.runs[i].label for i in present)} "
+                f"(missing in {', '.join(t.runs[i].label for i in missing)}); shown, but left out of the family means",
+            ))
+        for (i, reason), rows in undefined.items():
+            problems.append(Problem(
+                t.family,
+                f"{metric_label(t.metric)} is undefined for {', '.join(rows)} in {t.runs[i].label} ({reason}); "
+                f"left out of the {metric_label(t.metric)} means, kept in the means of the other metrics",
             ))
     values = [c.score.value for c in t.cells.values()]
     t.scale = 100.0 if values and all(0.0 <= v <= 1.0 for v in values) else 1.0

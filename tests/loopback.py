@@ -118,3 +118,94 @@ def last_user_message(payload: dict) -> str:
     messages = payload.get("messages") or []
     users = [m for m in messages if m.get("role") == "user"]
     return users[-1]["content"] if users else payload.get("prompt", "")
+
+
+class RawServer:
+    """A TCP server on loopback that answers each HTTP request with raw bytes of the
+    test's choosing, to play a hostile or broken server (dripped bytes, an endless
+    body, a bad status line, a redirect).
+
+        with RawServer(handler) as server:  # handler(server, sock, request_head: str, body: bytes)
+            server.base_url
+
+    `requests` holds (request line + headers, body) per request; `sent` counts the
+    bytes the handler wrote through `server.send`.
+    """
+
+    def __init__(self, handler):
+        import socket
+
+        self.handler = handler
+        self.requests: list[tuple[str, bytes]] = []
+        self.sent = 0
+        self._lock = threading.Lock()
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(32)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self._sock.getsockname()[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def send(self, conn, data: bytes) -> None:
+        conn.sendall(data)
+        with self._lock:
+            self.sent += len(data)
+
+    def _serve(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _one(self, conn):
+        try:
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    data += chunk
+                head, _, body = data.partition(b"\r\n\r\n")
+                text = head.decode("latin-1")
+                length = next((int(line.split(":", 1)[1]) for line in text.split("\r\n")
+                               if line.lower().startswith("content-length:")), 0)
+                while len(body) < length:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    body += chunk
+                with self._lock:
+                    self.requests.append((text, body))
+                self.handler(self, conn, text, body)
+        except OSError:  # the client hung up: what a hostile-server test expects
+            pass
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._sock.close()
+
+
+def http_reply(status: int, body: bytes = b"", headers: dict | None = None, reason: str = "X") -> bytes:
+    lines = [f"HTTP/1.1 {status} {reason}", f"Content-Length: {len(body)}", "Connection: close"]
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def chat_reply(text: str) -> bytes:
+    body = json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]}).encode()
+    return http_reply(200, body, {"Content-Type": "application/json"}, "OK")

@@ -463,7 +463,7 @@ def test_rescore_adds_neural_metrics_beside_the_old_results(en_x_run, mt_models)
     old_file, new_file = _results_files(run)
     assert str(new_file) in proc.stdout
     old, new = json.loads(old_file.read_text()), json.loads(new_file.read_text())
-    assert new["lm_eval_ext_rescore"]["rescored_from"] == old_file.name
+    assert new["lm_eval_ext_rescore"]["rescored_from"] == [old_file.name]  # the files the reader merged
     for tgt in TARGETS:
         task = f"flores_{EN}-{tgt}"
         o, n = old["results"][task], new["results"][task]
@@ -487,8 +487,8 @@ def test_rescore_adds_neural_metrics_beside_the_old_results(en_x_run, mt_models)
 
     problems = []
     (folder, files), = runs._run_folders(run, problems)
-    loaded = runs.load_run(folder, files, problems)
-    assert loaded is not None
+    (loaded,) = runs.load_run(folder, files, problems)
+    assert loaded.results_files == files
 
 
 def test_rescore_of_a_folder_without_samples_fails_clearly(tmp_path, en_x_run):
@@ -499,3 +499,90 @@ def test_rescore_of_a_folder_without_samples_fails_clearly(tmp_path, en_x_run):
     (bare / results_file.name).write_bytes(results_file.read_bytes())
     proc = run_cli(["lm-eval-ext", "rescore", str(tmp_path / "bare"), "--metrics", "comet"], env=en_x_run["env"])
     assert proc.returncode == 2 and "--log_samples" in proc.stderr
+
+
+# --------------------------------------------------------------- rescore hardening
+def _fresh_run_copy(en_x_run, dest: Path) -> Path:
+    """The run's own results file and samples logs (not what earlier rescore tests added)."""
+    first = _results_files(en_x_run["out"] / "run")[0]
+    folder = dest / "run" / first.parent.name
+    folder.mkdir(parents=True)
+    for f in first.parent.iterdir():
+        if f.name.startswith("samples_") or f == first:
+            (folder / f.name).write_bytes(f.read_bytes())
+    return folder
+
+
+def _leaderboard_row(run, env):
+    proc = run_cli(["lm-eval-ext", "leaderboard", str(run), "--format", "json"], env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (row,) = json.loads(proc.stdout)["rows"]
+    return row
+
+
+def test_a_rescore_that_computes_nothing_writes_nothing(en_x_run, tmp_path):
+    folder = _fresh_run_copy(en_x_run, tmp_path)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    env = {**en_x_run["env"], "LM_EVAL_EXT_COMET": str(tmp_path / "nonexistent" / "folder")}
+    proc = run_cli(["lm-eval-ext", "rescore", str(folder.parent), "--metrics", "comet"], env=env)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "nothing new was computed; no results file written" in proc.stderr and "nonexistent" in proc.stderr
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    # the run's COMET is what reports and the leaderboard still show
+    old = json.loads(_results_files(folder)[0].read_text())["results"]
+    row = _leaderboard_row(folder, env)
+    tgt = TARGETS[0]
+    assert row[f"flores/en-{languages.get(tgt).code}/comet:translation"] == \
+        pytest.approx(old[f"flores_{EN}-{tgt}"]["comet,translation"])
+
+
+def test_a_partial_rescore_carries_valid_earlier_values_forward(en_x_run, mt_models, tmp_path):
+    folder = _fresh_run_copy(en_x_run, tmp_path)
+    env = {**en_x_run["env"], "LM_EVAL_EXT_COMET": str(tmp_path / "nonexistent" / "folder"),
+           "LM_EVAL_EXT_BLEURT": f"{mt_models['bleurt']};batch_size=8"}
+    proc = run_cli(["lm-eval-ext", "rescore", str(folder.parent), "--metrics", "comet,bleurt"], env=env)
+    assert proc.returncode == 2, proc.stdout + proc.stderr  # COMET was asked for and could not be computed
+    assert "the earlier value" in proc.stderr and "carried forward" in proc.stderr
+    old_file, new_file = _results_files(folder)
+    old, new = json.loads(old_file.read_text()), json.loads(new_file.read_text())
+    for tgt in TARGETS:
+        task = f"flores_{EN}-{tgt}"
+        assert new["results"][task]["comet,translation"] == old["results"][task]["comet,translation"]
+        assert new["configs"][task]["metadata"]["metric_signatures"]["comet"] == \
+            old["configs"][task]["metadata"]["metric_signatures"]["comet"]
+        assert math.isfinite(new["results"][task]["bleurt,translation"])
+    assert sorted(new["lm_eval_ext_rescore"]["carried_forward"]) == sorted(f"flores_{EN}-{t}" for t in TARGETS)
+    row = _leaderboard_row(folder, env)
+    assert all(math.isfinite(row[f"flores/en-{languages.get(t).code}/comet:translation"]) for t in TARGETS)
+
+
+def test_rescore_reads_a_damaged_folder_like_the_reports(en_x_run, mt_models, tmp_path):
+    folder = _fresh_run_copy(en_x_run, tmp_path)
+    (results_file,) = _results_files(folder)
+    doc = json.loads(results_file.read_text())
+    cut_task, bad_byte_task = f"flores_{EN}-{TARGETS[0]}", f"flores_{EN}-{TARGETS[1]}"
+    cut = next(folder.glob(f"samples_{cut_task}_*.jsonl"))
+    cut.write_bytes(cut.read_bytes()[:-40])  # killed mid-line
+    bad = next(folder.glob(f"samples_{bad_byte_task}_*.jsonl"))
+    bad.write_bytes(bad.read_bytes().replace(b'"doc_id": 1', b'"doc_id": 1, "x": "\xff"', 1))
+    # a later invocation of another task, then a later results file cut by a kill
+    other = {**doc, "results": {"arc_easy": {"alias": "arc_easy", "acc,none": 0.5}}, "configs": {"arc_easy": {}},
+             "versions": {"arc_easy": 1.0}, "group_subtasks": {}, "groups": {}, "n-samples": {}}
+    (folder / "results_2098-01-01T00-00-00.000001.json").write_text(json.dumps(other))
+    truncated = folder / "results_2099-01-01T00-00-00.000001.json"
+    truncated.write_text(results_file.read_text()[:300])
+    env = {**en_x_run["env"], "LM_EVAL_EXT_BLEURT": f"{mt_models['bleurt']};batch_size=8"}
+    proc = run_cli(["lm-eval-ext", "rescore", str(folder.parent), "--metrics", "bleurt"], env=env)
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert proc.returncode == 2, proc.stdout + proc.stderr  # two tasks could not be rescored
+    for where, what in ((truncated, "not valid JSON"), (cut, "not valid JSON"), (bad, "not UTF-8"),
+                        (cut, f"task {cut_task} not rescored"), (bad, f"task {bad_byte_task} not rescored")):
+        assert any(str(where) in line and what in line for line in proc.stderr.splitlines()), (where, what)
+    new_file = Path(next(line.split(" ", 1)[1] for line in proc.stdout.splitlines() if line.startswith("wrote ")))
+    assert new_file.name > truncated.name  # the newest, readable file: what the reports read
+    new = json.loads(new_file.read_text())
+    for tgt in TARGETS[2:]:  # FLORES results found in the older file; every intact log rescored
+        assert math.isfinite(new["results"][f"flores_{EN}-{tgt}"]["bleurt,translation"])
+    for task in (cut_task, bad_byte_task):
+        assert not math.isfinite(new["results"][task].get("bleurt,translation", float("nan")))
+    assert "arc_easy" in new["results"]  # the merged view, as the reports see the folder

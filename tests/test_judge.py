@@ -451,7 +451,7 @@ def test_pairwise_both_orders_win_tie_loss_per_language(runs, tmp_path):
     p = run_cli(["lm-eval-ext", "report", str(a), "-o", str(tmp_path / "report")])
     assert p.returncode == 0, p.stderr[-2000:]
     md = (tmp_path / "report" / "report.md").read_text()
-    assert "| org/model-b | de | 4 | 2 | 2 | 0.625 [" in md
+    assert "| org/model-b | de | 4 | 2 | 2 | 0.625 \\[" in md  # brackets escaped: no Markdown link from run text
 
 
 def test_protocol_choice_and_overrides():

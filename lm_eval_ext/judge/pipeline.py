@@ -24,21 +24,21 @@ import datetime as _dt
 import fnmatch
 import json
 import math
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
 from lm_eval_ext import __version__, stats
 from lm_eval_ext.judge import protocols as P
+from lm_eval_ext import files
 from lm_eval_ext.judge.client import (
     BudgetExhausted,
     JudgeCache,
     Request,
     cache_key,
+    safe_url,
 )
 from lm_eval_ext.runs import Problem, Run, load_runs, read_samples, row_key
 
@@ -50,15 +50,6 @@ OK, PARSE_FAILURE, REQUEST_FAILED, NOT_JUDGED, INVALID = "ok", "parse_failure", 
 
 def now_stamp() -> str:
     return _dt.datetime.now().strftime("%Y-%m-%dT%H-%M-%S.%f")
-
-
-def safe_url(url: str) -> str:
-    """The URL without any user:password part."""
-    parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def spearman(x, y) -> float | None:
@@ -77,12 +68,6 @@ def spearman(x, y) -> float | None:
         return r
 
     return float(np.corrcoef(ranks(x), ranks(y))[0, 1])
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 # ----------------------------------------------------------------- requests
@@ -383,14 +368,14 @@ class JudgeJob:
             for task in summary["tasks"]:
                 name = f"judge_samples_{task}_{stamp}.jsonl"
                 lines = [json.dumps(_item_line(it), ensure_ascii=False) for it in items if it.task == task]
-                write_atomic(run.path / name, "\n".join(lines) + "\n")
+                files.write_atomic(run.path / name, "\n".join(lines) + "\n")
                 for entry in summary["tasks"][task].values():
                     entry["samples_file"] = name
             doc = {"complete": complete, **summary,
                    "requests": self.requests_summary(),
                    "provenance": self.provenance(run, {it.protocol for it in items})}
             path = run.path / f"{RESULTS_PREFIX}{stamp}.json"
-            write_atomic(path, json.dumps(doc, indent=2, ensure_ascii=False))
+            files.write_atomic(path, json.dumps(doc, indent=2, ensure_ascii=False))
         return path, doc
 
 
@@ -529,7 +514,7 @@ class PairwiseJob(JudgeJob):
                 tasks[task].update(family=run_a.tasks[task].family, langs=list(its[0].langs),
                                    template_version=its[0].version)
                 name = f"judge_pairwise_samples_{task}_{stamp}.jsonl"
-                write_atomic(run_a.path / name, "\n".join(json.dumps({
+                files.write_atomic(run_a.path / name, "\n".join(json.dumps({
                     "task": it.task, "doc_id": it.doc_id, "langs": list(it.langs), "status": it.status,
                     "verdict_a_first": it.verdicts[0], "verdict_b_first": it.verdicts[1], "outcome_for_a": it.outcome,
                     "error": it.error, "judge_replies": it.replies}, ensure_ascii=False) for it in its) + "\n")
@@ -547,7 +532,7 @@ class PairwiseJob(JudgeJob):
                 "provenance": self.provenance(run_a, {"pairwise"}, {"run_b": str(run_b.path)}),
             }
             path = run_a.path / f"{PAIRWISE_PREFIX}{stamp}.json"
-            write_atomic(path, json.dumps(doc, indent=2, ensure_ascii=False))
+            files.write_atomic(path, json.dumps(doc, indent=2, ensure_ascii=False))
         return path, doc
 
 
@@ -572,17 +557,21 @@ def _pair_entry(its: list[PairItem], iters: int) -> dict:
 
 # ----------------------------------------------------------------- command
 def run_command(args) -> int:
-    from lm_eval_ext.judge.client import Budget, HFJudge, JudgeFatal, OpenAIJudge, api_key_from_env
+    from lm_eval_ext.judge.client import Budget, HFJudge, JudgeFatal, OpenAIJudge, Redactor, api_key_from_env
 
-    err = sys.stderr
+    redact = Redactor()  # replaced by the backend's once the key is known
+
+    def say(text, file=sys.stderr) -> None:  # every line the command prints passes the redaction
+        print(redact(text), file=file)
+
     if bool(args.judge_hf) == bool(args.judge_url):
-        print("lm-eval-ext judge: error: give either --judge-url (with --judge-model) or --judge-hf PATH", file=err)
+        say("lm-eval-ext judge: error: give either --judge-url (with --judge-model) or --judge-hf PATH")
         return 2
     try:
         overrides = P.parse_overrides(args.protocol)
         api_key = api_key_from_env(args.api_key_env)
     except ValueError as e:
-        print(f"lm-eval-ext judge: error: {e}", file=err)
+        say(f"lm-eval-ext judge: error: {e}")
         return 2
     budget = Budget(args.max_requests)
     if args.judge_hf:
@@ -590,14 +579,20 @@ def run_command(args) -> int:
         sampling = {"temperature": 0, "max_tokens": args.max_tokens, "backend": "transformers"}
     else:
         if not args.judge_model:
-            print("lm-eval-ext judge: error: --judge-url needs --judge-model", file=err)
+            say("lm-eval-ext judge: error: --judge-url needs --judge-model")
             return 2
         sampling = {"temperature": args.temperature, "max_tokens": args.max_tokens}
         if args.seed is not None:
             sampling["seed"] = args.seed
-        backend = OpenAIJudge(args.judge_url, args.judge_model, api_key=api_key, sampling=sampling,
-                              concurrency=args.concurrency, timeout=args.timeout, max_retries=args.max_retries,
-                              backoff=args.backoff, budget=budget)
+        try:
+            backend = OpenAIJudge(args.judge_url, args.judge_model, api_key=api_key, sampling=sampling,
+                                  concurrency=args.concurrency, timeout=args.timeout, max_retries=args.max_retries,
+                                  backoff=args.backoff, budget=budget, max_reply_bytes=args.max_reply_bytes,
+                                  follow_redirects=args.follow_redirects)
+        except JudgeFatal as e:
+            say(f"lm-eval-ext judge: error: {Redactor([api_key])(e)}")
+            return 2
+        redact = backend.redact
     from lm_eval_ext.embedded import cache_root
 
     cache = JudgeCache(Path(args.cache) if args.cache else cache_root() / "judge_cache.sqlite")
@@ -605,8 +600,8 @@ def run_command(args) -> int:
     runs, _ = load_runs(args.run_dirs, problems)
     if not runs:
         for p in problems:
-            print(f"lm-eval-ext judge: {p}", file=err)
-        print("lm-eval-ext judge: error: no usable run", file=err)
+            say(f"lm-eval-ext judge: {p}")
+        say("lm-eval-ext judge: error: no usable run")
         return 2
     tasks = [t.strip() for t in args.tasks.split(",")] if args.tasks else None
     job_cls = PairwiseJob if args.pairwise else JudgeJob
@@ -617,56 +612,56 @@ def run_command(args) -> int:
     try:
         if args.pairwise:
             if len(runs) != 1:
-                print("lm-eval-ext judge: error: --pairwise compares one run folder with one other", file=err)
+                say("lm-eval-ext judge: error: --pairwise compares one run folder with one other")
                 return 2
             others, _ = load_runs([args.pairwise], problems)
             if len(others) != 1:
-                print(f"lm-eval-ext judge: error: --pairwise {args.pairwise}: not one usable run", file=err)
+                say(f"lm-eval-ext judge: error: --pairwise {args.pairwise}: not one usable run")
                 return 2
             path, doc = job.run_pairwise(runs[0], others[0])
-            _print_pairwise(path, doc)
+            _print_pairwise(path, doc, say)
             status = 0 if doc["complete"] else 3
         else:
             for run in runs:
                 path, doc = job.run_single(run)
-                _print_single(path, doc)
+                _print_single(path, doc, say)
                 if not doc["complete"]:
                     status = 3
     except JudgeFatal as e:
-        print(f"lm-eval-ext judge: error: {e}", file=err)
+        say(f"lm-eval-ext judge: error: {e}")
         return 2
     except KeyboardInterrupt:
-        print("lm-eval-ext judge: interrupted; judged items are cached and the partial results written; "
-              "rerun the same command to resume", file=err)
+        say("lm-eval-ext judge: interrupted; judged items are cached and the partial results written; "
+            "rerun the same command to resume")
         return 130
     except ValueError as e:
-        print(f"lm-eval-ext judge: error: {e}", file=err)
+        say(f"lm-eval-ext judge: error: {e}")
         return 2
     finally:
         cache.close()
     for p in dict.fromkeys(job.problems):
-        print(f"lm-eval-ext judge: warning: {p}", file=err)
+        say(f"lm-eval-ext judge: warning: {p}")
     r = job.requests_summary()
-    print(f"requests: {r['cache_hits']} from cache, {r['http_requests']} sent ({r['retries']} retries), "
-          f"{r['failed_requests']} failed" + (" ; budget exhausted (--max-requests)" if r["budget_exhausted"] else ""),
-          file=err)
+    say(f"requests: {r['cache_hits']} from cache, {r['http_requests']} sent ({r['retries']} retries), "
+        f"{r['failed_requests']} failed" + (" ; budget exhausted (--max-requests)" if r["budget_exhausted"] else ""))
     if status == 3:
-        print("lm-eval-ext judge: some items were not judged (budget or failed requests); rerun to resume", file=err)
+        say("lm-eval-ext judge: some items were not judged (budget or failed requests); rerun to resume")
     return status
 
 
-def _print_single(path: Path, doc: dict) -> None:
-    print(f"wrote {path}")
+def _print_single(path: Path, doc: dict, say) -> None:
+    say(f"wrote {path}", file=sys.stdout)
     for task, per in doc["tasks"].items():
         for proto, e in per.items():
             mean = "—" if e["mean"] is None else f"{e['mean']:.3f}"
             rho = e["agreement"]["rho"]
-            print(f"  {task:<32} judge/{proto:<9} mean {mean} (n {e['n']}/{e['n_items']}, "
-                  f"parse failures {e['parse_failures']}, failed {e['request_failures'] + e['not_judged']})"
-                  + ("" if rho is None else f"  spearman vs {e['reference_metric']}: {rho:+.2f}"))
+            say(f"  {task:<32} judge/{proto:<9} mean {mean} (n {e['n']}/{e['n_items']}, "
+                f"parse failures {e['parse_failures']}, failed {e['request_failures'] + e['not_judged']})"
+                + ("" if rho is None else f"  spearman vs {e['reference_metric']}: {rho:+.2f}"), file=sys.stdout)
 
 
-def _print_pairwise(path: Path, doc: dict) -> None:
-    print(f"wrote {path}  (A = {doc['run_a']['model']}, B = {doc['run_b']['model']})")
+def _print_pairwise(path: Path, doc: dict, say) -> None:
+    say(f"wrote {path}  (A = {doc['run_a']['model']}, B = {doc['run_b']['model']})", file=sys.stdout)
     for lang, e in doc["languages"].items():
-        print(f"  {lang:<10} win {e['win']}  tie {e['tie']}  loss {e['loss']}  (parse failures {e['parse_failures']})")
+        say(f"  {lang:<10} win {e['win']}  tie {e['tie']}  loss {e['loss']}  (parse failures {e['parse_failures']})",
+            file=sys.stdout)

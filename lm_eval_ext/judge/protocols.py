@@ -23,6 +23,7 @@ from string import Template
 
 from lm_eval_ext import languages
 from lm_eval_ext.discovery import reports_dir
+from lm_eval_ext.runs import prompt_parts
 
 TEMPLATE_REVISION = {"da": 1, "qa_equiv": 1, "math_cot": 1, "grade": 1, "pairwise": 1, "reminder": 1}
 SINGLE_PROTOCOLS = ("da", "qa_equiv", "math_cot", "grade")
@@ -126,16 +127,9 @@ def response_text(sample: dict) -> str:
 
 
 def prompt_text(sample: dict) -> str:
-    args = sample.get("arguments")
-    if isinstance(args, dict):  # lm-eval >= 0.4.9: {"gen_args_0": {"arg_0": prompt, "arg_1": gen_kwargs}}
-        first = next(iter(args.values()), {})
-        if isinstance(first, dict):
-            first = next((v for v in first.values() if isinstance(v, str)), "")
-        return first if isinstance(first, str) else ""
-    if isinstance(args, list) and args:
-        first = args[0]
-        return str(first[0] if isinstance(first, list) else first)
-    return ""
+    """The logged prompt (a chat prompt as its messages); empty when none was logged."""
+    parts = prompt_parts(sample)
+    return parts[0] if parts else ""
 
 
 def lang_facts(code: str | None) -> tuple[str, str]:
