@@ -11,27 +11,21 @@ import math
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from conftest import REPO, SHARED_DATA, run_cli
+from conftest import SHARED_DATA, run_cli
+from hidden import hidden_env
 from loopback import ScriptedServer, last_user_message
 
 from lm_eval_ext import flores, languages
 from lm_eval_ext.languages import MGSM_LANGS
 
-HIDE_DIR = REPO / "tests" / "hide_packages"
 HIDDEN = "lingua,MeCab"
 LANGID_PIP = 'pip install "lm-eval-ext[langid]"'
 JA_PIP = 'pip install "lm-eval-ext[ja]"'
 LIMIT = 2
 FLORES_TASKS = ("flores_eng_Latn-jpn_Jpan", "flores_eng_Latn-deu_Latn")
 TASKS = ("mgsm_native_cot_url", "xquad_de", *FLORES_TASKS, "xlc_mgsm")
-
-
-def hidden_env(names=HIDDEN) -> dict:
-    path = os.pathsep.join(p for p in (str(HIDE_DIR), os.environ.get("PYTHONPATH", "")) if p)
-    return {"PYTHONPATH": path, "LM_EVAL_EXT_TEST_HIDE": names}
 
 
 def _jsonl(path, n):
@@ -49,7 +43,7 @@ def test_the_hiding_folder_makes_the_packages_absent():
             "        out[name] = type(err).__name__\n"
             "out['find_spec'] = importlib.util.find_spec('lingua') is None\n"
             "print(json.dumps(out))\n")
-    proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, **hidden_env()},
+    proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, **hidden_env(HIDDEN)},
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {"lingua": "ModuleNotFoundError", "MeCab": "ModuleNotFoundError",
@@ -115,7 +109,7 @@ def _run_unit(env_extra):
 
 def test_unit_paths_without_lingua_and_mecab_equal_the_normal_ones_but_for_their_metrics():
     normal, normal_log = _run_unit({})
-    hidden, log = _run_unit(hidden_env())
+    hidden, log = _run_unit(hidden_env(HIDDEN))
     # normal: lingua's installed version, the language, both metrics, in-language accuracy
     from importlib.metadata import version
 
@@ -190,7 +184,7 @@ def both_runs(replies, tmp_path_factory):
            "LM_EVAL_EXT_FLORES200_SPM": str(out / "no-flores200.model")}
     runs = {}
     with ScriptedServer(_policy(replies)) as server:
-        for name, extra in (("normal", {}), ("hidden", hidden_env())):
+        for name, extra in (("normal", {}), ("hidden", hidden_env(HIDDEN))):
             proc = run_cli([
                 "lm_eval", "run", "--model", "local-chat-completions",
                 "--model_args", f"model=scripted,base_url={server.base_url}/chat/completions,num_concurrent=4",
