@@ -185,7 +185,8 @@ def fidelity(reply: str, expected: str) -> float | None:
 
 def fidelity_metrics(reply: str, expected: str) -> dict[str, float]:
     """Per-sample values for METRIC_LIST: ``lang_fidelity`` is left out when
-    undecidable, both when lingua is not installed (NaN plus reason in the results)."""
+    undecidable; both are left out when lingua is not installed (the results
+    then show NaN and the reason)."""
     if unavailable():
         return {}
     value = fidelity(reply, expected)

@@ -23,12 +23,9 @@ tokenization pass), added to the results by the autoload hook.
 
 from __future__ import annotations
 
-import logging
 import os
 from functools import lru_cache
 from pathlib import Path
-
-log = logging.getLogger("lm_eval_ext")
 
 SPM_ENV = "LM_EVAL_EXT_FLORES200_SPM"
 SPM_URL = "https://tinyurl.com/flores200sacrebleuspm"
