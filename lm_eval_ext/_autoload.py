@@ -10,9 +10,9 @@ lm-eval modules to be imported and then patches them:
   same names (``mgsm_*``, ``xquad_*``, ``mlqa_*``); that is logged once instead of
   once per task.
 - ``lm_eval.evaluator_utils``: right after the tasks' metrics are aggregated,
-  FLORES task configs get the signatures of this run's metrics (and the
-  reasons for skipped ones) in their metadata, and the corpus metrics a capped
-  bootstrap standard error (`lm_eval_ext.flores.annotate_results`).
+  our task configs get the signatures of this run's metrics (and the reasons
+  for skipped ones, which are NaN) in their metadata, and FLORES's corpus
+  metrics a capped bootstrap standard error (`lm_eval_ext.annotate`).
 - ``lm_eval.config.evaluate_config``: after the CLI resolves ``--tasks`` and
   before it loads any model, the data files of our selected tasks are checked,
   so a missing file or language fails in a second, naming the path and task.

@@ -82,15 +82,20 @@ def _hub_reachable(timeout=3.0) -> bool:
         return False
 
 
+# Model and data are local: nothing for lm_eval to ask the hub (no timeouts on a closed network).
+OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+
+
 def choose_data(tmp: Path) -> tuple[dict, str]:
     """(environment overrides, label) for where the demo reads its data."""
     root = data.local_root()
     if root is not None:
-        return {}, f"local data: {root}"
+        return dict(OFFLINE), f"local data: {root}"
     if _hub_reachable():
         return {}, "hub: juletxara/mgsm"
     sample = write_demo_sample(tmp / "demo_data")
-    return {data.DATA_DIR_ENV: str(sample)}, f"DEMO SAMPLE written to {sample} (not MGSM: no hub, no {data.DATA_DIR_ENV})"
+    return ({data.DATA_DIR_ENV: str(sample), **OFFLINE},
+            f"DEMO SAMPLE, two problems per language written for the demo (not MGSM: no hub, no {data.DATA_DIR_ENV})")
 
 
 def _fmt(value) -> str:

@@ -156,8 +156,9 @@ def patch_evaluator_config(module) -> None:
 
 
 def patch_result_collection(module) -> None:
-    """Runtime metric signatures and corpus-metric standard errors into FLORES
-    results, after aggregation (when they are known) and before they are written."""
+    """Run-time metric signatures, skipped metrics (NaN plus reason) and FLORES's
+    corpus-metric standard errors into our tasks' results, after aggregation
+    (when they are known) and before groups and files (`lm_eval_ext.annotate`)."""
     original = getattr(module, "_collect_results", None)
     if original is None or getattr(original, "_lm_eval_ext_patched", False):
         return
@@ -165,11 +166,11 @@ def patch_result_collection(module) -> None:
     def _collect_results(*args, **kwargs):
         result = original(*args, **kwargs)
         try:
-            from lm_eval_ext import flores
+            from lm_eval_ext import annotate
 
             acc = args[0] if args else kwargs.get("eval_results_acc")
             iters = args[2] if len(args) > 2 else kwargs.get("bootstrap_iters", 100000)
-            flores.annotate_results(result, acc, iters)
+            annotate.annotate_results(result, acc, iters)
         except Exception as err:  # never lose computed results over a signature
             log.warning("lm-eval-ext: could not add metric signatures: %s", err)
         return result

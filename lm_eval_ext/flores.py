@@ -320,7 +320,9 @@ def process_results(doc: dict, results: list[str]) -> dict:
 def runtime_metadata(tgt_lang: str) -> dict:
     """What the results record beside each FLORES task's static `scorer`: the
     exact signatures of this process (sacreBLEU version and tokenizer, COMET/
-    BLEURT model, batch size, device) or why a metric was skipped."""
+    BLEURT model, batch size, device; ``skipped: <reason>`` for a metric that
+    could not be computed). `lm_eval_ext.annotate` merges them with the other
+    run-time signatures and derives ``skipped_metrics``."""
     from lm_eval_ext import mt_metrics, neural_metrics
 
     sigs = mt_metrics.runtime_signatures(tgt_lang)
@@ -329,32 +331,26 @@ def runtime_metadata(tgt_lang: str) -> dict:
     sigs["reply_cleaned"] = cleaner_signature()
     return {
         "metric_signatures": sigs,
-        "skipped_metrics": {m: s.removeprefix("skipped: ") for m, s in sigs.items() if s.startswith("skipped")},
         "fewshot_source": f"first k of '{FEWSHOT_SPLIT}' (k-shot stops when '{FEWSHOT_SPLIT}' is missing)",
     }
 
 
-def annotate_results(result, eval_results_acc=None, bootstrap_iters=None) -> None:
-    """After lm-eval aggregated the tasks (lm_eval.evaluator_utils._collect_results):
-    the runtime signatures into every FLORES task's config metadata, and
-    bootstrap standard errors of the corpus metrics (`mt_metrics.bootstrap_stderr`,
-    at most 1000 resamples; none with --bootstrap_iters 0)."""
+def annotate_task(task: str, cfg: dict, meta: dict, result, acc: dict | None, bootstrap_iters) -> None:
+    """The FLORES part of `lm_eval_ext.annotate.annotate_results`: run-time
+    signatures into `meta`, and bootstrap standard errors of the corpus metrics
+    (`mt_metrics.bootstrap_stderr`, at most 1000 resamples; none with
+    --bootstrap_iters 0) into the task's results."""
     from lm_eval_ext import mt_metrics
 
-    for task, cfg in result.configs.items():
-        kw = (cfg or {}).get("dataset_kwargs") or {}
-        if not isinstance(kw, dict) or kw.get("family") != "flores":
-            continue
-        meta = dict(cfg.get("metadata") or {})
-        meta.update(runtime_metadata(kw["tgt_lang"]))
-        iters = min(int(bootstrap_iters or 0), mt_metrics.BOOTSTRAP_CAP)
-        meta["stderr"] = (f"bootstrap over sentences, {iters} resamples, seed {mt_metrics.BOOTSTRAP_SEED} "
-                          "(bleu, spbleu, chrfpp); N/A for comet, bleurt" if iters >= 2 else "not computed")
-        cfg["metadata"] = meta
-        acc = (eval_results_acc or {}).get(task) or {}
-        for (metric, filt), items in (acc.get("raw_metrics") or {}).items():
-            value = result.metrics.get(task, {}).get(f"{metric},{filt}")
-            if metric in ("bleu", "spbleu", "chrfpp") and isinstance(value, float) and value == value:
-                se = mt_metrics.bootstrap_stderr(metric, items, iters)
-                if se is not None:
-                    result.metrics[task][f"{metric}_stderr,{filt}"] = se
+    runtime = runtime_metadata(cfg["dataset_kwargs"]["tgt_lang"])
+    meta.setdefault("metric_signatures", {}).update(runtime.pop("metric_signatures"))
+    meta.update(runtime)
+    iters = min(int(bootstrap_iters or 0), mt_metrics.BOOTSTRAP_CAP)
+    meta["stderr"] = (f"bootstrap over sentences, {iters} resamples, seed {mt_metrics.BOOTSTRAP_SEED} "
+                      "(bleu, spbleu, chrfpp); N/A for comet, bleurt" if iters >= 2 else "not computed")
+    for (metric, filt), items in ((acc or {}).get("raw_metrics") or {}).items():
+        value = result.metrics.get(task, {}).get(f"{metric},{filt}")
+        if metric in ("bleu", "spbleu", "chrfpp") and isinstance(value, float) and value == value:
+            se = mt_metrics.bootstrap_stderr(metric, items, iters)
+            if se is not None:
+                result.metrics[task][f"{metric}_stderr,{filt}"] = se

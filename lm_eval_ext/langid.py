@@ -11,7 +11,13 @@ The public API other task families call:
   ``lang_fidelity`` and ``lang_undecidable`` metrics, ready to merge into the
   dict a ``process_results`` returns;
 - ``METRIC_LIST``: the matching ``metric_list`` entries of a task YAML;
-- ``SIGNATURE``: how the language was identified (for ``metadata.scorer``).
+- ``SIGNATURE``: how the language is identified (the task YAMLs'
+  ``metadata.fidelity_scorer``); ``signature()`` adds the installed lingua
+  version (the results' ``metadata.metric_signatures``);
+- ``unavailable()``: None, or why lingua cannot be used here. Without it
+  (``pip install "lm-eval-ext[langid]"``) ``fidelity_metrics`` returns nothing,
+  the metrics are NaN with that reason in the results (`lm_eval_ext.annotate`)
+  and `detect` raises `LangidUnavailable`, never an ImportError.
 
 Undecidable replies (numbers only, one word, a few letters) are *excluded*
 from ``lang_fidelity``: lm-eval 0.4.13 lets a document omit a metric key, and
@@ -46,16 +52,52 @@ _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u
 _URL = re.compile(r"https?://\S+|\S+@\S+")
 _LATEX = re.compile(r"\\[a-zA-Z]+")
 
-LINGUA_VERSION = "2.1.1"  # the pin in pyproject.toml
-SIGNATURE = (
-    f"langid:lingua-{LINGUA_VERSION}|languages:all|mode:high-accuracy"
-    f"|undecidable:<{MIN_WORDS}words-or-<{MIN_LETTERS}letters|think:stripped|fidelity:mean-of-decidable"
-)
+_METHOD = (f"languages:all|mode:high-accuracy|undecidable:<{MIN_WORDS}words-or-<{MIN_LETTERS}letters"
+           "|think:stripped|fidelity:mean-of-decidable")
+SIGNATURE = f"langid:lingua|{_METHOD}"
+LINGUA_DISTRIBUTION = "lingua-language-detector"
 
 METRIC_LIST = [
     {"metric": "lang_fidelity", "aggregation": "mean", "higher_is_better": True},
     {"metric": "lang_undecidable", "aggregation": "mean", "higher_is_better": False},
 ]
+
+# every metric computed with the identifier (NaN when lingua is missing)
+_DEPENDENT = ("lang_fidelity", "lang_undecidable", "exact_match_in_lang")
+
+
+def uses_langid(metric: str) -> bool:
+    """Whether a metric of one of our tasks needs the language identifier."""
+    return metric in _DEPENDENT or metric.startswith("lang_fidelity_")
+
+
+class LangidUnavailable(RuntimeError):
+    pass
+
+
+def unavailable() -> str | None:
+    """None when lingua can be used here, else why not (logged once per process)."""
+    from lm_eval_ext import optional
+
+    reason = optional.missing("langid")
+    if reason:
+        optional.warn_once(reason)
+    return reason
+
+
+def signature() -> str:
+    """SIGNATURE with the installed lingua version, or ``skipped: <reason>``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    reason = unavailable()
+    if reason:
+        return f"skipped: {reason}"
+    try:
+        installed = version(LINGUA_DISTRIBUTION)
+    except PackageNotFoundError:  # importable but not installed by pip (a source tree on the path)
+        installed = "unknown"
+    return f"langid:lingua-{installed}|{_METHOD}"
+
 
 _lock = threading.Lock()
 _detector = None
@@ -117,7 +159,11 @@ def undecidable(text: str) -> bool:
 @lru_cache(maxsize=8192)
 def detect(text: str) -> str | None:
     """The language of `text` (registry code, or another ISO 639-1 code), or
-    None when undecidable. Cached: several filters of one task judge the same reply."""
+    None when undecidable. Cached: several filters of one task judge the same reply.
+    Raises LangidUnavailable when lingua is not installed."""
+    reason = unavailable()
+    if reason:
+        raise LangidUnavailable(reason)
     judged = judged_text(text)
     if undecidable(judged):
         return None
@@ -138,7 +184,11 @@ def fidelity(reply: str, expected: str) -> float | None:
 
 
 def fidelity_metrics(reply: str, expected: str) -> dict[str, float]:
-    """Per-sample values for METRIC_LIST: ``lang_fidelity`` is left out when undecidable."""
+    """Per-sample values for METRIC_LIST: ``lang_fidelity`` is left out when
+    undecidable; both are left out when lingua is not installed (the results
+    then show NaN and the reason)."""
+    if unavailable():
+        return {}
     value = fidelity(reply, expected)
     out = {"lang_undecidable": float(value is None)}
     if value is not None:

@@ -10,7 +10,9 @@ tokenization pass), added to the results by the autoload hook.
 
 - BLEU: the tokenizer follows the target language (`bleu_tokenizer`): ``zh`` for
   Chinese, ``ja-mecab`` for Japanese, ``ko-mecab`` for Korean when installed
-  (else ``13a``, said in the signature), ``13a`` otherwise.
+  (else ``13a``, said in the signature), ``13a`` otherwise. Japanese never falls
+  back: without ``lm-eval-ext[ja]`` (mecab-python3, ipadic) BLEU into Japanese
+  is NaN with the reason (`bleu_unavailable`).
 - spBLEU: BLEU with sacreBLEU's ``flores200`` SentencePiece tokenizer. sacreBLEU
   downloads that model on first use; here it is read from
   ``LM_EVAL_EXT_FLORES200_SPM`` (default: sacreBLEU's own cache path
@@ -21,12 +23,9 @@ tokenization pass), added to the results by the autoload hook.
 
 from __future__ import annotations
 
-import logging
 import os
 from functools import lru_cache
 from pathlib import Path
-
-log = logging.getLogger("lm_eval_ext")
 
 SPM_ENV = "LM_EVAL_EXT_FLORES200_SPM"
 SPM_URL = "https://tinyurl.com/flores200sacrebleuspm"
@@ -42,8 +41,9 @@ SKIPPED: dict[str, str] = {}
 
 
 def _skip(metric: str, reason: str) -> float:
-    if SKIPPED.get(metric) != reason:
-        log.warning("lm-eval-ext: %s skipped: %s", metric, reason)
+    from lm_eval_ext import optional
+
+    optional.warn_once(f"{metric} skipped: {reason}")
     SKIPPED[metric] = reason
     return NAN
 
@@ -85,17 +85,30 @@ def _split(items):
     return [str(h) for h in hyps], [str(r) for r in refs], tgts[0]
 
 
+def bleu_unavailable(tgt_lang: str) -> str | None:
+    """None when BLEU into `tgt_lang` can be computed here with its documented
+    tokenizer, else why not."""
+    from lm_eval_ext import optional
+
+    name = bleu_tokenizer(tgt_lang)
+    if name == "ja-mecab":
+        reason = optional.missing("ja")
+        if reason:
+            return reason
+    problem = _tokenizer_available(name)
+    if problem:
+        fix = f": {optional.pip_command('ja')}" if name == "ja-mecab" else ""
+        return f"sacreBLEU tokenizer {name!r} for {tgt_lang} cannot be built ({problem}){fix}"
+    return None
+
+
 def bleu_metric(tgt_lang: str):
     from sacrebleu.metrics import BLEU
 
-    name = bleu_tokenizer(tgt_lang)
-    problem = _tokenizer_available(name)
-    if problem:
-        raise RuntimeError(
-            f"sacreBLEU tokenizer {name!r} for {tgt_lang} cannot be built ({problem}); "
-            "install sacrebleu[ja] (mecab-python3, ipadic) for Japanese"
-        )
-    return BLEU(tokenize=name)
+    reason = bleu_unavailable(tgt_lang)
+    if reason:
+        raise RuntimeError(reason)
+    return BLEU(tokenize=bleu_tokenizer(tgt_lang))
 
 
 def spbleu_metric():
@@ -131,6 +144,9 @@ def chrfpp_metric():
 # ------------------------------------------------------ lm-eval aggregations
 def bleu(items) -> float:
     hyps, refs, tgt = _split(items)
+    reason = bleu_unavailable(tgt)
+    if reason:
+        return _skip("bleu", reason)
     return bleu_metric(tgt).corpus_score(hyps, [refs]).score
 
 
@@ -164,6 +180,8 @@ def bootstrap_stderr(name: str, items, iters: int) -> float | None:
     if iters < 2 or len(items) < 2 or name not in _METRICS:
         return None
     hyps, refs, tgt = _split(items)
+    if name == "bleu" and bleu_unavailable(tgt):
+        return None
     metric = _METRICS[name](tgt)
     if metric is None:
         return None
@@ -196,11 +214,8 @@ def static_scorer(tgt_lang: str) -> str:
 
 def runtime_signatures(tgt_lang: str) -> dict[str, str]:
     """The exact sacreBLEU signatures of this process (version, tokenizer)."""
-    out = {}
-    try:
-        out["bleu"] = _sig(bleu_metric(tgt_lang))
-    except RuntimeError as err:
-        out["bleu"] = f"unavailable: {err}"
+    reason = bleu_unavailable(tgt_lang)
+    out = {"bleu": f"skipped: {reason}" if reason else _sig(bleu_metric(tgt_lang))}
     sp = spbleu_metric()
     out["spbleu"] = _sig(sp) + f"|spm:{spm_path()}" if sp else f"skipped: {SKIPPED.get('spbleu') or 'no flores200 model'}"
     out["chrfpp"] = _sig(chrfpp_metric())

@@ -501,7 +501,8 @@ def process_results(doc: dict, results: list[str]) -> dict:
     fam = family(doc["xlc_source"])
     lang, answer = doc["xlc_lang"], results[0]
     reply = getattr(answer, "reply", None)
-    fid = langid.fidelity(reply, fam.reply_lang(lang)) if reply is not None else None
+    # no lingua: every fidelity None, lang_fidelity_<l> NaN (reason added to the results)
+    fid = langid.fidelity(reply, fam.reply_lang(lang)) if reply is not None and not langid.unavailable() else None
     rec = Record(doc["xlc_item"], lang, str(answer), bool(fam.correct(_row(doc), str(answer))), fid)
     out = {f"accuracy_{lang}": rec, f"lang_fidelity_{lang}": rec}
     for other in fam.langs:
