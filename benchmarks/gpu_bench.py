@@ -422,9 +422,6 @@ def run_neural(paths_file: Path, n_items: int, batch_size: int, cache_dir: Path,
     stats["comet_warm_model_calls"] = comet_scorer.model_calls - calls
     stats["comet_max_abs_diff"] = max(abs(x - y) for x, y in zip(pred, ours))
     assert warm == ours
-    del comet_scorer, model
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
     # BLEURT: bleurt-pytorch's plain usage (its README: tokenizer(references, candidates,
     # padding="longest") -> logits, in input order) vs ours, the same model object

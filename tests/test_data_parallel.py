@@ -163,7 +163,7 @@ def test_cross_lingual_consistency_is_the_same(dp_runs):
 
 
 @pytest.mark.slow
-def test_corpus_bleu_chrf_and_comet_are_the_same(dp_runs):
+def test_corpus_bleu_chrf_and_comet_are_the_same(dp_runs, mt_models):
     task = "flores_eng_Latn-deu_Latn"
     single = results_of(dp_runs["out"] / "single")
     dp = results_of(dp_runs["out"] / "dp")
@@ -174,7 +174,7 @@ def test_corpus_bleu_chrf_and_comet_are_the_same(dp_runs):
     assert r["chrfpp,translation"] > 0
     sigs = single["configs"][task]["metadata"]["metric_signatures"]
     assert sigs["comet"] == dp["configs"][task]["metadata"]["metric_signatures"]["comet"]
-    assert sigs["comet"].startswith(f"comet:")
+    assert sigs["comet"].startswith(f"comet:{mt_models['comet']}|batch:4|")
 
 
 def _dp_run(model_dir: Path, samples: dict, out: Path) -> subprocess.CompletedProcess:
