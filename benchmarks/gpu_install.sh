@@ -5,7 +5,8 @@
 #   bash benchmarks/gpu_install.sh            into the image's python3 (PYTHON=... for another)
 #
 # - .whl/main: installed with --no-deps over the image's own packages, then `pip check`
-#   (when the image's pyarrow/fsspec do not suit datasets 5.2, the carried 5.0.1 is taken);
+#   (when the image's pyarrow/fsspec do not suit datasets 5.2, the carried 5.0.1 is taken; a
+#   broken requirement of one of the image's own packages is reported, one of ours stops);
 # - .whl/neural, when carried: COMET/BLEURT with their own pins (transformers 4.57,
 #   huggingface-hub 0.36, torchmetrics 0.10) into an overlay folder .whl-env/neural, and
 #   .whl-env/neural-python, an interpreter that sees the overlay before the image's packages:
@@ -17,12 +18,18 @@ export PIP_BREAK_SYSTEM_PACKAGES=1  # a throwaway image's Python may be marked e
 PIP="$PY -m pip --disable-pip-version-check"
 $PIP install -q --no-deps --no-index .whl/main/*.whl
 if ! $PIP check > .whl/pip-check.txt 2>&1; then
-  if grep -q '^datasets ' .whl/pip-check.txt; then
-    echo "gpu_install.sh: $(grep '^datasets ' .whl/pip-check.txt | head -1); taking datasets 5.0.1" >&2
+  if grep -qi '^datasets ' .whl/pip-check.txt; then
+    echo "gpu_install.sh: $(grep -i '^datasets ' .whl/pip-check.txt | head -1); taking datasets 5.0.1" >&2
     $PIP install -q --no-deps --no-index .whl/alt/datasets-*.whl
   fi
-  $PIP check
+  if ! $PIP check > .whl/pip-check.txt 2>&1; then
+    # only a broken requirement of what we installed stops here; the image's own are reported
+    ours=$(ls .whl/main | sed 's/-.*//; s/_/-/g' | sort -u | paste -sd'|')
+    if sed 's/_/-/g' .whl/pip-check.txt | grep -Eiq "^($ours) "; then cat .whl/pip-check.txt >&2; exit 1; fi
+    echo "gpu_install.sh: pip check names only the image's own packages (not ours):" >&2
+  fi
 fi
+cat .whl/pip-check.txt
 if [ -d .whl/neural ]; then
   rm -rf .whl-env && mkdir -p .whl-env
   $PIP install -q --no-deps --no-index --target .whl-env/neural .whl/neural/*.whl
