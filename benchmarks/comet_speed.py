@@ -69,8 +69,6 @@ def main() -> None:
 
     import tiny_mt_models as tm
 
-    if args.size == "large":
-        tm.SIZES["large"] = (1024, 24, 16, 4096)
     tmp = Path(tempfile.mkdtemp(prefix="comet_speed_"))
     texts_for_tok = tm.flores_texts(DATA)
     encoder = tm.build_encoder(texts_for_tok, tmp / "encoder", args.size)

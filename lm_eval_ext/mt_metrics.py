@@ -179,7 +179,9 @@ def bootstrap_stderr(name: str, items, iters: int) -> float | None:
     iters = min(int(iters or 0), BOOTSTRAP_CAP)
     if iters < 2 or len(items) < 2 or name not in _METRICS:
         return None
-    hyps, refs, tgt = _split(items)
+    # resample in one canonical order: a data-parallel run gathers the sentences
+    # rank by rank, and must get the single process's standard error
+    hyps, refs, tgt = _split(sorted(tuple(str(x) for x in item) for item in items))
     if name == "bleu" and bleu_unavailable(tgt):
         return None
     metric = _METRICS[name](tgt)

@@ -46,6 +46,7 @@ import collections
 import hashlib
 import json
 import logging
+import math
 import os
 import sqlite3
 import subprocess
@@ -552,7 +553,8 @@ def segment_scores(metric: str, triples: list[tuple[str, str, str]]) -> list[flo
     try:
         known = cache.get(list(dict.fromkeys(keys)))
         todo = {k: t for k, t in zip(keys, triples) if k not in known}
-        todo_keys = sorted(todo, key=lambda k: -max(len(x) for x in todo[k]))
+        # longest first; ties by key, so batches do not depend on the order items arrive in
+        todo_keys = sorted(todo, key=lambda k: (-max(len(x) for x in todo[k]), k))
         chunk = sc.batch_size * 8  # stored as it goes: a crash later keeps what was scored
         for start in range(0, len(todo_keys), chunk):
             part = todo_keys[start:start + chunk]
@@ -578,7 +580,7 @@ def system_score(metric: str, triples) -> float:
         SKIPPED[metric] = reason
         return NAN
     SKIPPED.pop(metric, None)
-    return 100.0 * sum(scores) / len(scores)
+    return 100.0 * math.fsum(scores) / len(scores)  # exact sum: the same in any item order
 
 
 def signature(metric: str) -> str:

@@ -9,7 +9,8 @@
   encoder setting, as with the real checkpoint);
 - a BLEURT (``BleurtConfig`` + ``BleurtForSequenceClassification``) folder with
   the SentencePiece tokenizer BLEURT-20 uses.
-Used by the tests and by benchmarks/comet_speed.py (``size`` picks the shapes).
+Used by the tests and by benchmarks/comet_speed.py and gpu_bench.py (``size`` picks the shapes;
+"large" is the shape of the released checkpoints, with this small vocabulary).
 """
 
 from __future__ import annotations
@@ -21,7 +22,12 @@ SIZES = {
     # hidden, layers, heads, intermediate
     "tiny": (32, 2, 4, 64),
     "small": (256, 4, 4, 1024),
+    "large": (1024, 24, 16, 4096),  # xlm-roberta-large, the encoder of Unbabel/wmt22-comet-da
 }
+# BLEURT's shapes where they differ: "large" is BLEURT-20-D12 (lucadiliello/BLEURT-20-D12,
+# the default BLEURT), 12 layers of width 1024 over 128-wide input embeddings
+BLEURT_SIZES = {**SIZES, "large": (1024, 12, 16, 4096)}
+BLEURT_EMBEDDING_SIZE = {"large": 128}
 
 
 def flores_texts(data_dir: Path, codes=("eng_Latn", "deu_Latn", "fra_Latn", "zho_Hans", "jpn_Jpan", "hin_Deva"), n=300):
@@ -119,12 +125,13 @@ def build_bleurt(spm_model: Path, out: Path, size="tiny", seed=0) -> Path:
     from bleurt_pytorch import BleurtConfig, BleurtForSequenceClassification
     from bleurt_pytorch.bleurt.tokenization_bleurt_sp import BleurtSPTokenizer
 
-    hidden, layers, heads, inter = SIZES[size]
+    hidden, layers, heads, inter = BLEURT_SIZES[size]
     out.mkdir(parents=True, exist_ok=True)
     tok = BleurtSPTokenizer(vocab_file=str(spm_model), do_lower_case=False)
     tok.save_pretrained(out)
     torch.manual_seed(seed)
-    config = BleurtConfig(vocab_size=len(tok), hidden_size=hidden, num_hidden_layers=layers,
+    config = BleurtConfig(vocab_size=len(tok), embedding_size=BLEURT_EMBEDDING_SIZE.get(size),
+                          hidden_size=hidden, num_hidden_layers=layers,
                           num_attention_heads=heads, intermediate_size=inter, max_position_embeddings=512,
                           pad_token_id=tok.pad_token_id)
     model = BleurtForSequenceClassification(config)
