@@ -325,14 +325,18 @@ def run_all(work: Path, shared: Path, models_dir: Path) -> dict:
     lb = cli(["lm-eval-ext", "leaderboard", *runs, "--format", "json"], env, log)
     snap["leaderboard_json"] = json.loads(lb.stdout)
     cli(["lm-eval-ext", "leaderboard", *runs, "--csv", str(work / "board.csv")], env, log)
-    snap["leaderboard_csv"] = (work / "board.csv").read_text(encoding="utf-8")
+    snap["leaderboard_csv"] = (work / "board.csv").read_text(encoding="utf-8").splitlines()
     snap["leaderboard_md"] = cli(["lm-eval-ext", "leaderboard", *runs, "--format", "md"], env, log).stdout
     cli(["lm-eval-ext", "compare", *runs, "--all-metrics", "--markdown", str(work / "board.md")], env, log)
     snap["compare"] = compare_numbers(runs)
     cli(["lm-eval-ext", "consistency", *runs, "--json", str(work / "consistency.json")], env, log)
     snap["consistency"] = json.loads((work / "consistency.json").read_text(encoding="utf-8"))
-    return normalize(snap, {str(work): "<WORK>", str(shared): "<DATA>", str(models_dir.resolve()): "<MT>",
-                            str(Path.home()): "<HOME>"})
+    replace = {str(work): "<WORK>", str(shared): "<DATA>", str(models_dir.resolve()): "<MT>", str(Path.home()): "<HOME>"}
+    for path in work.rglob("results_*.json"):  # the checkout's commit, as lm-eval records it
+        commit = json.loads(path.read_text(encoding="utf-8")).get("git_hash")
+        if isinstance(commit, str) and len(commit) >= 7:
+            replace[commit] = "<GIT>"
+    return normalize(snap, replace)
 
 
 # ------------------------------------------------------------------ reading
