@@ -47,8 +47,8 @@ def load(folder: Path):
 def replies(docs):
     out = {}
     for lang, rows in docs.items():
-        label = languages.QA_PHRASES[lang]["answer"]
-        word = (languages.QA_ARTICLES.get(lang) or ("x",))[0]
+        label = languages.get(lang).qa.answer
+        word = (languages.get(lang).qa_rules.articles or ("x",))[0]
         out[lang] = []
         for i, row in enumerate(rows):
             gold = row["answers"]["text"][0]

@@ -64,8 +64,8 @@ def write_demo_sample(root: Path) -> Path:
         with open(folder / f"mgsm_{code}.train.jsonl", "w", encoding="utf-8") as fh:
             for q, a in zip(problems, DEMO_ANSWERS):
                 row = {
-                    "question": f"{L.phrase('mgsm_question')} {q}",
-                    "answer": f"{L.phrase('mgsm_cot_cue')} {L.phrase('mgsm_answer_sentence').format(a)}",
+                    "question": f"{L.mgsm.question} {q}",
+                    "answer": f"{L.mgsm.cot_cue} {L.mgsm.answer_sentence.format(a)}",
                     "answer_number": a,
                 }
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")

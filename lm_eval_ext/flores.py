@@ -186,17 +186,18 @@ class FloresSampler(_sampler_base()):
 # ------------------------------------------------------------ reply cleaning
 _THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
 _OPEN_THINK = re.compile(r"^.*</think>", re.S | re.I)
+
+
+def _words(words) -> str:
+    return "|".join(re.escape(w) for w in words)
+
+
 # A preamble line announces the translation and ends in a colon:
 #   "Here is the translation:", "Sure! The English translation is:", "Translation:"
-_PREAMBLE_WORDS = re.compile(
-    r"(translat|here is|here's|sure|certainly|of course|übersetzung|traduc|traduz|перевод|翻译|翻訳|訳)",
-    re.I,
-)
-_NOTE = re.compile(
-    r"^\s*[\(\[]?\s*(\*\*)?\s*(note|notes|explanation|translation notes?|literal(ly)?|"
-    r"i translated|this translation|the translation)\b",
-    re.I,
-)
+# (the words of every registry language: languages.mt_words)
+_PREAMBLE_WORDS = re.compile(f"({_words(languages.mt_words('preamble_words'))})", re.I)
+_NOTE = re.compile(rf"^\s*[\(\[]?\s*(\*\*)?\s*({_words(languages.mt_words('note_openers'))})\b", re.I)
+_LABELS = languages.mt_words("translation_label")
 _QUOTES = {'"': '"', "“": "”", "«": "»", "„": "“", "「": "」", "'": "'"}
 
 
@@ -225,7 +226,7 @@ def clean_translation(reply: str, src_lang: str = "", tgt_lang: str = "", source
         rest = "\n".join(lines[1:]).strip()
         if first.endswith((":", "：")) and _PREAMBLE_WORDS.search(first) and rest:
             text = rest
-    labels = ["Translation", "Übersetzung"]
+    labels = list(_LABELS)
     if tgt_lang:
         labels.insert(0, language_name(tgt_lang))
     for label in labels:

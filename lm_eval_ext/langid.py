@@ -48,7 +48,7 @@ from lm_eval_ext.numbers import strip_reasoning
 MIN_WORDS = 2  # one word is not a language ("18 dollars", "Jibu")
 MIN_LETTERS = 4
 # Scripts written without spaces: a "word" is about two letters there.
-_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0e7f]")
+_UNSPACED = re.compile(f"[{languages.unspaced_letters()}]")
 _URL = re.compile(r"https?://\S+|\S+@\S+")
 _LATEX = re.compile(r"\\[a-zA-Z]+")
 

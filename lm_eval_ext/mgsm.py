@@ -68,7 +68,7 @@ def normalize(lang: str, test_rows, train_rows, en_train_rows=None):
     prefixes; they are stripped here so that test items and exemplars go
     through the same template."""
     L = languages.get(lang)
-    q_prefix, cue = L.phrase("mgsm_question"), L.phrase("mgsm_cot_cue")
+    q_prefix, cue = L.mgsm.question, L.mgsm.cot_cue
     en = languages.get("en")
 
     def record(i, row, cot=None, cot_en=None):
@@ -92,7 +92,7 @@ def normalize(lang: str, test_rows, train_rows, en_train_rows=None):
         cot = _strip_prefix(r["answer"] or "", cue)
         cot_en = None
         if en_train_rows is not None:
-            cot_en = _strip_prefix(en_train_rows[i]["answer"] or "", en.phrase("mgsm_cot_cue"))
+            cot_en = _strip_prefix(en_train_rows[i]["answer"] or "", en.mgsm.cot_cue)
         train.append(record(i, r, cot=cot, cot_en=cot_en if lang != "en" else cot))
     return test, train
 
@@ -149,14 +149,14 @@ def reasoning_lang(lang: str, mode: str) -> str:
 def prompt_parts(lang: str, mode: str) -> dict:
     """Everything a task YAML needs, read from the language registry."""
     L, R = languages.get(lang), languages.get(reasoning_lang(lang, mode))
-    question = L.phrase("mgsm_question")
+    question = L.mgsm.question
     if mode == "direct":
-        cue = L.phrase("mgsm_answer_prefix")
-        instruction = L.phrase("mgsm_direct_instruction")
+        cue = L.mgsm.answer_prefix
+        instruction = L.mgsm.direct_instruction
         target = "{{answer_number|int}}"
     else:
-        cue = R.phrase("mgsm_cot_cue")
-        instruction = R.phrase("mgsm_cot_instruction")
+        cue = R.mgsm.cot_cue
+        instruction = R.mgsm.cot_instruction
         # exemplars show their reasoning; a test item (no reasoning) logs its number
         field = "cot" if mode == "native_cot" else "cot_en"
         target = f"{{{{{field} if {field} is not none else answer_number|int}}}}"
@@ -167,7 +167,7 @@ def prompt_parts(lang: str, mode: str) -> dict:
         stops += ["\n\n\n"]
     else:
         stops += ["\n"]
-    english_label = line_start(languages.get("en").phrase("mgsm_question"))
+    english_label = line_start(languages.get("en").mgsm.question)
     if lang != "en" and english_label not in stops:
         stops.insert(1, english_label)
     return {
@@ -187,7 +187,7 @@ def _gap(prefix: str) -> str:
 
 # ----------------------------------------------------------------- extraction
 def answer_cues(lang: str, mode: str) -> tuple[str, ...]:
-    return tuple(languages.get(reasoning_lang(lang, mode)).phrase("mgsm_answer_cues"))
+    return tuple(languages.get(reasoning_lang(lang, mode)).mgsm.answer_cues)
 
 
 def number_at_start(text: str, lang: str):

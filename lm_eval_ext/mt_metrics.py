@@ -27,14 +27,13 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from lm_eval_ext import languages
+
 SPM_ENV = "LM_EVAL_EXT_FLORES200_SPM"
 SPM_URL = "https://tinyurl.com/flores200sacrebleuspm"
 NAN = float("nan")
 BOOTSTRAP_CAP = 1000
 BOOTSTRAP_SEED = 1234
-
-# ISO 639-3 of a FLORES code -> sacreBLEU's target-language tokenizer
-_TOKENIZER_BY_ISO3 = {"zho": "zh", "cmn": "zh", "yue": "zh", "jpn": "ja-mecab", "kor": "ko-mecab"}
 
 # why a metric could not be computed in this process: {metric: reason}
 SKIPPED: dict[str, str] = {}
@@ -61,8 +60,8 @@ def _tokenizer_available(name: str) -> str | None:
 
 
 def bleu_tokenizer(tgt_lang: str) -> str:
-    """sacreBLEU tokenizer for a FLORES target code."""
-    name = _TOKENIZER_BY_ISO3.get(tgt_lang.split("_")[0], "13a")
+    """sacreBLEU tokenizer for a FLORES target code (the language registry's)."""
+    name = languages.bleu_tokenizer(tgt_lang)
     if name == "ko-mecab" and _tokenizer_available(name):
         return "13a"  # ko-mecab only when installed
     return name
@@ -205,7 +204,7 @@ def static_scorer(tgt_lang: str) -> str:
     """Written into each task's metadata by the generator (independent of what
     is installed): how each lexical metric of the task is computed. The exact
     sacreBLEU signatures of a run are added to the results (`runtime_signatures`)."""
-    tok = _TOKENIZER_BY_ISO3.get(tgt_lang.split("_")[0], "13a")
+    tok = languages.bleu_tokenizer(tgt_lang)
     return (
         f"bleu:sacrebleu(corpus|tok:{tok}{'-if-installed-else-13a' if tok == 'ko-mecab' else ''})"
         "|spbleu:sacrebleu(corpus|tok:flores200)|chrfpp:sacrebleu(corpus|chrF2++|nc:6|nw:2)"

@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
-from lm_eval_ext.languages import Language, get
+from lm_eval_ext.languages import GROUPING_SPACES, NBSP, NNBSP, THIN, Language, get
 
 SCORER_VERSION = "1"
 
-_SPACES = {" ", "\u00a0", "\u202f", "\u2009"}
+_SPACES = set(GROUPING_SPACES)
 _MINUS = {"-", "\u2212"}
 _SIGN_MAY_FOLLOW = set(" \t\n=:(（[{$€£¥₹₽")
 
@@ -90,7 +90,7 @@ def strip_reasoning(text: str) -> str:
 
 
 def _run_pattern(lang: Language) -> re.Pattern:
-    seps = {".", ","} | set(lang.group_seps) | {"\u00a0", "\u202f", "\u2009"}
+    seps = {".", ","} | set(lang.group_seps) | {NBSP, NNBSP, THIN}
     cls = "".join(re.escape(s) for s in sorted(seps))
     return re.compile(rf"\d(?:\d|[{cls}](?=\d))*")
 
@@ -174,8 +174,8 @@ def find_numbers(text: str, lang: Language | str) -> list[Number]:
     if pattern is None:
         pattern = _PATTERNS[lang.code] = _run_pattern(lang)
     ascii_text = to_ascii_digits(text)
-    if lang.code in ("ar",):  # Arabic decimal and thousands marks
-        ascii_text = ascii_text.replace("٫", ".").replace("٬", ",")
+    for native, ascii_mark in lang.ascii_marks:  # Arabic decimal and thousands marks
+        ascii_text = ascii_text.replace(native, ascii_mark)
     out: list[Number] = []
     for m in pattern.finditer(ascii_text):
         groups, seps = _split_run(m.group())

@@ -220,26 +220,20 @@ def _gap(label: str) -> str:
     return "" if label.endswith("：") else " "
 
 
-def phrases(lang: str) -> dict:
-    try:
-        return languages.QA_PHRASES[lang]
-    except KeyError:
-        raise KeyError(f"language {lang!r} has no QA phrases in lm_eval_ext/languages.py (QA_PHRASES)") from None
-
-
 def prompt_parts(ctx_lang: str, q_lang: str) -> dict:
     """Everything a task YAML needs. Labels and instruction are in the question's
     language; the context (and so the answer) is in the context's language."""
-    P = phrases(q_lang)
-    c, qn, a = P["context"], P["question"], P["answer"]
+    P = languages.get(q_lang).qa
+    c, qn, a = P.context, P.question, P.answer
     # Labels stop only at a line start: mid-line they can be words of the answer. The
     # strongest stops come first: chat APIs keep only 4 (lm-eval sends stop[:4]).
     stops = [line_start(qn), "\n\n", line_start(c)]
-    for label in (phrases("en")["question"], phrases("en")["context"]):
+    en = languages.get("en").qa
+    for label in (en.question, en.context):
         if line_start(label) not in stops:
             stops.append(line_start(label))
     return {
-        "description": P["instruction"] + "\n\n",
+        "description": P.instruction + "\n\n",
         "doc_to_text": f"{c}{_gap(c)}{{{{context}}}}\n{qn}{_gap(qn)}{{{{question}}}}\n{a}",
         "target_delimiter": _gap(a),
         "doc_to_target": "{{answers.text[0]}}",
@@ -264,7 +258,7 @@ _THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
 def _answer_labels(ctx_lang: str, q_lang: str) -> list[str]:
     labels = []
     for code in dict.fromkeys((q_lang, ctx_lang, "en")):
-        label = phrases(code)["answer"].rstrip(":：").strip()
+        label = languages.get(code).qa.answer.rstrip(":：").strip()
         labels.append(label)
     return sorted(labels, key=len, reverse=True)
 

@@ -44,45 +44,27 @@ _MLQA_DELETE = str.maketrans("", "", "".join(sorted(_MLQA_PUNCT)))
 _SQUAD_DELETE = str.maketrans("", "", string.punctuation)
 _SQUAD_ARTICLES = re.compile(r"\b(a|an|the)\b")
 
-# Official MLQA Arabic rule, verbatim: the first alternative can never match ('^'
-# after a character), so the effect is to delete every occurrence of "ال".
-_AR_ARTICLES = re.compile("\\sال^|ال")
-
-# Unspaced scripts: the characters that become one token each.
-_SEGMENT_CHARS = {
-    "zh": "\u4e00-\u9fa5",  # the official MLQA range
-    "th": "\u0e00-\u0e7f",  # the Thai block (consonants, vowels, tone marks, digits)
-    # hiragana, katakana (incl. the prolonged-sound mark), CJK ideographs and
-    # extension A, half-width katakana
-    "ja": "\u3040-\u309f\u30a0-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f",
-}
-
-
 class _Rule:
+    """A language's QA normalization (`languages.QaRules`), compiled."""
+
     __slots__ = ("lang", "articles", "segment", "articles_label", "segmentation_label")
 
     def __init__(self, lang: str):
         self.lang = lang
-        if lang == "ar":
-            self.articles = _AR_ARTICLES
-            self.articles_label = "every ال (official regex)"
+        rules = languages.get(lang).qa_rules
+        words = rules.articles  # MissingLiteral (a KeyError) naming the language and the file
+        if rules.article_pattern:  # Arabic: the official script's regex instead of a word list
+            self.articles = re.compile(rules.article_pattern)
+            self.articles_label = rules.article_pattern_label
         else:
-            try:
-                words = languages.QA_ARTICLES[lang]
-            except KeyError:
-                raise KeyError(
-                    f"no QA scoring rule for language {lang!r}: add its articles to "
-                    f"QA_ARTICLES in lm_eval_ext/languages.py (known: {', '.join(sorted(languages.QA_ARTICLES))}, ar)"
-                ) from None
             self.articles = re.compile(r"\b(" + "|".join(map(re.escape, words)) + r")\b") if words else None
             self.articles_label = " ".join(words) if words else "none"
-        chars = _SEGMENT_CHARS.get(lang)
-        if chars is None and not languages.get(lang).spaced:
-            raise KeyError(f"language {lang!r} writes no spaces but has no QA segmentation rule")
+        chars = rules.segment_chars
+        if not chars and not languages.get(lang).spaced:
+            raise KeyError(f"language {lang!r} writes no spaces but has no QA segmentation rule "
+                           f"(QaRules.segment_chars in {languages.REGISTRY_FILE})")
         self.segment = re.compile(f"([{chars}])") if chars else None
-        self.segmentation_label = (
-            "whitespace" if chars is None else ("mixed (official)" if lang == "zh" else "character")
-        )
+        self.segmentation_label = rules.segmentation
 
 
 @lru_cache(maxsize=None)

@@ -29,7 +29,7 @@ def test_mgsm_questions_and_the_registry_answer_sentence(shared_data, code):
     assert sum(langid.detect(t) == code for t in texts) >= 29
     # a native-CoT reply ending in the exemplars' answer sentence is judged by its words, not its digits
     L = languages.get(code)
-    reply = f"{texts[0]}\n{L.phrase('mgsm_cot_cue')} {L.phrase('mgsm_answer_sentence').format(42)}"
+    reply = f"{texts[0]}\n{L.mgsm.cot_cue} {L.mgsm.answer_sentence.format(42)}"
     assert langid.fidelity(reply, code) == 1.0
     assert langid.fidelity(reply, "en" if code != "en" else "de") == 0.0
 

@@ -44,7 +44,7 @@ def _policy(items):
         prompt = last_user_message(payload)
         (code, i, gold), = [v for q, v in items.items() if q in prompt]
         L = languages.get(code)
-        sentence = L.phrase("mgsm_answer_sentence")
+        sentence = L.mgsm.answer_sentence
         if i < K[code]:
             return f"Schritt 1: {_native(gold + 3, code)} - 3. " + sentence.format(_native(gold, code))
         if i == K[code]:

@@ -68,14 +68,14 @@ def test_prompts_from_real_data(loaded, shared_data, mode, lang):
     assert docs[0]["question"] == raw_test[0]["question"]
     assert [s["item_id"] for s in shots] == list(range(8))  # the paper's exemplars, in order
 
-    q_prefix = L.phrase("mgsm_question")
+    q_prefix = L.mgsm.question
     reason = languages.get("en" if mode == "en_cot" else lang)
-    cue = L.phrase("mgsm_answer_prefix") if mode == "direct" else reason.phrase("mgsm_cot_cue")
+    cue = L.mgsm.answer_prefix if mode == "direct" else reason.mgsm.cot_cue
 
     # 0-shot (chat): instruction as system message, the question with its cue.
     zero = task.fewshot_context(docs[3], num_fewshot=0)
     assert raw_test[3]["question"] in zero and zero.rstrip().endswith(cue)
-    instruction = L.phrase("mgsm_direct_instruction") if mode == "direct" else reason.phrase("mgsm_cot_instruction")
+    instruction = L.mgsm.direct_instruction if mode == "direct" else reason.mgsm.cot_instruction
     assert zero.startswith(instruction)
 
     # 8-shot: the 8 exemplars in order, each in the test item's format, then the item.

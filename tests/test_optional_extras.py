@@ -86,7 +86,7 @@ print(json.dumps(out, ensure_ascii=False))
 def _unit_inputs():
     de_q = _jsonl(SHARED_DATA / "mgsm" / "mgsm_de.jsonl", 1)[0]
     L = languages.get("de")
-    reply = f"{de_q['question']}\n{L.phrase('mgsm_cot_cue')} {L.phrase('mgsm_answer_sentence').format(de_q['answer_number'])}"
+    reply = f"{de_q['question']}\n{L.mgsm.cot_cue} {L.mgsm.answer_sentence.format(de_q['answer_number'])}"
     eng = [r["text"] for r in _jsonl(SHARED_DATA / "flores" / "eng_Latn.devtest.jsonl", 6)]
     corpora = {}
     for tgt in ("jpn_Jpan", "deu_Latn"):
@@ -154,8 +154,8 @@ def replies():
         L = languages.get(lang)
         for k, row in enumerate(_jsonl(SHARED_DATA / "mgsm" / f"mgsm_{lang}.jsonl", LIMIT)):
             number = row["answer_number"] + 7 * k
-            table[row["question"]] = f"{row['question']}\n{L.phrase('mgsm_cot_cue')} " \
-                                     f"{L.phrase('mgsm_answer_sentence').format(number)}"
+            table[row["question"]] = f"{row['question']}\n{L.mgsm.cot_cue} " \
+                                     f"{L.mgsm.answer_sentence.format(number)}"
     for row in _jsonl(SHARED_DATA / "xquad" / "xquad.de.jsonl", LIMIT):
         table[row["question"]] = f"{row['answers']['text'][0]}\n{row['context'][:200]}"
     eng = [r["text"] for r in _jsonl(SHARED_DATA / "flores" / "eng_Latn.devtest.jsonl", LIMIT)]

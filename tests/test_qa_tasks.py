@@ -104,31 +104,31 @@ def test_prompt_in_the_question_language(shared_data, q):
     from lm_eval.utils import apply_template
 
     ctx = "en" if q != "en" else "zh"
-    L, P = languages.get(q), languages.QA_PHRASES[q]
+    L, P = languages.get(q), languages.get(q).qa
     for name, c in ((f"xquad_{q}", q), (f"xquad_{ctx}_{q}", ctx)):
         cfg = yaml.safe_load((QA_TASKS / ("xquad" if c == q else "xquad_xling") / f"{name}.yaml").read_text().replace("!function", ""))
         doc = _load("xquad", c, q)["eval"][3]
         prompt = apply_template(cfg["doc_to_text"], doc)
         assert prompt == qa.render_prompt(doc)
-        assert cfg["description"] == P["instruction"] + "\n\n"
-        assert _script_of(P["instruction"]) <= set(SCRIPT_NAMES[L.script]), (q, _script_of(P["instruction"]))
+        assert cfg["description"] == P.instruction + "\n\n"
+        assert _script_of(P.instruction) <= set(SCRIPT_NAMES[L.script]), (q, _script_of(P.instruction))
         lines = prompt.split("\n")
-        assert lines[0] == f"{P['context']}{'' if P['context'].endswith('：') else ' '}{xquad_rows(shared_data, c)[3]['context']}"
-        assert lines[1].startswith(P["question"]) and lines[1].endswith(xquad_rows(shared_data, q)[3]["question"])
-        assert lines[2] == P["answer"] and len(lines) == 3
+        assert lines[0] == f"{P.context}{'' if P.context.endswith('：') else ' '}{xquad_rows(shared_data, c)[3]['context']}"
+        assert lines[1].startswith(P.question) and lines[1].endswith(xquad_rows(shared_data, q)[3]["question"])
+        assert lines[2] == P.answer and len(lines) == 3
         target = apply_template(cfg["doc_to_target"], doc)
         assert target == doc["answers"]["text"][0]
         until = cfg["generation_kwargs"]["until"]
-        assert "\n" + P["question"] in until and "\n" not in until and "\nQuestion:" in until
+        assert "\n" + P.question in until and "\n" not in until and "\nQuestion:" in until
         assert all(stop.startswith("\n") for stop in until)  # a label mid-answer is part of the answer
     # the instruction is localized, not English, outside English
     if q != "en":
-        assert P["instruction"] != languages.QA_PHRASES["en"]["instruction"]
+        assert P.instruction != languages.get("en").qa.instruction
 
 
 def test_mlqa_prompt_and_scorer_follow_the_pair(mlqa_dir):
     cfg = yaml.safe_load((QA_TASKS / "mlqa" / "mlqa_zh_ar.yaml").read_text().replace("!function", ""))
-    assert cfg["description"].strip() == languages.QA_PHRASES["ar"]["instruction"]
+    assert cfg["description"].strip() == languages.get("ar").qa.instruction
     assert "lang:zh" in cfg["metadata"]["scorer"] and "mixed" in cfg["metadata"]["scorer"]
     doc = _load("mlqa", "zh", "ar", root=mlqa_dir)["eval"][0]
     assert qa.render_prompt(doc).startswith("السياق: " + doc["context"][:10])
@@ -139,7 +139,7 @@ def test_mlqa_prompt_and_scorer_follow_the_pair(mlqa_dir):
 
 @pytest.mark.parametrize("lang", XQUAD_LANGS)
 def test_answer_cleaning_in_every_language(lang):
-    label = languages.QA_PHRASES[lang]["answer"]
+    label = languages.get(lang).qa.answer
     gold = {"ar": "جامعة", "hi": "भारत", "th": "กรุงเทพ", "zh": "黑豹队", "el": "Αθήνα", "ru": "Москва"}.get(lang, "Warsaw Uprising")
     for reply in (
         gold,

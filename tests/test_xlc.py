@@ -141,7 +141,7 @@ def _reply(lang, k, gold):
     if number is None:
         return "I am not sure how to solve this problem, sorry about that."
     L = languages.get(lang)
-    return f"{L.phrase('mgsm_cot_cue')} {L.phrase('mgsm_answer_sentence').format(number)}"
+    return f"{L.mgsm.cot_cue} {L.mgsm.answer_sentence.format(number)}"
 
 
 @pytest.fixture(scope="module")
