@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 _t0 = time.perf_counter()
-from lm_eval_ext import qa_scoring  # noqa: E402  (builds the Unicode punctuation table)
+from lm_eval_ext.metrics import qa as qa_scoring  # noqa: E402  (builds the Unicode punctuation table)
 
 T_SCORER_IMPORT = time.perf_counter() - _t0
 from lm_eval_ext import data, languages, qa  # noqa: E402

@@ -40,7 +40,7 @@ def filters_of(task_metrics: dict) -> set[str]:
 
 def task_signatures(cfg: dict, meta: dict) -> dict[str, str]:
     """Run-time signatures of the metrics every family shares (language identification)."""
-    from lm_eval_ext import langid
+    from lm_eval_ext.metrics import langid
 
     if not meta.get("fidelity_scorer"):  # a task without lang_fidelity (FLORES --pair outside the registry)
         return {}

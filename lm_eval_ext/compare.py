@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape as xml_escape
 from xml.sax.saxutils import quoteattr
 
-from lm_eval_ext import stats
+from lm_eval_ext.metrics import bootstrap as stats
 from lm_eval_ext.runs import Problem, Run, judge_item_scores, load_runs, per_sample_scores, row_key
 from lm_eval_ext.tables import HELPER_METRIC_SUFFIXES, md_cell, metric_label
 

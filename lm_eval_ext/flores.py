@@ -299,7 +299,7 @@ def process_results(doc: dict, results: list[str]) -> dict:
     per-sentence means ``lang_undecidable`` / ``lang_fidelity`` (is the cleaned
     translation, i.e. what BLEU scores, written in the target language; a copy
     of the source or a reply in another language is off-target)."""
-    from lm_eval_ext import langid
+    from lm_eval_ext.metrics import langid
 
     hyp = results[0]
     src, ref, tgt = doc["source"], doc["reference"], doc["tgt_lang"]
@@ -324,7 +324,7 @@ def runtime_metadata(tgt_lang: str) -> dict:
     BLEURT model, batch size, device; ``skipped: <reason>`` for a metric that
     could not be computed). `lm_eval_ext.annotate` merges them with the other
     run-time signatures and derives ``skipped_metrics``."""
-    from lm_eval_ext import mt_metrics, neural_metrics
+    from lm_eval_ext.metrics import mt as mt_metrics, neural as neural_metrics
 
     sigs = mt_metrics.runtime_signatures(tgt_lang)
     for metric in neural_metrics.METRICS:
@@ -341,7 +341,7 @@ def annotate_task(task: str, cfg: dict, meta: dict, result, acc: dict | None, bo
     signatures into `meta`, and bootstrap standard errors of the corpus metrics
     (`mt_metrics.bootstrap_stderr`, at most 1000 resamples; none with
     --bootstrap_iters 0) into the task's results."""
-    from lm_eval_ext import mt_metrics
+    from lm_eval_ext.metrics import mt as mt_metrics
 
     runtime = runtime_metadata(cfg["dataset_kwargs"]["tgt_lang"])
     meta.setdefault("metric_signatures", {}).update(runtime.pop("metric_signatures"))

@@ -23,7 +23,7 @@ from __future__ import annotations
 from lm_eval_ext import data, languages
 from lm_eval_ext.taskgen import line_start
 from lm_eval_ext.languages import MGSM_LANGS
-from lm_eval_ext.numbers import (
+from lm_eval_ext.metrics.numbers import (
     SCORER_VERSION,
     canonical,
     clean_reply,
@@ -269,7 +269,7 @@ def expected_reply_lang(lang: str, mode: str) -> str:
 
 
 def process_results(doc: dict, results: list[str]) -> dict:
-    from lm_eval_ext import langid
+    from lm_eval_ext.metrics import langid
 
     gold = canonical(doc["answer_number"])
     em = float(results[0] == gold)

@@ -31,7 +31,8 @@ import logging
 import os
 import re
 
-from lm_eval_ext import data, languages, qa_scoring
+from lm_eval_ext import data, languages
+from lm_eval_ext.metrics import qa as qa_scoring
 from lm_eval_ext.taskgen import line_start
 from lm_eval_ext.languages import MLQA_LANGS, XQUAD_LANGS
 
@@ -371,7 +372,7 @@ def process_results(doc: dict, results: list[str]) -> dict:
     ``lang_undecidable`` and (when decidable) ``lang_fidelity``: is the whole
     reply (``<think>`` stripped) written in the context's language, the
     language of the answer span (`lm_eval_ext.langid`)."""
-    from lm_eval_ext import langid
+    from lm_eval_ext.metrics import langid
 
     out = qa_scoring.score(results[0], doc["answers"]["text"], doc["ctx_lang"])
     reply = getattr(results[0], "reply", None)

@@ -5,7 +5,7 @@ with the same reader as report, leaderboard and compare (`lm_eval_ext.runs`:
 results files merged, the newest winning per task; truncated or corrupt files
 and bad log lines reported and skipped), scores the logged translations of
 every FLORES task (``filtered_resps``, what BLEU was computed on) with the
-metrics asked for (`lm_eval_ext.neural_metrics`, cache included), and writes a
+metrics asked for (`lm_eval_ext.metrics.neural`, cache included), and writes a
 NEW results file beside the old ones (atomically): the run's merged results
 with the rescored task metrics, the group means recomputed the way the groups
 define them (mean over their language tasks), the new signatures in each task's
@@ -28,7 +28,8 @@ import math
 from datetime import datetime
 from pathlib import Path
 
-from lm_eval_ext import files, neural_metrics
+from lm_eval_ext import files
+from lm_eval_ext.metrics import neural as neural_metrics
 from lm_eval_ext.runs import RESULTS_RE, Problem, Run, load_runs, read_samples
 
 FILTER = "translation"

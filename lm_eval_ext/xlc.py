@@ -229,7 +229,7 @@ def summaries(records, langs: tuple[str, ...], equal) -> dict[str, float]:
 # ------------------------------------------------------------- the families
 def _mgsm_family() -> Family:
     from lm_eval_ext import mgsm
-    from lm_eval_ext.numbers import canonical
+    from lm_eval_ext.metrics.numbers import canonical
 
     mode = "native_cot"
 
@@ -285,7 +285,8 @@ def _xquad_family() -> Family:
     """XQuAD (12 languages, the same 1190 items): the prompt of ``xquad_<l>``
     (context and question in l, zero-shot), its answer cleaning (``clean``),
     correct = MLQA-rules exact match in l, agreement = equal normalized answers."""
-    from lm_eval_ext import qa, qa_scoring
+    from lm_eval_ext import qa
+    from lm_eval_ext.metrics import qa as qa_scoring
 
     def load_rows(root, lang):
         if root is None:
@@ -496,7 +497,7 @@ def _cut(text: str, stops) -> str:
 def process_results(doc: dict, results: list[str]) -> dict:
     """The doc's record under every metric it takes part in: its language's
     accuracy and fidelity, the pairs with its language, and the summaries."""
-    from lm_eval_ext import langid
+    from lm_eval_ext.metrics import langid
 
     fam = family(doc["xlc_source"])
     lang, answer = doc["xlc_lang"], results[0]
@@ -550,7 +551,7 @@ def aggregation(source: str, metric: str) -> Callable[[list], float]:
         if kind == "accuracy":
             return lambda records: accuracy(records, x)
         if kind == "lang_fidelity":
-            from lm_eval_ext.langid import mean_decidable
+            from lm_eval_ext.metrics.langid import mean_decidable
 
             return lambda records: mean_decidable(Record(*r).fidelity for r in records if Record(*r).lang == x)
     raise AttributeError(f"xlc_{source} has no metric {metric!r}")

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from lm_eval_ext import langid, languages, mgsm
+from lm_eval_ext import languages, mgsm
+from lm_eval_ext.metrics import langid
 
 
 def _texts(path, field, n):

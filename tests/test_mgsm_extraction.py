@@ -11,7 +11,7 @@ import pytest
 
 from lm_eval_ext import languages
 from lm_eval_ext.mgsm import NO_ANSWER, extract, process_results
-from lm_eval_ext.numbers import canonical, find_numbers, to_ascii_digits
+from lm_eval_ext.metrics.numbers import canonical, find_numbers, to_ascii_digits
 
 N = None
 CASES = [

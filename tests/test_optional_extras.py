@@ -53,7 +53,8 @@ def test_the_hiding_folder_makes_the_packages_absent():
 # ------------------------------------------------------------- unit paths
 UNIT_SCRIPT = r'''
 import json, math, sys
-from lm_eval_ext import flores, langid, mgsm, mt_metrics, xlc
+from lm_eval_ext import flores, mgsm, xlc
+from lm_eval_ext.metrics import langid, mt
 
 data = json.loads(sys.stdin.read())
 out = {"signature": langid.signature()}
@@ -74,9 +75,9 @@ out["flores_keys"] = sorted(flores.process_results(fdoc, [hyp]))
 scores = {}
 for tgt, items in data["corpora"].items():
     items = [tuple(i) for i in items]
-    scores[tgt] = {"bleu": mt_metrics.bleu(items), "chrfpp": mt_metrics.chrfpp(items),
-                   "bleu_stderr": mt_metrics.bootstrap_stderr("bleu", items, 50),
-                   "signature": mt_metrics.runtime_signatures(tgt)["bleu"]}
+    scores[tgt] = {"bleu": mt.bleu(items), "chrfpp": mt.chrfpp(items),
+                   "bleu_stderr": mt.bootstrap_stderr("bleu", items, 50),
+                   "signature": mt.runtime_signatures(tgt)["bleu"]}
 out["corpora"] = {t: {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in s.items()}
                   for t, s in scores.items()}
 print(json.dumps(out, ensure_ascii=False))

@@ -6,7 +6,8 @@ import json
 import pytest
 from reference import mlqa_extended, mlqa_v1, squad_v1_1
 
-from lm_eval_ext import languages, qa_scoring
+from lm_eval_ext import languages
+from lm_eval_ext.metrics import qa as qa_scoring
 from lm_eval_ext.languages import MLQA_LANGS, XQUAD_LANGS
 
 ITEMS = 300  # per language; all 1190 are scored in benchmarks/qa_scoring.py

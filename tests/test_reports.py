@@ -254,10 +254,10 @@ def _exact_bootstrap_quantiles(values, qs):
 
 
 def test_bootstrap_matches_exact_enumeration():
-    from lm_eval_ext import stats
+    from lm_eval_ext.metrics import bootstrap
 
     values = [0.0, 1.0, 1.0, 0.0, 1.0, 0.5]
-    mean, lo, hi = stats.bootstrap_ci(values, iters=40000, seed=7)
+    mean, lo, hi = bootstrap.bootstrap_ci(values, iters=40000, seed=7)
     exact_lo, exact_hi = _exact_bootstrap_quantiles(values, [0.025, 0.975])
     assert mean == pytest.approx(np.mean(values))
     assert lo == pytest.approx(exact_lo, abs=1 / 12 + 1e-9)  # one grid step of the mean (1/(2n))
@@ -265,11 +265,11 @@ def test_bootstrap_matches_exact_enumeration():
 
 
 def test_paired_bootstrap_matches_exact_enumeration():
-    from lm_eval_ext import stats
+    from lm_eval_ext.metrics import bootstrap
 
     base = {0: 1.0, 1: 0.0, 2: 1.0, 3: 1.0, 4: 0.0, 5: 1.0, 99: 1.0}  # 99: baseline only
     cand = {0: 0.0, 1: 0.0, 2: 0.0, 3: 1.0, 4: 1.0, 5: 0.0}
-    delta, lo, hi, n = stats.paired_bootstrap(base, cand, iters=40000, seed=3)
+    delta, lo, hi, n = bootstrap.paired_bootstrap(base, cand, iters=40000, seed=3)
     diffs = [cand[k] - base[k] for k in range(6)]
     assert n == 6 and delta == pytest.approx(np.mean(diffs))
     exact_lo, exact_hi = _exact_bootstrap_quantiles(diffs, [0.025, 0.975])

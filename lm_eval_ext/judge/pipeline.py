@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lm_eval_ext import __version__, stats
+from lm_eval_ext import __version__
+from lm_eval_ext.metrics import bootstrap as stats
 from lm_eval_ext.judge import protocols as P
 from lm_eval_ext import files
 from lm_eval_ext.judge.client import (

@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 
 import lm_eval_ext
-from lm_eval_ext import flores, langid, languages, mt_metrics, taskgen
+from lm_eval_ext import flores, languages, taskgen
+from lm_eval_ext.metrics import langid, mt as mt_metrics
 from lm_eval_ext.taskgen import Function
 
 HERE = Path(__file__).resolve().parent

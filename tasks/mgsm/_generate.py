@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 import lm_eval_ext
-from lm_eval_ext import langid, languages, mgsm, taskgen
+from lm_eval_ext import languages, mgsm, taskgen
+from lm_eval_ext.metrics import langid
 from lm_eval_ext.taskgen import Function
 
 HERE = Path(__file__).resolve().parent

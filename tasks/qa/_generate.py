@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 import lm_eval_ext
-from lm_eval_ext import langid, languages, qa, taskgen
+from lm_eval_ext import languages, qa, taskgen
+from lm_eval_ext.metrics import langid
 from lm_eval_ext.taskgen import Function
 from lm_eval_ext.languages import MLQA_LANGS, XQUAD_LANGS
 
