@@ -23,12 +23,6 @@ from __future__ import annotations
 SKIPPED_PREFIX = "skipped: "
 
 
-def family_of(cfg) -> str | None:
-    """Our task families carry ``dataset_kwargs.family`` (see `lm_eval_ext.data`)."""
-    kwargs = (cfg or {}).get("dataset_kwargs") if isinstance(cfg, dict) else None
-    return kwargs.get("family") if isinstance(kwargs, dict) else None
-
-
 def metric_names(cfg: dict) -> list[str]:
     return [m["metric"] for m in cfg.get("metric_list") or [] if isinstance(m, dict) and isinstance(m.get("metric"), str)]
 
@@ -49,16 +43,16 @@ def task_signatures(cfg: dict, meta: dict) -> dict[str, str]:
 
 
 def annotate_results(result, eval_results_acc=None, bootstrap_iters=None) -> None:
-    from lm_eval_ext import flores
+    from lm_eval_ext import families
 
     for task, cfg in result.configs.items():
-        family = family_of(cfg)
-        if not family:
+        family = families.of_config(cfg)
+        if family is None:  # not one of our tasks
             continue
         meta = dict(cfg.get("metadata") or {})
         meta["metric_signatures"] = {**(meta.get("metric_signatures") or {}), **task_signatures(cfg, meta)}
-        if family == "flores":
-            flores.annotate_task(task, cfg, meta, result, (eval_results_acc or {}).get(task), bootstrap_iters)
+        if family.annotate is not None:  # the family's own run-time facts (FLORES: sacreBLEU, COMET, stderr)
+            family.annotate(task, cfg, meta, result, (eval_results_acc or {}).get(task), bootstrap_iters)
         skipped = {m: s.removeprefix(SKIPPED_PREFIX) for m, s in meta["metric_signatures"].items()
                    if s.startswith(SKIPPED_PREFIX)}
         meta["skipped_metrics"] = skipped

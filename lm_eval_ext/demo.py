@@ -18,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from lm_eval_ext import data, languages
+from lm_eval_ext import languages
+from lm_eval_ext.families.base import DATA_DIR_ENV, local_root
 from lm_eval_ext.languages import MGSM_LANGS
 
 # Two easy problems per language, written for the demo: NOT MGSM items.
@@ -88,14 +89,14 @@ OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
 
 def choose_data(tmp: Path) -> tuple[dict, str]:
     """(environment overrides, label) for where the demo reads its data."""
-    root = data.local_root()
+    root = local_root()
     if root is not None:
         return dict(OFFLINE), f"local data: {root}"
     if _hub_reachable():
         return {}, "hub: juletxara/mgsm"
     sample = write_demo_sample(tmp / "demo_data")
-    return ({data.DATA_DIR_ENV: str(sample), **OFFLINE},
-            f"DEMO SAMPLE, two problems per language written for the demo (not MGSM: no hub, no {data.DATA_DIR_ENV})")
+    return ({DATA_DIR_ENV: str(sample), **OFFLINE},
+            f"DEMO SAMPLE, two problems per language written for the demo (not MGSM: no hub, no {DATA_DIR_ENV})")
 
 
 def _fmt(value) -> str:

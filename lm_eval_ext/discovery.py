@@ -181,7 +181,7 @@ def patch_result_collection(module) -> None:
 
 def check_selected(names) -> None:
     """Check the data of every one of our tasks among `names` (before a model loads)."""
-    from lm_eval_ext import data
+    from lm_eval_ext import families
 
     index = task_index()
     for name in names or []:
@@ -191,4 +191,4 @@ def check_selected(names) -> None:
             entry = index[leaf]
             kwargs = (entry.cfg or {}).get("dataset_kwargs") or {}
             if kwargs.get("family"):
-                data.check_available(**{"task": leaf, **kwargs})
+                families.check_available(**{"task": leaf, **kwargs})

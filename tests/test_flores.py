@@ -16,7 +16,8 @@ import sacrebleu
 from conftest import REPO, SHARED_DATA, run_cli, side_env
 from loopback import ScriptedServer, last_user_message
 
-from lm_eval_ext import data, flores, languages
+from lm_eval_ext import families, languages
+from lm_eval_ext.families import flores
 from lm_eval_ext.metrics import mt, neural
 
 FLORES = SHARED_DATA / "flores"
@@ -106,7 +107,7 @@ print(json.dumps({{"n": len(task.test_docs()), "ctx": task.fewshot_context(doc, 
 
 # ---------------------------------------------------------------------- data
 def test_local_loader_reads_real_parallel_data():
-    ds = data.load("flores", task="flores_deu_Latn-eng_Latn", src_lang="deu_Latn", tgt_lang=EN)
+    ds = families.load("flores", task="flores_deu_Latn-eng_Latn", src_lang="deu_Latn", tgt_lang=EN)
     test = ds["devtest"]
     assert len(test) == 1012 and len(ds["dev"]) == 0
     de, en = _texts("deu_Latn"), _texts(EN)
@@ -118,13 +119,13 @@ def test_local_loader_reads_real_parallel_data():
 
 def test_missing_file_and_bad_codes_fail_clearly(tmp_path):
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(data.DATA_DIR_ENV, str(tmp_path))
-        with pytest.raises(data.DataNotFoundError) as err:
-            data.load("flores", task="flores_deu_Latn-eng_Latn", src_lang="deu_Latn", tgt_lang=EN)
+        mp.setenv(families.DATA_DIR_ENV, str(tmp_path))
+        with pytest.raises(families.DataNotFoundError) as err:
+            families.load("flores", task="flores_deu_Latn-eng_Latn", src_lang="deu_Latn", tgt_lang=EN)
     assert str(tmp_path / "flores" / "deu_Latn.devtest.jsonl") in str(err.value)
     assert "flores_deu_Latn-eng_Latn" in str(err.value)
-    with pytest.raises(data.DataNotFoundError, match="not a FLORES-200 code"):
-        data.check_available(task="t", family="flores", src_lang="de", tgt_lang=EN)
+    with pytest.raises(families.DataNotFoundError, match="not a FLORES-200 code"):
+        families.check_available(task="t", family="flores", src_lang="de", tgt_lang=EN)
 
 
 def test_k_shot_without_dev_stops_with_a_clear_message():

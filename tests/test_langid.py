@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from lm_eval_ext import languages, mgsm
+from lm_eval_ext import languages
+from lm_eval_ext.families import mgsm
 from lm_eval_ext.metrics import langid
 
 

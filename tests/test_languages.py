@@ -6,7 +6,7 @@ import pytest
 
 from lm_eval_ext import languages
 from lm_eval_ext.languages import MGSM_LANGS, MLQA_LANGS, XQUAD_LANGS
-from lm_eval_ext.mgsm import extract
+from lm_eval_ext.families.mgsm import extract
 
 
 def _jsonl(path):
@@ -66,7 +66,7 @@ def test_mgsm_phrases_match_the_exemplars(shared_data, code):
 
 
 def test_a_missing_literal_names_the_language_the_literal_and_the_file():
-    from lm_eval_ext import mgsm
+    from lm_eval_ext.families import mgsm
 
     where = r"lm_eval_ext/languages\.py"
     with pytest.raises(languages.MissingLiteral, match=rf"language 'ar' has no literal MgsmLiterals\.question .*{where}"):

@@ -9,7 +9,7 @@ import pytest
 
 from lm_eval_ext import discovery, languages
 from lm_eval_ext.languages import MGSM_LANGS
-from lm_eval_ext.mgsm import MODES, TASK_VERSION
+from lm_eval_ext.families.mgsm import MODES, TASK_VERSION
 
 TASKS = [f"mgsm_{mode}_{lang}" for mode in MODES for lang in MGSM_LANGS]
 
@@ -132,7 +132,8 @@ def _mgsm_copy(shared_data, tmp_path, lang="de"):
 
 
 def test_a_non_numeric_answer_names_file_line_and_field(shared_data, tmp_path):
-    from lm_eval_ext import data, mgsm
+    from lm_eval_ext import families
+    from lm_eval_ext.families import mgsm
 
     root, path = _mgsm_copy(shared_data, tmp_path)
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
@@ -141,19 +142,20 @@ def test_a_non_numeric_answer_names_file_line_and_field(shared_data, tmp_path):
     lines[4] = json.dumps(row, ensure_ascii=False) + "\n"
     path.write_text("".join(lines), encoding="utf-8")
     where = re.escape(str(path))
-    with pytest.raises(data.DataFormatError, match=rf"{where}:5: field answer_number is 'eighteen', not a number"):
+    with pytest.raises(families.DataFormatError, match=rf"{where}:5: field answer_number is 'eighteen', not a number"):
         mgsm.load_local(root, "de")
     # the hub's rows go through the same check, named by language, split and item
-    with pytest.raises(data.DataFormatError, match=r"MGSM de test item 4 \(row 5\): field answer_number is 'eighteen'"):
+    with pytest.raises(families.DataFormatError, match=r"MGSM de test item 4 \(row 5\): field answer_number is 'eighteen'"):
         mgsm.normalize("de", [json.loads(x) for x in lines], [])
 
 
 def test_a_byte_that_is_not_utf8_names_file_and_line(shared_data, tmp_path):
-    from lm_eval_ext import data, mgsm
+    from lm_eval_ext import families
+    from lm_eval_ext.families import mgsm
 
     root, path = _mgsm_copy(shared_data, tmp_path)
     raw = path.read_bytes().split(b"\n")
     raw[6] = raw[6].replace(b'"question": "', b'"question": "\xe4', 1)  # a Latin-1 "ä" in a UTF-8 file
     path.write_bytes(b"\n".join(raw))
-    with pytest.raises(data.DataFormatError, match=rf"{re.escape(str(path))}:7: not UTF-8 \(byte 0xe4 at column \d+\)"):
+    with pytest.raises(families.DataFormatError, match=rf"{re.escape(str(path))}:7: not UTF-8 \(byte 0xe4 at column \d+\)"):
         mgsm.load_local(root, "de")

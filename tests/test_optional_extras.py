@@ -17,7 +17,8 @@ from conftest import SHARED_DATA, run_cli
 from hidden import hidden_env
 from loopback import ScriptedServer, last_user_message
 
-from lm_eval_ext import flores, languages
+from lm_eval_ext import languages
+from lm_eval_ext.families import flores
 from lm_eval_ext.languages import MGSM_LANGS
 
 HIDDEN = "lingua,MeCab"
@@ -53,7 +54,7 @@ def test_the_hiding_folder_makes_the_packages_absent():
 # ------------------------------------------------------------- unit paths
 UNIT_SCRIPT = r'''
 import json, math, sys
-from lm_eval_ext import flores, mgsm, xlc
+from lm_eval_ext.families import flores, mgsm, xlc
 from lm_eval_ext.metrics import langid, mt
 
 data = json.loads(sys.stdin.read())

@@ -10,7 +10,8 @@ import pytest
 import yaml
 from qa_data import MLQA_DEV_ITEMS, MLQA_TEST_ITEMS, build_data_dir, xquad_rows
 
-from lm_eval_ext import data, discovery, languages, qa
+from lm_eval_ext import discovery, families, languages
+from lm_eval_ext.families import qa
 from lm_eval_ext.languages import MLQA_LANGS, XQUAD_LANGS
 
 QA_TASKS = Path(discovery.tasks_dir()) / "qa"
@@ -27,10 +28,10 @@ def mlqa_dir(shared_data, tmp_path_factory):
 def _load(family, ctx, q, root=None, **env):
     with pytest.MonkeyPatch.context() as mp:
         if root is not None:
-            mp.setenv(data.DATA_DIR_ENV, str(root))
+            mp.setenv(families.DATA_DIR_ENV, str(root))
         for k, v in env.items():
             mp.setenv(k, v)
-        return data.load(family, task=f"{family}_{ctx}_{q}", ctx_lang=ctx, q_lang=q)
+        return families.load(family, task=f"{family}_{ctx}_{q}", ctx_lang=ctx, q_lang=q)
 
 
 def test_generated_files_are_up_to_date():
@@ -196,18 +197,18 @@ def test_fewshot_exemplars_come_from_other_articles(mlqa_dir):
 
 def test_missing_files_and_bad_languages_are_named(tmp_path, shared_data):
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(data.DATA_DIR_ENV, str(tmp_path))
-        with pytest.raises(data.DataNotFoundError) as err:
-            data.check_available(task="mlqa_de_zh", family="mlqa", ctx_lang="de", q_lang="zh")
+        mp.setenv(families.DATA_DIR_ENV, str(tmp_path))
+        with pytest.raises(families.DataNotFoundError) as err:
+            families.check_available(task="mlqa_de_zh", family="mlqa", ctx_lang="de", q_lang="zh")
         assert str(tmp_path / "mlqa" / "mlqa.de.zh.dev.jsonl") in str(err.value)  # first missing, sorted
         assert "mlqa_de_zh" in str(err.value)
         (tmp_path / "xquad").mkdir()
         (tmp_path / "xquad" / "xquad.de.jsonl").symlink_to(shared_data / "xquad" / "xquad.de.jsonl")
-        with pytest.raises(data.DataNotFoundError, match=r"xquad\.el\.jsonl"):
-            data.check_available(task="xquad_de_el", family="xquad", ctx_lang="de", q_lang="el")
-        data.check_available(task="xquad_de", family="xquad", lang="de")
-    with pytest.raises(data.DataNotFoundError, match="MLQA has no context language 'th'"):
-        data.check_available(task="t", family="mlqa", ctx_lang="th", q_lang="en")
+        with pytest.raises(families.DataNotFoundError, match=r"xquad\.el\.jsonl"):
+            families.check_available(task="xquad_de_el", family="xquad", ctx_lang="de", q_lang="el")
+        families.check_available(task="xquad_de", family="xquad", lang="de")
+    with pytest.raises(families.DataNotFoundError, match="MLQA has no context language 'th'"):
+        families.check_available(task="t", family="mlqa", ctx_lang="th", q_lang="en")
 
 
 def test_misaligned_xquad_files_are_an_error(tmp_path, shared_data):
@@ -215,7 +216,7 @@ def test_misaligned_xquad_files_are_an_error(tmp_path, shared_data):
     de = (shared_data / "xquad" / "xquad.de.jsonl").read_text(encoding="utf-8").splitlines()
     (tmp_path / "xquad" / "xquad.de.jsonl").write_text("\n".join(de) + "\n", encoding="utf-8")
     (tmp_path / "xquad" / "xquad.en.jsonl").write_text("\n".join(de[1:] + de[:1]) + "\n", encoding="utf-8")
-    with pytest.raises(data.DataFormatError, match="item 0 has id"):
+    with pytest.raises(families.DataFormatError, match="item 0 has id"):
         _load("xquad", "de", "en", root=tmp_path)
 
 
@@ -241,7 +242,7 @@ def test_item_without_gold_answer_is_an_error(tmp_path, shared_data):
     rows[4]["answers"] = {"text": [""], "answer_start": [0]}
     (tmp_path / "xquad" / "xquad.vi.jsonl").write_text(
         "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    with pytest.raises(data.DataFormatError, match=r"xquad\.vi\.jsonl item 4: .*no gold answer"):
+    with pytest.raises(families.DataFormatError, match=r"xquad\.vi\.jsonl item 4: .*no gold answer"):
         _load("xquad", "vi", "vi", root=tmp_path)
 
 

@@ -22,7 +22,7 @@ import pytest
 
 from conftest import REPO, SHARED_DATA, run_cli
 from loopback import ScriptedServer, last_user_message
-from lm_eval_ext import mgsm
+from lm_eval_ext.families import mgsm
 
 LANGS = ("en", "de", "sw")
 LIMIT = 8

@@ -11,9 +11,10 @@ import sys
 from pathlib import Path
 
 import lm_eval_ext
-from lm_eval_ext import languages, qa, taskgen
+from lm_eval_ext import languages
+from lm_eval_ext.families import qa, taskgen
+from lm_eval_ext.families.taskgen import Function
 from lm_eval_ext.metrics import langid
-from lm_eval_ext.taskgen import Function
 from lm_eval_ext.languages import MLQA_LANGS, XQUAD_LANGS
 
 HERE = Path(__file__).resolve().parent
@@ -48,7 +49,7 @@ def task_config(family: str, ctx: str, q: str) -> dict:
         "filter_list": [{
             "name": qa.FILTER_NAME,
             "filter": [
-                {"function": Function("lm_eval_ext.qa.AnswerFilter"), "ctx_lang": ctx, "q_lang": q},
+                {"function": Function.of(qa.AnswerFilter), "ctx_lang": ctx, "q_lang": q},
                 {"function": "take_first"},
             ],
         }],
