@@ -57,18 +57,17 @@ def positive(text: str) -> float:
 def _cmd_tasks(args) -> int:
     from lm_eval.tasks._index import Kind
 
-    from lm_eval_ext import discovery, languages
+    from lm_eval_ext import families, languages, plugin
 
-    index = discovery.task_index()
+    index = plugin.task_index()
 
     def langs_of(name):
+        """The language codes of a task or group, as its family names them in the task configs."""
         codes = []
-        for leaf in discovery.leaf_tasks(name, index):
+        for leaf in plugin.leaf_tasks(name, index):
             cfg = index[leaf].cfg or {}
-            kw = cfg.get("dataset_kwargs") or {}
-            found = [kw[k] for k in ("lang", "ctx_lang", "q_lang", "src_lang", "tgt_lang") if kw.get(k)]
-            # a consistency task (xlc_*) has every language of its family: metadata.langs
-            for code in found or (cfg.get("metadata") or {}).get("langs") or []:
+            family = families.of_config(cfg)
+            for code in family.listed_languages(cfg) if family is not None else []:
                 if code not in codes:
                     codes.append(code)
         return codes
@@ -78,7 +77,7 @@ def _cmd_tasks(args) -> int:
     tasks = sorted(n for n, e in index.items() if e.kind in (Kind.TASK, Kind.PY_TASK))
     if args.json:
         out = {
-            "groups": {g: {"tasks": discovery.leaf_tasks(g, index), "languages": langs_of(g)} for g in groups},
+            "groups": {g: {"tasks": plugin.leaf_tasks(g, index), "languages": langs_of(g)} for g in groups},
             "tasks": {t: {"languages": langs_of(t)} for t in tasks},
         }
         print(json.dumps(out, indent=2, ensure_ascii=False))
@@ -87,7 +86,7 @@ def _cmd_tasks(args) -> int:
     width = max(map(len, [*groups, *tasks]), default=10) + 2
     for g in groups:
         codes = langs_of(g)
-        print(f"  {g:<{width}}{len(discovery.leaf_tasks(g, index)):>3} tasks  {' '.join(codes)}")
+        print(f"  {g:<{width}}{len(plugin.leaf_tasks(g, index)):>3} tasks  {' '.join(codes)}")
     print(f"\nTasks ({len(tasks)}):")
     for t in tasks:
         codes = langs_of(t)

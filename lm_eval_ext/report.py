@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lm_eval_ext import __version__, files, languages, svg
 from lm_eval_ext.metrics import bootstrap as stats
-from lm_eval_ext.discovery import reports_dir
+from lm_eval_ext.plugin import reports_dir
 from lm_eval_ext.runs import Problem, Run, load_runs, prompt_parts, read_samples, row_key, row_label, tier_of
 from lm_eval_ext.tables import (BOOKKEEPING_METRICS, HELPER_METRIC_SUFFIXES, MEAN_KINDS, MEAN_LABELS, Table, build_tables,
                                 md_cell, metric_label)

@@ -98,9 +98,9 @@ def test_every_generative_task_of_ours_reports_lang_fidelity():
     from lm_eval.tasks._index import Kind
     from lm_eval.tasks._yaml_loader import load_yaml
 
-    from lm_eval_ext import discovery
+    from lm_eval_ext import plugin
 
-    index = discovery.task_index()
+    index = plugin.task_index()
     checked = set()
     for name, entry in index.items():
         if entry.kind != Kind.TASK:

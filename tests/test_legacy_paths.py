@@ -30,6 +30,7 @@ OLD_PATHS = {
     "lm_eval_ext.langid": ("lm_eval_ext.metrics.langid", ["fidelity_metrics", "METRIC_LIST", "SIGNATURE"]),
     "lm_eval_ext.numbers": ("lm_eval_ext.metrics.numbers", ["find_numbers", "canonical", "strip_reasoning"]),
     "lm_eval_ext.qa_scoring": ("lm_eval_ext.metrics.qa", ["score", "signature", "mlqa_tokens"]),
+    "lm_eval_ext.discovery": ("lm_eval_ext.plugin", ["tasks_dir", "reports_dir", "task_index"]),
 }
 PAIRS = {  # legacy task -> ours
     "legacy_mgsm_native_cot_de": "mgsm_native_cot_de",

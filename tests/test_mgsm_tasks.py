@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from lm_eval_ext import discovery, languages
+from lm_eval_ext import languages, plugin
 from lm_eval_ext.languages import MGSM_LANGS
 from lm_eval_ext.families.mgsm import MODES, TASK_VERSION
 
@@ -39,7 +39,7 @@ def _jsonl(path):
 
 
 def test_generated_files_are_fresh():
-    proc = subprocess.run([sys.executable, str(discovery.tasks_dir() / "mgsm" / "_generate.py"), "--check"],
+    proc = subprocess.run([sys.executable, str(plugin.tasks_dir() / "mgsm" / "_generate.py"), "--check"],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -47,11 +47,11 @@ def test_generated_files_are_fresh():
 def test_task_manager_sees_ours_without_include_path(manager, loaded):
     assert set(loaded) == set(TASKS)
     for name, task in loaded.items():
-        assert discovery.is_ours(manager.task_index[name].yaml_path), name  # ours, not the built-in
+        assert plugin.is_ours(manager.task_index[name].yaml_path), name  # ours, not the built-in
         assert task.config.metadata["scorer"].startswith("mgsm-numeric:v1|lang:" + name.rsplit("_", 1)[1])
         assert task.config.metadata["version"] == TASK_VERSION
     for group in ("mgsm_direct", "mgsm_native_cot", "mgsm_en_cot"):
-        assert sorted(discovery.leaf_tasks(group)) == sorted(t for t in TASKS if t.startswith(group + "_"))
+        assert sorted(plugin.leaf_tasks(group)) == sorted(t for t in TASKS if t.startswith(group + "_"))
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -119,7 +119,7 @@ def test_include_defaults_false_indexes_only_the_given_path(tmp_path):
     assert manager.all_tasks == ["only_mine"]
     both = TaskManager(include_path=str(tmp_path))  # the default: lm-eval's, ours, and the path
     assert "only_mine" in both.all_tasks and "mgsm_native_cot_de" in both.all_tasks
-    assert discovery.is_ours(both.task_index["mgsm_native_cot_de"].yaml_path)
+    assert plugin.is_ours(both.task_index["mgsm_native_cot_de"].yaml_path)
 
 
 # ------------------------------------------------------------- data errors

@@ -10,11 +10,11 @@ import pytest
 import yaml
 from qa_data import MLQA_DEV_ITEMS, MLQA_TEST_ITEMS, build_data_dir, xquad_rows
 
-from lm_eval_ext import discovery, families, languages
+from lm_eval_ext import families, languages, plugin
 from lm_eval_ext.families import qa
 from lm_eval_ext.languages import MLQA_LANGS, XQUAD_LANGS
 
-QA_TASKS = Path(discovery.tasks_dir()) / "qa"
+QA_TASKS = Path(plugin.tasks_dir()) / "qa"
 
 SCRIPT_NAMES = {"Arab": ("ARABIC",), "Deva": ("DEVANAGARI",), "Grek": ("GREEK",), "Cyrl": ("CYRILLIC",),
                 "Thai": ("THAI",), "Hans": ("CJK",), "Jpan": ("CJK", "HIRAGANA", "KATAKANA"), "Latn": ("LATIN",)}
@@ -40,17 +40,17 @@ def test_generated_files_are_up_to_date():
 
 
 def test_lm_eval_index_has_every_task_and_group():
-    index = discovery.task_index()
+    index = plugin.task_index()
     mono = {f"xquad_{c}" for c in XQUAD_LANGS}
     xling = {f"xquad_{c}_{q}" for c in XQUAD_LANGS for q in XQUAD_LANGS if c != q}
     mlqa = {f"mlqa_{c}_{q}" for c in MLQA_LANGS for q in MLQA_LANGS}
     assert len(mono) == 12 and len(xling) == 132 and len(mlqa) == 49
     assert mono | xling | mlqa <= set(index)
-    assert set(discovery.leaf_tasks("xquad_all", index)) == mono
-    assert set(discovery.leaf_tasks("xquad_xling", index)) == xling
-    assert set(discovery.leaf_tasks("mlqa_gxlt", index)) == mlqa
-    assert set(discovery.leaf_tasks("mlqa_all", index)) == {f"mlqa_{c}_{c}" for c in MLQA_LANGS}
-    hrl, url = (set(discovery.leaf_tasks(g, index)) for g in ("xquad_hrl", "xquad_url"))
+    assert set(plugin.leaf_tasks("xquad_all", index)) == mono
+    assert set(plugin.leaf_tasks("xquad_xling", index)) == xling
+    assert set(plugin.leaf_tasks("mlqa_gxlt", index)) == mlqa
+    assert set(plugin.leaf_tasks("mlqa_all", index)) == {f"mlqa_{c}_{c}" for c in MLQA_LANGS}
+    hrl, url = (set(plugin.leaf_tasks(g, index)) for g in ("xquad_hrl", "xquad_url"))
     assert hrl | url == mono and not hrl & url
     assert url == {f"xquad_{c}" for c in languages.of_tier(languages.LOW, XQUAD_LANGS)}
     cfg = index["xquad_de_zh"].cfg

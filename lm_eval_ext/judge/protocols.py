@@ -22,7 +22,7 @@ from functools import lru_cache
 from string import Template
 
 from lm_eval_ext import languages
-from lm_eval_ext.discovery import reports_dir
+from lm_eval_ext.plugin import reports_dir
 from lm_eval_ext.runs import prompt_parts
 
 TEMPLATE_REVISION = {"da": 1, "qa_equiv": 1, "math_cot": 1, "grade": 1, "pairwise": 1, "reminder": 1}

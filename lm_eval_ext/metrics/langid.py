@@ -16,7 +16,7 @@ The public API other task families call:
   version (the results' ``metadata.metric_signatures``);
 - ``unavailable()``: None, or why lingua cannot be used here. Without it
   (``pip install "lm-eval-ext[langid]"``) ``fidelity_metrics`` returns nothing,
-  the metrics are NaN with that reason in the results (`lm_eval_ext.annotate`)
+  the metrics are NaN with that reason in the results (`lm_eval_ext.plugin.annotate_results`)
   and `detect` raises `LangidUnavailable`, never an ImportError.
 
 Undecidable replies (numbers only, one word, a few letters) are *excluded*
