@@ -104,7 +104,7 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from lm_eval_ext.report import write_report
+    from lm_eval_ext.reporting.report import write_report
 
     report, problems = write_report(args.run_dirs, args.output, max_samples=args.max_samples,
                                     bootstrap_iters=args.bootstrap_iters)
@@ -119,7 +119,7 @@ def _cmd_report(args) -> int:
 
 def _cmd_leaderboard(args) -> int:
     from lm_eval_ext import files
-    from lm_eval_ext import leaderboard as lb
+    from lm_eval_ext.reporting import leaderboard as lb
 
     rows, _ = lb.build(args.run_dirs)
     if not rows:
@@ -145,7 +145,7 @@ def _cmd_leaderboard(args) -> int:
 
 
 def _cmd_consistency(args) -> int:
-    from lm_eval_ext import consistency
+    from lm_eval_ext.reporting import posthoc_consistency as consistency
 
     problems = []
     found = consistency.posthoc(args.run_dirs, problems)
@@ -168,7 +168,7 @@ def _cmd_consistency(args) -> int:
 
 
 def _cmd_compare(args) -> int:
-    from lm_eval_ext.compare import run_compare
+    from lm_eval_ext.reporting.compare import run_compare
 
     return run_compare(args)
 
@@ -232,7 +232,7 @@ def _add_judge_parsers(sub) -> None:
 
 
 def _cmd_rescore(args) -> int:
-    from lm_eval_ext.rescore import run_rescore
+    from lm_eval_ext.reporting.rescore import run_rescore
 
     return run_rescore(args)
 

@@ -80,16 +80,16 @@ def test_mgsm_process_results_fidelity_and_in_language_accuracy():
 
 
 def test_undecidable_samples_leave_report_scores_intact(tmp_path):
-    """runs.per_sample_scores skips samples without the key (an undecidable reply)."""
-    from lm_eval_ext.runs import per_sample_scores
+    """runs.item_scores skips samples without the key (an undecidable reply)."""
+    from lm_eval_ext.reporting.runs import item_scores, read_samples
 
     path = tmp_path / "samples_mgsm_direct_de_2026-01-01T00-00-00.000000.jsonl"
     rows = [{"doc_id": 0, "filter": "strict-match", "lang_undecidable": 1.0},
             {"doc_id": 1, "filter": "strict-match", "lang_undecidable": 0.0, "lang_fidelity": 0.0},
             {"doc_id": 2, "filter": "strict-match", "lang_undecidable": 0.0, "lang_fidelity": 1.0}]
     path.write_text("\n".join(json.dumps(r) for r in rows))
-    assert per_sample_scores(path, "lang_fidelity,strict-match") == {1: 0.0, 2: 1.0}
-    assert per_sample_scores(path, "lang_undecidable,strict-match") == {0: 1.0, 1: 0.0, 2: 0.0}
+    assert item_scores(read_samples(path), "lang_fidelity,strict-match") == {1: 0.0, 2: 1.0}
+    assert item_scores(read_samples(path), "lang_undecidable,strict-match") == {0: 1.0, 1: 0.0, 2: 0.0}
 
 
 def test_every_generative_task_of_ours_reports_lang_fidelity():

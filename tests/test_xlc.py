@@ -266,7 +266,7 @@ def test_per_language_fidelity_metrics_in_mgsm(runs_dir):
 
 
 def test_report_reads_the_xlc_run_as_matrices(runs_dir, tmp_path):
-    from lm_eval_ext import runs
+    from lm_eval_ext.reporting import runs
 
     out, _, _ = runs_dir
     loaded, problems = runs.load_runs([out / "xlc"])
@@ -275,7 +275,7 @@ def test_report_reads_the_xlc_run_as_matrices(runs_dir, tmp_path):
     assert ("agreement,strict-match", ("de", "en")) in cells
     assert ("accuracy,strict-match", ("sw",)) in cells
     assert ("agreement_mean,strict-match", ()) in cells
-    from lm_eval_ext.report import write_report
+    from lm_eval_ext.reporting.report import write_report
 
     write_report([str(out / "xlc"), str(out / "per_lang")], str(tmp_path / "rep"), max_samples=5, bootstrap_iters=200)
     text = (tmp_path / "rep" / "report.md").read_text()

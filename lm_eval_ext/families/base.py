@@ -32,7 +32,7 @@ from lm_eval.api.samplers import ContextSampler, FirstNSampler
 
 __all__ = [
     "DATA_DIR_ENV", "ContextSampler", "DataFormatError", "DataNotFoundError", "Extracted", "Family", "FirstNSampler",
-    "Pairing", "Parallel", "ReplyFilter", "Rescore", "is_number", "label_gap", "line_start", "local_root",
+    "Pairing", "Parallel", "ReplyFilter", "Rescore", "RescoreError", "is_number", "label_gap", "line_start", "local_root",
     "read_jsonl",
 ]
 
@@ -74,13 +74,17 @@ class Parallel:
     max_gen_toks: int  # the family's own generation budget
 
 
+class RescoreError(ValueError):
+    """A samples log whose replies cannot be scored again (names the file and the item)."""
+
+
 @dataclass(frozen=True)
 class Rescore:
     """Scoring a family's logged replies again after the run (``lm-eval-ext rescore``)."""
 
     filter: str  # the filter whose filtered_resps are scored
     metrics: tuple[str, ...]  # the metrics that can be added
-    # (samples-log lines, path for messages) -> (source, hypothesis, reference) per item
+    # (samples-log lines, path for messages) -> (source, hypothesis, reference) per item; RescoreError
     triples: Callable[[list[dict], Path], list[tuple[str, str, str]]]
 
 
@@ -103,7 +107,7 @@ class Family:
     process_results: Callable[[dict, list], dict]  # lm-eval's per-document scorer
     reference_metric: str  # "metric,filter" the judge correlates with ("" for PARALLEL: its source's)
     judge_protocol: str  # the judge's default protocol ("" for PARALLEL: its source's)
-    reply_language: Callable[[Mapping], str]  # dataset_kwargs -> the code a reply should be written in
+    reply_language: Callable[[Mapping], str | None]  # dataset_kwargs -> the code a reply should be in (None: not said)
     parallel: Parallel | None = None  # the consistency adapter (parallel items only)
     annotate: Callable[..., None] | None = None  # run-time metadata into the results (plugin.annotate_results)
     rescore: Rescore | None = None
@@ -131,11 +135,6 @@ class Family:
                 if isinstance(kwargs.get(key), str) and kwargs[key] not in codes:
                     codes.append(kwargs[key])
         return codes
-
-    @property
-    def joiner(self) -> str:
-        """How task names join the codes of a pair (flores_deu_Latn-eng_Latn, xquad_de_en)."""
-        return "-" if self.pairing is Pairing.SOURCE_TARGET else "_"
 
 
 # ------------------------------------------------------------------ lm-eval glue

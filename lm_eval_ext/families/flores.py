@@ -22,7 +22,7 @@ from pathlib import Path
 
 from lm_eval_ext import languages
 from lm_eval_ext.families.base import (DataFormatError, DataNotFoundError, Extracted, Family, FirstNSampler, Pairing,
-                                       ReplyFilter, Rescore, read_jsonl)
+                                       ReplyFilter, Rescore, RescoreError, read_jsonl)
 from lm_eval_ext.metrics import langid, mt, neural
 
 HUB_PATH = "openlanguagedata/flores_plus"
@@ -335,10 +335,6 @@ def annotate_task(task: str, cfg: dict, meta: dict, result, acc: dict | None, bo
 
 
 # ------------------------------------------------------------------ rescore
-class RescoreError(RuntimeError):
-    pass
-
-
 def logged_triples(samples: list[dict], path: Path) -> list[tuple[str, str, str]]:
     """(source, translation as scored, reference) of every logged item of the translation filter."""
     out = []
@@ -370,7 +366,7 @@ FAMILY = Family(
     # task (the first metric with per-item values) until a sentence-level reference exists
     reference_metric=f"chrfpp,{FILTER}",
     judge_protocol="da",
-    reply_language=lambda kwargs: kwargs["tgt_lang"],
+    reply_language=lambda kwargs: kwargs.get("tgt_lang"),
     annotate=annotate_task,
     rescore=Rescore(filter=FILTER, metrics=neural.METRICS, triples=logged_triples),
 )

@@ -310,6 +310,6 @@ FAMILY = Family(
     process_results=process_results,
     reference_metric="exact_match,strict-match",
     judge_protocol="math_cot",
-    reply_language=lambda kwargs: reasoning_lang(kwargs["lang"], kwargs.get("mode", "native_cot")),
+    reply_language=lambda kwargs: reasoning_lang(kwargs["lang"], kwargs.get("mode")) if kwargs.get("lang") else None,
     parallel=PARALLEL,
 )

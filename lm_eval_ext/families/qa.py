@@ -424,7 +424,7 @@ def _family(name: str, langs: tuple[str, ...], language_keys, parallel=None) -> 
         process_results=process_results,
         reference_metric=f"exact_match,{FILTER_NAME}",
         judge_protocol="qa_equiv",
-        reply_language=lambda kwargs: kwargs["ctx_lang"],
+        reply_language=lambda kwargs: kwargs.get("ctx_lang") or kwargs.get("lang"),
         parallel=parallel,
     )
 

@@ -25,7 +25,7 @@ from ``lang_fidelity``: lm-eval 0.4.13 lets a document omit a metric key, and
 lm-eval's usual standard error), while ``lang_undecidable`` (0/1 per reply,
 mean = share) reports how many were excluded; count = share x ``sample_len``.
 An omitted key is also what the reports' per-sample reader expects
-(``runs.per_sample_scores`` skips samples without the key), so no sentinel
+(``reporting.runs.item_scores`` skips samples without the key), so no sentinel
 value ever reaches a mean.
 
 Identifier: lingua-language-detector (model inside the wheel, works offline),

@@ -19,7 +19,8 @@ import json
 import math
 from pathlib import Path
 
-from lm_eval_ext import families, runs
+from lm_eval_ext import families
+from lm_eval_ext.reporting import runs
 from lm_eval_ext.metrics.consistency import SUMMARY_METRICS, Record, compute
 
 
