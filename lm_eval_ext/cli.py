@@ -98,7 +98,7 @@ def _cmd_tasks(args) -> int:
 
 
 def _cmd_demo(args) -> int:
-    from lm_eval_ext.demo import run_demo
+    from lm_eval_ext.local.demo import run_demo
 
     return run_demo(args)
 
@@ -180,7 +180,7 @@ def _cmd_judge(args) -> int:
 
 
 def _cmd_serve(args) -> int:
-    from lm_eval_ext.serve import serve
+    from lm_eval_ext.local.serve import serve
 
     return serve(args)
 
@@ -238,7 +238,7 @@ def _cmd_rescore(args) -> int:
 
 
 def _cmd_neural_env(args) -> int:
-    from lm_eval_ext.neural_env import run_command
+    from lm_eval_ext.local.neural_env import run_command
 
     return run_command(args)
 

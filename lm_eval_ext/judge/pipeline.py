@@ -591,7 +591,7 @@ def run_command(args) -> int:
             say(f"lm-eval-ext judge: error: {Redactor([api_key])(e)}")
             return 2
         redact = backend.redact
-    from lm_eval_ext.embedded import cache_root
+    from lm_eval_ext.local.embedded import cache_root
 
     cache = JudgeCache(Path(args.cache) if args.cache else cache_root() / "judge_cache.sqlite")
     problems: list[Problem] = []

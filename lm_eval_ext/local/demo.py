@@ -138,7 +138,7 @@ def print_table(run, mode: str, langs: list[str]) -> None:
 
 
 def run_demo(args) -> int:
-    from lm_eval_ext.embedded import MODEL_NAME, EmbeddedModelMissing, model_dir
+    from lm_eval_ext.local.embedded import MODEL_NAME, EmbeddedModelMissing, model_dir
 
     langs = [c.strip() for c in args.langs.split(",") if c.strip()] or list(MGSM_LANGS)
     bad = [c for c in langs if c not in MGSM_LANGS]
