@@ -24,6 +24,7 @@ from lm_eval_ext import languages
 from lm_eval_ext.families.base import (DataFormatError, DataNotFoundError, Extracted, Family, FirstNSampler, Pairing,
                                        ReplyFilter, Rescore, RescoreError, read_jsonl)
 from lm_eval_ext.metrics import langid, mt, neural
+from lm_eval_ext.metrics.reasoning import strip_reasoning
 
 HUB_PATH = "openlanguagedata/flores_plus"
 ALT_HUB_PATH = "facebook/flores"
@@ -184,10 +185,6 @@ class FloresSampler(FirstNSampler):
 
 
 # ------------------------------------------------------------ reply cleaning
-_THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
-_OPEN_THINK = re.compile(r"^.*</think>", re.S | re.I)
-
-
 def _words(words) -> str:
     return "|".join(re.escape(w) for w in words)
 
@@ -205,7 +202,8 @@ def clean_translation(reply: str, src_lang: str = "", tgt_lang: str = "", source
     """The translation inside a reply, and whether anything had to be removed.
 
     The documented rule (tasks/flores/README.md), applied in order:
-    1. ``<think>…</think>`` blocks are dropped (an unclosed one ends at ``</think>``);
+    1. reasoning blocks are dropped (`metrics.reasoning.strip_reasoning`: ``<think>…</think>``;
+       a reply that only closes one starts after ``</think>``; an unclosed one ends the reply);
     2. a first line that ends in ``:``/``：`` and announces a translation
        ("Here is the translation:") is dropped when text follows it;
     3. a leading target-language or "Translation" label (``English: …``) is dropped;
@@ -216,10 +214,7 @@ def clean_translation(reply: str, src_lang: str = "", tgt_lang: str = "", source
     Whitespace at both ends is never counted as cleaning.
     """
     original = (reply or "").strip()
-    text = _THINK.sub("", reply or "")
-    if "</think>" in text.lower():
-        text = _OPEN_THINK.sub("", text)
-    text = text.strip()
+    text = strip_reasoning(reply or "").strip()
     lines = text.split("\n")
     if len(lines) > 1:
         first = lines[0].strip()

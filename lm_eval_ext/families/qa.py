@@ -41,6 +41,7 @@ from lm_eval_ext.families.base import (ContextSampler, DataFormatError, DataNotF
 from lm_eval_ext.languages import MLQA_LANGS, XQUAD_LANGS
 from lm_eval_ext.metrics import langid
 from lm_eval_ext.metrics import qa as qa_metrics
+from lm_eval_ext.metrics.reasoning import strip_reasoning
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,6 @@ XQUAD_PARAGRAPHS = 240
 TASK_VERSION = 1.1  # 1.1: label stops only at a line start
 FILTER_NAME = "clean"
 METRICS = ("exact_match", "f1", "exact_match_squad", "f1_squad")
-NO_ANSWER = ""
 FIELDS = ("id", "context", "question", "answers")
 
 
@@ -258,7 +258,6 @@ def render_prompt(doc: dict) -> str:
 # ---------------------------------------------------------- answer cleaning
 _QUOTES = "\"'“”„‟«»‹›「」『』‘’‚`"
 _TRAILING = ".。．,，、;；:：!！?？؟،؛।॥…"
-_THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
 
 
 def _answer_labels(ctx_lang: str, q_lang: str) -> list[str]:
@@ -281,19 +280,15 @@ def _label_re(ctx_lang: str, q_lang: str) -> re.Pattern:
 
 
 def clean_answer(reply: str, ctx_lang: str, q_lang: str, context: str | None = None) -> str:
-    """The answer span of a reply: reasoning blocks dropped, the first non-empty
-    line, without a leading "Answer:" (question, context or English label),
-    markdown emphasis, wrapping quotes or trailing punctuation.
+    """The answer span of a reply: reasoning blocks dropped (`metrics.reasoning`: a reply
+    still inside an unclosed block has no answer there), the first non-empty line,
+    without a leading "Answer:" (question, context or English label), markdown
+    emphasis, wrapping quotes or trailing punctuation.
 
     Quotes and trailing punctuation that the reply copies from the context (the
     reply is then a verbatim span, e.g. „Der Denver-Clan“, where gold spans
     often include them) are kept: only what the model added is removed."""
-    text = reply or ""
-    if "<think>" in text.lower():
-        text = _THINK.sub("", text)
-        if "<think>" in text.lower():  # still reasoning when generation stopped
-            return NO_ANSWER
-    text = text.replace("</think>", "")
+    text = strip_reasoning(reply or "")
     line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
     label = _label_re(ctx_lang, q_lang)
     for _ in range(2):  # "**Answer:** x" / "Answer: Answer: x"

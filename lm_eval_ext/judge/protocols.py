@@ -2,7 +2,7 @@
 
 A protocol turns one logged sample into a judge prompt and a judge reply into
 a score. Replies are parsed strictly: the required line must be the reply's
-last non-empty line (a complete ``<think>...</think>`` block is ignored); a
+last non-empty line once reasoning blocks are removed (`metrics.reasoning`); a
 reply without it is a parse failure, retried once with a format reminder, and
 then counted and listed, never scored as 0.
 
@@ -22,6 +22,7 @@ from functools import lru_cache
 from string import Template
 
 from lm_eval_ext import families, languages
+from lm_eval_ext.metrics.reasoning import strip_reasoning
 from lm_eval_ext.plugin import reports_dir
 from lm_eval_ext.reporting.runs import prompt_parts
 
@@ -115,21 +116,15 @@ def choose(task: str, family: str, doc: dict | None, overrides, config: dict | N
 
 
 # ------------------------------------------------------------- sample fields
-_THINK_RE = re.compile(r"<think>.*?</think>", re.S | re.I)
-
-
-def strip_think(text: str) -> str:
-    return _THINK_RE.sub("", text).strip()
-
-
 def response_text(sample: dict) -> str:
-    """The model's raw reply of a logged sample (first response of a generate_until request)."""
+    """The model's reply of a logged sample (first response of a generate_until request), its
+    reasoning blocks removed."""
     resps = sample.get("resps")
     while isinstance(resps, list) and resps:
         resps = resps[0]
     if not isinstance(resps, str):
         raise ItemError("field 'resps' holds no generated text (is this a generate_until task?)")
-    return strip_think(resps)
+    return strip_reasoning(resps).strip()
 
 
 def prompt_text(sample: dict) -> str:
@@ -248,7 +243,7 @@ def fields_for(protocol: str, task: str, langs: tuple[str, ...], sample: dict,
 
 # ------------------------------------------------------------------- parsers
 def _last_lines(reply: str, n: int) -> list[str] | None:
-    lines = [ln.strip().strip("*").strip() for ln in strip_think(reply).splitlines() if ln.strip()]
+    lines = [ln.strip().strip("*").strip() for ln in strip_reasoning(reply).splitlines() if ln.strip()]
     return lines[-n:] if len(lines) >= n else None
 
 
@@ -289,7 +284,7 @@ def parse(protocol: str, reply: str) -> dict | None:
             return None
         return {"score": float(m[1])}
     if protocol == "pairwise":
-        found = set(_PAIR_RE.findall(strip_think(reply)))
+        found = set(_PAIR_RE.findall(strip_reasoning(reply)))
         if len(found) != 1 or not _PAIR_RE.search(line):
             return None  # no verdict, or an ambiguous reply naming two
         return {"verdict": found.pop()}
