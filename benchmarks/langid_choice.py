@@ -70,7 +70,7 @@ def _lingua(low_accuracy: bool, restricted: bool = False):
         builder = LanguageDetectorBuilder.from_all_languages()
     if low_accuracy:
         builder = builder.with_low_accuracy_mode()
-    det = builder.build()  # models load lazily, per script seen (as lm_eval_ext.langid does)
+    det = builder.build()  # models load lazily, per script seen (as lm_eval_ext.metrics.langid does)
 
     def f(text):
         lang = det.detect_language_of(text)

@@ -42,7 +42,7 @@ def task_config(source: str) -> dict:
         m["aggregation"] = Function(m["aggregation"])
     return {
         "task": name,
-        "dataset_path": name,  # nothing on the hub: data.load() builds the items x languages
+        "dataset_path": name,  # nothing on the hub: families.load() builds the items x languages
         "custom_dataset": Function.of(families.load),
         # no `lang` key: the task has every language; its metric names carry them
         "dataset_kwargs": {"family": xlc.FAMILY.name, "source": source, "task": name},
