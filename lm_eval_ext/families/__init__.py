@@ -28,8 +28,7 @@ from lm_eval_ext.families.base import (DATA_DIR_ENV, DataFormatError, DataNotFou
                                        read_jsonl)
 
 __all__ = ["DATA_DIR_ENV", "FAMILIES", "DataFormatError", "DataNotFoundError", "Family", "Pairing", "check_available",
-           "get", "items_family", "load", "local_root", "of_config", "parallel_families", "read_jsonl",
-           "source_label"]
+           "get", "items_family", "load", "local_root", "of_config", "parallel_families", "read_jsonl"]
 
 FAMILIES: Mapping[str, Family] = MappingProxyType({family.name: family for family in (
     mgsm.FAMILY,
@@ -67,11 +66,6 @@ def items_family(config) -> Family | None:
 def parallel_families() -> list[Family]:
     """The families with a consistency adapter, in registry order."""
     return [family for family in FAMILIES.values() if family.parallel is not None]
-
-
-def source_label() -> str:
-    root = local_root()
-    return f"local:{root}" if root else "hub"
 
 
 def check_available(task: str | None = None, family: str = "", **kwargs) -> None:

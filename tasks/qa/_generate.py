@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import lm_eval_ext
-from lm_eval_ext import languages
+from lm_eval_ext import families, languages
 from lm_eval_ext.families import qa, taskgen
 from lm_eval_ext.families.taskgen import Function
 from lm_eval_ext.metrics import langid
@@ -34,7 +34,7 @@ def task_name(family: str, ctx: str, q: str) -> str:
 
 
 def task_config(family: str, ctx: str, q: str) -> dict:
-    parts = qa.prompt_parts(ctx, q)
+    parts = families.get(family).prompt(ctx, q)
     name = task_name(family, ctx, q)
     kwargs = {"family": family, "ctx_lang": ctx, "q_lang": q}
     if family == "xquad" and ctx == q:
