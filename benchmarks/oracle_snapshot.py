@@ -38,7 +38,6 @@ on 2 cores.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import math
 import os
@@ -72,16 +71,6 @@ CODE_KEYS = {"custom_dataset", "process_results", "function", "sampler", "aggreg
 BUILTIN_NAMES = {"mean", "take_first", "first_n", "default"}
 
 
-def _mod(*names):
-    """The first importable of `names` (module paths before and after a restructuring)."""
-    for name in names:
-        try:
-            return importlib.import_module(name)
-        except ImportError:
-            continue
-    raise ImportError(names)
-
-
 # ------------------------------------------------------------------ data and replies
 def _jsonl(path: Path) -> list[dict]:
     with open(path, encoding="utf-8") as fh:
@@ -93,14 +82,11 @@ def _crc(*parts) -> int:
 
 
 def _mgsm_literal(code: str, name: str):
-    L = languages.get(code)
-    lit = getattr(L, "mgsm", None)
-    return getattr(lit, name) if lit is not None else L.phrase(f"mgsm_{name}")
+    return getattr(languages.get(code).mgsm, name)
 
 
 def _qa_label(code: str) -> str:
-    L = languages.get(code)
-    return L.qa.answer if getattr(L, "qa", None) is not None else languages.QA_PHRASES[code]["answer"]
+    return languages.get(code).qa.answer
 
 
 def _native(n, code: str) -> str:
@@ -372,8 +358,10 @@ def run_files(folder: Path) -> dict:
 
 
 def report_numbers(runs: list[str], out: Path) -> dict:
-    report_mod = _mod("lm_eval_ext.reporting.report", "lm_eval_ext.report")
-    report, problems = report_mod.write_report(runs, out, err=open(os.devnull, "w"))
+    from lm_eval_ext.reporting.report import write_report
+
+    with open(os.devnull, "w") as devnull:
+        report, problems = write_report(runs, out, err=devnull)
     tables = []
     for t in report.tables:
         key = lambda langs: "-".join(langs) or "-"  # noqa: E731
@@ -393,11 +381,12 @@ def report_numbers(runs: list[str], out: Path) -> dict:
 
 
 def compare_numbers(runs: list[str]) -> dict:
-    compare = _mod("lm_eval_ext.reporting.compare", "lm_eval_ext.compare")
-    reader = _mod("lm_eval_ext.reporting.runs", "lm_eval_ext.runs")
-    (base,), _ = reader.load_runs([runs[0]])
-    (cand,), _ = reader.load_runs([runs[1]])
-    rows, problems = compare.compare_runs(base, cand, threshold=0.02, all_metrics=True)
+    from lm_eval_ext.reporting.compare import compare_runs
+    from lm_eval_ext.reporting.runs import load_runs
+
+    (base,), _ = load_runs([runs[0]])
+    (cand,), _ = load_runs([runs[1]])
+    rows, problems = compare_runs(base, cand, threshold=0.02, all_metrics=True)
     return {"rows": [[r.task, r.family, list(r.langs), r.metric, r.base, r.cand, r.delta, r.lo, r.hi, r.n,
                       r.method, r.higher_is_better, r.verdict] for r in rows],
             "problems": [str(p) for p in dict.fromkeys(problems)]}
