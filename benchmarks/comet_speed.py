@@ -9,7 +9,7 @@ N copies differ, so deduplication does not help):
 
 - comet: ``model.predict(samples)`` with its defaults (batch_size 16, length
   batching by source length, Lightning trainer; progress bar off);
-- ours: `neural_metrics.segment_scores` with the cache off (sorted by the
+- ours: `neural.segment_scores` with the cache off (sorted by the
   longest of the three texts, the default batch size (16 CPU, 64 GPU) or --batch-size, inference_mode,
   no trainer).
 
@@ -77,9 +77,9 @@ def main() -> None:
         f";batch_size={args.batch_size}" if args.batch_size else "")
     os.environ["LM_EVAL_EXT_SCORE_CACHE"] = "off"
     os.environ["HF_HUB_OFFLINE"] = "1"
-    from lm_eval_ext import neural_metrics
+    from lm_eval_ext.metrics import neural
 
-    scorer = neural_metrics.scorer("comet")
+    scorer = neural.scorer("comet")
     model, batch = scorer.model, scorer.cfg.batch_size
     data = triples(args.n)
     samples = [{"src": s, "mt": h, "ref": r} for s, h, r in data]
@@ -89,11 +89,11 @@ def main() -> None:
         return model.predict(samples, gpus=gpus, progress_bar=False).scores
 
     def run_ours():
-        return neural_metrics.segment_scores("comet", data)
+        return neural.segment_scores("comet", data)
 
     # warm-up on a slice (allocator, kernels)
     model.predict(samples[:64], gpus=gpus, progress_bar=False)
-    neural_metrics.segment_scores("comet", data[:64])
+    neural.segment_scores("comet", data[:64])
     timings = {"comet predict (defaults)": [], f"lm-eval-ext (batch {batch})": []}
     results = {}
     for _ in range(args.repeats):

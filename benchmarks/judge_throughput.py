@@ -29,7 +29,7 @@ def main(per_lang: int = 100, latency: float = 0.05) -> None:
 
     from lm_eval_ext.judge.client import JudgeCache, OpenAIJudge
     from lm_eval_ext.judge.pipeline import JudgeJob
-    from lm_eval_ext.runs import load_runs
+    from lm_eval_ext.reporting.runs import load_runs
 
     tmp = Path(tempfile.mkdtemp(prefix="judge_bench_"))
     run_dir = write_run(tmp / "run", "bench/model", {

@@ -7,7 +7,7 @@ Texts: FLORES-200 devtest sentences (all 17 registry languages) and MGSM test
 questions (the 11 MGSM languages), each cut to 20, 40 and 60 characters (at a
 word boundary in spaced languages): model replies that get judged are often
 that short. A prediction counts as right when it maps to the text's registry
-language (`lm_eval_ext.langid.to_registry_code`); "undecided" (the detector
+language (`lm_eval_ext.metrics.langid.to_registry_code`); "undecided" (the detector
 gives up) counts as wrong. Candidates see every language they know (no
 restriction to our 17): a reply in Portuguese must not pass as Spanish.
 Needs the candidates installed: langid==1.1.6 pycld2==0.42
@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from lm_eval_ext import languages
-from lm_eval_ext.langid import to_registry_code
+from lm_eval_ext.metrics.langid import to_registry_code
 
 LENGTHS = (20, 40, 60, 10_000)  # characters; 10 000 = the whole sentence
 
@@ -70,7 +70,7 @@ def _lingua(low_accuracy: bool, restricted: bool = False):
         builder = LanguageDetectorBuilder.from_all_languages()
     if low_accuracy:
         builder = builder.with_low_accuracy_mode()
-    det = builder.build()  # models load lazily, per script seen (as lm_eval_ext.langid does)
+    det = builder.build()  # models load lazily, per script seen (as lm_eval_ext.metrics.langid does)
 
     def f(text):
         lang = det.detect_language_of(text)

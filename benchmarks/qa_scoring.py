@@ -6,7 +6,7 @@ half of the gold; another item's gold; gold followed by explanatory text), so
 every code path (cleaning, article removal, segmentation, partial F1) runs.
 Compared in one process, each timed from cold caches:
 
-- ours: `lm_eval_ext.qa.AnswerFilter` cleaning + `qa.process_results` (all four
+- ours: `lm_eval_ext.families.qa.AnswerFilter` cleaning + `qa.process_results` (all four
   metrics), i.e. what lm-eval calls per item;
 - the official scripts (tests/reference/: MLQA rules + SQuAD v1.1), scoring the
   same cleaned answers, as a correctness cross-check and speed baseline;
@@ -28,10 +28,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 _t0 = time.perf_counter()
-from lm_eval_ext import qa_scoring  # noqa: E402  (builds the Unicode punctuation table)
+from lm_eval_ext.metrics import qa as qa_scoring  # noqa: E402  (builds the Unicode punctuation table)
 
 T_SCORER_IMPORT = time.perf_counter() - _t0
-from lm_eval_ext import data, languages, qa  # noqa: E402
+from lm_eval_ext import languages  # noqa: E402
+from lm_eval_ext.families import qa  # noqa: E402
 from lm_eval_ext.languages import MLQA_LANGS, XQUAD_LANGS  # noqa: E402
 
 
@@ -47,8 +48,8 @@ def load(folder: Path):
 def replies(docs):
     out = {}
     for lang, rows in docs.items():
-        label = languages.QA_PHRASES[lang]["answer"]
-        word = (languages.QA_ARTICLES.get(lang) or ("x",))[0]
+        label = languages.get(lang).qa.answer
+        word = (languages.get(lang).qa_rules.articles or ("x",))[0]
         out[lang] = []
         for i, row in enumerate(rows):
             gold = row["answers"]["text"][0]
@@ -82,11 +83,11 @@ def main() -> None:
 
     def load_tasks():  # what lm-eval's custom_dataset does for the 12 + 12 first pair tasks
         for lang in XQUAD_LANGS:
-            data.load("xquad", lang=lang)
-            data.load("xquad", ctx_lang=lang, q_lang="en" if lang != "en" else "de")
+            families.load("xquad", lang=lang)
+            families.load("xquad", ctx_lang=lang, q_lang="en" if lang != "en" else "de")
 
-    os.environ[data.DATA_DIR_ENV] = str(folder.parent)
-    data.load("xquad", lang="en")  # import datasets once, outside the timing
+    os.environ[families.DATA_DIR_ENV] = str(folder.parent)
+    families.load("xquad", lang="en")  # import datasets once, outside the timing
     t_load, _ = timed(load_tasks)
 
     def ours():

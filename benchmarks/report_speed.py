@@ -103,12 +103,12 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import io
 
-    from lm_eval_ext import leaderboard as lb
-    from lm_eval_ext.report import write_report
+    from lm_eval_ext.reporting import leaderboard as lb
+    from lm_eval_ext.reporting.report import write_report
 
     with tempfile.TemporaryDirectory() as tmp:
         runs = make_runs(Path(tmp) / "runs", args.runs)
-        from lm_eval_ext.runs import load_runs
+        from lm_eval_ext.reporting.runs import load_runs
 
         loaded, _ = load_runs(runs)
         n_tl = len({(c.task, c.langs) for c in loaded[0].cells if c.langs})

@@ -12,7 +12,7 @@ lm-eval modules to be imported and then patches them:
 - ``lm_eval.evaluator_utils``: right after the tasks' metrics are aggregated,
   our task configs get the signatures of this run's metrics (and the reasons
   for skipped ones, which are NaN) in their metadata, and FLORES's corpus
-  metrics a capped bootstrap standard error (`lm_eval_ext.annotate`).
+  metrics a capped bootstrap standard error (`lm_eval_ext.plugin.annotate_results`).
 - ``lm_eval.config.evaluate_config``: after the CLI resolves ``--tasks`` and
   before it loads any model, the data files of our selected tasks are checked,
   so a missing file or language fails in a second, naming the path and task.
@@ -41,9 +41,9 @@ class _PatchingLoader:
 
     def exec_module(self, module):
         self._real.exec_module(module)
-        from lm_eval_ext import discovery
+        from lm_eval_ext import plugin
 
-        getattr(discovery, self._patch_name)(module)
+        getattr(plugin, self._patch_name)(module)
 
     def __getattr__(self, name):  # get_source, is_package, ... for tools
         return getattr(self._real, name)
@@ -70,10 +70,10 @@ def install():
         return
     already = [name for name in _PATCHES if name in sys.modules]
     if already:  # imported before us (unusual): patch in place
-        from lm_eval_ext import discovery
+        from lm_eval_ext import plugin
 
         for name in already:
-            getattr(discovery, _PATCHES[name])(sys.modules[name])
+            getattr(plugin, _PATCHES[name])(sys.modules[name])
     sys.meta_path.insert(0, _Finder())
 
 

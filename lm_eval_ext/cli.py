@@ -57,18 +57,17 @@ def positive(text: str) -> float:
 def _cmd_tasks(args) -> int:
     from lm_eval.tasks._index import Kind
 
-    from lm_eval_ext import discovery, languages
+    from lm_eval_ext import families, languages, plugin
 
-    index = discovery.task_index()
+    index = plugin.task_index()
 
     def langs_of(name):
+        """The language codes of a task or group, as its family names them in the task configs."""
         codes = []
-        for leaf in discovery.leaf_tasks(name, index):
+        for leaf in plugin.leaf_tasks(name, index):
             cfg = index[leaf].cfg or {}
-            kw = cfg.get("dataset_kwargs") or {}
-            found = [kw[k] for k in ("lang", "ctx_lang", "q_lang", "src_lang", "tgt_lang") if kw.get(k)]
-            # a consistency task (xlc_*) has every language of its family: metadata.langs
-            for code in found or (cfg.get("metadata") or {}).get("langs") or []:
+            family = families.of_config(cfg)
+            for code in family.listed_languages(cfg) if family is not None else []:
                 if code not in codes:
                     codes.append(code)
         return codes
@@ -78,7 +77,7 @@ def _cmd_tasks(args) -> int:
     tasks = sorted(n for n, e in index.items() if e.kind in (Kind.TASK, Kind.PY_TASK))
     if args.json:
         out = {
-            "groups": {g: {"tasks": discovery.leaf_tasks(g, index), "languages": langs_of(g)} for g in groups},
+            "groups": {g: {"tasks": plugin.leaf_tasks(g, index), "languages": langs_of(g)} for g in groups},
             "tasks": {t: {"languages": langs_of(t)} for t in tasks},
         }
         print(json.dumps(out, indent=2, ensure_ascii=False))
@@ -87,7 +86,7 @@ def _cmd_tasks(args) -> int:
     width = max(map(len, [*groups, *tasks]), default=10) + 2
     for g in groups:
         codes = langs_of(g)
-        print(f"  {g:<{width}}{len(discovery.leaf_tasks(g, index)):>3} tasks  {' '.join(codes)}")
+        print(f"  {g:<{width}}{len(plugin.leaf_tasks(g, index)):>3} tasks  {' '.join(codes)}")
     print(f"\nTasks ({len(tasks)}):")
     for t in tasks:
         codes = langs_of(t)
@@ -99,13 +98,13 @@ def _cmd_tasks(args) -> int:
 
 
 def _cmd_demo(args) -> int:
-    from lm_eval_ext.demo import run_demo
+    from lm_eval_ext.local.demo import run_demo
 
     return run_demo(args)
 
 
 def _cmd_report(args) -> int:
-    from lm_eval_ext.report import write_report
+    from lm_eval_ext.reporting.report import write_report
 
     report, problems = write_report(args.run_dirs, args.output, max_samples=args.max_samples,
                                     bootstrap_iters=args.bootstrap_iters)
@@ -120,7 +119,7 @@ def _cmd_report(args) -> int:
 
 def _cmd_leaderboard(args) -> int:
     from lm_eval_ext import files
-    from lm_eval_ext import leaderboard as lb
+    from lm_eval_ext.reporting import leaderboard as lb
 
     rows, _ = lb.build(args.run_dirs)
     if not rows:
@@ -146,7 +145,7 @@ def _cmd_leaderboard(args) -> int:
 
 
 def _cmd_consistency(args) -> int:
-    from lm_eval_ext import consistency
+    from lm_eval_ext.reporting import posthoc_consistency as consistency
 
     problems = []
     found = consistency.posthoc(args.run_dirs, problems)
@@ -169,7 +168,7 @@ def _cmd_consistency(args) -> int:
 
 
 def _cmd_compare(args) -> int:
-    from lm_eval_ext.compare import run_compare
+    from lm_eval_ext.reporting.compare import run_compare
 
     return run_compare(args)
 
@@ -181,7 +180,7 @@ def _cmd_judge(args) -> int:
 
 
 def _cmd_serve(args) -> int:
-    from lm_eval_ext.serve import serve
+    from lm_eval_ext.local.serve import serve
 
     return serve(args)
 
@@ -233,13 +232,13 @@ def _add_judge_parsers(sub) -> None:
 
 
 def _cmd_rescore(args) -> int:
-    from lm_eval_ext.rescore import run_rescore
+    from lm_eval_ext.reporting.rescore import run_rescore
 
     return run_rescore(args)
 
 
 def _cmd_neural_env(args) -> int:
-    from lm_eval_ext.neural_env import run_command
+    from lm_eval_ext.local.neural_env import run_command
 
     return run_command(args)
 

@@ -1,8 +1,17 @@
 """The one place for language facts.
 
 Every task, scorer and report reads codes, names, scripts, digits, number
-separators, resource tiers and prompt phrases from here; nothing else in the
-project spells a language fact out. Add a language by adding one `Language`.
+separators, resource tiers, prompt literals and scoring rules from here; nothing
+else in the package spells a language fact out. Add a language by adding one
+`Language`; give it the literals of the families that should cover it.
+
+Literals come in named kinds, one frozen dataclass each (lighteval's
+``TranslationLiterals`` is the model): `MgsmLiterals` (MGSM prompts and answer
+sentences), `QaLiterals` (XQuAD/MLQA labels and instruction), `QaRules` (MLQA
+normalization: articles, segmentation), `MtLiterals` (FLORES reply cleaning). A
+literal left out for a language is ``None``; reading it raises `MissingLiteral`
+naming the language, the literal and this file. Fields with a neutral default
+(no articles, no preamble words) are rules every language has.
 
 Sources
 - Codes: ISO 639-1 / 639-3 and the FLORES-200 code (``<iso639-3>_<ISO 15924>``).
@@ -13,15 +22,25 @@ Sources
   taxonomy class ("The state and fate of linguistic diversity"): class >= 4 is
   high-resource. The rule reproduces Shi et al.'s split on all 11 MGSM languages
   (tested).
-- MGSM phrases (question prefix, step-by-step cue, answer sentence) are the ones
+- MGSM literals (question prefix, step-by-step cue, answer sentence) are the ones
   in the human-translated MGSM exemplars of Shi et al. (tested against the data).
   The zero-shot instructions were written for this project; they are short on
   purpose and flagged for native-speaker review in the README.
+- QA rules: ar/de/en/es/hi/vi/zh are the official MLQA script's
+  (mlqa_evaluation_v1.py; vi includes its non-articles của/là as published;
+  Arabic's rule is the script's regex). Our extensions: el: definite and
+  indefinite articles in all cases; ro: only the free-standing indefinite
+  articles (the definite article is an enclitic suffix, -ul/-a/-le/-lor, that
+  cannot be split off without a morphological analyser); ru, th, ja: no
+  articles; tr: none (bir is also the numeral "one"). Segmentation: the official
+  MLQA range for Chinese, each code point of the Thai block, kana and kanji for
+  Japanese (tasks/qa/README.md).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping
 
@@ -32,6 +51,89 @@ TIER_LABELS = {HIGH: "high-resource", LOW: "underrepresented"}
 NBSP = "\u00a0"  # no-break space
 NNBSP = "\u202f"  # narrow no-break space: the French and Russian thousands separator
 THIN = "\u2009"
+# Spaces that may group digits ("1 234", "1\u202f234") in any language's numbers
+GROUPING_SPACES = (" ", NBSP, NNBSP, THIN)
+
+REGISTRY_FILE = "lm_eval_ext/languages.py"
+
+
+class MissingLiteral(KeyError):
+    """A literal a task needs is not in the registry for that language."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class Literals:
+    """Base of the literal kinds. A field left ``None`` is missing for the language:
+    reading it raises `MissingLiteral` naming the language, the literal and the file."""
+
+    lang: str = ""  # set by the `Language` holding it
+
+    def __getattribute__(self, name: str):
+        value = object.__getattribute__(self, name)
+        if value is None:
+            lang = object.__getattribute__(self, "lang")
+            raise MissingLiteral(
+                f"language {lang!r} has no literal {type(self).__name__}.{name} in the language registry: "
+                f"add it in {REGISTRY_FILE}")
+        return value
+
+    def _values(self) -> dict:
+        return {f.name: object.__getattribute__(self, f.name) for f in dataclasses.fields(self)}
+
+    def bound(self, lang: str) -> "Literals":
+        """The same literals, knowing their language."""
+        return type(self)(**{**self._values(), "lang": lang})
+
+    def __repr__(self) -> str:
+        given = ", ".join(f"{k}={v!r}" for k, v in self._values().items() if k != "lang" and v is not None)
+        return f"{type(self).__name__}({given})"
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class MgsmLiterals(Literals):
+    question: str | None = None  # prefix of a question, as in the exemplars ("Frage:")
+    cot_cue: str | None = None  # "Step-by-Step Answer:"
+    answer_prefix: str | None = None  # "Answer:" of the direct mode
+    answer_sentence: str | None = None  # "The answer is {}."
+    answer_cues: tuple[str, ...] | None = None  # what may stand before the final number (the exemplars' own forms first)
+    cot_instruction: str | None = None  # 0-shot system prompt, chain of thought
+    direct_instruction: str | None = None  # 0-shot system prompt, direct answer
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class QaLiterals(Literals):
+    """Prompt labels (as they open a line, colon included) and the zero-shot instruction of
+    XQuAD/MLQA, in the question's language (written for this project, flagged for
+    native-speaker review in tasks/qa/README.md)."""
+
+    context: str | None = None
+    question: str | None = None
+    answer: str | None = None
+    instruction: str | None = None
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class QaRules(Literals):
+    """How an answer in this language is normalized before QA scoring (MLQA rules)."""
+
+    articles: tuple[str, ...] | None = None  # free-standing articles deleted after lower-casing
+    article_pattern: str = ""  # a regex deleted instead of the word list (Arabic: the official script's)
+    article_pattern_label: str = ""  # how the signature names that regex
+    segmentation: str = "whitespace"  # whitespace | mixed (official) | character
+    segment_chars: str = ""  # regex character ranges of the characters that are one token each
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class MtLiterals(Literals):
+    """Words of the FLORES reply-cleaning rule (tasks/flores/README.md); the rule matches
+    the words of every registry language."""
+
+    preamble_words: tuple[str, ...] = ()  # a first line announcing a translation ("Here is the translation:")
+    translation_label: str = ""  # a label before the translation ("Translation:")
+    note_openers: tuple[str, ...] = ()  # a line opening a note after the translation ("Note:")
 
 
 @dataclass(frozen=True)
@@ -46,8 +148,26 @@ class Language:
     decimal_sep: str
     group_seps: tuple[str, ...]  # thousands separators in use, most common first
     joshi_class: int
-    spaced: bool = True  # words separated by spaces (False: zh, ja, th)
-    phrases: Mapping[str, object] = field(default_factory=dict)
+    # letters written without spaces between words (regex character ranges): in language
+    # identification two of them count as a word
+    unspaced_letters: str = ""
+    ascii_marks: tuple[tuple[str, str], ...] = ()  # native decimal/grouping marks read as "." / ","
+    bleu_tokenizer: str = "13a"  # sacreBLEU's tokenizer for BLEU into this language
+    mgsm: MgsmLiterals = MgsmLiterals()
+    qa: QaLiterals = QaLiterals()
+    qa_rules: QaRules = QaRules()
+    mt: MtLiterals = MtLiterals()
+
+    def __post_init__(self):  # each literal kind knows its language, to name it when one is missing
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Literals):
+                object.__setattr__(self, f.name, value.bound(self.code))
+
+    @property
+    def spaced(self) -> bool:
+        """Words separated by spaces (False: zh, ja, th)."""
+        return not self.unspaced_letters
 
     @property
     def tier(self) -> str:
@@ -57,147 +177,207 @@ class Language:
     def tier_label(self) -> str:
         return TIER_LABELS[self.tier]
 
-    def phrase(self, key: str):
-        try:
-            return self.phrases[key]
-        except KeyError:
-            raise KeyError(
-                f"language {self.code!r} ({self.name}) has no phrase {key!r} in the "
-                f"language registry (lm_eval_ext/languages.py)"
-            ) from None
-
     def __str__(self) -> str:  # pragma: no cover - convenience
         return f"{self.code} ({self.name})"
 
 
-def _mgsm(question, cot_cue, answer_prefix, answer_sentence, answer_cues, cot_instruction, direct_instruction):
-    return {
-        "mgsm_question": question,  # prefix of a question, as in the exemplars
-        "mgsm_cot_cue": cot_cue,  # "Step-by-Step Answer:"
-        "mgsm_answer_prefix": answer_prefix,  # "Answer:" of the direct mode
-        "mgsm_answer_sentence": answer_sentence,  # "The answer is {}."
-        # What may stand before the final number (the exemplars' own forms first).
-        "mgsm_answer_cues": answer_cues,
-        "mgsm_cot_instruction": cot_instruction,
-        "mgsm_direct_instruction": direct_instruction,
-    }
-
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # CJK ideographs, extension A, compatibility ideographs
 
 _LANGS = [
-    Language("ar", "ara", "arb_Arab", "Arabic", "العربية", "Arab", "٠١٢٣٤٥٦٧٨٩", ".", (",", "٬"), 5),
+    Language(
+        "ar", "ara", "arb_Arab", "Arabic", "العربية", "Arab", "٠١٢٣٤٥٦٧٨٩", ".", (",", "٬"), 5,
+        ascii_marks=(("٫", "."), ("٬", ",")),
+        qa=QaLiterals(context="السياق:", question="السؤال:", answer="الإجابة:",
+                      instruction="أجب عن السؤال بالكلمات نفسها الواردة في السياق، دون أي شيء آخر."),
+        # the official MLQA regex '\sال^|ال': its first branch never matches, so every ال is deleted
+        qa_rules=QaRules(articles=(), article_pattern="\\sال^|ال", article_pattern_label="every ال (official regex)"),
+    ),
     Language(
         "bn", "ben", "ben_Beng", "Bengali", "বাংলা", "Beng", "০১২৩৪৫৬৭৮৯", ".", (",",), 3,
-        phrases=_mgsm(
-            "প্রশ্ন:", "ধাপে ধাপে উত্তর:", "উত্তর:", "উত্তর হল {}।",
-            ("উত্তর হল", "উত্তর হলো", "উত্তর:"),
-            'সমস্যাটি ধাপে ধাপে সমাধান করুন এবং শেষে লিখুন "উত্তর হল [সংখ্যা]।"',
-            "শুধু সংখ্যাটি দিয়ে উত্তর দিন।",
+        mgsm=MgsmLiterals(
+            question="প্রশ্ন:", cot_cue="ধাপে ধাপে উত্তর:", answer_prefix="উত্তর:", answer_sentence="উত্তর হল {}।",
+            answer_cues=("উত্তর হল", "উত্তর হলো", "উত্তর:"),
+            cot_instruction='সমস্যাটি ধাপে ধাপে সমাধান করুন এবং শেষে লিখুন "উত্তর হল [সংখ্যা]।"',
+            direct_instruction="শুধু সংখ্যাটি দিয়ে উত্তর দিন।",
         ),
     ),
     Language(
         "de", "deu", "deu_Latn", "German", "Deutsch", "Latn", None, ",", (".", NNBSP, NBSP, THIN), 5,
-        phrases=_mgsm(
-            "Frage:", "Schritt-für-Schritt-Antwort:", "Antwort:", "Die Antwort ist {}.",
-            ("Die Antwort ist", "Die Antwort lautet", "Antwort:"),
-            "Löse die Aufgabe Schritt für Schritt und schließe mit dem Satz „Die Antwort ist [Zahl].“",
-            "Antworte nur mit der Zahl.",
+        mgsm=MgsmLiterals(
+            question="Frage:", cot_cue="Schritt-für-Schritt-Antwort:", answer_prefix="Antwort:",
+            answer_sentence="Die Antwort ist {}.", answer_cues=("Die Antwort ist", "Die Antwort lautet", "Antwort:"),
+            cot_instruction="Löse die Aufgabe Schritt für Schritt und schließe mit dem Satz „Die Antwort ist [Zahl].“",
+            direct_instruction="Antworte nur mit der Zahl.",
         ),
+        qa=QaLiterals(context="Kontext:", question="Frage:", answer="Antwort:",
+                      instruction="Beantworte die Frage mit genau den Worten aus dem Kontext, ohne weiteren Text."),
+        qa_rules=QaRules(articles=("ein", "eine", "einen", "einem", "eines", "einer",
+                                   "der", "die", "das", "den", "dem", "des")),
+        mt=MtLiterals(preamble_words=("übersetzung",), translation_label="Übersetzung"),
     ),
-    Language("el", "ell", "ell_Grek", "Greek", "Ελληνικά", "Grek", None, ",", (".", NNBSP, NBSP), 3),
+    Language(
+        "el", "ell", "ell_Grek", "Greek", "Ελληνικά", "Grek", None, ",", (".", NNBSP, NBSP), 3,
+        qa=QaLiterals(context="Κείμενο:", question="Ερώτηση:", answer="Απάντηση:",
+                      instruction="Απάντησε στην ερώτηση με ακριβώς τις λέξεις του κειμένου, χωρίς τίποτε άλλο."),
+        qa_rules=QaRules(articles=("ο", "η", "το", "οι", "τα", "του", "της", "των", "τον", "την", "τους", "τις",
+                                   "ένας", "ενός", "έναν", "μια", "μία", "μιας", "ένα")),
+    ),
     Language(
         "en", "eng", "eng_Latn", "English", "English", "Latn", None, ".", (",", NNBSP, NBSP, THIN), 5,
-        phrases=_mgsm(
-            "Question:", "Step-by-Step Answer:", "Answer:", "The answer is {}.",
-            ("The answer is", "Answer:"),
-            'Solve the problem step by step and end with the sentence "The answer is [number]."',
-            "Answer with the number only.",
+        mgsm=MgsmLiterals(
+            question="Question:", cot_cue="Step-by-Step Answer:", answer_prefix="Answer:",
+            answer_sentence="The answer is {}.", answer_cues=("The answer is", "Answer:"),
+            cot_instruction='Solve the problem step by step and end with the sentence "The answer is [number]."',
+            direct_instruction="Answer with the number only.",
+        ),
+        qa=QaLiterals(context="Context:", question="Question:", answer="Answer:",
+                      instruction="Answer the question with the exact words from the context, nothing else."),
+        qa_rules=QaRules(articles=("a", "an", "the")),
+        mt=MtLiterals(
+            preamble_words=("translat", "here is", "here's", "sure", "certainly", "of course"),
+            translation_label="Translation",
+            note_openers=("note", "notes", "explanation", "translation note", "translation notes", "literal",
+                          "literally", "i translated", "this translation", "the translation"),
         ),
     ),
     Language(
         "es", "spa", "spa_Latn", "Spanish", "Español", "Latn", None, ",", (".", NNBSP, NBSP, THIN), 5,
-        phrases=_mgsm(
-            "Pregunta:", "Respuesta paso a paso:", "Respuesta:", "La respuesta es {}.",
-            ("La respuesta es", "Respuesta:"),
-            "Resuelve el problema paso a paso y termina con la frase «La respuesta es [número].»",
-            "Responde solo con el número.",
+        mgsm=MgsmLiterals(
+            question="Pregunta:", cot_cue="Respuesta paso a paso:", answer_prefix="Respuesta:",
+            answer_sentence="La respuesta es {}.", answer_cues=("La respuesta es", "Respuesta:"),
+            cot_instruction="Resuelve el problema paso a paso y termina con la frase «La respuesta es [número].»",
+            direct_instruction="Responde solo con el número.",
         ),
+        qa=QaLiterals(context="Contexto:", question="Pregunta:", answer="Respuesta:",
+                      instruction="Responde a la pregunta con las palabras exactas del contexto, sin nada más."),
+        qa_rules=QaRules(articles=("un", "una", "unos", "unas", "el", "la", "los", "las")),
+        # traduc-: traducción, traducir; traduz-: traduzco, traduzca (and Portuguese tradução, Italian traduzione)
+        mt=MtLiterals(preamble_words=("traduc", "traduz")),
     ),
     Language(
         "fr", "fra", "fra_Latn", "French", "Français", "Latn", None, ",", (NNBSP, NBSP, THIN, " "), 5,
-        phrases=_mgsm(
-            "Question :", "Réponse étape par étape :", "Réponse :", "La réponse est {}.",
-            ("La réponse est", "Réponse :", "Réponse:"),
-            "Résous le problème étape par étape et termine par la phrase « La réponse est [nombre]. »",
-            "Réponds uniquement par le nombre.",
+        mgsm=MgsmLiterals(
+            question="Question :", cot_cue="Réponse étape par étape :", answer_prefix="Réponse :",
+            answer_sentence="La réponse est {}.", answer_cues=("La réponse est", "Réponse :", "Réponse:"),
+            cot_instruction="Résous le problème étape par étape et termine par la phrase « La réponse est [nombre]. »",
+            direct_instruction="Réponds uniquement par le nombre.",
         ),
+        mt=MtLiterals(preamble_words=("traduc",)),
     ),
-    Language("hi", "hin", "hin_Deva", "Hindi", "हिन्दी", "Deva", "०१२३४५६७८९", ".", (",",), 4),
     Language(
-        "ja", "jpn", "jpn_Jpan", "Japanese", "日本語", "Jpan", None, ".", (",", "，"), 5, spaced=False,
-        phrases=_mgsm(
-            "問題：", "ステップごとの答え：", "答え：", "答えは{}です。",
-            ("答えは", "答え：", "答え:"),
-            "問題を段階的に解き、最後に「答えは[数]です。」と書いてください。",
-            "数字だけで答えてください。",
-        ),
+        "hi", "hin", "hin_Deva", "Hindi", "हिन्दी", "Deva", "०१२३४५६७८९", ".", (",",), 4,
+        qa=QaLiterals(context="संदर्भ:", question="प्रश्न:", answer="उत्तर:",
+                      instruction="संदर्भ में दिए गए सटीक शब्दों से ही प्रश्न का उत्तर दें, और कुछ न लिखें।"),
+        qa_rules=QaRules(articles=()),
     ),
-    Language("ro", "ron", "ron_Latn", "Romanian", "Română", "Latn", None, ",", (".", NNBSP, NBSP), 3),
+    Language(
+        "ja", "jpn", "jpn_Jpan", "Japanese", "日本語", "Jpan", None, ".", (",", "，"), 5,
+        unspaced_letters="\u3040-\u30ff" + _CJK, bleu_tokenizer="ja-mecab",
+        mgsm=MgsmLiterals(
+            question="問題：", cot_cue="ステップごとの答え：", answer_prefix="答え：", answer_sentence="答えは{}です。",
+            answer_cues=("答えは", "答え：", "答え:"),
+            cot_instruction="問題を段階的に解き、最後に「答えは[数]です。」と書いてください。",
+            direct_instruction="数字だけで答えてください。",
+        ),
+        qa=QaLiterals(context="文脈：", question="質問：", answer="答え：",
+                      instruction="文脈の中の語句をそのまま使って質問に答えてください。それ以外は書かないでください。"),
+        # hiragana, katakana (incl. the prolonged-sound mark), CJK ideographs and extension A, half-width katakana
+        qa_rules=QaRules(articles=(), segmentation="character",
+                         segment_chars="\u3040-\u309f\u30a0-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f"),
+        mt=MtLiterals(preamble_words=("翻訳", "訳")),
+    ),
+    Language(
+        "ro", "ron", "ron_Latn", "Romanian", "Română", "Latn", None, ",", (".", NNBSP, NBSP), 3,
+        qa=QaLiterals(context="Context:", question="Întrebare:", answer="Răspuns:",
+                      instruction="Răspunde la întrebare exact cu cuvintele din context, fără nimic altceva."),
+        qa_rules=QaRules(articles=("un", "o", "niște", "nişte", "unui", "unei", "unor")),
+    ),
     Language(
         "ru", "rus", "rus_Cyrl", "Russian", "Русский", "Cyrl", None, ",", (NNBSP, NBSP, THIN, " "), 4,
-        phrases=_mgsm(
-            "Задача:", "Пошаговое решение:", "Ответ:", "Ответ — {}.",
-            ("Ответ —", "Ответ –", "Ответ -", "Ответ:", "Ответ равен", "Ответ"),
-            "Реши задачу шаг за шагом и закончи фразой «Ответ — [число].»",
-            "Ответь только числом.",
+        mgsm=MgsmLiterals(
+            question="Задача:", cot_cue="Пошаговое решение:", answer_prefix="Ответ:", answer_sentence="Ответ — {}.",
+            answer_cues=("Ответ —", "Ответ –", "Ответ -", "Ответ:", "Ответ равен", "Ответ"),
+            cot_instruction="Реши задачу шаг за шагом и закончи фразой «Ответ — [число].»",
+            direct_instruction="Ответь только числом.",
         ),
+        qa=QaLiterals(context="Контекст:", question="Вопрос:", answer="Ответ:",
+                      instruction="Ответь на вопрос точными словами из контекста, без лишнего текста."),
+        qa_rules=QaRules(articles=()),
+        mt=MtLiterals(preamble_words=("перевод",)),
     ),
     Language(
         "sw", "swa", "swh_Latn", "Swahili", "Kiswahili", "Latn", None, ".", (",", NNBSP, NBSP), 2,
-        phrases=_mgsm(
-            "Swali:", "Jibu la Hatua kwa Hatua:", "Jibu:", "Jibu ni {}.",
-            ("Jibu ni", "Jibu:"),
-            'Tatua swali hatua kwa hatua na umalizie kwa sentensi "Jibu ni [namba]."',
-            "Jibu kwa namba pekee.",
+        mgsm=MgsmLiterals(
+            question="Swali:", cot_cue="Jibu la Hatua kwa Hatua:", answer_prefix="Jibu:", answer_sentence="Jibu ni {}.",
+            answer_cues=("Jibu ni", "Jibu:"),
+            cot_instruction='Tatua swali hatua kwa hatua na umalizie kwa sentensi "Jibu ni [namba]."',
+            direct_instruction="Jibu kwa namba pekee.",
         ),
     ),
     Language(
         "te", "tel", "tel_Telu", "Telugu", "తెలుగు", "Telu", "౦౧౨౩౪౫౬౭౮౯", ".", (",",), 1,
-        phrases=_mgsm(
-            "ప్రశ్న:", "దశలవారీగా సమాధానం:", "సమాధానం:", "సమాధానం {}.",
-            ("సమాధానం:", "సమాధానం"),
-            'సమస్యను దశలవారీగా పరిష్కరించి, చివరలో "సమాధానం [సంఖ్య]." అని రాయండి.',
-            "సంఖ్యతో మాత్రమే సమాధానం ఇవ్వండి.",
+        mgsm=MgsmLiterals(
+            question="ప్రశ్న:", cot_cue="దశలవారీగా సమాధానం:", answer_prefix="సమాధానం:", answer_sentence="సమాధానం {}.",
+            answer_cues=("సమాధానం:", "సమాధానం"),
+            cot_instruction='సమస్యను దశలవారీగా పరిష్కరించి, చివరలో "సమాధానం [సంఖ్య]." అని రాయండి.',
+            direct_instruction="సంఖ్యతో మాత్రమే సమాధానం ఇవ్వండి.",
         ),
     ),
     Language(
-        "th", "tha", "tha_Thai", "Thai", "ไทย", "Thai", "๐๑๒๓๔๕๖๗๘๙", ".", (",",), 3, spaced=False,
-        phrases=_mgsm(
-            "โจทย์:", "คำตอบทีละขั้นตอน:", "คำตอบ:", "คำตอบคือ {}",
-            ("คำตอบคือ", "คำตอบ:"),
-            'แก้โจทย์ทีละขั้นตอน แล้วจบด้วยประโยค "คำตอบคือ [ตัวเลข]"',
-            "ตอบเป็นตัวเลขเท่านั้น",
+        "th", "tha", "tha_Thai", "Thai", "ไทย", "Thai", "๐๑๒๓๔๕๖๗๘๙", ".", (",",), 3,
+        unspaced_letters="\u0e00-\u0e7f",
+        mgsm=MgsmLiterals(
+            question="โจทย์:", cot_cue="คำตอบทีละขั้นตอน:", answer_prefix="คำตอบ:", answer_sentence="คำตอบคือ {}",
+            answer_cues=("คำตอบคือ", "คำตอบ:"),
+            cot_instruction='แก้โจทย์ทีละขั้นตอน แล้วจบด้วยประโยค "คำตอบคือ [ตัวเลข]"',
+            direct_instruction="ตอบเป็นตัวเลขเท่านั้น",
         ),
+        qa=QaLiterals(context="บริบท:", question="คำถาม:", answer="คำตอบ:",
+                      instruction="ตอบคำถามโดยใช้ข้อความจากบริบทตามตัวอักษร และไม่ต้องเขียนอย่างอื่น"),
+        # the Thai block (consonants, vowels, tone marks, digits): Thai writes no spaces between words
+        qa_rules=QaRules(articles=(), segmentation="character", segment_chars="\u0e00-\u0e7f"),
     ),
-    Language("tr", "tur", "tur_Latn", "Turkish", "Türkçe", "Latn", None, ",", (".", NNBSP, NBSP), 4),
-    Language("vi", "vie", "vie_Latn", "Vietnamese", "Tiếng Việt", "Latn", None, ",", (".", NNBSP, NBSP), 4),
     Language(
-        "zh", "zho", "zho_Hans", "Chinese", "中文", "Hans", None, ".", (",", "，"), 5, spaced=False,
-        phrases=_mgsm(
-            "问题：", "逐步解答：", "答案：", "答案是 {}。",
-            ("答案是", "答案为", "答案：", "答案:"),
-            "请逐步解答这道题，并以“答案是[数字]。”这句话结尾。",
-            "只用数字回答。",
+        "tr", "tur", "tur_Latn", "Turkish", "Türkçe", "Latn", None, ",", (".", NNBSP, NBSP), 4,
+        qa=QaLiterals(context="Bağlam:", question="Soru:", answer="Cevap:",
+                      instruction="Soruyu bağlamdaki kelimelerin aynısıyla yanıtla, başka bir şey yazma."),
+        qa_rules=QaRules(articles=()),
+    ),
+    Language(
+        "vi", "vie", "vie_Latn", "Vietnamese", "Tiếng Việt", "Latn", None, ",", (".", NNBSP, NBSP), 4,
+        qa=QaLiterals(context="Ngữ cảnh:", question="Câu hỏi:", answer="Trả lời:",
+                      instruction="Trả lời câu hỏi bằng đúng các từ trong ngữ cảnh, không thêm gì khác."),
+        qa_rules=QaRules(articles=("của", "là", "cái", "chiếc", "những")),
+    ),
+    Language(
+        "zh", "zho", "zho_Hans", "Chinese", "中文", "Hans", None, ".", (",", "，"), 5,
+        unspaced_letters=_CJK, bleu_tokenizer="zh",
+        mgsm=MgsmLiterals(
+            question="问题：", cot_cue="逐步解答：", answer_prefix="答案：", answer_sentence="答案是 {}。",
+            answer_cues=("答案是", "答案为", "答案：", "答案:"),
+            cot_instruction="请逐步解答这道题，并以“答案是[数字]。”这句话结尾。",
+            direct_instruction="只用数字回答。",
         ),
+        qa=QaLiterals(context="上下文：", question="问题：", answer="答案：",
+                      instruction="请直接用上下文中的原文回答问题，不要添加其他内容。"),
+        # mixed segmentation: each CJK ideograph of the official MLQA range one token
+        qa_rules=QaRules(articles=(), segmentation="mixed (official)", segment_chars="\u4e00-\u9fa5"),
+        mt=MtLiterals(preamble_words=("翻译",)),
     ),
 ]
 
 LANGUAGES: Mapping[str, Language] = MappingProxyType({lang.code: lang for lang in _LANGS})
 _BY_FLORES = {lang.flores: lang for lang in _LANGS}
+_BY_ISO3 = {lang.iso639_3: lang for lang in _LANGS}
 
 # Language sets of the benchmarks, in the benchmarks' own order.
 MGSM_LANGS = ("bn", "de", "en", "es", "fr", "ja", "ru", "sw", "te", "th", "zh")
 XQUAD_LANGS = ("ar", "de", "el", "en", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh")
 MLQA_LANGS = ("ar", "de", "en", "es", "hi", "vi", "zh")
+
+# BLEU tokenizers of FLORES-200 languages outside the registry (any pair can be generated),
+# by ISO 639-3: Mandarin and Cantonese as Chinese; Korean with ko-mecab when installed.
+OTHER_BLEU_TOKENIZERS: Mapping[str, str] = MappingProxyType({"cmn": "zh", "yue": "zh", "kor": "ko-mecab"})
 
 
 def get(code: str) -> Language:
@@ -219,55 +399,22 @@ def all_native_digits() -> str:
     return "".join(lang.digits for lang in _LANGS if lang.digits)
 
 
-# ------------------------------------------------------------ extractive QA
-# Prompt labels and the zero-shot instruction of XQuAD/MLQA, in the question's
-# language (written for this project, flagged for native-speaker review in
-# tasks/qa/README.md like the MGSM instructions). Keys: "context", "question",
-# "answer" (labels as they open a line, colon included) and "instruction".
-QA_PHRASES: Mapping[str, Mapping[str, str]] = MappingProxyType({
-    "ar": {"context": "السياق:", "question": "السؤال:", "answer": "الإجابة:",
-           "instruction": "أجب عن السؤال بالكلمات نفسها الواردة في السياق، دون أي شيء آخر."},
-    "de": {"context": "Kontext:", "question": "Frage:", "answer": "Antwort:",
-           "instruction": "Beantworte die Frage mit genau den Worten aus dem Kontext, ohne weiteren Text."},
-    "el": {"context": "Κείμενο:", "question": "Ερώτηση:", "answer": "Απάντηση:",
-           "instruction": "Απάντησε στην ερώτηση με ακριβώς τις λέξεις του κειμένου, χωρίς τίποτε άλλο."},
-    "en": {"context": "Context:", "question": "Question:", "answer": "Answer:",
-           "instruction": "Answer the question with the exact words from the context, nothing else."},
-    "es": {"context": "Contexto:", "question": "Pregunta:", "answer": "Respuesta:",
-           "instruction": "Responde a la pregunta con las palabras exactas del contexto, sin nada más."},
-    "hi": {"context": "संदर्भ:", "question": "प्रश्न:", "answer": "उत्तर:",
-           "instruction": "संदर्भ में दिए गए सटीक शब्दों से ही प्रश्न का उत्तर दें, और कुछ न लिखें।"},
-    "ja": {"context": "文脈：", "question": "質問：", "answer": "答え：",
-           "instruction": "文脈の中の語句をそのまま使って質問に答えてください。それ以外は書かないでください。"},
-    "ro": {"context": "Context:", "question": "Întrebare:", "answer": "Răspuns:",
-           "instruction": "Răspunde la întrebare exact cu cuvintele din context, fără nimic altceva."},
-    "ru": {"context": "Контекст:", "question": "Вопрос:", "answer": "Ответ:",
-           "instruction": "Ответь на вопрос точными словами из контекста, без лишнего текста."},
-    "th": {"context": "บริบท:", "question": "คำถาม:", "answer": "คำตอบ:",
-           "instruction": "ตอบคำถามโดยใช้ข้อความจากบริบทตามตัวอักษร และไม่ต้องเขียนอย่างอื่น"},
-    "tr": {"context": "Bağlam:", "question": "Soru:", "answer": "Cevap:",
-           "instruction": "Soruyu bağlamdaki kelimelerin aynısıyla yanıtla, başka bir şey yazma."},
-    "vi": {"context": "Ngữ cảnh:", "question": "Câu hỏi:", "answer": "Trả lời:",
-           "instruction": "Trả lời câu hỏi bằng đúng các từ trong ngữ cảnh, không thêm gì khác."},
-    "zh": {"context": "上下文：", "question": "问题：", "answer": "答案：",
-           "instruction": "请直接用上下文中的原文回答问题，不要添加其他内容。"},
-})
+def bleu_tokenizer(flores_code: str) -> str:
+    """sacreBLEU's tokenizer for BLEU into a FLORES-200 language (by its ISO 639-3 part)."""
+    iso3 = flores_code.split("_")[0]
+    lang = _BY_ISO3.get(iso3)
+    return lang.bleu_tokenizer if lang is not None else OTHER_BLEU_TOKENIZERS.get(iso3, "13a")
 
-# Free-standing articles removed before QA scoring (lower-cased), per language.
-# ar/de/en/es/hi/vi/zh are the lists of the official MLQA script
-# (mlqa_evaluation_v1.py; vi includes its non-articles của/là as published;
-# Arabic's rule is a regex, kept in lm_eval_ext.qa_scoring). Our extensions:
-# el: definite and indefinite articles in all cases; ro: only the free-standing
-# indefinite articles (the definite article is an enclitic suffix, -ul/-a/-le/
-# -lor, that cannot be split off without a morphological analyser); ru, th, ja:
-# no articles; tr: none (bir is also the numeral "one").
-QA_ARTICLES: Mapping[str, tuple[str, ...]] = MappingProxyType({
-    "en": ("a", "an", "the"),
-    "es": ("un", "una", "unos", "unas", "el", "la", "los", "las"),
-    "de": ("ein", "eine", "einen", "einem", "eines", "einer", "der", "die", "das", "den", "dem", "des"),
-    "vi": ("của", "là", "cái", "chiếc", "những"),
-    "el": ("ο", "η", "το", "οι", "τα", "του", "της", "των", "τον", "την", "τους", "τις",
-           "ένας", "ενός", "έναν", "μια", "μία", "μιας", "ένα"),
-    "ro": ("un", "o", "niște", "nişte", "unui", "unei", "unor"),
-    "hi": (), "zh": (), "ru": (), "th": (), "tr": (), "ja": (),
-})
+
+def unspaced_letters() -> str:
+    """Regex character ranges of every registry script written without spaces."""
+    return "".join(lang.unspaced_letters for lang in _LANGS)
+
+
+def mt_words(kind: str) -> tuple[str, ...]:
+    """Reply-cleaning words of every registry language: ``preamble_words``, ``note_openers``,
+    or ``translation_label`` (the labels, English first)."""
+    ordered = sorted(_LANGS, key=lambda lang: lang.code != "en")
+    if kind == "translation_label":
+        return tuple(lang.mt.translation_label for lang in ordered if lang.mt.translation_label)
+    return tuple(dict.fromkeys(word for lang in ordered for word in getattr(lang.mt, kind)))

@@ -34,7 +34,7 @@ def _cut(text: str, stops) -> str:
 
 
 class ScriptedServer:
-    def __init__(self, policy, model_name="scripted"):
+    def __init__(self, policy, model_name="scripted", port=0):
         self.policy = policy
         self.model_name = model_name
         self.requests: list[tuple[str, dict]] = []
@@ -93,7 +93,7 @@ class ScriptedServer:
                 }
                 self._send(200, json.dumps(body, ensure_ascii=False))
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)  # port 0: any free port
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from lm_eval_ext.languages import MLQA_LANGS
-from lm_eval_ext.qa import xquad_articles
+from lm_eval_ext.families.qa import xquad_articles
 
 MLQA_TEST_ITEMS = 24  # the first items (articles 0-1) make the test split
 MLQA_DEV_ITEMS = 30  # the last items (the last article) make the dev split

@@ -78,7 +78,7 @@ def sample_view(s: dict) -> dict:
 def test_corpus_standard_errors_do_not_depend_on_item_order(shared_data):
     """A data-parallel run hands the aggregation its sentences rank by rank (rank 0's,
     then rank 1's): the bootstrap standard errors of BLEU and chrF++ must not change."""
-    from lm_eval_ext import mt_metrics
+    from lm_eval_ext.metrics import mt as mt_metrics
 
     def texts(code):
         with open(shared_data / "flores" / f"{code}.devtest.jsonl", encoding="utf-8") as fh:
@@ -103,7 +103,7 @@ DP_SAMPLES = {"xlc_mgsm": list(range(22)), "flores_eng_Latn-deu_Latn": list(rang
 
 @pytest.fixture(scope="module")
 def embedded_model():
-    from lm_eval_ext import embedded
+    from lm_eval_ext.local import embedded
 
     try:
         return embedded.model_dir()

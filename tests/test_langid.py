@@ -5,7 +5,9 @@ import json
 
 import pytest
 
-from lm_eval_ext import langid, languages, mgsm
+from lm_eval_ext import languages
+from lm_eval_ext.families import mgsm
+from lm_eval_ext.metrics import langid
 
 
 def _texts(path, field, n):
@@ -29,7 +31,7 @@ def test_mgsm_questions_and_the_registry_answer_sentence(shared_data, code):
     assert sum(langid.detect(t) == code for t in texts) >= 29
     # a native-CoT reply ending in the exemplars' answer sentence is judged by its words, not its digits
     L = languages.get(code)
-    reply = f"{texts[0]}\n{L.phrase('mgsm_cot_cue')} {L.phrase('mgsm_answer_sentence').format(42)}"
+    reply = f"{texts[0]}\n{L.mgsm.cot_cue} {L.mgsm.answer_sentence.format(42)}"
     assert langid.fidelity(reply, code) == 1.0
     assert langid.fidelity(reply, "en" if code != "en" else "de") == 0.0
 
@@ -78,16 +80,16 @@ def test_mgsm_process_results_fidelity_and_in_language_accuracy():
 
 
 def test_undecidable_samples_leave_report_scores_intact(tmp_path):
-    """runs.per_sample_scores skips samples without the key (an undecidable reply)."""
-    from lm_eval_ext.runs import per_sample_scores
+    """runs.item_scores skips samples without the key (an undecidable reply)."""
+    from lm_eval_ext.reporting.runs import item_scores, read_samples
 
     path = tmp_path / "samples_mgsm_direct_de_2026-01-01T00-00-00.000000.jsonl"
     rows = [{"doc_id": 0, "filter": "strict-match", "lang_undecidable": 1.0},
             {"doc_id": 1, "filter": "strict-match", "lang_undecidable": 0.0, "lang_fidelity": 0.0},
             {"doc_id": 2, "filter": "strict-match", "lang_undecidable": 0.0, "lang_fidelity": 1.0}]
     path.write_text("\n".join(json.dumps(r) for r in rows))
-    assert per_sample_scores(path, "lang_fidelity,strict-match") == {1: 0.0, 2: 1.0}
-    assert per_sample_scores(path, "lang_undecidable,strict-match") == {0: 1.0, 1: 0.0, 2: 0.0}
+    assert item_scores(read_samples(path), "lang_fidelity,strict-match") == {1: 0.0, 2: 1.0}
+    assert item_scores(read_samples(path), "lang_undecidable,strict-match") == {0: 1.0, 1: 0.0, 2: 0.0}
 
 
 def test_every_generative_task_of_ours_reports_lang_fidelity():
@@ -96,9 +98,9 @@ def test_every_generative_task_of_ours_reports_lang_fidelity():
     from lm_eval.tasks._index import Kind
     from lm_eval.tasks._yaml_loader import load_yaml
 
-    from lm_eval_ext import discovery
+    from lm_eval_ext import plugin
 
-    index = discovery.task_index()
+    index = plugin.task_index()
     checked = set()
     for name, entry in index.items():
         if entry.kind != Kind.TASK:

@@ -6,7 +6,7 @@ import pytest
 
 from lm_eval_ext import languages
 from lm_eval_ext.languages import MGSM_LANGS, MLQA_LANGS, XQUAD_LANGS
-from lm_eval_ext.mgsm import extract
+from lm_eval_ext.families.mgsm import extract
 
 
 def _jsonl(path):
@@ -56,10 +56,24 @@ def test_mgsm_phrases_match_the_exemplars(shared_data, code):
     rows = _jsonl(shared_data / "mgsm" / f"mgsm_{code}.train.jsonl")
     assert len(rows) == 8
     for row in rows:
-        assert row["question"].startswith(L.phrase("mgsm_question")), row["question"][:30]
-        assert row["answer"].startswith(L.phrase("mgsm_cot_cue")), row["answer"][:30]
+        assert row["question"].startswith(L.mgsm.question), row["question"][:30]
+        assert row["answer"].startswith(L.mgsm.cot_cue), row["answer"][:30]
         got = extract(row["answer"], code, "native_cot", "strict")
         assert got == str(row["answer_number"]), (code, row["answer"][-40:])
     # The sentence the registry teaches in 0-shot prompts is read back as well.
-    sentence = L.phrase("mgsm_answer_sentence").format(42)
+    sentence = L.mgsm.answer_sentence.format(42)
     assert extract(f"... {sentence}", code, "native_cot", "strict") == "42"
+
+
+def test_a_missing_literal_names_the_language_the_literal_and_the_file():
+    from lm_eval_ext.families import mgsm
+
+    where = r"lm_eval_ext/languages\.py"
+    with pytest.raises(languages.MissingLiteral, match=rf"language 'ar' has no literal MgsmLiterals\.question .*{where}"):
+        mgsm.prompt_parts("ar", "native_cot")  # Arabic has no MGSM literals
+    with pytest.raises(languages.MissingLiteral, match=rf"language 'bn' has no literal QaLiterals\.instruction .*{where}"):
+        languages.get("bn").qa.instruction
+    # literal kinds are named fields, the same ones in every language that has them
+    de = languages.get("de")
+    assert de.mgsm.answer_sentence.format(3) == "Die Antwort ist 3." and de.qa.answer == "Antwort:"
+    assert de.qa_rules.articles[:2] == ("ein", "eine") and languages.get("ar").qa_rules.article_pattern

@@ -44,7 +44,7 @@ def _policy(items):
         prompt = last_user_message(payload)
         (code, i, gold), = [v for q, v in items.items() if q in prompt]
         L = languages.get(code)
-        sentence = L.phrase("mgsm_answer_sentence")
+        sentence = L.mgsm.answer_sentence
         if i < K[code]:
             return f"Schritt 1: {_native(gold + 3, code)} - 3. " + sentence.format(_native(gold, code))
         if i == K[code]:
@@ -143,12 +143,12 @@ def test_missing_language_file_fails_before_the_model_loads(tmp_path, shared_dat
 
 
 def test_missing_file_error_from_python_api(tmp_path):
-    from lm_eval_ext import data
+    from lm_eval_ext import families
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(data.DATA_DIR_ENV, str(tmp_path))
-        with pytest.raises(data.DataNotFoundError) as err:
-            data.load("mgsm", task="mgsm_direct_de", lang="de", mode="direct")
+        mp.setenv(families.DATA_DIR_ENV, str(tmp_path))
+        with pytest.raises(families.DataNotFoundError) as err:
+            families.load("mgsm", task="mgsm_direct_de", lang="de", mode="direct")
     assert str(tmp_path / "mgsm" / "mgsm_de.jsonl") in str(err.value) and "mgsm_direct_de" in str(err.value)
-    with pytest.raises(data.DataNotFoundError, match="MGSM has no language 'xx'"):
-        data.check_available(task="t", family="mgsm", lang="xx")
+    with pytest.raises(families.DataNotFoundError, match="MGSM has no language 'xx'"):
+        families.check_available(task="t", family="mgsm", lang="xx")

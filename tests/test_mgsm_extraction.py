@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 
 from lm_eval_ext import languages
-from lm_eval_ext.mgsm import NO_ANSWER, extract, process_results
-from lm_eval_ext.numbers import canonical, find_numbers, to_ascii_digits
+from lm_eval_ext.families.mgsm import NO_ANSWER, extract, process_results
+from lm_eval_ext.metrics.numbers import canonical, find_numbers, to_ascii_digits
 
 N = None
 CASES = [

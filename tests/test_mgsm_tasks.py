@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from lm_eval_ext import discovery, languages
+from lm_eval_ext import languages, plugin
 from lm_eval_ext.languages import MGSM_LANGS
-from lm_eval_ext.mgsm import MODES, TASK_VERSION
+from lm_eval_ext.families.mgsm import MODES, TASK_VERSION
 
 TASKS = [f"mgsm_{mode}_{lang}" for mode in MODES for lang in MGSM_LANGS]
 
@@ -39,7 +39,7 @@ def _jsonl(path):
 
 
 def test_generated_files_are_fresh():
-    proc = subprocess.run([sys.executable, str(discovery.tasks_dir() / "mgsm" / "_generate.py"), "--check"],
+    proc = subprocess.run([sys.executable, str(plugin.tasks_dir() / "mgsm" / "_generate.py"), "--check"],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -47,11 +47,11 @@ def test_generated_files_are_fresh():
 def test_task_manager_sees_ours_without_include_path(manager, loaded):
     assert set(loaded) == set(TASKS)
     for name, task in loaded.items():
-        assert discovery.is_ours(manager.task_index[name].yaml_path), name  # ours, not the built-in
+        assert plugin.is_ours(manager.task_index[name].yaml_path), name  # ours, not the built-in
         assert task.config.metadata["scorer"].startswith("mgsm-numeric:v1|lang:" + name.rsplit("_", 1)[1])
         assert task.config.metadata["version"] == TASK_VERSION
     for group in ("mgsm_direct", "mgsm_native_cot", "mgsm_en_cot"):
-        assert sorted(discovery.leaf_tasks(group)) == sorted(t for t in TASKS if t.startswith(group + "_"))
+        assert sorted(plugin.leaf_tasks(group)) == sorted(t for t in TASKS if t.startswith(group + "_"))
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -68,14 +68,14 @@ def test_prompts_from_real_data(loaded, shared_data, mode, lang):
     assert docs[0]["question"] == raw_test[0]["question"]
     assert [s["item_id"] for s in shots] == list(range(8))  # the paper's exemplars, in order
 
-    q_prefix = L.phrase("mgsm_question")
+    q_prefix = L.mgsm.question
     reason = languages.get("en" if mode == "en_cot" else lang)
-    cue = L.phrase("mgsm_answer_prefix") if mode == "direct" else reason.phrase("mgsm_cot_cue")
+    cue = L.mgsm.answer_prefix if mode == "direct" else reason.mgsm.cot_cue
 
     # 0-shot (chat): instruction as system message, the question with its cue.
     zero = task.fewshot_context(docs[3], num_fewshot=0)
     assert raw_test[3]["question"] in zero and zero.rstrip().endswith(cue)
-    instruction = L.phrase("mgsm_direct_instruction") if mode == "direct" else reason.phrase("mgsm_cot_instruction")
+    instruction = L.mgsm.direct_instruction if mode == "direct" else reason.mgsm.cot_instruction
     assert zero.startswith(instruction)
 
     # 8-shot: the 8 exemplars in order, each in the test item's format, then the item.
@@ -119,7 +119,7 @@ def test_include_defaults_false_indexes_only_the_given_path(tmp_path):
     assert manager.all_tasks == ["only_mine"]
     both = TaskManager(include_path=str(tmp_path))  # the default: lm-eval's, ours, and the path
     assert "only_mine" in both.all_tasks and "mgsm_native_cot_de" in both.all_tasks
-    assert discovery.is_ours(both.task_index["mgsm_native_cot_de"].yaml_path)
+    assert plugin.is_ours(both.task_index["mgsm_native_cot_de"].yaml_path)
 
 
 # ------------------------------------------------------------- data errors
@@ -132,7 +132,8 @@ def _mgsm_copy(shared_data, tmp_path, lang="de"):
 
 
 def test_a_non_numeric_answer_names_file_line_and_field(shared_data, tmp_path):
-    from lm_eval_ext import data, mgsm
+    from lm_eval_ext import families
+    from lm_eval_ext.families import mgsm
 
     root, path = _mgsm_copy(shared_data, tmp_path)
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
@@ -141,19 +142,20 @@ def test_a_non_numeric_answer_names_file_line_and_field(shared_data, tmp_path):
     lines[4] = json.dumps(row, ensure_ascii=False) + "\n"
     path.write_text("".join(lines), encoding="utf-8")
     where = re.escape(str(path))
-    with pytest.raises(data.DataFormatError, match=rf"{where}:5: field answer_number is 'eighteen', not a number"):
+    with pytest.raises(families.DataFormatError, match=rf"{where}:5: field answer_number is 'eighteen', not a number"):
         mgsm.load_local(root, "de")
     # the hub's rows go through the same check, named by language, split and item
-    with pytest.raises(data.DataFormatError, match=r"MGSM de test item 4 \(row 5\): field answer_number is 'eighteen'"):
+    with pytest.raises(families.DataFormatError, match=r"MGSM de test item 4 \(row 5\): field answer_number is 'eighteen'"):
         mgsm.normalize("de", [json.loads(x) for x in lines], [])
 
 
 def test_a_byte_that_is_not_utf8_names_file_and_line(shared_data, tmp_path):
-    from lm_eval_ext import data, mgsm
+    from lm_eval_ext import families
+    from lm_eval_ext.families import mgsm
 
     root, path = _mgsm_copy(shared_data, tmp_path)
     raw = path.read_bytes().split(b"\n")
     raw[6] = raw[6].replace(b'"question": "', b'"question": "\xe4', 1)  # a Latin-1 "ä" in a UTF-8 file
     path.write_bytes(b"\n".join(raw))
-    with pytest.raises(data.DataFormatError, match=rf"{re.escape(str(path))}:7: not UTF-8 \(byte 0xe4 at column \d+\)"):
+    with pytest.raises(families.DataFormatError, match=rf"{re.escape(str(path))}:7: not UTF-8 \(byte 0xe4 at column \d+\)"):
         mgsm.load_local(root, "de")

@@ -19,7 +19,7 @@ import threading
 import pytest
 from conftest import SHARED_DATA, in_neural_python, run_cli
 
-from lm_eval_ext import neural_metrics
+from lm_eval_ext.metrics import neural
 
 EN, DE = "eng_Latn", "deu_Latn"
 
@@ -57,68 +57,68 @@ def reference(mt_models, side, tmp_path_factory):
 
 @pytest.fixture()
 def via_side(mt_models, side, tmp_path, monkeypatch):
-    monkeypatch.setenv(neural_metrics.SIDE_PYTHON_ENV, side)
+    monkeypatch.setenv(neural.SIDE_PYTHON_ENV, side)
     monkeypatch.setenv("LM_EVAL_EXT_COMET", f"{mt_models['comet']};encoder={mt_models['encoder']};batch_size=8")
     monkeypatch.setenv("LM_EVAL_EXT_BLEURT", f"{mt_models['bleurt']};batch_size=8")
-    monkeypatch.setenv(neural_metrics.CACHE_ENV, str(tmp_path / "scores.sqlite"))
-    for m in neural_metrics.METRICS:
-        neural_metrics.SKIPPED.pop(m, None)
+    monkeypatch.setenv(neural.CACHE_ENV, str(tmp_path / "scores.sqlite"))
+    for m in neural.METRICS:
+        neural.SKIPPED.pop(m, None)
     yield mt_models
-    neural_metrics._close_workers()
-    neural_metrics._WORKERS.clear()
-    neural_metrics._SCORERS.clear()
+    neural._close_workers()
+    neural._WORKERS.clear()
+    neural._SCORERS.clear()
 
 
 def test_side_environment_scores_equal_the_reference_packages(via_side, reference):
     triples, ref = reference
-    comet = neural_metrics.segment_scores("comet", triples)
-    bleurt = neural_metrics.segment_scores("bleurt", [("", h, r) for _, h, r in triples])
+    comet = neural.segment_scores("comet", triples)
+    bleurt = neural.segment_scores("bleurt", [("", h, r) for _, h, r in triples])
     assert comet == pytest.approx(ref["comet"], abs=1e-5)
     assert bleurt == pytest.approx(ref["bleurt"], abs=1e-5)
     assert len({round(x, 4) for x in comet}) > 10 and len({round(x, 4) for x in bleurt}) > 10  # input-dependent
-    assert neural_metrics.comet(triples) == pytest.approx(100 * ref["comet_system"], abs=1e-3)
-    sig = neural_metrics.signature("comet")
+    assert neural.comet(triples) == pytest.approx(100 * ref["comet_system"], abs=1e-3)
+    sig = neural.signature("comet")
     assert sig.startswith(f"comet:{via_side['comet']}|batch:8|device:cpu") and "comet:2.2.7" in sig
     assert sig.endswith("|via:side-env")
     # the worker is a different interpreter from this one whenever this one lacks comet
-    worker = neural_metrics._WORKERS[neural_metrics.side_python()]
+    worker = neural._WORKERS[neural.side_python()]
     assert worker.info["packages"]["unbabel-comet"] == "2.2.7"
 
 
 def test_cache_stays_here_and_only_misses_reach_the_worker(via_side, reference):
     triples, _ = reference
-    first = neural_metrics.segment_scores("comet", triples[:24])
-    sc = neural_metrics.scorer("comet")
-    assert isinstance(sc, neural_metrics.WorkerScorer) and sc.model_calls == 3  # 24 segments, batches of 8
-    again = neural_metrics.segment_scores("comet", list(reversed(triples[:24])))
+    first = neural.segment_scores("comet", triples[:24])
+    sc = neural.scorer("comet")
+    assert isinstance(sc, neural.WorkerScorer) and sc.model_calls == 3  # 24 segments, batches of 8
+    again = neural.segment_scores("comet", list(reversed(triples[:24])))
     assert again == list(reversed(first)) and sc.model_calls == 3  # no request reached the worker
-    neural_metrics.segment_scores("comet", triples[:25])
+    neural.segment_scores("comet", triples[:25])
     assert sc.model_calls == 4  # the one new triple
 
 
 def test_a_worker_dying_mid_request_costs_the_metric_not_the_run(via_side, reference):
     triples, ref = reference
-    neural_metrics.segment_scores("bleurt", [("", h, r) for _, h, r in triples[:4]])
-    worker = neural_metrics._WORKERS[neural_metrics.side_python()]
+    neural.segment_scores("bleurt", [("", h, r) for _, h, r in triples[:4]])
+    worker = neural._WORKERS[neural.side_python()]
     # the request is surely in flight: the worker is stopped when it is sent and killed a second later
     os.kill(worker.proc.pid, signal.SIGSTOP)
     threading.Timer(1.0, os.kill, (worker.proc.pid, signal.SIGKILL)).start()
-    assert math.isnan(neural_metrics.bleurt([(h, r) for _, h, r in triples[4:12]]))
-    reason = neural_metrics.SKIPPED["bleurt"]
-    assert "neural worker" in reason and "exited with -9" in reason and neural_metrics.SIDE_PYTHON_ENV in reason
+    assert math.isnan(neural.bleurt([(h, r) for _, h, r in triples[4:12]]))
+    reason = neural.SKIPPED["bleurt"]
+    assert "neural worker" in reason and "exited with -9" in reason and neural.SIDE_PYTHON_ENV in reason
     # the next scoring starts a new worker; a worker gone between requests is replaced silently
-    assert neural_metrics.segment_scores("bleurt", [("", h, r) for _, h, r in triples[4:12]]) == \
+    assert neural.segment_scores("bleurt", [("", h, r) for _, h, r in triples[4:12]]) == \
         pytest.approx(ref["bleurt"][4:12], abs=1e-5)
-    second = neural_metrics._WORKERS[neural_metrics.side_python()].proc
+    second = neural._WORKERS[neural.side_python()].proc
     second.kill()
     second.wait()
-    assert neural_metrics.bleurt([(h, r) for _, h, r in triples[12:16]]) == \
+    assert neural.bleurt([(h, r) for _, h, r in triples[12:16]]) == \
         pytest.approx(100 * sum(ref["bleurt"][12:16]) / 4, abs=1e-3)
-    assert "bleurt" not in neural_metrics.SKIPPED
+    assert "bleurt" not in neural.SKIPPED
 
 
 def test_a_side_environment_without_the_packages_or_missing_is_a_reason(monkeypatch, tmp_path, mt_models):
-    monkeypatch.setenv(neural_metrics.CACHE_ENV, "off")
+    monkeypatch.setenv(neural.CACHE_ENV, "off")
     monkeypatch.setenv("LM_EVAL_EXT_COMET", f"{mt_models['comet']};encoder={mt_models['encoder']}")
     cases = [
         (str(tmp_path / "no-such-venv" / "bin" / "python"), "cannot start it"),
@@ -128,14 +128,14 @@ def test_a_side_environment_without_the_packages_or_missing_is_a_reason(monkeypa
     for python, reason in cases:
         if python is None:
             continue
-        monkeypatch.setenv(neural_metrics.SIDE_PYTHON_ENV, python)
-        neural_metrics._SCORERS.clear()
-        assert math.isnan(neural_metrics.comet(_triples(3)))
-        assert reason in neural_metrics.SKIPPED["comet"], neural_metrics.SKIPPED["comet"]
-        assert neural_metrics.signature("comet").startswith("skipped:")
-    neural_metrics._close_workers()
-    neural_metrics._WORKERS.clear()
-    neural_metrics._SCORERS.clear()
+        monkeypatch.setenv(neural.SIDE_PYTHON_ENV, python)
+        neural._SCORERS.clear()
+        assert math.isnan(neural.comet(_triples(3)))
+        assert reason in neural.SKIPPED["comet"], neural.SKIPPED["comet"]
+        assert neural.signature("comet").startswith("skipped:")
+    neural._close_workers()
+    neural._WORKERS.clear()
+    neural._SCORERS.clear()
 
 
 def _has_comet(python):
@@ -145,8 +145,8 @@ def _has_comet(python):
 
 
 def test_neural_env_check_command(side, tmp_path):
-    proc = run_cli(["lm-eval-ext", "neural-env", "--check"], env={neural_metrics.SIDE_PYTHON_ENV: side})
+    proc = run_cli(["lm-eval-ext", "neural-env", "--check"], env={neural.SIDE_PYTHON_ENV: side})
     assert proc.returncode == 0, proc.stderr
-    assert "unbabel-comet 2.2.7" in proc.stdout and f"{neural_metrics.SIDE_PYTHON_ENV}={side}" in proc.stdout
+    assert "unbabel-comet 2.2.7" in proc.stdout and f"{neural.SIDE_PYTHON_ENV}={side}" in proc.stdout
     proc = run_cli(["lm-eval-ext", "neural-env", "--check", str(tmp_path / "nothing")])
     assert proc.returncode == 2 and "cannot start it" in proc.stderr

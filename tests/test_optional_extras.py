@@ -17,7 +17,8 @@ from conftest import SHARED_DATA, run_cli
 from hidden import hidden_env
 from loopback import ScriptedServer, last_user_message
 
-from lm_eval_ext import flores, languages
+from lm_eval_ext import languages
+from lm_eval_ext.families import flores
 from lm_eval_ext.languages import MGSM_LANGS
 
 HIDDEN = "lingua,MeCab"
@@ -53,7 +54,8 @@ def test_the_hiding_folder_makes_the_packages_absent():
 # ------------------------------------------------------------- unit paths
 UNIT_SCRIPT = r'''
 import json, math, sys
-from lm_eval_ext import flores, langid, mgsm, mt_metrics, xlc
+from lm_eval_ext.families import flores, mgsm, xlc
+from lm_eval_ext.metrics import langid, mt
 
 data = json.loads(sys.stdin.read())
 out = {"signature": langid.signature()}
@@ -74,9 +76,9 @@ out["flores_keys"] = sorted(flores.process_results(fdoc, [hyp]))
 scores = {}
 for tgt, items in data["corpora"].items():
     items = [tuple(i) for i in items]
-    scores[tgt] = {"bleu": mt_metrics.bleu(items), "chrfpp": mt_metrics.chrfpp(items),
-                   "bleu_stderr": mt_metrics.bootstrap_stderr("bleu", items, 50),
-                   "signature": mt_metrics.runtime_signatures(tgt)["bleu"]}
+    scores[tgt] = {"bleu": mt.bleu(items), "chrfpp": mt.chrfpp(items),
+                   "bleu_stderr": mt.bootstrap_stderr("bleu", items, 50),
+                   "signature": mt.runtime_signatures(tgt)["bleu"]}
 out["corpora"] = {t: {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in s.items()}
                   for t, s in scores.items()}
 print(json.dumps(out, ensure_ascii=False))
@@ -86,7 +88,7 @@ print(json.dumps(out, ensure_ascii=False))
 def _unit_inputs():
     de_q = _jsonl(SHARED_DATA / "mgsm" / "mgsm_de.jsonl", 1)[0]
     L = languages.get("de")
-    reply = f"{de_q['question']}\n{L.phrase('mgsm_cot_cue')} {L.phrase('mgsm_answer_sentence').format(de_q['answer_number'])}"
+    reply = f"{de_q['question']}\n{L.mgsm.cot_cue} {L.mgsm.answer_sentence.format(de_q['answer_number'])}"
     eng = [r["text"] for r in _jsonl(SHARED_DATA / "flores" / "eng_Latn.devtest.jsonl", 6)]
     corpora = {}
     for tgt in ("jpn_Jpan", "deu_Latn"):
@@ -154,8 +156,8 @@ def replies():
         L = languages.get(lang)
         for k, row in enumerate(_jsonl(SHARED_DATA / "mgsm" / f"mgsm_{lang}.jsonl", LIMIT)):
             number = row["answer_number"] + 7 * k
-            table[row["question"]] = f"{row['question']}\n{L.phrase('mgsm_cot_cue')} " \
-                                     f"{L.phrase('mgsm_answer_sentence').format(number)}"
+            table[row["question"]] = f"{row['question']}\n{L.mgsm.cot_cue} " \
+                                     f"{L.mgsm.answer_sentence.format(number)}"
     for row in _jsonl(SHARED_DATA / "xquad" / "xquad.de.jsonl", LIMIT):
         table[row["question"]] = f"{row['answers']['text'][0]}\n{row['context'][:200]}"
     eng = [r["text"] for r in _jsonl(SHARED_DATA / "flores" / "eng_Latn.devtest.jsonl", LIMIT)]

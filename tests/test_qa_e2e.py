@@ -42,7 +42,7 @@ def scripted(items, ctx, q, i):
     """(reply sent by the server, the answer span the task must score)."""
     gold = items[ctx][i]["answers"]["text"][0]
     other = items[ctx][i + 5]["answers"]["text"][0]
-    label = languages.QA_PHRASES[q]["answer"]
+    label = languages.get(q).qa.answer
     kind = (i + XQUAD_LANGS.index(ctx) + 2 * XQUAD_LANGS.index(q)) % 8
     if kind == 0:
         return f"{label} {gold}", gold
@@ -123,10 +123,10 @@ def test_loopback_requests_are_localized(loopback_run, items):
         system, user = payload["messages"][0], payload["messages"][-1]
         assert kind == "chat" and system["role"] == "system"
         (q,) = [c for c in XQUAD_LANGS if any(items[c][i]["question"] in user["content"] for i in range(LIMIT))]
-        P = languages.QA_PHRASES[q]
-        assert system["content"].strip() == P["instruction"]
-        assert user["content"].rstrip().endswith(P["answer"])
-        assert payload["stop"][:2] == ["\n" + P["question"], "\n\n"] and "\n" not in payload["stop"]
+        P = languages.get(q).qa
+        assert system["content"].strip() == P.instruction
+        assert user["content"].rstrip().endswith(P.answer)
+        assert payload["stop"][:2] == ["\n" + P.question, "\n\n"] and "\n" not in payload["stop"]
 
 
 def test_loopback_metrics_equal_the_official_scripts(loopback_run, items):
@@ -223,7 +223,7 @@ def test_tiny_model_zero_shot_chat_and_two_shot(tmp_path, tiny_model_dir, data_d
             assert ctx != sample["doc"]["context"] and block.endswith("คำตอบ: " + row["answers"]["text"][0])
     for sample in read_jsonl(next((tmp_path / "fewshot").rglob("samples_mlqa_zh_de_*.jsonl"))):
         prompt = sample["arguments"]["gen_args_0"]["arg_0"]
-        assert prompt.count("Frage:") == 3 and prompt.startswith(languages.QA_PHRASES["de"]["instruction"])
+        assert prompt.count("Frage:") == 3 and prompt.startswith(languages.get("de").qa.instruction)
         dev_contexts = {r["context"] for r in read_jsonl(data_dir / "mlqa" / "mlqa.zh.de.dev.jsonl")}
         exemplar_contexts = [b.split("\n")[0].removeprefix("Kontext: ") for b in prompt.split("\n\n")[1:3]]
         assert all(c in dev_contexts for c in exemplar_contexts)

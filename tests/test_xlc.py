@@ -12,11 +12,13 @@ import pytest
 from conftest import run_cli
 from loopback import ScriptedServer, last_user_message
 
-from lm_eval_ext import languages, xlc
+from lm_eval_ext import families, languages
+from lm_eval_ext.families import xlc
 from lm_eval_ext.languages import MGSM_LANGS
-from lm_eval_ext.xlc import Record
+from lm_eval_ext.metrics.consistency import Record, compute
 
-EQ = xlc.family("mgsm").equal  # equal numbers; "[no answer]" equals nothing
+MGSM = families.get("mgsm").parallel  # MGSM's consistency adapter
+EQ = MGSM.equal  # equal numbers; "[no answer]" equals nothing
 
 
 def recs(table):
@@ -31,7 +33,7 @@ def nan_eq(a, b):
 # ------------------------------------------------------------ constructed cases
 def test_all_correct():
     r = recs({x: [("1", True), ("2", True), ("3", True)] for x in ("de", "en", "fr")})
-    m = xlc.compute(r, ("de", "en", "fr"), EQ)
+    m = compute(r, ("de", "en", "fr"), EQ)
     assert all(m[f"accuracy_{x}"] == 1 for x in ("de", "en", "fr"))
     assert m["agreement_de_en"] == m["consistency_en_fr"] == m["agreement_mean"] == m["consistency_mean"] == 1
     assert (m["correct_all"], m["correct_none"], m["correct_some"]) == (1, 0, 0)
@@ -40,8 +42,8 @@ def test_all_correct():
 def test_all_wrong():
     # de and en give the same wrong number on item 0; fr never answers
     r = recs({"de": [("7", False), ("8", False)], "en": [("7", False), ("9", False)],
-              "fr": [(xlc.family("mgsm").extract("keine Zahl", "fr", "strict"), False)] * 2})
-    m = xlc.compute(r, ("de", "en", "fr"), EQ)
+              "fr": [(MGSM.extract("keine Zahl", "fr", {}, "strict"), False)] * 2})
+    m = compute(r, ("de", "en", "fr"), EQ)
     assert m["accuracy_de"] == 0
     assert m["agreement_de_en"] == 0.5  # same wrong answer counts as agreement
     assert m["agreement_de_fr"] == 0 and m["agreement_en_fr"] == 0  # no answer agrees with nothing
@@ -56,7 +58,7 @@ def test_disjoint_correct():
     g = ["10", "20", "30", "40"]
     right = {"de": {0, 1}, "en": {2, 3}, "fr": {0, 2}}
     r = [Record(str(k), x, g[k] if k in right[x] else "99", k in right[x]) for x in right for k in range(4)]
-    m = xlc.compute(r, ("de", "en", "fr"), EQ)
+    m = compute(r, ("de", "en", "fr"), EQ)
     assert m["consistency_de_en"] == 0  # |{} | / |{0,1,2,3}|
     assert m["consistency_de_fr"] == pytest.approx(1 / 3)  # |{0}| / |{0,1,2}|
     assert m["consistency_en_fr"] == pytest.approx(1 / 3)  # |{2}| / |{0,2,3}|
@@ -72,15 +74,15 @@ def test_disjoint_correct():
 
 def test_missing_language_and_items_are_named_and_nan(caplog):
     r = recs({"de": [("1", True), ("2", True), ("3", False)], "en": [("1", True), ("5", False)]})
-    with caplog.at_level(logging.WARNING, logger="lm_eval_ext.xlc"):
-        m = xlc.compute(r, ("de", "en", "fr"), EQ)
+    with caplog.at_level(logging.WARNING, logger="lm_eval_ext.metrics.consistency"):
+        m = compute(r, ("de", "en", "fr"), EQ)
     assert math.isnan(m["accuracy_fr"]) and math.isnan(m["agreement_de_fr"]) and math.isnan(m["consistency_en_fr"])
     assert math.isnan(m["correct_all"])  # fr answered nothing: no item is answered in every language
     assert "fr" in caplog.text
     # the de-en pair uses items 0 and 1 (item 2 has no English answer)
     assert m["agreement_de_en"] == 0.5 and m["consistency_de_en"] == 0.5
     assert m["agreement_mean"] == 0.5  # mean over the pairs with a value
-    m2 = xlc.compute(r, ("de", "en"), EQ)
+    m2 = compute(r, ("de", "en"), EQ)
     assert m2["correct_all"] == 0.5 and m2["correct_some"] == 0.5  # items 0, 1 only
     assert "not answered in every language" in caplog.text
 
@@ -89,7 +91,7 @@ def test_aggregation_functions_by_name_match_compute():
     g = ["1", "2", "3"]
     r = [Record(str(k), x, g[k] if (k + i) % 2 else "0", bool((k + i) % 2), 1.0)
          for i, x in enumerate(MGSM_LANGS) for k in range(3)]
-    m = xlc.compute(r, MGSM_LANGS, EQ)
+    m = compute(r, MGSM_LANGS, EQ)
     rows = [list(x) for x in r]  # as read back from a samples log
     for entry in xlc.metric_list("mgsm"):
         fn = getattr(xlc, entry["aggregation"].rsplit(".", 1)[1])
@@ -104,7 +106,7 @@ def test_aggregation_functions_by_name_match_compute():
 def test_generated_task_file_is_current():
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("xlc_gen", Path(xlc.__file__).parents[1] / "tasks/xlc/_generate.py")
+    spec = importlib.util.spec_from_file_location("xlc_gen", Path(xlc.__file__).parents[2] / "tasks/xlc/_generate.py")
     gen = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gen)
     assert gen.main(["--check"]) == 0
@@ -141,7 +143,7 @@ def _reply(lang, k, gold):
     if number is None:
         return "I am not sure how to solve this problem, sorry about that."
     L = languages.get(lang)
-    return f"{L.phrase('mgsm_cot_cue')} {L.phrase('mgsm_answer_sentence').format(number)}"
+    return f"{L.mgsm.cot_cue} {L.mgsm.answer_sentence.format(number)}"
 
 
 @pytest.fixture(scope="module")
@@ -264,7 +266,7 @@ def test_per_language_fidelity_metrics_in_mgsm(runs_dir):
 
 
 def test_report_reads_the_xlc_run_as_matrices(runs_dir, tmp_path):
-    from lm_eval_ext import runs
+    from lm_eval_ext.reporting import runs
 
     out, _, _ = runs_dir
     loaded, problems = runs.load_runs([out / "xlc"])
@@ -273,7 +275,7 @@ def test_report_reads_the_xlc_run_as_matrices(runs_dir, tmp_path):
     assert ("agreement,strict-match", ("de", "en")) in cells
     assert ("accuracy,strict-match", ("sw",)) in cells
     assert ("agreement_mean,strict-match", ()) in cells
-    from lm_eval_ext.report import write_report
+    from lm_eval_ext.reporting.report import write_report
 
     write_report([str(out / "xlc"), str(out / "per_lang")], str(tmp_path / "rep"), max_samples=5, bootstrap_iters=200)
     text = (tmp_path / "rep" / "report.md").read_text()
@@ -281,7 +283,7 @@ def test_report_reads_the_xlc_run_as_matrices(runs_dir, tmp_path):
 
 
 def test_missing_language_file_named_before_the_model_loads(tmp_path, shared_data):
-    from lm_eval_ext import data
+    from lm_eval_ext import families
 
     (tmp_path / "mgsm").mkdir()
     for lang in MGSM_LANGS:
@@ -289,9 +291,9 @@ def test_missing_language_file_named_before_the_model_loads(tmp_path, shared_dat
             if name != "mgsm_te.jsonl":
                 (tmp_path / "mgsm" / name).write_bytes((shared_data / "mgsm" / name).read_bytes())
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(data.DATA_DIR_ENV, str(tmp_path))
-        with pytest.raises(data.DataNotFoundError) as err:
-            data.check_available(task="xlc_mgsm", family="xlc", source="mgsm")
+        mp.setenv(families.DATA_DIR_ENV, str(tmp_path))
+        with pytest.raises(families.DataNotFoundError) as err:
+            families.check_available(task="xlc_mgsm", family="xlc", source="mgsm")
     assert str(tmp_path / "mgsm" / "mgsm_te.jsonl") in str(err.value) and "xlc_mgsm" in str(err.value)
 
 
@@ -334,14 +336,14 @@ def test_tiny_model_same_replies_and_numbers_as_per_language_tasks(tmp_path, tin
 
 
 # ------------------------------------------------------------------- xlc_xquad
-XQ = xlc.family("xquad")
+XQ = families.get("xquad").parallel  # XQuAD's consistency adapter
 
 
 def test_xquad_correct_is_mlqa_exact_match_and_agreement_normalizes_per_language():
     row = {"answers": {"text": ["Denver Broncos", "the Broncos"]}, "ctx_lang": "en"}
     assert XQ.correct(row, "The Denver Broncos.") and XQ.correct(row, "broncos")  # article, case, punctuation
     assert not XQ.correct(row, "Denver") and not XQ.correct(row, "")
-    eq = lambda a, la, b, lb: xlc._agree(XQ.equal, Record("0", la, a, False), Record("0", lb, b, False))  # noqa: E731
+    eq = XQ.equal
     assert eq("the Denver Broncos", "en", "die Denver Broncos", "de")  # each language's own articles
     assert eq("Denver Broncos.", "es", "«Denver Broncos»", "ro")
     assert eq("丹佛 野马", "zh", "丹佛野马", "zh")  # spaces ignored
@@ -352,12 +354,12 @@ def test_xquad_correct_is_mlqa_exact_match_and_agreement_normalizes_per_language
     r = [Record("0", "en", "The Broncos", True), Record("0", "de", "die Broncos", True),
          Record("0", "zh", "野马", False), Record("1", "en", "", False),
          Record("1", "de", "1905", False), Record("1", "zh", "1905年", True)]
-    m = xlc.compute(r, ("de", "en", "zh"), XQ.equal)
+    m = compute(r, ("de", "en", "zh"), XQ.equal)
     assert m["agreement_de_en"] == 0.5 and m["agreement_de_zh"] == 0 and m["agreement_en_zh"] == 0
     assert m["consistency_de_en"] == 1 and m["consistency_de_zh"] == 0 and m["consistency_en_zh"] == 0
     assert (m["correct_all"], m["correct_none"], m["correct_some"]) == (0, 0, 1)
     with pytest.raises(ValueError, match="zero-shot"):
-        XQ.load_exemplars(None, "de")
+        XQ.exemplars(None, "de")
 
 
 XQ_ITEMS = 3

@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lm_eval_ext import __version__, stats
+from lm_eval_ext import __version__, families
+from lm_eval_ext.metrics import bootstrap
 from lm_eval_ext.judge import protocols as P
 from lm_eval_ext import files
 from lm_eval_ext.judge.client import (
@@ -40,7 +41,7 @@ from lm_eval_ext.judge.client import (
     cache_key,
     safe_url,
 )
-from lm_eval_ext.runs import Problem, Run, load_runs, read_samples, row_key
+from lm_eval_ext.reporting.runs import Problem, Run, item_scores, load_runs, read_samples, row_key
 
 RESULTS_PREFIX = "judge_results_"
 PAIRWISE_PREFIX = "judge_pairwise_"
@@ -143,21 +144,18 @@ class Item:
 
 
 def reference_metric(run: Run, task: str, lines: list[dict]) -> tuple[str | None, dict]:
-    """The task's first metric (lm-eval's order) with a numeric per-sample value: (key, {doc_id: value})."""
+    """The metric the judge is correlated with, (key, {doc_id: value}): for our tasks their
+    family's reference metric (the registry) when every logged item has a number for it;
+    otherwise, and for any other task, the task's first metric (lm-eval's order) with a
+    number on every item. FLORES's reference, chrF++, is corpus-level: no per-item number."""
     entry = (run.data.get("results") or {}).get(task) or {}
-    for key in entry:
-        if "," not in key or key.partition(",")[0].endswith("_stderr") or key.startswith("alias"):
-            continue
-        name, _, filt = key.partition(",")
-        values = {}
-        for s in lines:
-            if s.get("filter", "none") != filt:
-                continue
-            v = s.get(name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                values = None
-                break
-            values[s.get("doc_id")] = float(v)
+    keys = [key for key in entry if "," in key and not key.partition(",")[0].endswith("_stderr")
+            and not key.startswith("alias")]
+    info = run.tasks.get(task)
+    family = families.items_family(info.config) if info is not None else None
+    preferred = [family.reference_metric] if family is not None and family.reference_metric in keys else []
+    for key in preferred + keys:
+        values = item_scores(lines, key, every_item=True)
         if values:
             return key, values
     return None, {}
@@ -191,7 +189,7 @@ def _with_reminder(messages: tuple, reply: str, protocol: str) -> tuple:
 
 class JudgeJob:
     def __init__(self, backend, cache: JudgeCache, sampling: dict, overrides=(), task_patterns=None,
-                 limit: int | None = None, progress: bool = True, bootstrap_iters: int = stats.DEFAULT_ITERS):
+                 limit: int | None = None, progress: bool = True, bootstrap_iters: int = bootstrap.DEFAULT_ITERS):
         self.backend = backend
         self.cache = cache
         self.sampling = sampling
@@ -226,12 +224,12 @@ class JudgeJob:
             invalid: list = []
             for s in docs:
                 doc = s.get("doc") if isinstance(s.get("doc"), dict) else {}
-                proto = P.choose(task, info.family, doc, self.overrides)
+                proto = P.choose(task, info.family, doc, self.overrides, info.config)
                 tpl = P.template(proto)
                 item = Item(task, s.get("doc_id"), proto, info.langs, template_version=tpl.version,
                             reference=ref_values.get(s.get("doc_id")))
                 try:
-                    fields, item.response_lang = P.fields_for(proto, task, info.langs, s)
+                    fields, item.response_lang = P.fields_for(proto, task, info.langs, s, info.config)
                     item.messages = _messages(tpl.render(**fields))
                 except P.ItemError as err:
                     item.status, item.error = INVALID, str(err)
@@ -323,7 +321,7 @@ class JudgeJob:
             "parse_failure_doc_ids": [it.doc_id for it in its if it.status == PARSE_FAILURE],
         }
         if scores:
-            mean, lo, hi = stats.bootstrap_ci(scores, iters=self.iters)
+            mean, lo, hi = bootstrap.bootstrap_ci(scores, iters=self.iters)
             entry.update(mean=mean, ci95=[lo, hi],
                          stderr=float(np.std(scores, ddof=1) / math.sqrt(len(scores))) if len(scores) > 1 else None)
         if proto == "math_cot":
@@ -342,7 +340,7 @@ class JudgeJob:
             "judge": desc, "sampling": self.sampling,
             "templates": {p: P.template(p).version for p in sorted(protocols_used)},
             "reminder_template": P.template("reminder").version,
-            "statistics": stats.signature(self.iters),
+            "statistics": bootstrap.signature(self.iters),
             "run": {"path": str(run.path), "model": run.model, "run_id": run.identity,
                     "results_files": [p.name for p in run.results_files]},
             "cache": str(self.cache.path),
@@ -438,8 +436,8 @@ class PairwiseJob(JudgeJob):
                     self.problems.append(Problem(task, f"doc_id {d}: different documents in the two runs; skipped"))
                     continue
                 try:
-                    fa, lang = P.fields_for("grade", task, info.langs, a)
-                    fb, _ = P.fields_for("grade", task, info.langs, b)
+                    fa, lang = P.fields_for("grade", task, info.langs, a, info.config)
+                    fb, _ = P.fields_for("grade", task, info.langs, b, info.config)
                 except P.ItemError as err:
                     self.problems.append(Problem(task, f"doc_id {d}: {err}; skipped"))
                     continue
@@ -550,7 +548,7 @@ def _pair_entry(its: list[PairItem], iters: int) -> dict:
              "win_rate": None, "win_rate_ci95": None}
     if ok:
         scores = [{WIN: 1.0, TIE: 0.5, LOSS: 0.0}[it.outcome] for it in ok]
-        mean, lo, hi = stats.bootstrap_ci(scores, iters=iters)
+        mean, lo, hi = bootstrap.bootstrap_ci(scores, iters=iters)
         entry.update(win_rate=mean, win_rate_ci95=[lo, hi])
     return entry
 
@@ -593,7 +591,7 @@ def run_command(args) -> int:
             say(f"lm-eval-ext judge: error: {Redactor([api_key])(e)}")
             return 2
         redact = backend.redact
-    from lm_eval_ext.embedded import cache_root
+    from lm_eval_ext.local.embedded import cache_root
 
     cache = JudgeCache(Path(args.cache) if args.cache else cache_root() / "judge_cache.sqlite")
     problems: list[Problem] = []

@@ -2,7 +2,7 @@
 
 A protocol turns one logged sample into a judge prompt and a judge reply into
 a score. Replies are parsed strictly: the required line must be the reply's
-last non-empty line (a complete ``<think>...</think>`` block is ignored); a
+last non-empty line once reasoning blocks are removed (`metrics.reasoning`); a
 reply without it is a parse failure, retried once with a format reminder, and
 then counted and listed, never scored as 0.
 
@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from string import Template
 
-from lm_eval_ext import languages
-from lm_eval_ext.discovery import reports_dir
-from lm_eval_ext.runs import prompt_parts
+from lm_eval_ext import families, languages
+from lm_eval_ext.metrics.reasoning import strip_reasoning
+from lm_eval_ext.plugin import reports_dir
+from lm_eval_ext.reporting.runs import prompt_parts
 
 TEMPLATE_REVISION = {"da": 1, "qa_equiv": 1, "math_cot": 1, "grade": 1, "pairwise": 1, "reminder": 1}
 SINGLE_PROTOCOLS = ("da", "qa_equiv", "math_cot", "grade")
@@ -76,8 +77,14 @@ def template(protocol: str) -> PromptTemplate:
 
 
 # ------------------------------------------------------------ protocol choice
-def default_protocol(task: str, family: str, doc: dict | None) -> str:
-    """Translation, QA and math tasks by family name or doc fields; anything else `grade`."""
+def default_protocol(task: str, family: str, doc: dict | None, config: dict | None = None) -> str:
+    """Our tasks: their family's protocol (the registry; a consistency task its source
+    family's). Any other task by the generic rule: translation, QA and math tasks by
+    family name or doc fields; anything else `grade`."""
+    ours = families.items_family(config)
+    if ours is not None and ours.judge_protocol:
+        return ours.judge_protocol
+    # any other lm-eval task (or a config that names no family of ours): the generic rule
     name = f"{family} {task}".lower()
     doc = doc or {}
     if "flores" in name or ("source" in doc and "reference" in doc):
@@ -101,29 +108,23 @@ def parse_overrides(specs: list[str] | None) -> list[tuple[str, str]]:
     return out
 
 
-def choose(task: str, family: str, doc: dict | None, overrides) -> str:
+def choose(task: str, family: str, doc: dict | None, overrides, config: dict | None = None) -> str:
     for glob, proto in reversed(overrides):  # the last matching override wins
         if fnmatch.fnmatchcase(task, glob):
             return proto
-    return default_protocol(task, family, doc)
+    return default_protocol(task, family, doc, config)
 
 
 # ------------------------------------------------------------- sample fields
-_THINK_RE = re.compile(r"<think>.*?</think>", re.S | re.I)
-
-
-def strip_think(text: str) -> str:
-    return _THINK_RE.sub("", text).strip()
-
-
 def response_text(sample: dict) -> str:
-    """The model's raw reply of a logged sample (first response of a generate_until request)."""
+    """The model's reply of a logged sample (first response of a generate_until request), its
+    reasoning blocks removed."""
     resps = sample.get("resps")
     while isinstance(resps, list) and resps:
         resps = resps[0]
     if not isinstance(resps, str):
         raise ItemError("field 'resps' holds no generated text (is this a generate_until task?)")
-    return strip_think(resps)
+    return strip_reasoning(resps).strip()
 
 
 def prompt_text(sample: dict) -> str:
@@ -143,9 +144,17 @@ def lang_facts(code: str | None) -> tuple[str, str]:
     return L.name, L.native_name
 
 
-def response_language(protocol: str, task: str, langs: tuple[str, ...], doc: dict) -> str | None:
-    """The language a good reply is written in (ISO 639-1 for registry languages)."""
-    code = _response_language(protocol, task, langs, doc)
+def response_language(protocol: str, task: str, langs: tuple[str, ...], doc: dict,
+                      config: dict | None = None) -> str | None:
+    """The language a good reply is written in (ISO 639-1 for registry languages): for our
+    tasks under their family's protocol the family's `reply_language`; otherwise (another
+    protocol asked with --protocol, or any other task) the generic rule."""
+    ours = families.of_config(config)
+    code = None
+    if ours is not None and ours.pairing is not families.Pairing.PARALLEL and protocol == ours.judge_protocol:
+        code = ours.reply_language((config or {}).get("dataset_kwargs") or {})
+    if code is None:
+        code = _response_language(protocol, task, langs, doc)
     try:
         return languages.get(code).code if code else None
     except KeyError:
@@ -153,6 +162,8 @@ def response_language(protocol: str, task: str, langs: tuple[str, ...], doc: dic
 
 
 def _response_language(protocol: str, task: str, langs: tuple[str, ...], doc: dict) -> str | None:
+    """The generic rule, for tasks that are not ours: the doc's language fields (lm-eval's
+    built-in mgsm_en_cot tasks reason in English)."""
     if protocol == "da":
         return doc.get("tgt_lang") or (langs[-1] if langs else None)
     if protocol == "qa_equiv":  # extractive answers are spans of the context
@@ -180,10 +191,12 @@ def _num_text(x) -> str:
     return str(x)
 
 
-def fields_for(protocol: str, task: str, langs: tuple[str, ...], sample: dict) -> tuple[dict, str | None]:
-    """Template fields of one sample, and the expected response language."""
+def fields_for(protocol: str, task: str, langs: tuple[str, ...], sample: dict,
+               config: dict | None = None) -> tuple[dict, str | None]:
+    """Template fields of one sample (`config`: the task's config, when the run recorded it),
+    and the expected response language."""
     doc = sample.get("doc") if isinstance(sample.get("doc"), dict) else {}
-    resp_lang = response_language(protocol, task, langs, doc)
+    resp_lang = response_language(protocol, task, langs, doc, config)
     resp_name, resp_native = lang_facts(resp_lang)
     response = response_text(sample)
     if protocol == "da":
@@ -230,7 +243,7 @@ def fields_for(protocol: str, task: str, langs: tuple[str, ...], sample: dict) -
 
 # ------------------------------------------------------------------- parsers
 def _last_lines(reply: str, n: int) -> list[str] | None:
-    lines = [ln.strip().strip("*").strip() for ln in strip_think(reply).splitlines() if ln.strip()]
+    lines = [ln.strip().strip("*").strip() for ln in strip_reasoning(reply).splitlines() if ln.strip()]
     return lines[-n:] if len(lines) >= n else None
 
 
@@ -271,7 +284,7 @@ def parse(protocol: str, reply: str) -> dict | None:
             return None
         return {"score": float(m[1])}
     if protocol == "pairwise":
-        found = set(_PAIR_RE.findall(strip_think(reply)))
+        found = set(_PAIR_RE.findall(strip_reasoning(reply)))
         if len(found) != 1 or not _PAIR_RE.search(line):
             return None  # no verdict, or an ambiguous reply naming two
         return {"verdict": found.pop()}

@@ -17,13 +17,15 @@ import sys
 from pathlib import Path
 
 import lm_eval_ext
-from lm_eval_ext import flores, langid, languages, mt_metrics, taskgen
-from lm_eval_ext.taskgen import Function
+from lm_eval_ext import languages
+from lm_eval_ext.families import flores, taskgen
+from lm_eval_ext.families.taskgen import Function
+from lm_eval_ext.metrics import langid, mt
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = "tasks/flores/_generate.py"
 HEADER = taskgen.header(SCRIPT)
-FILTER = "translation"
+FILTER = flores.FILTER
 METRICS = ("bleu", "spbleu", "chrfpp", "comet", "bleurt", "reply_cleaned", *(m["metric"] for m in langid.METRIC_LIST))
 EN = languages.get("en").flores
 
@@ -47,7 +49,7 @@ def tier_of(src: str, tgt: str) -> str:
 
 def task_config(src: str, tgt: str, include: str = "_flores_common_yaml") -> dict:
     flores.check_code(src), flores.check_code(tgt)
-    parts = flores.prompt_parts(src, tgt)
+    parts = flores.FAMILY.prompt(src, tgt)
     name = task_name(src, tgt)
     return {
         "include": include,
@@ -58,7 +60,7 @@ def task_config(src: str, tgt: str, include: str = "_flores_common_yaml") -> dic
         "filter_list": [{
             "name": FILTER,
             "filter": [
-                {"function": Function("lm_eval_ext.flores.TranslationFilter"), "src_lang": src, "tgt_lang": tgt},
+                {"function": Function.of(flores.TranslationFilter), "src_lang": src, "tgt_lang": tgt},
                 {"function": "take_first"},
             ],
         }],
@@ -67,7 +69,7 @@ def task_config(src: str, tgt: str, include: str = "_flores_common_yaml") -> dic
             "version": flores.TASK_VERSION,
             "lm_eval_ext_version": lm_eval_ext.__version__,
             "tier": tier_of(src, tgt),
-            "scorer": f"{mt_metrics.static_scorer(tgt)}|{flores.cleaner_signature()}",
+            "scorer": f"{mt.static_scorer(tgt)}|{flores.cleaner_signature()}",
             # lang_fidelity / lang_undecidable: the cleaned translation should be in the target
             # language (absent for codes outside the registry)
             **({"reply_lang": flores.reply_lang(tgt), "fidelity_scorer": langid.SIGNATURE}

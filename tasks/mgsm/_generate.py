@@ -11,13 +11,15 @@ import sys
 from pathlib import Path
 
 import lm_eval_ext
-from lm_eval_ext import langid, languages, mgsm, taskgen
-from lm_eval_ext.taskgen import Function
+from lm_eval_ext import languages
+from lm_eval_ext.families import mgsm, taskgen
+from lm_eval_ext.families.taskgen import Function
+from lm_eval_ext.metrics import langid
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = "tasks/mgsm/_generate.py"
 HEADER = taskgen.header(SCRIPT)
-FILTERS = (("strict-match", "strict"), ("flexible-extract", "flexible"))
+FILTERS = mgsm.FILTERS
 MODE_NAMES = {
     "direct": "MGSM direct answer",
     "native_cot": "MGSM chain of thought in the question's language",
@@ -30,7 +32,7 @@ def dump(obj) -> str:
 
 
 def task_config(lang: str, mode: str) -> dict:
-    parts = mgsm.prompt_parts(lang, mode)
+    parts = mgsm.FAMILY.prompt(lang, mode)
     name = f"mgsm_{mode}_{lang}"
     metrics = [{"metric": "exact_match", "aggregation": "mean", "higher_is_better": True}]
     if lang != "en":
@@ -49,7 +51,7 @@ def task_config(lang: str, mode: str) -> dict:
             {
                 "name": fname,
                 "filter": [
-                    {"function": Function("lm_eval_ext.mgsm.AnswerFilter"), "lang": lang, "mode": mode, "strategy": strategy},
+                    {"function": Function.of(mgsm.AnswerFilter), "lang": lang, "mode": mode, "strategy": strategy},
                     {"function": "take_first"},
                 ],
             }

@@ -11,8 +11,10 @@ import sys
 from pathlib import Path
 
 import lm_eval_ext
-from lm_eval_ext import langid, languages, qa, taskgen
-from lm_eval_ext.taskgen import Function
+from lm_eval_ext import families, languages
+from lm_eval_ext.families import qa, taskgen
+from lm_eval_ext.families.taskgen import Function
+from lm_eval_ext.metrics import langid
 from lm_eval_ext.languages import MLQA_LANGS, XQUAD_LANGS
 
 HERE = Path(__file__).resolve().parent
@@ -32,7 +34,7 @@ def task_name(family: str, ctx: str, q: str) -> str:
 
 
 def task_config(family: str, ctx: str, q: str) -> dict:
-    parts = qa.prompt_parts(ctx, q)
+    parts = families.get(family).prompt(ctx, q)
     name = task_name(family, ctx, q)
     kwargs = {"family": family, "ctx_lang": ctx, "q_lang": q}
     if family == "xquad" and ctx == q:
@@ -47,7 +49,7 @@ def task_config(family: str, ctx: str, q: str) -> dict:
         "filter_list": [{
             "name": qa.FILTER_NAME,
             "filter": [
-                {"function": Function("lm_eval_ext.qa.AnswerFilter"), "ctx_lang": ctx, "q_lang": q},
+                {"function": Function.of(qa.AnswerFilter), "ctx_lang": ctx, "q_lang": q},
                 {"function": "take_first"},
             ],
         }],

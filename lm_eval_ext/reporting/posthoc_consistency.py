@@ -1,15 +1,16 @@
-"""``lm-eval-ext consistency RUN_DIR``: the cross-lingual consistency numbers of
-`lm_eval_ext.xlc`, computed after the fact from the samples logs of the
+"""``lm-eval-ext consistency RUN_DIR``: the cross-lingual consistency numbers of the
+``xlc_<family>`` tasks, computed after the fact from the samples logs of the
 per-language tasks of a run (``mgsm_native_cot_<lang>`` ...).
 
-Same definitions and code as the ``xlc_<family>`` task (`xlc.compute`); on the
-same items and replies the numbers are equal (tested). A per-language family
-is every ``<prefix>_<lang>`` task of the run with a samples log whose language
-belongs to a consistency family (MGSM: ``mgsm_native_cot``, ``mgsm_en_cot``,
-``mgsm_direct``; XQuAD: ``xquad_<lang>``). Answers are the logged extracted answers (``filtered_resps``)
-of each filter; correctness is recomputed with the family's scorer; fidelity is
-the logged ``lang_fidelity`` (absent = undecidable). Languages missing from the
-run are named and left out; a pair is computed over the items in both logs.
+Same definitions and code as the task (`metrics.consistency.compute`); on the
+same items and replies the numbers are equal (tested). A per-language family is
+every task of a family's consistency adapter (`families.base.Parallel`:
+``per_language_tasks``, e.g. MGSM's ``mgsm_native_cot_<lang>``, ``mgsm_en_cot_<lang>``,
+``mgsm_direct_<lang>``; XQuAD's ``xquad_<lang>``) with a samples log in the run.
+Answers are the logged extracted answers (``filtered_resps``) of each filter;
+correctness is recomputed with the family's scorer; fidelity is the logged
+``lang_fidelity`` (absent = undecidable). Languages missing from the run are
+named and left out; a pair is computed over the items in both logs.
 """
 
 from __future__ import annotations
@@ -18,18 +19,9 @@ import json
 import math
 from pathlib import Path
 
-from lm_eval_ext import runs, xlc
-
-# per-language task families whose samples give a consistency family's records:
-# consistency family -> {per-language family: task name pattern}
-PER_LANGUAGE_TASKS = {
-    "mgsm": {
-        "mgsm_native_cot": "mgsm_native_cot_{lang}",
-        "mgsm_en_cot": "mgsm_en_cot_{lang}",
-        "mgsm_direct": "mgsm_direct_{lang}",
-    },
-    "xquad": {"xquad": "xquad_{lang}"},  # context and question in the same language
-}
+from lm_eval_ext import families
+from lm_eval_ext.reporting import runs
+from lm_eval_ext.metrics.consistency import SUMMARY_METRICS, Record, compute
 
 
 def _answer(sample: dict) -> str:
@@ -39,25 +31,23 @@ def _answer(sample: dict) -> str:
     return "" if resp is None else str(resp)
 
 
-def records_from_samples(path: Path, source: str, problems: list) -> dict[str, list[xlc.Record]]:
-    """{filter: [Record]} of one per-language samples log."""
-    fam = xlc.family(source)
-    out: dict[str, list[xlc.Record]] = {}
+def records_from_samples(path: Path, source: str, problems: list) -> dict[str, list[Record]]:
+    """{filter: [Record]} of one per-language samples log of the family `source`."""
+    adapter = families.get(source).parallel
+    out: dict[str, list[Record]] = {}
     for s in runs.read_samples(path, problems):
         doc = s.get("doc") or {}
-        # MGSM docs: item_id, lang; QA docs: id, ctx_lang (= q_lang in xquad_<lang>)
-        lang = doc.get("lang") or doc.get("ctx_lang")
         try:
-            item = str(fam.item_id(doc))
+            item, lang = adapter.item_id(doc), adapter.doc_lang(doc)
         except (KeyError, TypeError, ValueError):
-            item = None
+            item = lang = None
         if item is None or not lang:
             problems.append(runs.Problem(str(path), f"sample without the item id or language of {source} docs; skipped"))
             continue
         answer = _answer(s)
         fid = s.get("lang_fidelity")
-        out.setdefault(s.get("filter", "none"), []).append(xlc.Record(
-            item, lang, answer, bool(fam.correct(doc, answer)),
+        out.setdefault(s.get("filter", "none"), []).append(Record(
+            item, lang, answer, bool(adapter.correct(doc, answer)),
             float(fid) if isinstance(fid, (int, float)) else None,
         ))
     return out
@@ -70,30 +60,29 @@ def posthoc(paths, problems: list | None = None) -> list[dict]:
     loaded, _ = runs.load_runs(paths, problems)
     found = []
     for run in loaded:
-        for source, patterns in PER_LANGUAGE_TASKS.items():
-            fam = xlc.family(source)
-            for prefix, pattern in patterns.items():
-                names = {lang: pattern.format(lang=lang) for lang in fam.langs}
+        for fam in families.parallel_families():
+            for prefix, pattern in fam.parallel.per_language_tasks.items():
+                names = {lang: pattern.format(lang=lang) for lang in fam.languages}
                 logs = {lang: run.samples[n] for lang, n in names.items() if n in run.samples}
                 if not logs:
                     continue
-                langs = tuple(lang for lang in fam.langs if lang in logs)
-                missing = [lang for lang in fam.langs if lang not in logs]
+                langs = tuple(lang for lang in fam.languages if lang in logs)
+                missing = [lang for lang in fam.languages if lang not in logs]
                 if missing:
                     problems.append(runs.Problem(
                         str(run.path), f"{prefix}: no samples log for {', '.join(missing)}; "
                         f"consistency over {', '.join(langs)} only"))
                 by_filter: dict[str, list] = {}
                 for lang in langs:
-                    for filt, recs in records_from_samples(logs[lang], source, problems).items():
+                    for filt, recs in records_from_samples(logs[lang], fam.name, problems).items():
                         by_filter.setdefault(filt, []).extend(recs)
                 if len(langs) < 2:
                     problems.append(runs.Problem(str(run.path), f"{prefix}: fewer than two languages; nothing to compare"))
                     continue
                 found.append({
-                    "run": str(run.path), "model": run.model, "family": prefix, "source": source,
+                    "run": str(run.path), "model": run.model, "family": prefix, "source": fam.name,
                     "langs": list(langs), "missing_langs": missing,
-                    "metrics": {f: xlc.compute(recs, langs, fam.equal) for f, recs in sorted(by_filter.items())},
+                    "metrics": {f: compute(recs, langs, fam.parallel.equal) for f, recs in sorted(by_filter.items())},
                 })
     return found
 
@@ -111,7 +100,7 @@ def to_markdown(found: list[dict]) -> str:
                       f"run: `{entry['run']}`; languages: {' '.join(langs)}"
                       + (f"; missing: {' '.join(entry['missing_langs'])}" if entry["missing_langs"] else ""), ""]
             lines += ["| summary | value (%) |", "|---|---|"]
-            lines += [f"| {k} | {_fmt(m[k])} |" for k in xlc.SUMMARY_METRICS if k in m]
+            lines += [f"| {k} | {_fmt(m[k])} |" for k in SUMMARY_METRICS if k in m]
             lines += ["", "| lang | accuracy | lang_fidelity |", "|---|---|---|"]
             lines += [f"| {x} | {_fmt(m[f'accuracy_{x}'])} | {_fmt(m[f'lang_fidelity_{x}'])} |" for x in langs]
             for kind in ("agreement", "consistency"):

@@ -37,16 +37,13 @@ import re
 import sys
 from pathlib import Path
 
-from lm_eval_ext import __version__, files, languages
-from lm_eval_ext.runs import Problem, Run, is_english, load_runs, row_key, same_identity, tier_of
-from lm_eval_ext.tables import HELPER_METRIC_SUFFIXES, md_cell, metric_column
+from lm_eval_ext import __version__, files
+from lm_eval_ext.reporting.document import md_cell
+from lm_eval_ext.reporting.runs import Problem, Run, load_runs, row_key, same_identity
+from lm_eval_ext.reporting.tables import HELPER_METRIC_SUFFIXES, family_means, metric_column
 
 ID_COLUMNS = ["run_id", "model", "model_type", "model_args", "date", "lm_eval_version",
               "lm_eval_ext_version", "git_hash", "n_tasks", "run_dir"]
-
-
-def _mean(v):
-    return sum(v) / len(v) if v else None
 
 
 def run_row(run: Run) -> dict:
@@ -62,19 +59,10 @@ def run_row(run: Run) -> dict:
         row[f"{cell.family}/{row_key(cell.langs)}/{metric}"] = cell.score.value
         if cell.langs and not cell.metric.partition(",")[0].endswith(HELPER_METRIC_SUFFIXES):
             fam.setdefault((cell.family, metric), {})[cell.langs] = cell.score.value
-    for (family, metric), vals in fam.items():
-        non_en = [v for r, v in vals.items() if not is_english(r)]
-        en = [v for r, v in vals.items() if is_english(r)]
-        means = {
-            "@all": _mean(list(vals.values())),
-            "@high": _mean([v for r, v in vals.items() if tier_of(r) == languages.HIGH]),
-            "@low": _mean([v for r, v in vals.items() if tier_of(r) == languages.LOW]),
-            "@non_en": _mean(non_en),
-            "@gap_en": (en[0] - _mean(non_en)) if en and non_en else None,
-        }
-        for k, v in means.items():
+    for (family, metric), vals in fam.items():  # the run's own rows, in results order
+        for kind, v in family_means(vals).items():
             if v is not None:
-                row[f"{family}/{k}/{metric}"] = v
+                row[f"{family}/@{kind}/{metric}"] = v
     for name, entry in (run.data.get("groups") or {}).items():
         if not isinstance(entry, dict):
             continue

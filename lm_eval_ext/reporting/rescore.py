@@ -1,11 +1,12 @@
 """``lm-eval-ext rescore RUN_DIR --metrics comet,bleurt``: neural metrics for a finished run.
 
 For runs made where no GPU or checkpoint was available: reads the run folder
-with the same reader as report, leaderboard and compare (`lm_eval_ext.runs`:
+with the same reader as report, leaderboard and compare (`reporting.runs`:
 results files merged, the newest winning per task; truncated or corrupt files
 and bad log lines reported and skipped), scores the logged translations of
-every FLORES task (``filtered_resps``, what BLEU was computed on) with the
-metrics asked for (`lm_eval_ext.neural_metrics`, cache included), and writes a
+every task whose family can be rescored (the registry's `Rescore`: FLORES's
+``filtered_resps``, what BLEU was computed on) with the
+metrics asked for (`lm_eval_ext.metrics.neural`, cache included), and writes a
 NEW results file beside the old ones (atomically): the run's merged results
 with the rescored task metrics, the group means recomputed the way the groups
 define them (mean over their language tasks), the new signatures in each task's
@@ -28,29 +29,10 @@ import math
 from datetime import datetime
 from pathlib import Path
 
-from lm_eval_ext import files, neural_metrics
-from lm_eval_ext.runs import RESULTS_RE, Problem, Run, load_runs, read_samples
-
-FILTER = "translation"
-
-
-class RescoreError(RuntimeError):
-    pass
-
-
-def triples_of(samples: list[dict], path: Path) -> list[tuple[str, str, str]]:
-    out = []
-    for s in samples:
-        if s.get("filter", FILTER) != FILTER:
-            continue
-        doc, resps = s.get("doc") or {}, s.get("filtered_resps")
-        if (not isinstance(doc, dict) or not isinstance(resps, list) or not resps
-                or not isinstance(doc.get("source"), str) or not isinstance(doc.get("reference"), str)):
-            raise RescoreError(f"{path}: doc {s.get('doc_id')} lacks doc.source/doc.reference/filtered_resps")
-        out.append((doc["source"], str(resps[0]), doc["reference"]))
-    if not out:
-        raise RescoreError(f"{path}: no samples of filter {FILTER!r}")
-    return out
+from lm_eval_ext import files
+from lm_eval_ext.families.base import RescoreError
+from lm_eval_ext.metrics import neural
+from lm_eval_ext.reporting.runs import RESULTS_RE, Problem, Run, load_runs, read_samples
 
 
 def _leaves(name: str, subtasks: dict, seen=()) -> list[str]:
@@ -66,24 +48,28 @@ def _finite(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def flores_tasks(run: Run) -> list[str]:
-    configs = run.data.get("configs") or {}
-    return [t for t, info in run.tasks.items() if not info.is_group
-            and ((configs.get(t) or {}).get("dataset_kwargs") or {}).get("family") == "flores"]
+def rescorable_tasks(run: Run) -> dict:
+    """{task: its family's `Rescore`} of the run's tasks whose family can be rescored."""
+    out = {}
+    for task, info in run.tasks.items():
+        family = info.ours
+        if not info.is_group and family is not None and family.rescore is not None:
+            out[task] = family.rescore
+    return out
 
 
 def rescore_run(run: Run, metrics: list[str], problems: list[Problem]) -> tuple[Path | None, bool]:
     """(the new results file or None when nothing new was computed, whether everything asked was)."""
-    tasks = flores_tasks(run)
+    tasks = rescorable_tasks(run)
     if not tasks:
         problems.append(Problem(str(run.path), "no FLORES task in this run; nothing to rescore"))
         return None, False
     doc = copy.deepcopy(run.data)
     configs, results = doc.setdefault("configs", {}), doc["results"]
-    computed: list[tuple[str, str]] = []
+    computed: list[tuple[str, str, str]] = []  # (task, metric, filter)
     carried: dict[str, list[str]] = {}
     complete = True
-    for task in tasks:
+    for task, rescore in tasks.items():
         path = run.samples.get(task)
         if path is None:
             problems.append(Problem(str(run.path), f"task {task}: no samples_{task}_*.jsonl; rescoring needs a run "
@@ -99,7 +85,7 @@ def rescore_run(run: Run, metrics: list[str], problems: list[Problem]) -> tuple[
             complete = False
             continue
         try:
-            triples = triples_of(lines, path)
+            triples = rescore.triples(lines, path)
         except RescoreError as err:
             problems.append(Problem(str(path), f"{err}; task {task} not rescored"))
             complete = False
@@ -110,25 +96,25 @@ def rescore_run(run: Run, metrics: list[str], problems: list[Problem]) -> tuple[
         entry = results.setdefault(task, {})
         for metric in metrics:
             items = triples if metric == "comet" else [("", h, r) for _, h, r in triples]
-            value = neural_metrics.system_score(metric, items)
-            key = f"{metric},{FILTER}"
+            value = neural.system_score(metric, items)
+            key = f"{metric},{rescore.filter}"
             if _finite(value):
                 entry[key] = value
-                entry[f"{metric}_stderr,{FILTER}"] = "N/A"
-                sigs[metric] = neural_metrics.signature(metric)
+                entry[f"{metric}_stderr,{rescore.filter}"] = "N/A"
+                sigs[metric] = neural.signature(metric)
                 skipped.pop(metric, None)
-                computed.append((task, metric))
+                computed.append((task, metric, rescore.filter))
                 continue
             complete = False
-            reason = neural_metrics.SKIPPED.get(metric, "not computed")
+            reason = neural.SKIPPED.get(metric, "not computed")
             if _finite(entry.get(key)):  # never hide an earlier valid value behind a NaN
                 carried.setdefault(task, []).append(metric)
                 problems.append(Problem(task, f"{metric} could not be computed now ({reason}); the earlier value "
                                               f"{entry[key]:.4f} is carried forward"))
             else:
                 entry[key] = float("nan")
-                entry[f"{metric}_stderr,{FILTER}"] = "N/A"
-                sigs[metric] = neural_metrics.signature(metric)
+                entry[f"{metric}_stderr,{rescore.filter}"] = "N/A"
+                sigs[metric] = neural.signature(metric)
                 skipped[metric] = reason
                 problems.append(Problem(task, f"{metric} could not be computed ({reason})"))
         meta.update(metric_signatures=sigs, skipped_metrics=skipped)
@@ -138,15 +124,15 @@ def rescore_run(run: Run, metrics: list[str], problems: list[Problem]) -> tuple[
     subtasks = doc.get("group_subtasks") or {}
     for group in subtasks:
         leaves = [t for t in _leaves(group, subtasks) if isinstance(results.get(t), dict)]
-        for metric in {m for _, m in computed}:
-            key = f"{metric},{FILTER}"
+        for metric, filt in {(m, f) for _, m, f in computed}:
+            key = f"{metric},{filt}"
             values = [results[t][key] for t in leaves if isinstance(results[t].get(key), (int, float))]
             if values and isinstance(results.get(group), dict) and key in results[group]:
                 results[group][key] = sum(values) / len(values)  # NaN stays NaN: one skipped language shows
     doc["lm_eval_ext_rescore"] = {
         "rescored_from": [p.name for p in run.results_files],
         "metrics": metrics,
-        "tasks": sorted({t for t, _ in computed}),
+        "tasks": sorted({t for t, _, _ in computed}),
         "carried_forward": carried,
         "at": datetime.now().isoformat(timespec="seconds"),
     }
@@ -169,10 +155,10 @@ def run_rescore(args) -> int:
     import sys
 
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
-    unknown = [m for m in metrics if m not in neural_metrics.METRICS]
+    unknown = [m for m in metrics if m not in neural.METRICS]
     if unknown or not metrics:
         print(f"lm-eval-ext rescore: error: unknown metric(s) {unknown}; choose from "
-              f"{','.join(neural_metrics.METRICS)}", file=sys.stderr)
+              f"{','.join(neural.METRICS)}", file=sys.stderr)
         return 2
     problems: list[Problem] = []
     runs, _ = load_runs([args.run_dir], problems)
@@ -190,5 +176,5 @@ def run_rescore(args) -> int:
     for path in written:
         print(f"wrote {path}")
     for metric in metrics:
-        print(f"{metric}: {neural_metrics.signature(metric)}")
+        print(f"{metric}: {neural.signature(metric)}")
     return 0 if complete and written else 2

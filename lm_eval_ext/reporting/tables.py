@@ -11,6 +11,9 @@ Definitions (also in reports/README.md):
   compared on the same languages; rows some run lacks are listed;
 - the English-to-rest gap is the English row minus the mean of the non-English
   rows (positive: the model is better in English).
+
+`family_means` is the one computation of these means: the report's tables (over
+the rows every run has), the leaderboard and the demo (over a run's own rows) call it.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lm_eval_ext import languages
-from lm_eval_ext.runs import Cell, Problem, Run, is_english, lang_sort_key, row_key, tier_of
+from lm_eval_ext.reporting.runs import Problem, Run, is_english, lang_sort_key, row_key, tier_of
 
 HELPER_METRIC_SUFFIXES = ("_non_en",)  # per-item helpers of group aggregates; not shown per language
 # shares that qualify other numbers (how many replies were undecidable or needed cleaning): tabled,
@@ -32,13 +35,6 @@ MEAN_LABELS = {
     "non_en": "mean, non-English",
     "gap_en": "English − rest (gap)",
 }
-
-
-def md_cell(text) -> str:
-    """Untrusted text made inert in Markdown (a table cell, a heading, a list item): no HTML
-    element, no link or image, no table break. The one escaping of every Markdown output."""
-    return (str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
-            .replace("<", "&lt;").replace("[", "\\[").replace("]", "\\]"))
 
 
 def metric_label(key: str) -> str:
@@ -75,6 +71,22 @@ class Table:
 def _mean(values):
     values = [v for v in values if v is not None]
     return sum(values) / len(values) if values else None
+
+
+def family_means(values: dict) -> dict:
+    """{kind: mean or None} for MEAN_KINDS over the rows ``{langs: value}`` with languages,
+    summed in the given order: all, high- and low-resource, non-English, and the English
+    row minus the non-English mean."""
+    rows = {r: v for r, v in values.items() if r}
+    non_en = _mean([v for r, v in rows.items() if not is_english(r)])
+    en = [v for r, v in rows.items() if is_english(r)]
+    return {
+        "all": _mean(rows.values()),
+        "high": _mean([v for r, v in rows.items() if tier_of(r) == languages.HIGH]),
+        "low": _mean([v for r, v in rows.items() if tier_of(r) == languages.LOW]),
+        "non_en": non_en,
+        "gap_en": (en[0] - non_en) if en and non_en is not None else None,
+    }
 
 
 def build_tables(runs: list[Run], problems: list[Problem] | None = None, with_languages_only: bool = False) -> list[Table]:
@@ -153,13 +165,6 @@ def _finish(t: Table, problems) -> None:
     if not all(t.rows) and len(t.rows) == 1:
         return  # a task without languages: no means
     for i in range(n):
-        common = [r for r in t.common if r]
-        val = {r: t.value(r, i) for r in common}
-        non_en = [val[r] for r in common if not is_english(r)]
-        t.means[("all", i)] = _mean(val.values())
-        t.means[("high", i)] = _mean([val[r] for r in common if tier_of(r) == languages.HIGH])
-        t.means[("low", i)] = _mean([val[r] for r in common if tier_of(r) == languages.LOW])
-        t.means[("non_en", i)] = _mean(non_en)
-        en = [val[r] for r in common if is_english(r)]
-        m = _mean(non_en)
-        t.means[("gap_en", i)] = (en[0] - m) if en and m is not None else None
+        means = family_means({r: t.value(r, i) for r in t.common if r})
+        for kind in MEAN_KINDS:
+            t.means[(kind, i)] = means[kind]

@@ -12,14 +12,17 @@ Bad input never stops the whole job: every file or item that cannot be used
 becomes a `Problem` (file + what is wrong) that the caller prints and lists in
 its output, and everything valid is still used.
 
-Languages of a task come from, in order: the task config's
+Languages of a task: for our tasks (``dataset_kwargs.family`` names a family of
+the registry, `lm_eval_ext.families`) the dataset_kwargs keys that family names
+(``lang``; ``ctx_lang``/``q_lang``; ``src_lang``/``tgt_lang``). For any other
+lm-eval task, the generic rules (`generic_task_languages`): the config's
 ``dataset_kwargs`` (``lang``, or a pair such as ``ctx_lang``/``q_lang`` or
-``src_lang``/``tgt_lang``); the task name's suffix read with the language
+``src_lang``/``tgt_lang``); else the task name's suffix read with the language
 registry: ``_<src>-<tgt>`` (ISO 639-1 or FLORES-200 codes, e.g.
-``flores_deu_Latn-eng_Latn``), ``_<ctx>_<q>`` (``xquad_de_en``,
-``mlqa_ar_zh``) or ``_<lang>`` (``mgsm_native_cot_de``). A task whose
-metrics carry language suffixes instead (a consistency task reporting
-``agreement_de_en``) is split per metric the same way. See reports/README.md.
+``flores_deu_Latn-eng_Latn``), ``_<ctx>_<q>`` (``xquad_de_en``, ``mlqa_ar_zh``)
+or ``_<lang>`` (``mgsm_native_cot_de``). A task whose metrics carry language
+suffixes instead (a consistency task reporting ``agreement_de_en``) is split per
+metric the same way. See reports/README.md.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from lm_eval_ext import languages
+from lm_eval_ext import families, languages
 
 _DATE = r"\d{4}-\d{2}-\d{2}T[0-9\-.]+"
 RESULTS_RE = re.compile(rf"^results_(?P<date>{_DATE})\.json$")
@@ -80,6 +83,12 @@ class TaskInfo:
     alias: str | None = None
     is_group: bool = False
     higher_is_better: dict = field(default_factory=dict)
+    config: dict = field(default_factory=dict)  # the task's config as the results record it
+
+    @property
+    def ours(self):
+        """The registry family of one of our tasks (`families.of_config`), else None."""
+        return families.of_config(self.config)
 
 
 @dataclass
@@ -129,7 +138,21 @@ def split_lang_suffix(name: str) -> tuple[str, tuple[str, ...]]:
 
 
 def task_languages(name: str, config: dict | None) -> tuple[str, tuple[str, ...]]:
-    """(family, languages) of a task from its config metadata, else its name."""
+    """(family, languages) of a task: of ours the languages from the keys its family names,
+    of any other task by the generic rules. The family (the report's table) is the task
+    name without its language suffix (mgsm_native_cot_de -> mgsm_native_cot)."""
+    family = families.of_config(config)
+    if family is not None:
+        codes = family.task_languages((config or {}).get("dataset_kwargs") or {})
+        if codes is not None:
+            base, suffix_langs = split_lang_suffix(name)
+            return (base if suffix_langs else name), tuple(canonical_code(c) for c in codes)
+    return generic_task_languages(name, config)
+
+
+def generic_task_languages(name: str, config: dict | None) -> tuple[str, tuple[str, ...]]:
+    """(family, languages) of a task that is not ours (or a config of ours without its
+    family's keys): its config's language keys, else its name."""
     base, suffix_langs = split_lang_suffix(name)
     kw = (config or {}).get("dataset_kwargs") or {}
     if isinstance(kw, dict):
@@ -620,7 +643,7 @@ def _index(run: Run, problems: list[Problem]) -> None:
             version=None if versions.get(name) is None else str(versions.get(name)),
             scorer=str(meta["scorer"]) if isinstance(meta, dict) and meta.get("scorer") else None,
             alias=entry.get("alias"), is_group=is_group,
-            higher_is_better=hib.get(name) or {},
+            higher_is_better=hib.get(name) or {}, config=cfg or {},
         )
         run.tasks[name] = info
         if is_group:
@@ -693,12 +716,9 @@ def judge_item_scores(run: Run, task: str, metric_key: str) -> dict | None:
         path = run.path / Path(entry["samples_file"]).name
         if not path.is_file():
             return None
-        out = {}
-        for line in read_samples(path):
-            if (line.get("protocol") == proto and line.get("status") == "ok" and _num(line.get("score")) is not None
-                    and isinstance(line.get("doc_id"), (int, str))):
-                out[line["doc_id"]] = float(line["score"])
-        return out or None
+        parsed = [line for line in read_samples(path) if line.get("protocol") == proto and line.get("status") == "ok"
+                  and _num(line.get("score")) is not None and isinstance(line.get("doc_id"), (int, str))]
+        return item_scores(parsed, "score,none")
     return None
 
 
@@ -777,19 +797,23 @@ def prompt_parts(sample: dict) -> list[str]:
     return out
 
 
-def per_sample_scores(path: Path, metric_key: str, problems: list[Problem] | None = None) -> dict[int, float] | None:
-    """{doc_id: score} of one metric key (``exact_match,strict-match``) from a samples log;
-    None when the metric has no numeric per-sample value (corpus-level metrics)."""
+def item_scores(lines: list[dict], metric_key: str, every_item: bool = False) -> dict | None:
+    """{doc_id: score} of one metric key (``exact_match,strict-match``) in logged samples:
+    the one reader of per-item scores (report CIs, compare's paired bootstrap, the judge's
+    reference metric and judge cells). None when the metric has no numeric per-item value
+    (corpus-level metrics), or with `every_item` when an item lacks it; otherwise an item
+    without the key is left out (exact_match_non_en is absent on English items; an
+    undecidable reply has no lang_fidelity)."""
     metric_name, _, filt = metric_key.partition(",")
-    out: dict[int, float] = {}
-    for doc in read_samples(path, problems):
+    out: dict = {}
+    for doc in lines:
         if doc.get("filter", "none") != filt:
             continue
         value = _num(doc.get(metric_name))
         if value is None:
-            if metric_name in doc:
+            if metric_name in doc or every_item:
                 return None
-            continue  # e.g. exact_match_non_en is absent on English items
+            continue
         doc_id = doc.get("doc_id", len(out))
         if isinstance(doc_id, (int, str)):
             out[doc_id] = value

@@ -5,7 +5,7 @@ and huggingface-hub<1. Rather than downgrading the environment a run was made
 in (vLLM, transformers 5), they get a venv of their own; setting
 ``LM_EVAL_EXT_NEURAL_PYTHON=DIR/bin/python`` then routes every COMET/BLEURT
 score of ``lm_eval`` (in-run) and ``lm-eval-ext rescore`` through one worker
-process there (`lm_eval_ext.neural_metrics.WorkerScorer`).
+process there (`lm_eval_ext.metrics.neural.WorkerScorer`).
 
 torch comes first and as you name it (``--torch 'torch==2.6.0'``, an index URL
 for a CUDA build through ``--pip-arg``): the side environment needs its own
@@ -19,7 +19,7 @@ import sys
 import venv
 from pathlib import Path
 
-from lm_eval_ext import neural_metrics
+from lm_eval_ext.metrics import neural as neural_metrics
 
 
 class NeuralEnvError(RuntimeError):

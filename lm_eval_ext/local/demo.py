@@ -18,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from lm_eval_ext import data, languages
+from lm_eval_ext import languages
+from lm_eval_ext.families.base import DATA_DIR_ENV, local_root
 from lm_eval_ext.languages import MGSM_LANGS
 
 # Two easy problems per language, written for the demo: NOT MGSM items.
@@ -64,8 +65,8 @@ def write_demo_sample(root: Path) -> Path:
         with open(folder / f"mgsm_{code}.train.jsonl", "w", encoding="utf-8") as fh:
             for q, a in zip(problems, DEMO_ANSWERS):
                 row = {
-                    "question": f"{L.phrase('mgsm_question')} {q}",
-                    "answer": f"{L.phrase('mgsm_cot_cue')} {L.phrase('mgsm_answer_sentence').format(a)}",
+                    "question": f"{L.mgsm.question} {q}",
+                    "answer": f"{L.mgsm.cot_cue} {L.mgsm.answer_sentence.format(a)}",
                     "answer_number": a,
                 }
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -88,55 +89,56 @@ OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
 
 def choose_data(tmp: Path) -> tuple[dict, str]:
     """(environment overrides, label) for where the demo reads its data."""
-    root = data.local_root()
+    root = local_root()
     if root is not None:
         return dict(OFFLINE), f"local data: {root}"
     if _hub_reachable():
         return {}, "hub: juletxara/mgsm"
     sample = write_demo_sample(tmp / "demo_data")
-    return ({data.DATA_DIR_ENV: str(sample), **OFFLINE},
-            f"DEMO SAMPLE, two problems per language written for the demo (not MGSM: no hub, no {data.DATA_DIR_ENV})")
+    return ({DATA_DIR_ENV: str(sample), **OFFLINE},
+            f"DEMO SAMPLE, two problems per language written for the demo (not MGSM: no hub, no {DATA_DIR_ENV})")
 
 
 def _fmt(value) -> str:
     return "   -  " if value is None else f"{value:6.3f}"
 
 
-def print_table(results: dict, mode: str, langs: list[str]) -> None:
-    from lm_eval_ext.results import metric
+def print_table(run, mode: str, langs: list[str]) -> None:
+    """The run's MGSM scores per language (strict, flexible, share of replies in the question's
+    language) and the family means over the languages that have each number."""
+    from lm_eval_ext.reporting.tables import family_means
 
-    res = results["results"]
+    cells = {(c.task, c.metric): c.score for c in run.cells}
     # in-lang: share of judgeable replies written in the question's language (lang_fidelity)
     print(f"\n{'lang':<5}{'language':<24}{'tier':<18}{'strict':>8}{'flexible':>10}{'in-lang':>9}{'n':>5}")
-    rows = {}
+    columns = ("exact_match,strict-match", "exact_match,flexible-extract", "lang_fidelity,flexible-extract")
+    values: list[dict] = [{}, {}, {}]  # per column: {(lang,): value}
     for code in langs:
-        entry = res.get(f"mgsm_{mode}_{code}", {})
+        task = f"mgsm_{mode}_{code}"
         L = languages.get(code)
-        strict, flexible = metric(entry, "exact_match", "strict-match"), metric(entry, "exact_match", "flexible-extract")
-        n = results.get("n-samples", {}).get(f"mgsm_{mode}_{code}", {}).get("effective", "")
-        in_lang = metric(entry, "lang_fidelity", "flexible-extract")
-        rows[code] = (strict, flexible, in_lang)
-        print(f"{code:<5}{L.name + ' ' + L.native_name:<24}{L.tier_label:<18}{_fmt(strict):>8}{_fmt(flexible):>10}"
-              f"{_fmt(in_lang):>9}{n:>5}")
-
-    def mean(codes, i):
-        vals = [rows[c][i] for c in codes if rows.get(c) and rows[c][i] is not None]
-        return sum(vals) / len(vals) if vals else None
-
+        scores = [cells.get((task, key)) for key in columns]
+        for column, score in zip(values, scores):
+            if score is not None:
+                column[(code,)] = score.value
+        n = next((s.n for s in scores if s is not None and s.n is not None), "")
+        shown = [None if s is None else s.value for s in scores]
+        print(f"{code:<5}{L.name + ' ' + L.native_name:<24}{L.tier_label:<18}{_fmt(shown[0]):>8}{_fmt(shown[1]):>10}"
+              f"{_fmt(shown[2]):>9}{n:>5}")
+    means = [family_means(column) for column in values]
     summaries = [
-        (f"mean, all {len(langs)} languages", langs),
-        ("mean, high-resource", [c for c in langs if languages.get(c).tier == languages.HIGH]),
-        ("mean, underrepresented", [c for c in langs if languages.get(c).tier == languages.LOW]),
-        ("mean, non-English", [c for c in langs if c != "en"]),
+        (f"mean, all {len(langs)} languages", "all", langs),
+        ("mean, high-resource", "high", [c for c in langs if languages.get(c).tier == languages.HIGH]),
+        ("mean, underrepresented", "low", [c for c in langs if languages.get(c).tier == languages.LOW]),
+        ("mean, non-English", "non_en", [c for c in langs if c != "en"]),
     ]
     print("-" * 79)
-    for label, codes in summaries:
+    for label, kind, codes in summaries:
         if codes:
-            print(f"{label:<47}{_fmt(mean(codes, 0)):>8}{_fmt(mean(codes, 1)):>10}{_fmt(mean(codes, 2)):>9}")
+            print(f"{label:<47}{_fmt(means[0][kind]):>8}{_fmt(means[1][kind]):>10}{_fmt(means[2][kind]):>9}")
 
 
 def run_demo(args) -> int:
-    from lm_eval_ext.embedded import MODEL_NAME, EmbeddedModelMissing, model_dir
+    from lm_eval_ext.local.embedded import MODEL_NAME, EmbeddedModelMissing, model_dir
 
     langs = [c.strip() for c in args.langs.split(",") if c.strip()] or list(MGSM_LANGS)
     bad = [c for c in langs if c not in MGSM_LANGS]
@@ -173,12 +175,16 @@ def run_demo(args) -> int:
         if proc.returncode != 0:
             print(f"error: lm_eval exited with {proc.returncode}", file=sys.stderr)
             return proc.returncode
-    from lm_eval_ext.results import latest_results
+    from lm_eval_ext.reporting.runs import load_runs
 
-    path, results = latest_results(out)
+    runs, problems = load_runs([out])
+    if not runs:
+        print(f"error: no lm-eval results in {out}: " + "; ".join(map(str, problems)), file=sys.stderr)
+        return 2
+    run = max(runs, key=lambda r: r.results_files[-1].name)  # the one this command just wrote
     print(f"\nMGSM {args.mode}, {MODEL_NAME}, first {args.limit} item(s) per language, 0-shot chat; {label}")
-    print_table(results, args.mode, langs)
-    print(f"\nlm-eval output: {path.parent}")
-    print(f"  results: {path.name}; per-sample logs: samples_mgsm_{args.mode}_<lang>_*.jsonl")
+    print_table(run, args.mode, langs)
+    print(f"\nlm-eval output: {run.path}")
+    print(f"  results: {run.results_files[-1].name}; per-sample logs: samples_mgsm_{args.mode}_<lang>_*.jsonl")
     print(f"wall time: {time.time() - started:.0f} s")
     return 0

@@ -27,9 +27,10 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape as xml_escape
 from xml.sax.saxutils import quoteattr
 
-from lm_eval_ext import stats
-from lm_eval_ext.runs import Problem, Run, judge_item_scores, load_runs, per_sample_scores, row_key
-from lm_eval_ext.tables import HELPER_METRIC_SUFFIXES, md_cell, metric_label
+from lm_eval_ext.metrics import bootstrap
+from lm_eval_ext.reporting.document import md_cell
+from lm_eval_ext.reporting.runs import Problem, Run, item_scores, judge_item_scores, load_runs, read_samples, row_key
+from lm_eval_ext.reporting.tables import HELPER_METRIC_SUFFIXES, metric_label
 
 REGRESSED, IMPROVED, UNCHANGED, MISSING = "regressed", "improved", "unchanged", "missing"
 FAILING = (REGRESSED, MISSING)
@@ -87,7 +88,7 @@ def _selected(run: Run, metrics: list[str] | None, all_metrics: bool) -> set[tup
 
 
 def compare_runs(base: Run, cand: Run, threshold: float = 0.01, metrics=None, all_metrics=False,
-                 significance=True, iters: int = stats.DEFAULT_ITERS, problems=None,
+                 significance=True, iters: int = bootstrap.DEFAULT_ITERS, problems=None,
                  allow_missing: bool = False) -> tuple[list[Row], list[Problem]]:
     problems = [] if problems is None else problems
     sel = _selected(base, metrics, all_metrics) | _selected(cand, metrics, all_metrics)
@@ -116,10 +117,10 @@ def compare_runs(base: Run, cand: Run, threshold: float = 0.01, metrics=None, al
         lo = hi = n = None
         method = "none"
         if c.sample_metric and c.task in base.samples and c.task in cand.samples:
-            b = per_sample_scores(base.samples[c.task], c.metric, problems)
-            k = per_sample_scores(cand.samples[c.task], c.metric, problems)
+            b = item_scores(read_samples(base.samples[c.task], problems), c.metric)
+            k = item_scores(read_samples(cand.samples[c.task], problems), c.metric)
             if b and k and set(b) & set(k):
-                delta, lo, hi, n = stats.paired_bootstrap(b, k, iters=iters)
+                delta, lo, hi, n = bootstrap.paired_bootstrap(b, k, iters=iters)
                 method = "paired bootstrap"
                 if len(set(b) ^ set(k)):
                     problems.append(Problem(f"{c.task}", f"{len(set(b) ^ set(k))} item(s) scored in one run only; "
@@ -127,7 +128,7 @@ def compare_runs(base: Run, cand: Run, threshold: float = 0.01, metrics=None, al
         elif c.metric.startswith("judge/"):  # judge scores: paired over the items both runs' judges parsed
             b, k = judge_item_scores(base, c.task, c.metric), judge_item_scores(cand, c.task, c.metric)
             if b and k and set(b) & set(k):
-                delta, lo, hi, n = stats.paired_bootstrap(b, k, iters=iters)
+                delta, lo, hi, n = bootstrap.paired_bootstrap(b, k, iters=iters)
                 method = "paired bootstrap"
         if method == "none":
             missing = [r.path for r in (base, cand) if c.task not in r.samples]
@@ -209,7 +210,7 @@ def to_markdown(rows: list[Row], base: Run, cand: Run, threshold: float, problem
             MISSING: "🔴 missing in candidate"}
     out = ["## lm-eval-ext regression board", "",
            f"Baseline **{md_cell(base.label)}** vs candidate **{md_cell(cand.label)}**; threshold {threshold}; "
-           f"CI: {stats.signature()} (paired over items) or results stderr.", "", summary(rows), "",
+           f"CI: {bootstrap.signature()} (paired over items) or results stderr.", "", summary(rows), "",
            "| task | lang | metric | baseline | candidate | delta | 95% CI | verdict |",
            "|---|---|---|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: (r.verdict not in FAILING, r.verdict != IMPROVED, r.family, r.langs)):

@@ -1,0 +1,204 @@
+"""Output-language identification: in which language did the model reply?
+
+The public API other task families call:
+
+- ``detect(text) -> code | None``: the language of a text as a registry code
+  (ISO 639-1, ``lm_eval_ext.languages``), or another language's ISO 639-1
+  code, or ``None`` when the text is too short to judge (see `undecidable`);
+- ``fidelity(reply, expected) -> 1.0 | 0.0 | None``: is the reply written in
+  the expected language? ``None`` = undecidable;
+- ``fidelity_metrics(reply, expected) -> dict``: the per-sample values of the
+  ``lang_fidelity`` and ``lang_undecidable`` metrics, ready to merge into the
+  dict a ``process_results`` returns;
+- ``METRIC_LIST``: the matching ``metric_list`` entries of a task YAML;
+- ``SIGNATURE``: how the language is identified (the task YAMLs'
+  ``metadata.fidelity_scorer``); ``signature()`` adds the installed lingua
+  version (the results' ``metadata.metric_signatures``);
+- ``unavailable()``: None, or why lingua cannot be used here. Without it
+  (``pip install "lm-eval-ext[langid]"``) ``fidelity_metrics`` returns nothing,
+  the metrics are NaN with that reason in the results (`lm_eval_ext.plugin.annotate_results`)
+  and `detect` raises `LangidUnavailable`, never an ImportError.
+
+Undecidable replies (numbers only, one word, a few letters) are *excluded*
+from ``lang_fidelity``: lm-eval 0.4.13 lets a document omit a metric key, and
+``lang_fidelity`` is then the plain mean over the decidable replies (with
+lm-eval's usual standard error), while ``lang_undecidable`` (0/1 per reply,
+mean = share) reports how many were excluded; count = share x ``sample_len``.
+An omitted key is also what the reports' per-sample reader expects
+(``reporting.runs.item_scores`` skips samples without the key), so no sentinel
+value ever reaches a mean.
+
+Identifier: lingua-language-detector (model inside the wheel, works offline),
+all of its 75 languages (a Portuguese reply must not pass as Spanish), high
+accuracy mode, models loaded lazily per script. Chosen by accuracy on short
+real texts of all 17 registry languages and by speed: benchmarks/langid_choice.py
+and BENCHMARKS.md ("Language identification for lang_fidelity").
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from functools import lru_cache
+
+from lm_eval_ext import languages
+from lm_eval_ext.metrics.reasoning import strip_reasoning
+
+MIN_WORDS = 2  # one word is not a language ("18 dollars", "Jibu")
+MIN_LETTERS = 4
+# Scripts written without spaces: a "word" is about two letters there.
+_UNSPACED = re.compile(f"[{languages.unspaced_letters()}]")
+_URL = re.compile(r"https?://\S+|\S+@\S+")
+_LATEX = re.compile(r"\\[a-zA-Z]+")
+
+_METHOD = (f"languages:all|mode:high-accuracy|undecidable:<{MIN_WORDS}words-or-<{MIN_LETTERS}letters"
+           "|think:stripped|fidelity:mean-of-decidable")
+SIGNATURE = f"langid:lingua|{_METHOD}"
+LINGUA_DISTRIBUTION = "lingua-language-detector"
+
+METRIC_LIST = [
+    {"metric": "lang_fidelity", "aggregation": "mean", "higher_is_better": True},
+    {"metric": "lang_undecidable", "aggregation": "mean", "higher_is_better": False},
+]
+
+# every metric computed with the identifier (NaN when lingua is missing)
+_DEPENDENT = ("lang_fidelity", "lang_undecidable", "exact_match_in_lang")
+
+
+def uses_langid(metric: str) -> bool:
+    """Whether a metric of one of our tasks needs the language identifier."""
+    return metric in _DEPENDENT or metric.startswith("lang_fidelity_")
+
+
+class LangidUnavailable(RuntimeError):
+    pass
+
+
+def unavailable() -> str | None:
+    """None when lingua can be used here, else why not (logged once per process)."""
+    from lm_eval_ext import optional
+
+    reason = optional.missing("langid")
+    if reason:
+        optional.warn_once(reason)
+    return reason
+
+
+def signature() -> str:
+    """SIGNATURE with the installed lingua version, or ``skipped: <reason>``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    reason = unavailable()
+    if reason:
+        return f"skipped: {reason}"
+    try:
+        installed = version(LINGUA_DISTRIBUTION)
+    except PackageNotFoundError:  # importable but not installed by pip (a source tree on the path)
+        installed = "unknown"
+    return f"langid:lingua-{installed}|{_METHOD}"
+
+
+_lock = threading.Lock()
+_detector = None
+
+
+def _lingua():
+    global _detector
+    with _lock:
+        if _detector is None:
+            from lingua import LanguageDetectorBuilder
+
+            _detector = LanguageDetectorBuilder.from_all_languages().build()
+    return _detector
+
+
+def to_registry_code(code: str | None) -> str | None:
+    """A detector's code -> the registry's ISO 639-1 code (``zh-Hant`` -> ``zh``,
+    ``deu_Latn`` -> ``de``); codes outside the registry are returned lowercased."""
+    if not code:
+        return None
+    try:
+        return languages.get(code).code
+    except KeyError:
+        pass
+    base = re.split(r"[-_]", code)[0].lower()
+    try:
+        return languages.get(base).code
+    except KeyError:
+        return base
+
+
+def judged_text(reply: str) -> str:
+    """What the identifier reads: reasoning blocks, URLs, LaTeX commands,
+    digits and punctuation removed (they say nothing about the language)."""
+    text = strip_reasoning(reply or "")
+    text = _URL.sub(" ", text)
+    text = _LATEX.sub(" ", text)
+    kept = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        # letters and combining marks (Indic vowel signs are marks)
+        kept.append(ch if cat[0] in "LM" else " ")
+    return " ".join("".join(kept).split())
+
+
+def undecidable(text: str) -> bool:
+    """Too little text to tell the language: fewer than MIN_WORDS words or
+    MIN_LETTERS letters (in unspaced scripts, two letters count as a word)."""
+    letters = sum(1 for ch in text if ch.isalpha())
+    if letters < MIN_LETTERS:
+        return True
+    words = 0
+    for token in text.split():
+        unspaced = len(_UNSPACED.findall(token))
+        words += max(1, unspaced // 2) if unspaced else 1
+    return words < MIN_WORDS
+
+
+@lru_cache(maxsize=8192)
+def detect(text: str) -> str | None:
+    """The language of `text` (registry code, or another ISO 639-1 code), or
+    None when undecidable. Cached: several filters of one task judge the same reply.
+    Raises LangidUnavailable when lingua is not installed."""
+    reason = unavailable()
+    if reason:
+        raise LangidUnavailable(reason)
+    judged = judged_text(text)
+    if undecidable(judged):
+        return None
+    lang = _lingua().detect_language_of(judged)
+    if lang is None:
+        return None
+    return to_registry_code(lang.iso_code_639_1.name)
+
+
+def fidelity(reply: str, expected: str) -> float | None:
+    """1.0 when the reply is in `expected` (a registry code), 0.0 when it is in
+    another language, None when undecidable."""
+    expected = languages.get(expected).code
+    got = detect(reply or "")
+    if got is None:
+        return None
+    return float(got == expected)
+
+
+def fidelity_metrics(reply: str, expected: str) -> dict[str, float]:
+    """Per-sample values for METRIC_LIST: ``lang_fidelity`` is left out when
+    undecidable; both are left out when lingua is not installed (the results
+    then show NaN and the reason)."""
+    if unavailable():
+        return {}
+    value = fidelity(reply, expected)
+    out = {"lang_undecidable": float(value is None)}
+    if value is not None:
+        out["lang_fidelity"] = value
+    return out
+
+
+def mean_decidable(values) -> float:
+    """lm-eval aggregation for per-sample values that may be None (undecidable):
+    the mean over the others; NaN when there are none. For tasks that must log a
+    value for every sample (tuples in custom aggregations); plain tasks omit the key."""
+    kept = [v for v in values if v is not None]
+    return sum(kept) / len(kept) if kept else float("nan")

@@ -1,0 +1,268 @@
+"""lm-eval integration: where our task definitions live and how lm-eval is taught to see them.
+
+`_autoload` (imported by ``lm_eval_ext.pth`` at every Python start) calls the
+``patch_*`` functions below when lm-eval loads the module each one patches:
+
+- ``patch_task_manager``: every ``TaskManager`` also indexes our ``tasks/`` folder;
+- ``patch_evaluator_config``: the data files of the selected tasks are checked
+  (`families.check_available`) before any model loads;
+- ``patch_result_collection``: run-time facts into the results of our tasks
+  (`annotate_results`).
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+log = logging.getLogger("lm_eval_ext")
+
+
+def tasks_dir() -> Path:
+    """``lm_eval_ext/tasks`` in an installed wheel, ``<checkout>/tasks`` in an
+    editable install or a source checkout."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "tasks"
+    if packaged.is_dir():
+        return packaged
+    return here.parent / "tasks"
+
+
+def reports_dir() -> Path:
+    here = Path(__file__).resolve().parent
+    packaged = here / "reports"
+    return packaged if packaged.is_dir() else here.parent / "reports"
+
+
+@lru_cache(maxsize=1)
+def task_index():
+    """lm-eval's own index of our directory alone: {name: Entry}."""
+    from lm_eval.tasks._index import TaskIndex
+
+    return TaskIndex.build([tasks_dir()])
+
+
+def is_ours(path) -> bool:
+    """Whether a task YAML path lies in our tasks directory."""
+    if path is None:
+        return False
+    try:
+        Path(path).resolve().relative_to(tasks_dir())
+        return True
+    except ValueError:
+        return False
+
+
+def leaf_tasks(name: str, index=None) -> list[str]:
+    """Expand a group name into its leaf task names (a task gives itself)."""
+    from lm_eval.tasks._index import Kind
+
+    index = task_index() if index is None else index
+    entry = index.get(name)
+    if entry is None:
+        return []
+    if entry.kind in (Kind.TASK, Kind.PY_TASK):
+        return [name]
+    if entry.kind == Kind.TAG:
+        return sorted(entry.tags)
+    out: list[str] = []
+    children = entry.cfg.get("task", []) if entry.cfg else []
+    for child in children if isinstance(children, list) else [children]:
+        child_name = child if isinstance(child, str) else child.get("task") or child.get("group")
+        if child_name:
+            out.extend(t for t in leaf_tasks(child_name, index) if t not in out)
+    return out
+
+
+class _QuietOverrides(logging.Filter):
+    """Our tasks knowingly replace lm-eval's built-ins of the same name; say so
+    once per TaskManager instead of once per task."""
+
+    def __init__(self):
+        super().__init__()
+        self.replaced = 0
+
+    def filter(self, record):
+        if record.msg.startswith("Task '%s' from %s overrides") and record.args:
+            if is_ours(record.args[1]):
+                self.replaced += 1
+                return False
+        return True
+
+
+class _QuietCustomDataset(logging.Filter):
+    """lm-eval warns once per task that loads data through `custom_dataset`
+    ("Custom kwargs can be passed to `--metadata`..."): noise for our tasks,
+    which all do. Other tasks keep the warning."""
+
+    names: set = set()
+
+    def filter(self, record):
+        msg = record.msg if isinstance(record.msg, str) else ""
+        if "Custom kwargs can be passed to `--metadata`" in msg:
+            return msg.split(":", 1)[0] not in self.names
+        return True
+
+
+_QUIET_CUSTOM_DATASET = _QuietCustomDataset()
+
+
+def patch_task_manager(module) -> None:
+    TaskManager = module.TaskManager
+    if getattr(TaskManager, "_lm_eval_ext_patched", False):
+        return
+    original_init = TaskManager.__init__
+
+    def __init__(self, verbosity=None, include_path=None, include_defaults=True, metadata=None):
+        ours = tasks_dir()
+        if include_path is None:
+            paths = []
+        elif isinstance(include_path, (list, tuple)):
+            paths = list(include_path)
+        else:
+            paths = [include_path]
+        # ours join lm-eval's defaults: include_defaults=False asks for the given paths alone
+        if include_defaults and not any(Path(p).resolve() == ours for p in paths):
+            paths = [ours, *paths]  # user paths come later, so they override ours
+        index_log = logging.getLogger("lm_eval.tasks._index")
+        quiet = _QuietOverrides()
+        index_log.addFilter(quiet)
+        try:
+            original_init(self, verbosity, paths, include_defaults, metadata)
+        finally:
+            index_log.removeFilter(quiet)
+        _QUIET_CUSTOM_DATASET.names.update(
+            name for name, entry in self._index.items() if is_ours(entry.yaml_path)
+        )
+        task_log = logging.getLogger("lm_eval.api.task")
+        if _QUIET_CUSTOM_DATASET not in task_log.filters:
+            task_log.addFilter(_QUIET_CUSTOM_DATASET)
+        if quiet.replaced:
+            log.info(
+                "lm-eval-ext: %d built-in lm-eval tasks replaced by ours of the same name "
+                "(set LM_EVAL_EXT_AUTOLOAD=0 for the built-ins)",
+                quiet.replaced,
+            )
+
+    __init__.__doc__ = original_init.__doc__
+    TaskManager.__init__ = __init__
+    TaskManager._lm_eval_ext_patched = True
+
+
+def patch_evaluator_config(module) -> None:
+    EvaluatorConfig = module.EvaluatorConfig
+    if getattr(EvaluatorConfig, "_lm_eval_ext_patched", False):
+        return
+    original = EvaluatorConfig.process_tasks
+
+    def process_tasks(self, metadata=None):
+        task_manager = original(self, metadata)
+        check_selected(self.tasks)
+        return task_manager
+
+    EvaluatorConfig.process_tasks = process_tasks
+    EvaluatorConfig._lm_eval_ext_patched = True
+
+
+def patch_result_collection(module) -> None:
+    """Run-time metric signatures, skipped metrics (NaN plus reason) and FLORES's
+    corpus-metric standard errors into our tasks' results, after aggregation
+    (when they are known) and before groups and files (`annotate_results`)."""
+    original = getattr(module, "_collect_results", None)
+    if original is None or getattr(original, "_lm_eval_ext_patched", False):
+        return
+
+    def _collect_results(*args, **kwargs):
+        result = original(*args, **kwargs)
+        try:
+            acc = args[0] if args else kwargs.get("eval_results_acc")
+            iters = args[2] if len(args) > 2 else kwargs.get("bootstrap_iters", 100000)
+            annotate_results(result, acc, iters)
+        except Exception as err:  # never lose computed results over a signature
+            log.warning("lm-eval-ext: could not add metric signatures: %s", err)
+        return result
+
+    _collect_results._lm_eval_ext_patched = True
+    module._collect_results = _collect_results
+
+
+def check_selected(names) -> None:
+    """Check the data of every one of our tasks among `names` (before a model loads)."""
+    from lm_eval_ext import families
+
+    index = task_index()
+    for name in names or []:
+        if not isinstance(name, str) or name not in index:
+            continue
+        for leaf in leaf_tasks(name, index):
+            entry = index[leaf]
+            kwargs = (entry.cfg or {}).get("dataset_kwargs") or {}
+            if kwargs.get("family"):
+                families.check_available(**{"task": leaf, **kwargs})
+
+
+# ------------------------------------------------------- results annotation
+# Run-time facts into the results of every one of our tasks.
+#
+# Right after lm-eval aggregated the tasks (`patch_result_collection`
+# wraps ``lm_eval.evaluator_utils._collect_results``, so groups and the written
+# ``results_*.json`` see the outcome), each of our tasks' config metadata, which
+# lm-eval writes as ``configs.<task>.metadata``, gets:
+#
+# - ``metric_signatures``: ``{metric: signature}`` for each metric whose exact
+#   form depends on what is installed (the lingua version of ``lang_fidelity``;
+#   FLORES: sacreBLEU version and tokenizer, COMET/BLEURT model, ...), or
+#   ``skipped: <reason>``;
+# - ``skipped_metrics``: ``{metric: reason}`` for each metric that could not be
+#   computed in this process (an optional extra not installed, a model file
+#   absent, a metric switched off).
+#
+# A skipped metric is NaN under every filter of the task (lm-eval would
+# otherwise just leave it out, which reads like "no decidable reply"), so its
+# groups are NaN too; the other metrics are untouched.
+
+SKIPPED_PREFIX = "skipped: "
+
+
+def metric_names(cfg: dict) -> list[str]:
+    return [m["metric"] for m in cfg.get("metric_list") or [] if isinstance(m, dict) and isinstance(m.get("metric"), str)]
+
+
+def filters_of(task_metrics: dict) -> set[str]:
+    """Filter names of a task's results (keys ``<metric>,<filter>``)."""
+    return {key.split(",", 1)[1] for key in task_metrics if "," in key}
+
+
+def task_signatures(cfg: dict, meta: dict) -> dict[str, str]:
+    """Run-time signatures of the metrics every family shares (language identification)."""
+    from lm_eval_ext.metrics import langid
+
+    if not meta.get("fidelity_scorer"):  # a task without lang_fidelity (FLORES --pair outside the registry)
+        return {}
+    sig = langid.signature()
+    return {name: sig for name in metric_names(cfg) if langid.uses_langid(name)}
+
+
+def annotate_results(result, eval_results_acc=None, bootstrap_iters=None) -> None:
+    from lm_eval_ext import families
+
+    for task, cfg in result.configs.items():
+        family = families.of_config(cfg)
+        if family is None:  # not one of our tasks
+            continue
+        meta = dict(cfg.get("metadata") or {})
+        meta["metric_signatures"] = {**(meta.get("metric_signatures") or {}), **task_signatures(cfg, meta)}
+        if family.annotate is not None:  # the family's own run-time facts (FLORES: sacreBLEU, COMET, stderr)
+            family.annotate(task, cfg, meta, result, (eval_results_acc or {}).get(task), bootstrap_iters)
+        skipped = {m: s.removeprefix(SKIPPED_PREFIX) for m, s in meta["metric_signatures"].items()
+                   if s.startswith(SKIPPED_PREFIX)}
+        meta["skipped_metrics"] = skipped
+        cfg["metadata"] = meta
+        metrics = result.metrics.get(task)
+        if metrics is not None:
+            for filt in filters_of(metrics):
+                for metric in skipped:
+                    if f"{metric},{filt}" not in metrics:
+                        metrics[f"{metric},{filt}"] = float("nan")
+                        metrics[f"{metric}_stderr,{filt}"] = "N/A"

@@ -1,0 +1,492 @@
+"""``lm-eval-ext report RUN_DIR... -o OUT``: report.md and a self-contained report.html.
+
+Every section is built once here, as a `document.Section`, and rendered twice
+(`document.to_markdown`, `document.to_html`): runs, skipped input, one section per
+task family (tables with family means, plots), judge and pairwise results, samples,
+provenance. A new section is one more function below.
+
+The HTML has no script and no external resource: a Content-Security-Policy
+forbids both, charts are inline SVG, styles come from ``reports/report.css``
+(inlined). Every string from a run (model output, prompts, gold, model names,
+folder names) is escaped by the renderers.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import sys
+from pathlib import Path
+
+from lm_eval_ext import __version__, files, languages
+from lm_eval_ext.metrics import bootstrap
+from lm_eval_ext.plugin import reports_dir
+from lm_eval_ext.reporting import svg
+from lm_eval_ext.reporting.document import (BulletList, Cell, Code, Details, Document, Figures, Heading, Lines,
+                                            Paragraph, Pre, Row, Section, Span, Strong, Swatch, Table, to_html,
+                                            to_markdown)
+from lm_eval_ext.reporting.runs import (Problem, Run, item_scores, load_runs, prompt_parts, read_samples, row_key,
+                                        row_label, tier_of)
+from lm_eval_ext.reporting.tables import (BOOKKEEPING_METRICS, HELPER_METRIC_SUFFIXES, MEAN_KINDS, MEAN_LABELS,
+                                          Table as ScoreTable, build_tables, metric_label)
+
+TIER_ORDER = [(languages.HIGH, languages.TIER_LABELS[languages.HIGH]),
+              (languages.LOW, languages.TIER_LABELS[languages.LOW]),
+              ("unknown", "not in the language registry")]
+
+
+def unique(problems: list[Problem]) -> list[Problem]:
+    seen, out = set(), []
+    for p in problems:
+        if p not in seen:
+            seen.add(p)
+            out.append(p)
+    return out
+
+
+# ------------------------------------------------------------------ samples
+class Samples:
+    """Samples logs read once per (run, task)."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        self._cache: dict = {}
+
+    def lines(self, run: Run, task: str) -> list[dict]:
+        key = (id(run), task)
+        if key not in self._cache:
+            path = run.samples.get(task)
+            self._cache[key] = read_samples(path, self.problems) if path else []
+        return self._cache[key]
+
+
+def _fmt(v, scale, digits=None) -> str:
+    """Values of one table share their digits: 1 decimal for x100 or big numbers, else 3."""
+    if v is None:
+        return "—"
+    v = v * scale
+    if digits is None:
+        digits = 1 if scale == 100.0 or abs(v) >= 10 else 3
+    return f"{v:.{digits}f}"
+
+
+def _digits(t: ScoreTable) -> int:
+    values = [abs(c.score.value * t.scale) for c in t.cells.values()]
+    return 1 if t.scale == 100.0 or (values and max(values) >= 10) else 3
+
+
+class Report:
+    def __init__(self, runs: list[Run], problems: list[Problem], max_samples: int = 20,
+                 bootstrap_iters: int = bootstrap.DEFAULT_ITERS):
+        self.runs = runs
+        self.problems = problems
+        self.max_samples = max_samples
+        self.iters = bootstrap_iters
+        self.samples = Samples(problems)
+        for run in runs:  # read every samples log now, so their problems reach the skipped list
+            for task in run.samples:
+                self.samples.lines(run, task)
+        self.tables = build_tables(runs, problems)
+        self.digits = {id(t): _digits(t) for t in self.tables}
+        self.cis: dict = {}  # (family, metric, langs, run index) -> (lo, hi)
+        for t in self.tables:
+            for (langs, i), cell in t.cells.items():
+                ci = self._ci(runs[i], cell)
+                if ci:
+                    self.cis[(t.family, t.metric, langs, i)] = ci
+        self.families: dict[str, list[ScoreTable]] = {}
+        for t in self.tables:
+            self.families.setdefault(t.family, []).append(t)
+
+    def _ci(self, run: Run, cell):
+        if cell.ci is not None:  # judge scores: the judge's own bootstrap CI
+            return cell.ci
+        if not cell.sample_metric or cell.task not in run.samples:
+            return None
+        scores = item_scores(self.samples.lines(run, cell.task), cell.metric)
+        if not scores:
+            return None
+        _, lo, hi = bootstrap.bootstrap_ci(list(scores.values()), iters=self.iters)
+        return lo, hi
+
+    # ------------------------------------------------------------- the document
+    def document(self) -> Document:
+        sections = [self.runs_section()]
+        if self.problems:
+            sections.append(self.skipped_section())
+        sections += [self.family_section(family, tables) for family, tables in self.families.items()]
+        judge = judge_section(self.runs)
+        if judge is not None:
+            sections.append(judge)
+        sections += [self.samples_section(), self.provenance_section()]
+        now = f"{_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M UTC}"
+        return Document(
+            page_title="lm-eval-ext report", heading="Multilingual evaluation report",
+            subtitle=f"{len(self.runs)} run(s) · generated {now} by lm-eval-ext {__version__}",
+            sections=sections,
+            footer=f"Statistics: {bootstrap.signature(self.iters)}. Means are unweighted over the languages every "
+                   "run has; the gap is English minus the non-English mean.",
+            css=(reports_dir() / "report.css").read_text(encoding="utf-8"),
+        )
+
+    def markdown(self) -> str:
+        return to_markdown(self.document())
+
+    def html(self) -> str:
+        return to_html(self.document())
+
+    # ------------------------------------------------------------- sections
+    def runs_section(self) -> Section:
+        rows = [Row([Cell([Swatch(svg.color(i)), r.label]), Cell(r.model), Cell([Code(r.model_args)]), Cell(r.date),
+                     Cell([Code(str(r.path))])]) for i, r in enumerate(self.runs)]
+        return Section("Runs", "runs", [Table(["column", "model", "model args", "date", "folder"], rows, cls="runs")])
+
+    def skipped_section(self) -> Section:
+        items = [[Code(p.where), f": {p.what}"] for p in unique(self.problems)]
+        return Section("Skipped and incomplete input", "skipped", [BulletList(items)], nav="skipped", cls="warn")
+
+    def family_section(self, family: str, tables: list[ScoreTable]) -> Section:
+        t0 = tables[0]
+        title = [t0.title, " ", Code(family)] if t0.title != family else family
+        blocks = [self.score_table(t0), self.plots(tables)]
+        if len(tables) > 1:
+            blocks.append(Details(f"{len(tables) - 1} more metric(s)", [self.score_table(t) for t in tables[1:]]))
+        return Section(title, f"fam-{family}", blocks, nav=t0.title, cls="family")
+
+    def cell_text(self, t: ScoreTable, langs, i) -> str:
+        cell = t.cells.get((langs, i))
+        if cell is None:
+            return "—"
+        s, d = t.scale, self.digits[id(t)]
+        ci = self.cis.get((t.family, t.metric, langs, i))
+        main = _fmt(cell.score.value, s, d)
+        if ci:
+            return f"{main} [{_fmt(ci[0], s, d)}, {_fmt(ci[1], s, d)}]"
+        if cell.score.stderr is not None:
+            return f"{main} ± {_fmt(cell.score.stderr, s, d)}"
+        return main
+
+    def unit_note(self, t: ScoreTable) -> str:
+        note = "×100; " if t.scale == 100.0 else ""
+        if t.metric.startswith("judge/"):
+            return note + ("cells: LLM-judge mean over the judged items [bootstrap 95% CI]; parse failures excluded "
+                           "(see the Judge section)")
+        return note + "cells: value [bootstrap 95% CI] from samples logs, else value ± stderr from results"
+
+    def score_table(self, t: ScoreTable) -> Table:
+        n = len(self.runs)
+        rows = []
+        for tier, tier_label in TIER_ORDER:
+            tier_rows = [r for r in t.rows if r and tier_of(r) == tier]
+            if tier_rows:
+                rows.append(Row([Cell(tier_label, header=True, colspan=n + 1)], cls="tier"))
+                rows += [self._row(t, langs, row_label(langs)) for langs in tier_rows]
+        rows += [self._row(t, langs, t.family) for langs in t.rows if not langs]
+        means = []
+        for kind in MEAN_KINDS:
+            vals = [t.means.get((kind, i)) for i in range(n)]
+            if any(v is not None for v in vals):
+                means.append(Row([Cell(MEAN_LABELS[kind], header=True)]
+                                 + [Cell(_fmt(v, t.scale, self.digits[id(t)])) for v in vals], cls="mean"))
+        if means:
+            rows.append(Row([Cell("family means (over languages in every run)", header=True, colspan=n + 1)], cls="tier"))
+            rows += means
+        arrow = "higher is better" if t.higher_is_better else "lower is better"
+        caption = [Strong(metric_label(t.metric)), f" · {arrow} · {self.unit_note(t)}"]
+        if t.partial:
+            caption.append(Span(" * not in every run; left out of the means", "muted"))
+        return Table(["language", *(r.label for r in self.runs)], rows, caption=caption, cls="scores")
+
+    def _row(self, t: ScoreTable, langs, label) -> Row:
+        vals = [t.value(langs, i) for i in range(len(self.runs))]
+        present = [v for v in vals if v is not None]
+        best = (max(present) if t.higher_is_better else min(present)) if len(present) > 1 else None
+        cells = [Cell(self.cell_text(t, langs, i), cls="best" if best is not None and v == best else "")
+                 for i, v in enumerate(vals)]
+        star = " *" if langs in t.partial else ""
+        return Row([Cell(f"{label}{star}", header=True), *cells])
+
+    def plots(self, tables: list[ScoreTable]) -> Figures:
+        t0 = tables[0]
+        names = [r.label for r in self.runs]
+        out = []
+        single = [r for r in t0.rows if r]
+        if single and not t0.is_pair:
+            cats = [row_key(r) for r in single]
+            series = [(names[i], [None if t0.value(r, i) is None else t0.value(r, i) * t0.scale for r in single])
+                      for i in range(len(self.runs))]
+            out.append(svg.bars(cats, series, "per language"))
+        for t in tables:
+            if t.is_pair:
+                out += self._heatmaps(t)
+        # two different metrics (not one metric under two filters), neither a bookkeeping share
+        shown = [t for t in tables if any(t.rows) and t.metric.partition(",")[0] not in BOOKKEEPING_METRICS]
+        seconds = [t for t in shown[1:] if shown and t.metric.partition(",")[0] != shown[0].metric.partition(",")[0]]
+        if shown and seconds:
+            a, b = shown[0], seconds[0]
+            pts = []
+            for i, run in enumerate(self.runs):
+                for r in a.rows:
+                    va, vb = a.value(r, i), b.value(r, i)
+                    if va is not None and vb is not None:
+                        pts.append((va * a.scale, vb * b.scale, i, f"{run.label} · {row_key(r)}"))
+            if pts:
+                out.append(svg.scatter(pts, metric_label(a.metric), metric_label(b.metric),
+                                       "two metrics per language and model"))
+        return Figures(out, svg.legend(names) if out else "")
+
+    def _heatmaps(self, t: ScoreTable) -> list[str]:
+        pairs = [r for r in t.rows if len(r) == 2]
+        # a metric reported once per unordered pair: a square, mirrored matrix
+        pair_set = set(pairs)
+        symmetric = not any((b, a) in pair_set for a, b in pairs if a != b)
+
+        def order(codes):
+            return sorted(codes, key=lambda c: (tier_of((c,)) != languages.HIGH, c))
+
+        if symmetric:
+            rows = cols = order({c for p in pairs for c in p})
+        else:
+            rows, cols = order({p[0] for p in pairs}), order({p[1] for p in pairs})
+        vals = [c.score.value * t.scale for c in t.cells.values() if len(c.langs) == 2]
+        vmin, vmax = min(vals + [0.0]), max(vals + [1.0])
+        out = []
+        for i, run in enumerate(self.runs):
+            cells = {(rows.index(p[0]), cols.index(p[1])): t.value(p, i) * t.scale
+                     for p in pairs if t.value(p, i) is not None}
+            if not cells:
+                continue
+            if symmetric:
+                cells.update({(b, a): v for (a, b), v in list(cells.items())})
+            axes = ("language", "language") if symmetric else ("context / source", "question / target")
+            out.append(svg.heatmap(rows, cols, cells, f"{metric_label(t.metric)} · {run.label}", vmin, vmax, *axes))
+        return out
+
+    def samples_section(self) -> Section:
+        tasks = list(dict.fromkeys(task for run in self.runs for task in run.samples))
+        if not tasks:
+            return Section("Samples", "samples", [Paragraph(
+                [Span("No samples logs in these runs (run lm_eval with ", "muted"), Code("--log_samples"),
+                 Span(").", "muted")])], nav="samples")
+        blocks = [Paragraph(f"First {self.max_samples} items per task and run. Model text is shown as text, never "
+                            "interpreted.", cls="muted")]
+        info_of = {}
+        for run in self.runs:
+            for name, info in run.tasks.items():
+                info_of.setdefault(name, info)
+        by_family: dict[str, list[str]] = {}
+        for task in tasks:
+            by_family.setdefault(info_of[task].family, []).append(task)
+        for family, names in by_family.items():
+            names.sort(key=lambda n: (tier_of(info_of[n].langs) != languages.HIGH, info_of[n].langs, n))
+            blocks.append(Heading(family, 3))
+            for k, task in enumerate(names):
+                info = info_of[task]
+                label = row_label(info.langs) if info.langs else task
+                inner = []
+                for run in self.runs:
+                    if task in run.samples:
+                        inner += self.sample_table(run, task)
+                blocks.append(Details([Code(task), f" · {label}"], inner, open=k == 0, cls="task"))
+        return Section("Samples", "samples", blocks, nav="samples")
+
+    def sample_table(self, run: Run, task: str) -> list:
+        by_doc: dict = {}
+        for doc in self.samples.lines(run, task):
+            by_doc.setdefault(doc.get("doc_id"), []).append(doc)
+        rows = []
+        for doc_id in list(by_doc)[: self.max_samples]:
+            docs = by_doc[doc_id]
+            first = docs[0]
+            rows.append(Row([
+                Cell(str(doc_id)),
+                Cell(Pre(_prompt_text(first), fold="prompt")),
+                Cell(Pre(_output_text(first))),
+                Cell(Lines([[Span(d.get("filter", "none"), "filt"), f" {_short(d.get('filtered_resps'))}"] for d in docs])),
+                Cell(Pre(_short(first.get("target")))),
+                Cell(Lines([[Span(d.get("filter", "none"), "filt"), f" {_scores_text(d)}"] for d in docs])),
+            ]))
+        out = [Heading(run.label, 4), Table(["#", "prompt", "model output", "extracted answer", "gold", "score"], rows,
+                                            cls="samples")]
+        more = len(by_doc) - self.max_samples
+        if more > 0:
+            out.append(Paragraph(f"{more} more item(s) in {run.samples[task].name}", cls="muted"))
+        return out
+
+    def provenance_section(self) -> Section:
+        blocks = []
+        for i, r in enumerate(self.runs):
+            rows = []
+            for k, v in provenance(r):
+                if isinstance(v, dict):
+                    rows.append(Row([Cell(k, header=True), Cell(", ".join(f"{a} {b}" for a, b in v.items()), cls="small")]))
+                else:
+                    rows.append(Row([Cell(k, header=True), Cell("" if v is None else str(v))]))
+            blocks += [Heading([Swatch(svg.color(i)), r.label], 3), Table([], rows, cls="kv")]
+            scorers = r.scorers()
+            if scorers:
+                blocks += [Paragraph(Strong("scorer signatures")), BulletList(
+                    [[Code(sig), Span(f" ({_short_list(tasks)})", "muted")] for sig, tasks in _group_by_value(scorers).items()],
+                    cls="sigs")]
+        return Section("Provenance", "provenance", blocks, nav="provenance")
+
+
+def provenance(r: Run):
+    cfg = r.config
+    return [
+        ("model", r.model), ("model type", r.model_type), ("model args", r.model_args),
+        ("run id", r.identity), ("folder", r.path),
+        ("results files", ", ".join(p.name for p in r.results_files)),
+        ("lm-eval version", r.lm_eval_version or "not recorded"),
+        ("lm-eval-ext version", r.ext_version or f"not recorded in the run (report made with {__version__})"),
+        ("date", r.date), ("git hash", r.git_hash or "not recorded"),
+        ("limit", cfg.get("limit")), ("batch size", cfg.get("batch_size")),
+        ("chat template sha", r.data.get("chat_template_sha") or ""),
+        ("task versions", r.task_versions),
+    ]
+
+
+# ------------------------------------------------------------------ judge
+def _judge_rows(run: Run):
+    """(task, entry, file) of the run's newest judge entry per task and protocol, in row order."""
+    latest = {}
+    for f, doc in run.judge:
+        for task, per in doc["tasks"].items():
+            for proto, e in (per or {}).items():
+                if isinstance(e, dict):
+                    latest[(task, proto)] = (e, f, doc)
+    info = run.tasks
+    return sorted(((t, p, e, f, d) for (t, p), (e, f, d) in latest.items()),
+                  key=lambda x: (x[1], tier_of(info[x[0]].langs if x[0] in info else ()) != languages.HIGH,
+                                 info[x[0]].langs if x[0] in info else (), x[0]))
+
+
+def _judge_cells(run: Run, task, e) -> list[str]:
+    langs = run.tasks[task].langs if task in run.tasks else tuple(e.get("langs") or ())
+    mean = "—" if e.get("mean") is None else f"{e['mean']:.3g}"
+    if e.get("ci95"):
+        mean += f" [{e['ci95'][0]:.3g}, {e['ci95'][1]:.3g}]"
+    pf = str(e.get("parse_failures", 0))
+    if e.get("parse_failure_doc_ids"):
+        ids = e["parse_failure_doc_ids"]
+        pf += " (doc " + ", ".join(map(str, ids[:10])) + (" …" if len(ids) > 10 else "") + ")"
+    other = (e.get("request_failures") or 0) + (e.get("not_judged") or 0) + (e.get("invalid_items") or 0)
+    agree = e.get("agreement") or {}
+    rho = agree.get("rho")
+    rho_text = "—" if rho is None else f"{rho:+.2f}"
+    if agree.get("n") is not None:
+        rho_text += f" (n {agree['n']})"
+    return [task, row_label(langs), f"judge/{e.get('protocol')}", mean, f"{e.get('n')}/{e.get('n_items')}", pf,
+            str(other), str(agree.get("reference_metric") or "—"), rho_text]
+
+
+JUDGE_HEAD = ["task", "language", "metric", "mean [95% CI]", "judged/items", "parse failures", "not judged",
+              "reference metric", "Spearman ρ (judge vs reference)"]
+JUDGE_NOTE = ("Parse failures (replies without a score in the required format after one reminder) are not scored; "
+              "they are listed here and left out of the mean. Spearman ρ: rank correlation, per language, between the "
+              "judge's score and the task's reference metric over the same items; a judge blind in one language shows "
+              "a low ρ there. — means undefined (fewer than 3 items or a constant score).")
+PAIR_HEAD = ["versus (B)", "language", "win", "tie", "loss", "win rate (tie = ½) [95% CI]", "order flips",
+             "parse failures"]
+
+
+def _pair_rows(run: Run):
+    for f, doc in run.pairwise:
+        for lang, e in (doc.get("languages") or {}).items():
+            wr = "—" if e.get("win_rate") is None else f"{e['win_rate']:.3f}"
+            if e.get("win_rate_ci95"):
+                wr += f" [{e['win_rate_ci95'][0]:.3f}, {e['win_rate_ci95'][1]:.3f}]"
+            yield [str((doc.get("run_b") or {}).get("model", "?")), lang, str(e.get("win")), str(e.get("tie")),
+                   str(e.get("loss")), wr, str(e.get("order_disagreements")), str(e.get("parse_failures"))]
+
+
+def _judge_provenance(doc: dict) -> str:
+    prov = doc.get("provenance") or {}
+    j = prov.get("judge") if isinstance(prov.get("judge"), dict) else {}
+    templates = prov.get("templates") if isinstance(prov.get("templates"), dict) else {}
+    tpl = ", ".join(f"{v}" for v in templates.values())
+    sampling = json.dumps(prov.get("sampling"), sort_keys=True, ensure_ascii=False)
+    return f"judge {j.get('model')} ({j.get('backend')}), sampling {sampling}, templates {tpl}, {prov.get('date')}"
+
+
+def judge_section(runs: list[Run]) -> Section | None:
+    if not any(r.judge or r.pairwise for r in runs):
+        return None
+    blocks = [Paragraph(JUDGE_NOTE, cls="muted")]
+    for r in runs:
+        rows = _judge_rows(r)
+        if rows:
+            blocks += [Heading(r.label, 3),
+                       Table(JUDGE_HEAD, [Row([Cell(c) for c in _judge_cells(r, t, e)]) for t, _, e, _, _ in rows],
+                             cls="scores"),
+                       BulletList([[Code(f.name), f": {_judge_provenance(d)}"]
+                                   for f, d in {f: d for _, _, _, f, d in rows}.items()], cls="sigs")]
+        prow = list(_pair_rows(r))
+        if prow:
+            blocks += [Heading(f"{r.label}: pairwise (A = this run)", 3),
+                       Table(PAIR_HEAD, [Row([Cell(c) for c in row]) for row in prow], cls="scores")]
+    return Section("Judge", "judge", blocks, nav="judge")
+
+
+# ------------------------------------------------------------------ text helpers
+def _group_by_value(d: dict) -> dict:
+    out: dict = {}
+    for k, v in d.items():
+        out.setdefault(v, []).append(k)
+    return out
+
+
+def _short_list(items, n=6) -> str:
+    items = list(items)
+    return ", ".join(items[:n]) + (f" and {len(items) - n} more" if len(items) > n else "")
+
+
+def _short(value, limit=2000) -> str:
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[:limit] + " …"
+
+
+def _prompt_text(doc: dict) -> str:
+    return "\n⟶ ".join(prompt_parts(doc))
+
+
+def _output_text(doc: dict) -> str:
+    resps = doc.get("resps")
+    while isinstance(resps, list) and len(resps) == 1:
+        resps = resps[0]
+    return resps if isinstance(resps, str) else repr(resps)
+
+
+def _scores_text(doc: dict) -> str:
+    names = doc.get("metrics") or []
+    out = []
+    for n in names:
+        if n.endswith(HELPER_METRIC_SUFFIXES):
+            continue
+        v = doc.get(n)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            out.append(f"{n} {v:g}")
+    return ", ".join(out)
+
+
+def write_report(paths, out_dir, max_samples: int = 20, bootstrap_iters: int = bootstrap.DEFAULT_ITERS,
+                 err=sys.stderr) -> tuple[Report, list[Problem]]:
+    runs, problems = load_runs(paths)
+    first: dict[str, Run] = {}
+    for run in runs:  # one rule (runs.same_identity's), the report's consequence: every run is a column
+        other = first.setdefault(run.identity, run)
+        if other is not run:
+            problems.append(Problem(str(run.path), f"same model and model args (and task versions) as {other.path} "
+                                                   f"({run.model}); both are shown, labelled by folder"))
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise files.OutputError(f"{out}: is a file; -o names the folder for report.md and report.html")
+    report = Report(runs, problems, max_samples=max_samples, bootstrap_iters=bootstrap_iters)
+    doc = report.document()
+    files.write_output(out / "report.md", to_markdown(doc))
+    files.write_output(out / "report.html", to_html(doc))
+    for p in unique(problems):
+        print(f"lm-eval-ext report: warning: {p}", file=err)
+    return report, problems
