@@ -244,6 +244,38 @@ def task_signatures(cfg: dict, meta: dict) -> dict[str, str]:
     return {name: sig for name in metric_names(cfg) if langid.uses_langid(name)}
 
 
+def _is_mean_decidable(fn) -> bool:
+    # by name: lm-eval may load the YAML's `!function` module from its file, a second module object
+    return getattr(fn, "__qualname__", None) == "mean_decidable" and str(getattr(fn, "__module__", "")).endswith("langid")
+
+
+def decidable_means(task_metrics: dict | None, acc: dict | None, bootstrap_iters) -> None:
+    """The metrics aggregated with ``langid.mean_decidable`` (documents log None where
+    the metric does not apply) read as a plain ``mean`` whose documents omit the key:
+    lm-eval's closed-form standard error (``mean_stderr``) over the decided values
+    (lm-eval reports N/A for an aggregation it does not know), and no key at all when
+    no document decided (so a group's mean skips the task, as lm-eval does for a
+    metric a task lacks)."""
+    if not task_metrics or not acc or "task" not in acc:
+        return
+    from lm_eval.api.metrics import mean_stderr
+
+    from lm_eval_ext.metrics import langid
+
+    aggregations = acc["task"].aggregation()
+    for (metric, filt), values in acc.get("raw_metrics", {}).items():
+        key, stderr_key = f"{metric},{filt}", f"{metric}_stderr,{filt}"
+        if key not in task_metrics or not _is_mean_decidable(aggregations.get(metric)):
+            continue
+        kept = langid.decided(values)
+        if not kept:
+            task_metrics.pop(key, None)
+            task_metrics.pop(stderr_key, None)
+            continue
+        ok = isinstance(bootstrap_iters, int) and bootstrap_iters > 0 and len(kept) > 1
+        task_metrics[stderr_key] = mean_stderr(kept) if ok else "N/A"
+
+
 def annotate_results(result, eval_results_acc=None, bootstrap_iters=None) -> None:
     from lm_eval_ext import families
 
@@ -259,6 +291,7 @@ def annotate_results(result, eval_results_acc=None, bootstrap_iters=None) -> Non
                    if s.startswith(SKIPPED_PREFIX)}
         meta["skipped_metrics"] = skipped
         cfg["metadata"] = meta
+        decidable_means(result.metrics.get(task), (eval_results_acc or {}).get(task), bootstrap_iters)
         metrics = result.metrics.get(task)
         if metrics is not None:
             for filt in filters_of(metrics):

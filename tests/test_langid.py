@@ -40,7 +40,8 @@ def test_mgsm_questions_and_the_registry_answer_sentence(shared_data, code):
 def test_too_short_replies_are_undecidable(reply):
     assert langid.detect(reply) is None
     assert langid.fidelity(reply, "de") is None
-    assert langid.fidelity_metrics(reply, "de") == {"lang_undecidable": 1.0}  # lang_fidelity left out
+    # lang_fidelity None: every document emits every key (data-parallel gathers), the mean skips it
+    assert langid.fidelity_metrics(reply, "de") == {"lang_undecidable": 1.0, "lang_fidelity": None}
 
 
 def test_think_blocks_and_numbers_are_ignored():
@@ -70,11 +71,15 @@ def test_mgsm_process_results_fidelity_and_in_language_accuracy():
                                      "lang_fidelity": 1.0, "exact_match_in_lang": 1.0}
     # right answer, wrong language: not counted among the in-language replies
     r = run(en, "native_cot")
-    assert r["lang_fidelity"] == 0.0 and "exact_match_in_lang" not in r and r["exact_match"] == 1.0
+    assert r["lang_fidelity"] == 0.0 and r["exact_match_in_lang"] is None and r["exact_match"] == 1.0
     # en-CoT expects English
     assert run(en, "en_cot")["lang_fidelity"] == 1.0 and "exact_match_in_lang" not in run(en, "en_cot")
     # direct: a bare number is undecidable
-    assert run("18", "direct") == {"exact_match": 1.0, "exact_match_non_en": 1.0, "lang_undecidable": 1.0}
+    assert run("18", "direct") == {"exact_match": 1.0, "exact_match_non_en": 1.0, "lang_undecidable": 1.0,
+                                   "lang_fidelity": None}
+    # native-CoT, undecidable: neither fidelity nor in-language accuracy applies
+    assert run("18", "native_cot") == {"exact_match": 1.0, "exact_match_non_en": 1.0, "lang_undecidable": 1.0,
+                                       "lang_fidelity": None, "exact_match_in_lang": None}
     # a plain string (someone else's filter) gets exact_match only
     assert mgsm.process_results(doc, ["18"]) == {"exact_match": 1.0, "exact_match_non_en": 1.0}
 

@@ -259,9 +259,10 @@ def process_results(doc: dict, results: list[str]) -> dict:
     if reply is None or mode is None:  # a filter of someone else's that drops the reply
         return out
     out.update(langid.fidelity_metrics(reply, expected_reply_lang(doc["lang"], mode)))
-    if mode == "native_cot" and out.get("lang_fidelity") == 1.0:
-        # accuracy among the replies written in the question's language
-        out["exact_match_in_lang"] = em
+    if mode == "native_cot" and "lang_fidelity" in out:
+        # accuracy among the replies written in the question's language; None (every
+        # document emits every key: see metrics.langid) for the others
+        out["exact_match_in_lang"] = em if out["lang_fidelity"] == 1.0 else None
     return out
 
 

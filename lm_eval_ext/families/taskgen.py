@@ -20,6 +20,13 @@ class Function(str):
         return cls(f"{obj.__module__}.{obj.__qualname__}")
 
 
+def metric_entries(entries) -> list[dict]:
+    """``metric_list`` entries with an aggregation given as a dotted path
+    (``langid.MEAN_DECIDABLE``) written as the `!function` tag lm-eval imports."""
+    return [{**m, "aggregation": Function(m["aggregation"]) if "." in str(m["aggregation"]) else m["aggregation"]}
+            for m in entries]
+
+
 def _function_representer(dumper, value):
     return dumper.represent_scalar("!function", str(value))
 

@@ -162,7 +162,10 @@ class AnswerFilter(ReplyFilter):
 
 def process_results(doc: dict, results: list[str]) -> dict:
     """The doc's record under every metric it takes part in: its language's
-    accuracy and fidelity, the pairs with its language, and the summaries."""
+    accuracy and fidelity, the pairs with its language, and the summaries; None
+    under the task's other metrics. Every document emits every key: lm-eval 0.4.13
+    gathers a data-parallel run under the keys rank 0 saw, and a rank holding
+    other languages' documents would lose (or stop on) the keys it lacks."""
     fam, par = source_family(doc["xlc_source"])
     lang, answer = doc["xlc_lang"], results[0]
     reply = getattr(answer, "reply", None)
@@ -178,18 +181,23 @@ def process_results(doc: dict, results: list[str]) -> dict:
     for name in SUMMARY_METRICS:
         if ENGLISH in fam.languages or "with_en" not in name:
             out[name] = rec
-    return out
+    return {name: out.get(name) for name in metric_names(doc["xlc_source"])}
 
 
-def metric_list(source_name: str) -> list[dict]:
-    """The task's metric_list (written into the YAML by tasks/xlc/_generate.py)."""
+@lru_cache(maxsize=None)
+def metric_names(source_name: str) -> tuple[str, ...]:
     fam, _ = source_family(source_name)
     names = [f"accuracy_{x}" for x in fam.languages]
     names += [f"{m}_{a}_{b}" for a, b in combinations(fam.languages, 2) for m in ("agreement", "consistency")]
     names += [f"lang_fidelity_{x}" for x in fam.languages]
     names += [m for m in SUMMARY_METRICS if ENGLISH in fam.languages or "with_en" not in m]
+    return tuple(names)
+
+
+def metric_list(source_name: str) -> list[dict]:
+    """The task's metric_list (written into the YAML by tasks/xlc/_generate.py)."""
     return [{"metric": n, "aggregation": f"{__name__}.{source_name}__{n}", "higher_is_better": _higher(n)}
-            for n in names]
+            for n in metric_names(source_name)]
 
 
 def _higher(name: str) -> bool:
@@ -197,7 +205,13 @@ def _higher(name: str) -> bool:
 
 
 def aggregation(source_name: str, metric: str) -> Callable[[list], float]:
-    """The lm-eval aggregation function of one metric of xlc_<source>."""
+    """The lm-eval aggregation function of one metric of xlc_<source>, over the
+    records of the documents that take part in it (the others log None)."""
+    score = _aggregation(source_name, metric)
+    return lambda values: score([r for r in values if r is not None])
+
+
+def _aggregation(source_name: str, metric: str) -> Callable[[list], float]:
     fam, par = source_family(source_name)
     langs, equal = fam.languages, par.equal
     if metric in SUMMARY_METRICS:

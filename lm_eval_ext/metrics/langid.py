@@ -20,13 +20,16 @@ The public API other task families call:
   and `detect` raises `LangidUnavailable`, never an ImportError.
 
 Undecidable replies (numbers only, one word, a few letters) are *excluded*
-from ``lang_fidelity``: lm-eval 0.4.13 lets a document omit a metric key, and
-``lang_fidelity`` is then the plain mean over the decidable replies (with
-lm-eval's usual standard error), while ``lang_undecidable`` (0/1 per reply,
-mean = share) reports how many were excluded; count = share x ``sample_len``.
-An omitted key is also what the reports' per-sample reader expects
-(``reporting.runs.item_scores`` skips samples without the key), so no sentinel
-value ever reaches a mean.
+from ``lang_fidelity``: every document emits the key, ``None`` when its reply is
+undecidable, and the aggregation ``mean_decidable`` is the plain mean over the
+decidable replies (the plugin adds lm-eval's closed-form standard error of that
+mean, `lm_eval_ext.plugin.annotate_results`), while ``lang_undecidable`` (0/1 per
+reply, mean = share) reports how many were excluded; count = share x ``sample_len``.
+Why not omit the key: lm-eval 0.4.13 gathers a data-parallel run's per-document
+values under the metric keys rank 0 saw, so a key some documents omit is lost, or
+stops rank 0 with a KeyError, when a whole shard lacks it. The reports'
+per-sample reader (``reporting.runs.item_scores``) skips ``None`` values, so no
+sentinel ever reaches a mean.
 
 Identifier: lingua-language-detector (model inside the wheel, works offline),
 all of its 75 languages (a Portuguese reply must not pass as Spanish), high
@@ -57,8 +60,12 @@ _METHOD = (f"languages:all|mode:high-accuracy|undecidable:<{MIN_WORDS}words-or-<
 SIGNATURE = f"langid:lingua|{_METHOD}"
 LINGUA_DISTRIBUTION = "lingua-language-detector"
 
+# the aggregation of a metric some documents cannot decide (value None): a dotted
+# path, which the task generators write as a YAML `!function` tag
+MEAN_DECIDABLE = "lm_eval_ext.metrics.langid.mean_decidable"
+
 METRIC_LIST = [
-    {"metric": "lang_fidelity", "aggregation": "mean", "higher_is_better": True},
+    {"metric": "lang_fidelity", "aggregation": MEAN_DECIDABLE, "higher_is_better": True},
     {"metric": "lang_undecidable", "aggregation": "mean", "higher_is_better": False},
 ]
 
@@ -183,22 +190,23 @@ def fidelity(reply: str, expected: str) -> float | None:
     return float(got == expected)
 
 
-def fidelity_metrics(reply: str, expected: str) -> dict[str, float]:
-    """Per-sample values for METRIC_LIST: ``lang_fidelity`` is left out when
-    undecidable; both are left out when lingua is not installed (the results
-    then show NaN and the reason)."""
+def fidelity_metrics(reply: str, expected: str) -> dict[str, float | None]:
+    """Per-sample values for METRIC_LIST: ``lang_fidelity`` is None when
+    undecidable; both are left out when lingua is not installed (then on every
+    document alike: the results show NaN and the reason)."""
     if unavailable():
         return {}
     value = fidelity(reply, expected)
-    out = {"lang_undecidable": float(value is None)}
-    if value is not None:
-        out["lang_fidelity"] = value
-    return out
+    return {"lang_undecidable": float(value is None), "lang_fidelity": value}
+
+
+def decided(values) -> list:
+    """The per-document values of a metric that are not None (not applicable)."""
+    return [v for v in values if v is not None]
 
 
 def mean_decidable(values) -> float:
-    """lm-eval aggregation for per-sample values that may be None (undecidable):
-    the mean over the others; NaN when there are none. For tasks that must log a
-    value for every sample (tuples in custom aggregations); plain tasks omit the key."""
-    kept = [v for v in values if v is not None]
+    """lm-eval aggregation for per-document values that may be None (undecidable,
+    not applicable): the mean over the others; NaN when there are none."""
+    kept = decided(values)
     return sum(kept) / len(kept) if kept else float("nan")

@@ -9,7 +9,7 @@ every task of a family's consistency adapter (`families.base.Parallel`:
 ``mgsm_direct_<lang>``; XQuAD's ``xquad_<lang>``) with a samples log in the run.
 Answers are the logged extracted answers (``filtered_resps``) of each filter;
 correctness is recomputed with the family's scorer; fidelity is the logged
-``lang_fidelity`` (absent = undecidable). Languages missing from the run are
+``lang_fidelity`` (None, or absent in older runs = undecidable). Languages missing from the run are
 named and left out; a pair is computed over the items in both logs.
 """
 

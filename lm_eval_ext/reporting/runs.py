@@ -802,18 +802,21 @@ def item_scores(lines: list[dict], metric_key: str, every_item: bool = False) ->
     the one reader of per-item scores (report CIs, compare's paired bootstrap, the judge's
     reference metric and judge cells). None when the metric has no numeric per-item value
     (corpus-level metrics), or with `every_item` when an item lacks it; otherwise an item
-    without the key is left out (exact_match_non_en is absent on English items; an
-    undecidable reply has no lang_fidelity)."""
+    without the key or with None is left out (exact_match_non_en is absent on English
+    items; an undecidable reply's lang_fidelity is None, an older run's absent)."""
     metric_name, _, filt = metric_key.partition(",")
     out: dict = {}
     for doc in lines:
         if doc.get("filter", "none") != filt:
             continue
-        value = _num(doc.get(metric_name))
-        if value is None:
-            if metric_name in doc or every_item:
+        raw = doc.get(metric_name)
+        if raw is None:  # not applicable to this item
+            if every_item:
                 return None
             continue
+        value = _num(raw)
+        if value is None:  # not a number: a corpus-level metric's tuple
+            return None
         doc_id = doc.get("doc_id", len(out))
         if isinstance(doc_id, (int, str)):
             out[doc_id] = value

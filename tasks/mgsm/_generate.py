@@ -37,9 +37,9 @@ def task_config(lang: str, mode: str) -> dict:
     metrics = [{"metric": "exact_match", "aggregation": "mean", "higher_is_better": True}]
     if lang != "en":
         metrics.append({"metric": "exact_match_non_en", "aggregation": "mean", "higher_is_better": True})
-    metrics += [dict(m) for m in langid.METRIC_LIST]
-    if mode == "native_cot":
-        metrics.append({"metric": "exact_match_in_lang", "aggregation": "mean", "higher_is_better": True})
+    metrics += langid.METRIC_LIST
+    if mode == "native_cot":  # None for the replies not in the question's language
+        metrics.append({"metric": "exact_match_in_lang", "aggregation": langid.MEAN_DECIDABLE, "higher_is_better": True})
     L = languages.get(lang)
     return {
         "include": "../_mgsm_common_yaml",
@@ -57,7 +57,7 @@ def task_config(lang: str, mode: str) -> dict:
             }
             for fname, strategy in FILTERS
         ],
-        "metric_list": metrics,
+        "metric_list": taskgen.metric_entries(metrics),
         "metadata": {
             # custom_dataset receives metadata and dataset_kwargs together: no shared keys
             "version": mgsm.TASK_VERSION,
