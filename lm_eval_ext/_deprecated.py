@@ -23,3 +23,16 @@ def forward(old: str, *new: str):
         raise AttributeError(f"module {old!r} has no attribute {name!r} (it moved to {', '.join(new)})")
 
     return __getattr__
+
+
+def omitting_none(process_results):
+    """The old contract of ``process_results`` for task files that name an old path: a
+    metric that does not apply to a document is left out, not None. Those files
+    aggregate ``lang_fidelity`` and ``exact_match_in_lang`` with lm-eval's plain
+    ``mean``, which cannot take None (the new files use ``langid.mean_decidable``)."""
+
+    def wrapped(doc: dict, results: list) -> dict:
+        return {k: v for k, v in process_results(doc, results).items() if v is not None}
+
+    wrapped.__doc__ = process_results.__doc__
+    return wrapped

@@ -21,9 +21,9 @@ from lm_eval_ext import languages
 LEGACY = Path(__file__).resolve().parent / "legacy_tasks"
 OLD_PATHS = {
     "lm_eval_ext.data": ("lm_eval_ext.families", ["load", "check_available", "DataNotFoundError", "read_jsonl"]),
-    "lm_eval_ext.mgsm": ("lm_eval_ext.families.mgsm", ["AnswerFilter", "process_results", "extract"]),
-    "lm_eval_ext.qa": ("lm_eval_ext.families.qa", ["AnswerFilter", "OtherArticleSampler", "process_results"]),
-    "lm_eval_ext.flores": ("lm_eval_ext.families.flores", ["TranslationFilter", "FloresSampler", "process_results"]),
+    "lm_eval_ext.mgsm": ("lm_eval_ext.families.mgsm", ["AnswerFilter", "extract"]),
+    "lm_eval_ext.qa": ("lm_eval_ext.families.qa", ["AnswerFilter", "OtherArticleSampler"]),
+    "lm_eval_ext.flores": ("lm_eval_ext.families.flores", ["TranslationFilter", "FloresSampler"]),
     "lm_eval_ext.xlc": ("lm_eval_ext.families.xlc", ["AnswerFilter", "SameLanguageSampler", "process_results", "compute"]),
     "lm_eval_ext.mt_metrics": ("lm_eval_ext.metrics.mt", ["bleu", "spbleu", "chrfpp", "bootstrap_stderr"]),
     "lm_eval_ext.neural_metrics": ("lm_eval_ext.metrics.neural", ["comet", "bleurt", "signature"]),
@@ -54,6 +54,25 @@ def test_an_old_module_path_warns_and_hands_out_the_new_objects(old):
         assert found is getattr(importlib.import_module(home), name), (old, name)
     with pytest.raises(AttributeError, match="moved to"):
         module.no_such_name  # noqa: B018
+
+
+def test_old_process_results_leave_out_what_does_not_apply():
+    """Old task files aggregate lang_fidelity and exact_match_in_lang with lm-eval's plain mean:
+    through an old path a metric that does not apply is left out (the previous release's
+    contract), where the new path logs None for langid.mean_decidable."""
+    from lm_eval_ext.families import mgsm as new_mgsm
+
+    for name in ("lm_eval_ext.mgsm", "lm_eval_ext.qa", "lm_eval_ext.flores"):
+        sys.modules.pop(name, None)
+    with pytest.warns(DeprecationWarning):
+        old_mgsm = importlib.import_module("lm_eval_ext.mgsm")
+    doc = {"lang": "de", "answer_number": 18.0}
+    for reply, absent in (("18", {"lang_fidelity", "exact_match_in_lang"}),
+                          ("She has 9 eggs left. The answer is 18.", {"exact_match_in_lang"})):
+        answer = new_mgsm.AnswerFilter(lang="de", mode="native_cot", strategy="flexible").apply([[reply]], [doc])[0][0]
+        now = new_mgsm.process_results(doc, [answer])
+        assert {k for k, v in now.items() if v is None} == absent
+        assert old_mgsm.process_results(doc, [answer]) == {k: v for k, v in now.items() if v is not None}
 
 
 def test_the_old_consistency_aggregations_by_name():
