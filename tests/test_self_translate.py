@@ -340,3 +340,49 @@ def test_a_stage1_run_of_another_model_is_a_warning(mgsm_stage1_de, data, tmp_pa
             "--output_path", str(tmp_path)], env={SETTING: str(mgsm_stage1_de)})
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "not self-translate" in proc.stderr and "scripted" in proc.stderr
+
+
+# ------------------------------------------------------------ route (a): one command
+@pytest.mark.slow
+def test_one_command_with_the_tiny_model(tmp_path, tiny_model_dir):
+    out = tmp_path / "out"
+    proc = run_cli(["lm-eval-ext", "self-translate", "--model", "hf",
+                    "--model_args", f"pretrained={tiny_model_dir},dtype=float32", "--tasks", "mgsm,xquad",
+                    "--langs", "de,th", "--limit", "2", "--batch_size", "2", "--apply_chat_template",
+                    "--gen_kwargs", "max_gen_toks=8", "--output_path", str(out)])
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    # one model load for both stages (transformers 5 shows one progress bar per load)
+    assert proc.stderr.count("Loading weights:   0%") <= 1 and proc.stdout.count("[1/3] loading hf") == 1
+    (folder,) = {p.parent for p in out.rglob("results_*.json")}
+    from lm_eval_ext.reporting.runs import load_runs
+
+    (run,), problems = load_runs([out])  # stage 1 and stage 2 merge into one run
+    assert run.path == folder and run.model_type == "hf"
+    for lang in ("de", "th"):
+        assert {f"mgsm_self_translate_stage1_{lang}", f"mgsm_self_translate_{lang}",
+                f"xquad_self_translate_stage1_{lang}", f"xquad_self_translate_{lang}"} <= set(run.samples)
+        # stage 2 answered exactly what stage 1 translated (the cleaned reply)
+        first = {s["doc"]["text_id"]: s["filtered_resps"][0]
+                 for s in read_jsonl(run.samples[f"xquad_self_translate_stage1_{lang}"])}
+        items = read_jsonl(run.samples[f"xquad_self_translate_{lang}"])
+        assert len(items) == 2 and len(first) == 3  # paragraph 0 and two questions
+        for s in items:
+            assert s["doc"]["question"] == first[f"question:{s['doc']['id']}"]
+            assert s["doc"]["context"] == first["context:0"]
+        mgsm_items = [s for s in read_jsonl(run.samples[f"mgsm_self_translate_{lang}"]) if s["filter"] == "strict-match"]
+        assert len(mgsm_items) == 2
+    assert run.data["results"]["mgsm_self_translate_de"]["exact_match,strict-match"] in (0.0, 0.5, 1.0)
+
+
+def test_one_command_bad_input_before_any_model_loads(tmp_path):
+    proc = run_cli(["lm-eval-ext", "self-translate", "--model", "hf", "--model_args", "pretrained=/nonexistent",
+                    "--tasks", "mgsm,flores", "--output_path", str(tmp_path)])
+    assert proc.returncode == 2 and "unknown: flores" in proc.stderr
+    proc = run_cli(["lm-eval-ext", "self-translate", "--model", "hf", "--model_args", "pretrained=/nonexistent",
+                    "--tasks", "xquad", "--langs", "sw", "--output_path", str(tmp_path)])
+    assert proc.returncode == 2 and "no self-translate language sw" in proc.stderr
+    proc = run_cli(["lm-eval-ext", "self-translate", "--model", "hf", "--model_args", "pretrained=/nonexistent",
+                    "--tasks", "mgsm", "--langs", "de", "--output_path", str(tmp_path)],
+                   env={"LM_EVAL_EXT_DATA_DIR": str(tmp_path / "no-data")})
+    assert proc.returncode == 2 and "not a directory" in proc.stderr
+    assert "Traceback" not in proc.stderr
