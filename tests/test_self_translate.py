@@ -386,3 +386,59 @@ def test_one_command_bad_input_before_any_model_loads(tmp_path):
                    env={"LM_EVAL_EXT_DATA_DIR": str(tmp_path / "no-data")})
     assert proc.returncode == 2 and "not a directory" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+# ------------------------------------------------------------------ the report section
+def test_report_translate_test_section(tmp_path, data):
+    """One model (one server) run natively, with English CoT and self-translated: the report
+    shows per language the three accuracies, the English ceiling, the paired gap and chrF++."""
+    langs, n = ("de", "sw"), 6
+    right = {"native": 3, "en_cot": 4}  # items answered right per mode (of n); self-translate: all
+    questions = {r["question"]: (c, i) for c in ("en", *langs) for i, r in enumerate(data.mgsm[c][:n])}
+    perfect = policy(data, half=False)
+
+    phase = {"now": "self-translate"}
+
+    def reply(kind, payload):
+        if phase["now"] == "self-translate":
+            return perfect(kind, payload)
+        prompt = last_user_message(payload)
+        (c, i), = [v for q, v in questions.items() if q in prompt]
+        english_cot = c != "en" and prompt.endswith("Step-by-Step Answer:")
+        ok = c == "en" or i < right["en_cot" if english_cot else "native"]
+        number = data.mgsm[c][i]["answer_number"] + (0 if ok else 1)
+        return languages.get("en" if english_cot else c).mgsm.answer_sentence.format(number)
+
+    out = tmp_path / "runs"
+    with ScriptedServer(reply) as server:
+        proc = lm_eval(server, ",".join(f"mgsm_self_translate_stage1_{c}" for c in langs), out, n)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        (stage1,) = {p.parent for p in out.rglob("results_*.json")}
+        proc = lm_eval(server, ",".join(f"mgsm_self_translate_{c}" for c in langs), out, n,
+                       env={SETTING: str(stage1)})
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        phase["now"] = "native"
+        tasks = [f"mgsm_native_cot_{c}" for c in ("en", *langs)] + [f"mgsm_en_cot_{c}" for c in langs]
+        proc = lm_eval(server, ",".join(tasks), out, n)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    report = tmp_path / "report"
+    proc = run_cli(["lm-eval-ext", "report", str(out), "-o", str(report)])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    md = (report / "report.md").read_text(encoding="utf-8")
+    assert "Translate-test: mgsm" in md
+    section = md.split("Translate-test: mgsm", 1)[1]
+    from lm_eval_ext.metrics import bootstrap
+    from lm_eval_ext.reporting.runs import lang_label
+
+    native = {str(i): float(i < right["native"]) for i in range(n)}
+    delta, lo, hi, pairs = bootstrap.paired_bootstrap(native, {str(i): 1.0 for i in range(n)})
+    assert delta == pytest.approx(0.5)
+    for c in langs:
+        row = next(line for line in section.splitlines() if line.startswith(f"| {lang_label(c)}"))
+        cells = [x.strip() for x in row.strip("|").split("|")]
+        assert cells[1:4] == ["0.500", f"{right['en_cot'] / n:.3f}", "1.000"], row
+        assert cells[4].replace("\\[", "[").replace("\\]", "]") == f"{delta:+.3f} [{lo:+.3f}, {hi:+.3f}] (n={pairs})"
+        assert cells[5] == "100.0"
+    assert "English ceiling (mgsm_native_cot_en): 1.000" in section
+    html = (report / "report.html").read_text(encoding="utf-8")
+    assert 'id="translate-test-mgsm"' in html and "translate-test · scripted" in html
