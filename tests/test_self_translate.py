@@ -249,6 +249,20 @@ def test_reports_leaderboard_compare_and_judge_read_a_self_translate_run(perfect
                     "--markdown", str(tmp_path / "board.md")])
     assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]  # the half-wrong run regressed
     assert "mgsm_self_translate" in (tmp_path / "board.md").read_text(encoding="utf-8")
+    # consistency: the items of every language, answered from their English translations
+    for run, accuracy in ((stage2_perfect, 1.0), (stage2_half, None)):
+        proc = run_cli(["lm-eval-ext", "consistency", str(run), "--json", str(tmp_path / "xlc.json")])
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        found = {e["family"]: e for e in json.loads((tmp_path / "xlc.json").read_text())}
+        assert set(found) == {"mgsm_self_translate", "xquad_self_translate"}
+        assert found["mgsm_self_translate"]["langs"] == list(MGSM_LANGS)
+        assert found["xquad_self_translate"]["langs"] == list(XQUAD_LANGS)
+        for entry in found.values():
+            for metrics in entry["metrics"].values():
+                # every language got the same English texts: the answers agree across languages
+                assert metrics["agreement_mean"] == 1.0
+                if accuracy is not None:
+                    assert metrics["accuracy_mean"] == accuracy
 
     def judge(kind, payload):
         text = json.dumps(payload)
@@ -348,7 +362,7 @@ def test_one_command_with_the_tiny_model(tmp_path, tiny_model_dir):
     out = tmp_path / "out"
     proc = run_cli(["lm-eval-ext", "self-translate", "--model", "hf",
                     "--model_args", f"pretrained={tiny_model_dir},dtype=float32", "--tasks", "mgsm,xquad",
-                    "--langs", "de,th", "--limit", "2", "--batch_size", "2", "--apply_chat_template",
+                    "--limit", "2", "--batch_size", "2", "--apply_chat_template",
                     "--gen_kwargs", "max_gen_toks=8", "--output_path", str(out)])
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     # one model load for both stages (transformers 5 shows one progress bar per load)
@@ -372,6 +386,22 @@ def test_one_command_with_the_tiny_model(tmp_path, tiny_model_dir):
         mgsm_items = [s for s in read_jsonl(run.samples[f"mgsm_self_translate_{lang}"]) if s["filter"] == "strict-match"]
         assert len(mgsm_items) == 2
     assert run.data["results"]["mgsm_self_translate_de"]["exact_match,strict-match"] in (0.0, 0.5, 1.0)
+    # every language selected: lm-eval ran the groups, so their means over languages are there
+    for group, key in (("mgsm_self_translate", "exact_match_non_en,strict-match"),
+                       ("mgsm_self_translate_url", "exact_match,flexible-extract"), ("xquad_self_translate", "f1,clean"),
+                       ("mgsm_self_translate_stage1", "chrfpp,translation")):
+        assert key in run.data["results"][group], group
+    assert len(run.samples) == 2 * (len(MGSM_LANGS) + len(XQUAD_LANGS))
+
+
+def test_one_command_runs_language_tasks_for_a_subset(tmp_path):
+    from lm_eval_ext.local.self_translate import requested, selection
+
+    pairs = selection("mgsm,xquad", "de,th")
+    assert requested(pairs, 2, {st.stage2_task(s, c): [0] for s, c in pairs}) == [
+        "mgsm_self_translate_de", "mgsm_self_translate_th", "xquad_self_translate_de", "xquad_self_translate_th"]
+    pairs = selection("xquad", None)
+    assert requested(pairs, 1, {st.stage1_task(s, c): [0] for s, c in pairs}) == ["xquad_self_translate_stage1"]
 
 
 def test_one_command_bad_input_before_any_model_loads(tmp_path):

@@ -70,15 +70,30 @@ def plan(pairs, limit) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
     return stage1, stage2
 
 
-def _evaluate(lm, args, tasks: dict[str, list[int]], out: Path) -> tuple[dict, Path]:
-    """One stage through lm-eval, saved by lm-eval's tracker into OUT/<model>/; returns the
-    results and that folder."""
+def requested(pairs, stage: int, tasks: dict[str, list[int]]) -> list[str]:
+    """What lm-eval is asked to run: a family's group when every language of it is selected (its
+    means over languages and tiers then land in the results), else the language tasks."""
+    out = []
+    for source in dict.fromkeys(s for s, _ in pairs):
+        chosen = [lang for s, lang in pairs if s == source]
+        name = st.stage1_task if stage == 1 else st.stage2_task
+        if chosen == list(st.languages_of(source)):
+            out.append(name(source, "")[:-1])
+        else:
+            out += [name(source, lang) for lang in chosen]
+    assert set(tasks) == {(st.stage1_task if stage == 1 else st.stage2_task)(s, c) for s, c in pairs}
+    return out
+
+
+def _evaluate(lm, args, pairs, stage: int, tasks: dict[str, list[int]], out: Path) -> tuple[dict, Path]:
+    """One stage through lm-eval (`tasks`: the doc indices of each language task), saved by
+    lm-eval's tracker into OUT/<model>/; returns the results and that folder."""
     from lm_eval import simple_evaluate
     from lm_eval.loggers import EvaluationTracker
 
     tracker = EvaluationTracker(output_path=str(out))
     results = simple_evaluate(
-        model=lm, model_args=args.model_args, tasks=list(tasks), num_fewshot=args.num_fewshot,
+        model=lm, model_args=args.model_args, tasks=requested(pairs, stage, tasks), num_fewshot=args.num_fewshot,
         batch_size=args.batch_size, samples=tasks, log_samples=True, evaluation_tracker=tracker,
         apply_chat_template=args.apply_chat_template, gen_kwargs=args.gen_kwargs, random_seed=args.seed,
         numpy_random_seed=args.seed, torch_random_seed=args.seed, fewshot_random_seed=args.seed,
@@ -131,7 +146,7 @@ def run(args) -> int:
         args.model_args, {"batch_size": args.batch_size, "max_batch_size": args.max_batch_size,
                           "device": args.device})
     print(f"[2/3] stage 1: the model translates {sum(map(len, stage1.values()))} texts into English", flush=True)
-    res1, folder = _evaluate(lm, args, stage1, out)
+    res1, folder = _evaluate(lm, args, pairs, 1, stage1, out)
     print(f"      saved in {folder}", flush=True)
     os.environ[st.SETTING] = str(folder)
     # the checks `lm_eval` makes before a model loads, now that stage 1 exists
@@ -143,7 +158,7 @@ def run(args) -> int:
         print(f"lm-eval-ext self-translate: error: {err}", file=sys.stderr)
         return 2
     print(f"[3/3] stage 2: the model answers its {sum(map(len, stage2.values()))} English texts", flush=True)
-    res2, _ = _evaluate(lm, args, stage2, out)
+    res2, _ = _evaluate(lm, args, pairs, 2, stage2, out)
     _print_table(pairs, res1, res2)
     print(f"\nlm-eval output (one run: stage 1 and stage 2): {folder}")
     print(f"  two-command equivalent: {st.SETTING}={folder} lm_eval ... --tasks "
