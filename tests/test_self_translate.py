@@ -294,11 +294,12 @@ def mgsm_stage1_de(tmp_path_factory, data):
 
 
 def _bad(tasks, limit, env, must):
-    """Stage 2 against a bad stage-1 setting: lm_eval stops before any model loads (the server
-    gets no request) with lm-eval's exit status 1 and our message naming both sides."""
-    with ScriptedServer(lambda kind, payload: "never asked") as server:
-        proc = lm_eval(server, tasks, Path(env.get("OUT", "/nonexistent-out")), limit, env=env)
-        assert not server.requests
+    """Stage 2 against a bad stage-1 setting: lm_eval stops before any model loads (the model
+    path does not exist: loading it first would fail differently) with lm-eval's exit status 1
+    and our message naming both sides."""
+    proc = run_cli(["lm_eval", "run", "--model", "hf", "--model_args", "pretrained=/nonexistent-model",
+                    "--tasks", tasks, "--limit", str(limit), "--output_path", env["OUT"]],
+                   env={k: v for k, v in env.items() if k != "OUT"})
     assert proc.returncode == 1
     message = [line for line in proc.stderr.splitlines() if "SelfTranslateError" in line]
     assert message, proc.stderr[-3000:]
