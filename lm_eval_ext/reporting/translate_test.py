@@ -122,10 +122,11 @@ def sections(runs: list[Run], lines_of, iters: int = bootstrap.DEFAULT_ITERS) ->
             blocks.append(Figures([svg.bars(cats, shown, f"{proto.source} translate-test · {model}")],
                                   svg.legend([name for name, _ in shown])))
         if blocks:
-            intro = Paragraph(
+            intro = Paragraph([
                 "How much of the non-English gap is understanding the language and how much reasoning the model "
-                "can only do in English: the model answers its own English translation of each item "
-                f"({st.stage2_task(proto.source, '<lang>')}, stage 1 {st.stage1_task(proto.source, '<lang>')}).")
+                "can only do in English: the model answers its own English translation of each item (",
+                Code(st.stage2_task(proto.source, "LANG")), ", stage 1 ", Code(st.stage1_task(proto.source, "LANG")),
+                ")."])
             out.append(Section(f"Translate-test: {proto.source}", f"translate-test-{proto.source}", [intro, *blocks],
                                nav=f"translate-test {proto.source}"))
     return out
