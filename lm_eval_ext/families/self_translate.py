@@ -293,7 +293,12 @@ def stage2_docs(root, source: str, lang: str, translations: dict[str, str]) -> l
     return (_mgsm_stage2 if source == "mgsm" else _xquad_stage2)(root, lang, translations)
 
 
-def _limit_count(limit, total: int) -> int:
+def item_count(root, source: str, lang: str) -> int:
+    """How many items a language of the source family has (what stage 2 evaluates without --limit)."""
+    return len(_mgsm_pairs(root, lang, "test")) if source == "mgsm" else len(_xquad_pairs(root, lang))
+
+
+def limit_count(limit, total: int) -> int:
     """How many items lm-eval evaluates with --limit (lm_eval.evaluator_utils.get_sample_size)."""
     if limit is None:
         return total
@@ -327,9 +332,8 @@ def preflight(task: str | None = None, source: str = "", lang: str = "", limit=N
 
     root = local_root()
     run, path, tr = stage1_translations(task, source, lang, root)
-    total = len(stage1_texts(root, source, lang)) if source == "mgsm" else len(_xquad_pairs(root, lang))
     covered = len(stage2_docs(root, source, lang, tr))
-    needed = _limit_count(limit, total)
+    needed = limit_count(limit, item_count(root, source, lang))
     if covered < needed:
         hint = "the same --limit" if source == "mgsm" else (
             f"--limit {stage1_count(root, source, lang, needed)} (stage 1 counts paragraphs and questions)")

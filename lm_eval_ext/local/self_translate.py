@@ -63,8 +63,7 @@ def plan(pairs, limit) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
             name = st.stage1_task(source, lang) if stage == 1 else st.stage2_task(source, lang)
             family = name.rsplit("_", 1)[0]
             families.check_available(task=name, family=family, lang=lang, preflight=False)
-        total = len(st._mgsm_pairs(root, lang, "test")) if source == "mgsm" else len(st._xquad_pairs(root, lang))
-        n = st._limit_count(limit, total)
+        n = st.limit_count(limit, st.item_count(root, source, lang))
         stage2[st.stage2_task(source, lang)] = list(range(n))
         stage1[st.stage1_task(source, lang)] = list(range(st.stage1_count(root, source, lang, n)))
     return stage1, stage2
