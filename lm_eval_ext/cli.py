@@ -243,6 +243,12 @@ def _cmd_neural_env(args) -> int:
     return run_command(args)
 
 
+def _cmd_self_translate(args) -> int:
+    from lm_eval_ext.local.self_translate import run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lm-eval-ext",
@@ -327,6 +333,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true",
                    help="only check DIR (or $LM_EVAL_EXT_NEURAL_PYTHON): start a worker, list its packages")
     p.set_defaults(func=_cmd_neural_env)
+
+    from lm_eval_ext.local.self_translate import add_parser as add_self_translate
+
+    add_self_translate(sub, _cmd_self_translate)
     return parser
 
 

@@ -158,7 +158,7 @@ def patch_evaluator_config(module) -> None:
 
     def process_tasks(self, metadata=None):
         task_manager = original(self, metadata)
-        check_selected(self.tasks)
+        check_selected(self.tasks, limit=self.limit, model_args=self.model_args)
         return task_manager
 
     EvaluatorConfig.process_tasks = process_tasks
@@ -187,8 +187,9 @@ def patch_result_collection(module) -> None:
     module._collect_results = _collect_results
 
 
-def check_selected(names) -> None:
-    """Check the data of every one of our tasks among `names` (before a model loads)."""
+def check_selected(names, limit=None, model_args=None) -> None:
+    """Check the data of every one of our tasks among `names` (before a model loads); `limit` and
+    `model_args` of the run go to the families' preflight checks (self-translate stage 2)."""
     from lm_eval_ext import families
 
     index = task_index()
@@ -199,7 +200,7 @@ def check_selected(names) -> None:
             entry = index[leaf]
             kwargs = (entry.cfg or {}).get("dataset_kwargs") or {}
             if kwargs.get("family"):
-                families.check_available(**{"task": leaf, **kwargs})
+                families.check_available(**{"task": leaf, **kwargs}, limit=limit, model_args=model_args)
 
 
 # ------------------------------------------------------- results annotation

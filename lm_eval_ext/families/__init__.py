@@ -23,7 +23,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Mapping
 
-from lm_eval_ext.families import flores, mgsm, qa, xlc
+from lm_eval_ext.families import flores, mgsm, qa, self_translate, xlc
 from lm_eval_ext.families.base import (DATA_DIR_ENV, DataFormatError, DataNotFoundError, Family, Pairing, local_root,
                                        read_jsonl)
 
@@ -36,6 +36,7 @@ FAMILIES: Mapping[str, Family] = MappingProxyType({family.name: family for famil
     qa.MLQA,
     flores.FAMILY,
     xlc.FAMILY,
+    *self_translate.FAMILIES,
 )})
 
 
@@ -68,17 +69,22 @@ def parallel_families() -> list[Family]:
     return [family for family in FAMILIES.values() if family.parallel is not None]
 
 
-def check_available(task: str | None = None, family: str = "", **kwargs) -> None:
-    """Raise DataNotFoundError when local data is selected and a file is missing.
+def check_available(task: str | None = None, family: str = "", limit=None, model_args=None, preflight=True,
+                    **kwargs) -> None:
+    """Raise DataNotFoundError when local data is selected and a file is missing, or (`preflight`:
+    before a model loads) when the family's `preflight` finds a problem (`limit`, `model_args`: the run's).
 
     Hub data cannot be checked without a download; it fails at load time with
     the hub's own message."""
+    fam = get(family)
+    if preflight and fam.preflight is not None:
+        fam.preflight(task=task, limit=limit, model_args=model_args, **kwargs)
     root = local_root()
     if root is None:
         return
     if not root.is_dir():
         raise DataNotFoundError(f"{DATA_DIR_ENV}={root} is not a directory (task {task or family})")
-    for rel in get(family).required_files(**kwargs):
+    for rel in fam.required_files(**kwargs):
         path = root / rel
         if not path.is_file():
             raise DataNotFoundError(
@@ -93,5 +99,5 @@ def load(family: str, task: str | None = None, **kwargs):
     root = local_root()
     if root is None:
         return fam.load_hub(**kwargs)
-    check_available(task=task, family=family, **kwargs)
+    check_available(task=task, family=family, preflight=False, **kwargs)  # the loader checks what it reads
     return fam.load_local(root, **kwargs)

@@ -111,6 +111,9 @@ class Family:
     parallel: Parallel | None = None  # the consistency adapter (parallel items only)
     annotate: Callable[..., None] | None = None  # run-time metadata into the results (plugin.annotate_results)
     rescore: Rescore | None = None
+    # checks beyond the data files, before a model loads: (task=, limit=, model_args=, **dataset_kwargs);
+    # raises DataNotFoundError (self-translate stage 2: the stage-1 run it reads)
+    preflight: Callable[..., None] | None = None
 
     def task_languages(self, kwargs: Mapping) -> tuple[str, ...] | None:
         """The codes of one task, as its dataset_kwargs write them (ISO 639-1 or FLORES-200),

@@ -278,12 +278,13 @@ def _render(template_key: str, row: dict) -> str:
 
 PARALLEL = Parallel(
     mode=CONSISTENCY_MODE,
-    per_language_tasks={f"mgsm_{mode}": f"mgsm_{mode}_{{lang}}" for mode in ("native_cot", "en_cot", "direct")},
+    per_language_tasks={**{f"mgsm_{mode}": f"mgsm_{mode}_{{lang}}" for mode in ("native_cot", "en_cot", "direct")},
+                        "mgsm_self_translate": "mgsm_self_translate_{lang}"},
     dataset_kwargs=lambda lang: {"lang": lang, "mode": CONSISTENCY_MODE},
     rows=lambda root, lang: normalize(lang, read_split(root, lang, "test"), [])[0],
     exemplars=lambda root, lang: normalize(lang, [], read_split(root, lang, "train"))[1],
     item_id=lambda doc: str(int(doc["item_id"])),
-    doc_lang=lambda doc: doc["lang"],
+    doc_lang=lambda doc: doc.get("source_lang") or doc["lang"],  # self-translate docs: the item's language
     instruction=lambda lang: prompt_parts(lang, CONSISTENCY_MODE)["description"],
     prompt=lambda row: _render("doc_to_text", row),
     target=lambda row: prompt_parts(row["lang"], CONSISTENCY_MODE)["target_delimiter"] + _render("doc_to_target", row),

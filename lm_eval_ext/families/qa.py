@@ -383,12 +383,13 @@ def _no_exemplars(root, lang):
 
 XQUAD_PARALLEL = Parallel(
     mode="zero-shot, context and question in the same language (the prompt of xquad_<lang>)",
-    per_language_tasks={"xquad": "xquad_{lang}"},  # context and question in the same language
+    # context and question in the same language; self-translate: the English text of each language's item
+    per_language_tasks={"xquad": "xquad_{lang}", "xquad_self_translate": "xquad_self_translate_{lang}"},
     dataset_kwargs=lambda lang: {"ctx_lang": lang, "q_lang": lang},
     rows=lambda root, lang: xquad_docs(root, lang, lang),
     exemplars=_no_exemplars,
     item_id=lambda doc: str(doc["id"]),
-    doc_lang=lambda doc: doc["ctx_lang"],
+    doc_lang=lambda doc: doc.get("source_lang") or doc["ctx_lang"],  # self-translate docs: the item's language
     instruction=lambda lang: prompt_parts(lang, lang)["description"],
     prompt=render_prompt,
     target=lambda row: prompt_parts(row["ctx_lang"], row["q_lang"])["target_delimiter"] + row["answers"]["text"][0],

@@ -1,0 +1,466 @@
+"""Self-translate (Etxaniz et al. 2023) and the translate-test protocol, for MGSM and XQuAD.
+
+Two stages, both ordinary lm-eval tasks run with the model under test:
+
+- Stage 1, ``<source>_self_translate_stage1_<lang>``: the model translates each item's text
+  into English. A stage-1 doc is one unique text: an MGSM question; an XQuAD paragraph
+  (once, not once per question) or question. The prompt is FLORES's (`flores.prompt_parts`:
+  "Translate the following text from German to English.", 0-shot chat or k-shot), the reply
+  is cleaned by FLORES's cleaner (`flores.TranslationFilter`) and scored like FLORES against
+  the human English text of the same item (XQuAD and MGSM are parallel): corpus chrF++ and
+  BLEU (`metrics.mt`), sacreBLEU signatures in the results. k-shot exemplars are human
+  translations too: MGSM's 8 train questions (parallel in its 11 languages), in order;
+  XQuAD questions of other articles (seeded, never the item's own article).
+- Stage 2, ``<source>_self_translate_<lang>``: the model answers the English text of stage 1
+  with the English prompt of ``mgsm_en_cot_en`` / ``xquad_en``, scored by those tasks' own
+  filters and ``process_results`` against the item's gold (XQuAD: the gold answers of the
+  same id in English, the translate-test protocol). Each doc carries the original text, the
+  model's translation and the human English text; the task also reports the translation
+  quality of the texts it used (``translation_chrfpp``, ``translation_bleu``: for XQuAD each
+  paragraph once, on the first item of its paragraph).
+
+Stage 2 reads stage 1's samples logs from the run folder named by `SETTING`
+(``LM_EVAL_EXT_SELF_TRANSLATE_FROM``), through the one run-folder reader
+(`lm_eval_ext.reporting.runs`). Its items are the data's items in order, as many as
+stage 1 translated; `preflight` checks before a model loads that the folder holds the
+stage-1 samples of the same family and language, that they cover the items stage 2 will
+evaluate (``--limit``), and that they were made from the same data.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from functools import partial
+from pathlib import Path
+
+from lm_eval_ext import languages
+from lm_eval_ext.families import flores, mgsm, qa
+from lm_eval_ext.families.base import DataFormatError, DataNotFoundError, Family, Pairing
+from lm_eval_ext.languages import MGSM_LANGS, XQUAD_LANGS
+from lm_eval_ext.metrics import mt
+
+log = logging.getLogger(__name__)
+
+SETTING = "LM_EVAL_EXT_SELF_TRANSLATE_FROM"
+SOURCES = {"mgsm": MGSM_LANGS, "xquad": XQUAD_LANGS}
+TASK_VERSION = 1.0
+TARGET = "en"
+STAGE1_METRICS = ("chrfpp", "bleu", "reply_cleaned", "lang_fidelity", "lang_undecidable")
+TRANSLATION_METRICS = ("translation_chrfpp", "translation_bleu")
+XQUAD_STAGE1_MAX_GEN_TOKS = 1024  # a whole XQuAD paragraph: ~150 English words, more tokens in other scripts
+
+
+class SelfTranslateError(DataNotFoundError):
+    """A stage-2 task whose stage-1 run is missing, incomplete or made from other data
+    (names the stage-2 task and the stage-1 folder or file)."""
+
+
+def languages_of(source: str) -> tuple[str, ...]:
+    """The languages self-translate runs for: every non-English language of the source family."""
+    return tuple(code for code in SOURCES[source] if code != TARGET)
+
+
+def stage1_task(source: str, lang: str) -> str:
+    return f"{source}_self_translate_stage1_{lang}"
+
+
+def stage2_task(source: str, lang: str) -> str:
+    return f"{source}_self_translate_{lang}"
+
+
+def _check(source: str, lang: str) -> None:
+    if source not in SOURCES:
+        raise DataNotFoundError(f"self-translate has no source family {source!r}; known: {', '.join(SOURCES)}")
+    if lang not in languages_of(source):
+        raise DataNotFoundError(f"{source} self-translate has no language {lang!r}; its languages are "
+                                f"{', '.join(languages_of(source))}")
+
+
+# ------------------------------------------------------------- stage 1: the texts
+def _mgsm_pairs(root, lang: str, split: str) -> list[tuple[dict, dict]]:
+    """(item in lang, same item in English) of one MGSM split, by position (MGSM is parallel)."""
+    orig, en = mgsm.read_split(root, lang, split), mgsm.read_split(root, TARGET, split)
+    if len(orig) != len(en):
+        raise DataFormatError(f"MGSM {split}: {lang} has {len(orig)} items and en {len(en)}; "
+                                     "self-translate needs the parallel files")
+    if split == "test":
+        a, b = mgsm.normalize(lang, orig, [])[0], mgsm.normalize(TARGET, en, [])[0]
+    else:  # exemplar questions only
+        a = [{"question": mgsm._strip_prefix(r["question"], languages.get(lang).mgsm.question)} for r in orig]
+        b = [{"question": mgsm._strip_prefix(r["question"], languages.get(TARGET).mgsm.question)} for r in en]
+    return list(zip(a, b))
+
+
+def _xquad_pairs(root, lang: str) -> list[tuple[dict, dict]]:
+    orig, en = qa.xquad_docs(root, lang, lang), qa.xquad_docs(root, TARGET, TARGET)
+    if len(orig) != len(en):
+        raise DataFormatError(f"XQuAD: {lang} has {len(orig)} items and en {len(en)}; "
+                                     "self-translate needs the parallel files")
+    for i, (a, b) in enumerate(zip(orig, en)):
+        if a["id"] != b["id"]:
+            raise DataFormatError(f"XQuAD item {i}: id {a['id']!r} in {lang} but {b['id']!r} in en "
+                                         "(the files must list the same ids in the same order)")
+    return list(zip(orig, en))
+
+
+def _text(text_id: str, kind: str, source: str, reference: str, lang: str, article: str = "") -> dict:
+    return {"text_id": text_id, "kind": kind, "source": source, "reference": reference,
+            "src_lang": lang, "tgt_lang": TARGET, "article": article, "id": text_id}
+
+
+def _xquad_texts(pairs) -> list[dict]:
+    """Each paragraph once (before its first question), then each question."""
+    out, last, para = [], None, -1
+    for orig, en in pairs:
+        if orig["context"] != last:
+            para, last = para + 1, orig["context"]
+            out.append(_text(f"context:{para}", "context", orig["context"], en["context"], orig["ctx_lang"],
+                             orig["article"]))
+        out.append(_text(f"question:{orig['id']}", "question", orig["question"], en["question"], orig["ctx_lang"],
+                         orig["article"]))
+    return out
+
+
+def stage1_texts(root, source: str, lang: str) -> list[dict]:
+    """The stage-1 docs of one language, in the order stage 2 needs them."""
+    _check(source, lang)
+    if source == "mgsm":
+        return [_text(str(a["item_id"]), "question", a["question"], b["question"], lang)
+                for a, b in _mgsm_pairs(root, lang, "test")]
+    return _xquad_texts(_xquad_pairs(root, lang))
+
+
+def _stage1_exemplars(root, source: str, lang: str) -> list[dict]:
+    if source == "mgsm":  # the paper's 8 exemplar questions, human-translated, in order
+        return [_text(f"train:{i}", "question", a["question"], b["question"], lang)
+                for i, (a, b) in enumerate(_mgsm_pairs(root, lang, "train"))]
+    return [t for t in _xquad_texts(_xquad_pairs(root, lang)) if t["kind"] == "question"]
+
+
+def _stage1_dataset(root, source: str, lang: str):
+    import datasets
+
+    return datasets.DatasetDict({
+        "test": datasets.Dataset.from_list(stage1_texts(root, source, lang)),
+        "train": datasets.Dataset.from_list(_stage1_exemplars(root, source, lang)),
+    })
+
+
+def stage1_files(source: str, lang: str, **_) -> list[str]:
+    _check(source, lang)
+    if source == "mgsm":
+        return [f for code in (lang, TARGET) for f in (f"mgsm/mgsm_{code}.jsonl", f"mgsm/mgsm_{code}.train.jsonl")]
+    return [f"xquad/xquad.{lang}.jsonl", f"xquad/xquad.{TARGET}.jsonl"]
+
+
+def stage1_prompt(source: str, lang: str) -> dict:
+    """FLORES's prompt into English, with the source's generation budget."""
+    parts = flores.prompt_parts(lang, TARGET)
+    if source == "xquad":
+        parts["max_gen_toks"] = XQUAD_STAGE1_MAX_GEN_TOKS
+    return parts
+
+
+def stage1_results(doc: dict, results: list[str]) -> dict:
+    """FLORES's per-item results, the metrics stage 1 reports."""
+    out = flores.process_results(doc, results)
+    return {k: v for k, v in out.items() if k in STAGE1_METRICS}
+
+
+def _annotate(prefix: str, task: str, cfg: dict, meta: dict, result, acc, bootstrap_iters) -> None:
+    """sacreBLEU's signatures of this process for the (prefixed) chrF++ and BLEU, and
+    (stage 1) their bootstrap standard errors, as FLORES does."""
+    sigs = mt.runtime_signatures(TARGET)
+    meta.setdefault("metric_signatures", {}).update({prefix + m: sigs[m] for m in ("chrfpp", "bleu")})
+    if prefix:
+        return
+    iters = min(int(bootstrap_iters or 0), mt.BOOTSTRAP_CAP)
+    meta["stderr"] = (f"bootstrap over texts, {iters} resamples, seed {mt.BOOTSTRAP_SEED} (bleu, chrfpp)"
+                      if iters >= 2 else "not computed")
+    for (metric, filt), items in ((acc or {}).get("raw_metrics") or {}).items():
+        value = result.metrics.get(task, {}).get(f"{metric},{filt}")
+        if metric in ("bleu", "chrfpp") and isinstance(value, float) and value == value:
+            se = mt.bootstrap_stderr(metric, items, iters)
+            if se is not None:
+                result.metrics[task][f"{metric}_stderr,{filt}"] = se
+
+
+# ------------------------------------------------- stage 2: reading stage 1's run
+def _setting_folder(task: str, source: str, lang: str) -> Path:
+    value = os.environ.get(SETTING, "").strip()
+    if not value:
+        raise SelfTranslateError(
+            f"task {task} answers the model's own English translations from a stage-1 run: run "
+            f"{stage1_task(source, lang)} first (lm_eval ... --log_samples --output_path RUN1) and set "
+            f"{SETTING}=RUN1 (or use `lm-eval-ext self-translate`, which runs both stages)")
+    folder = Path(value).expanduser()
+    if not folder.is_dir():
+        raise SelfTranslateError(f"task {task}: {SETTING}={folder} is not a folder (expected the --output_path "
+                                 f"of a stage-1 run of {stage1_task(source, lang)})")
+    return folder
+
+
+def _stage1_run(task: str, source: str, lang: str):
+    """(run, samples file) of the stage-1 task in the folder of `SETTING`; SelfTranslateError
+    naming the stage-2 task and the folder when it is not there."""
+    from lm_eval_ext.reporting import runs as run_reader  # the one run-folder reader (a layer below)
+
+    folder = _setting_folder(task, source, lang)
+    wanted = stage1_task(source, lang)
+    found, problems = run_reader.load_runs([folder])
+    holders = [run for run in found if wanted in run.samples]
+    if len(holders) == 1:
+        return holders[0], holders[0].samples[wanted]
+    where = f"{SETTING}={folder}"
+    if len(holders) > 1:
+        raise SelfTranslateError(
+            f"task {task}: {where} holds stage-1 samples of {wanted} from {len(holders)} runs "
+            f"({'; '.join(f'{r.model} in {r.path}' for r in holders)}); point it at one model's folder")
+    stage1 = sorted({t for run in found for t in run.samples if "_self_translate_stage1_" in t})
+    if stage1:
+        other = sorted({t.split("_self_translate_stage1_")[0] for t in stage1} - {source})
+        has = f"it has stage-1 samples of {', '.join(stage1)}" + (
+            f" (family {', '.join(other)}, not {source})" if other else "")
+    elif found:
+        has = "it has no stage-1 samples logs (was stage 1 run with --log_samples?)"
+    else:
+        has = "; ".join(str(p) for p in problems) or "no lm-eval results there"
+    raise SelfTranslateError(f"task {task}: {where} has no samples log of {wanted}: {has}")
+
+
+def stage1_translations(task: str, source: str, lang: str, root) -> tuple[object, Path, dict[str, str]]:
+    """(stage-1 run, samples file, {text_id: the model's cleaned English translation}) after
+    checking that each logged text is the data's text of the same id."""
+    from lm_eval_ext.reporting import runs as run_reader
+
+    run, path = _stage1_run(task, source, lang)
+    texts = {t["text_id"]: t for t in stage1_texts(root, source, lang)}
+    out: dict[str, str] = {}
+    problems: list = []
+    for line in run_reader.read_samples(path, problems):
+        doc, resps = line.get("doc"), line.get("filtered_resps")
+        if line.get("filter", flores.FILTER) != flores.FILTER:
+            continue
+        if not isinstance(doc, dict) or not isinstance(doc.get("text_id"), str) or not isinstance(resps, list) \
+                or not resps or not isinstance(resps[0], str):
+            raise SelfTranslateError(f"task {task}: {path}, doc {line.get('doc_id')}: not a stage-1 sample of "
+                                     f"{stage1_task(source, lang)} (no doc.text_id or filtered_resps)")
+        ours = texts.get(doc["text_id"])
+        if ours is None or ours["source"] != doc.get("source"):
+            raise SelfTranslateError(
+                f"task {task}: {path}, doc {line.get('doc_id')} ({doc['text_id']}): the stage-1 text is not the "
+                f"data's text of that item ({'unknown id' if ours is None else 'different text'}); stage 1 was "
+                "run on other data (LM_EVAL_EXT_DATA_DIR or hub version)")
+        out[doc["text_id"]] = resps[0]
+    if problems:
+        raise SelfTranslateError(f"task {task}: {problems[0]}")
+    return run, path, out
+
+
+# ------------------------------------------------------------- stage 2: the docs
+def _mgsm_stage2(root, lang: str, tr: dict[str, str]) -> list[dict]:
+    out = []
+    for a, b in _mgsm_pairs(root, lang, "test"):
+        key = str(a["item_id"])
+        if key not in tr:
+            break
+        # the doc of mgsm_en_cot_en (so its filters and process_results score it as such) plus the texts
+        out.append({**b, "item_id": a["item_id"], "question": tr[key], "source_lang": lang,
+                    "original_question": a["question"], "reference_question": b["question"]})
+    return out
+
+
+def _xquad_stage2(root, lang: str, tr: dict[str, str]) -> list[dict]:
+    out, last, para = [], None, -1
+    for orig, en in _xquad_pairs(root, lang):
+        first = orig["context"] != last
+        if first:
+            para, last = para + 1, orig["context"]
+        ctx, q = tr.get(f"context:{para}"), tr.get(f"question:{orig['id']}")
+        if ctx is None or q is None:
+            break
+        # the doc of xquad_en (gold answers of the same id in English) with the model's texts
+        out.append({**en, "context": ctx, "question": q, "source_lang": lang, "context_first": first,
+                    "original_context": orig["context"], "original_question": orig["question"],
+                    "reference_context": en["context"], "reference_question": en["question"]})
+    return out
+
+
+def stage2_docs(root, source: str, lang: str, translations: dict[str, str]) -> list[dict]:
+    """The items stage 1 translated, in data order (the longest covered prefix)."""
+    return (_mgsm_stage2 if source == "mgsm" else _xquad_stage2)(root, lang, translations)
+
+
+def item_count(root, source: str, lang: str) -> int:
+    """How many items a language of the source family has (what stage 2 evaluates without --limit)."""
+    return len(_mgsm_pairs(root, lang, "test")) if source == "mgsm" else len(_xquad_pairs(root, lang))
+
+
+def limit_count(limit, total: int) -> int:
+    """How many items lm-eval evaluates with --limit (lm_eval.evaluator_utils.get_sample_size)."""
+    if limit is None:
+        return total
+    limit = float(limit)
+    return int(math.ceil(total * limit)) if limit < 1.0 else min(int(limit), total)
+
+
+def stage1_count(root, source: str, lang: str, items: int) -> int:
+    """How many stage-1 texts (lm-eval's --limit of stage 1) the first `items` stage-2 items need:
+    MGSM one question per item; XQuAD also each paragraph once, before its first question."""
+    if source == "mgsm":
+        return items
+    texts = stage1_texts(root, source, lang)
+    questions = [i for i, t in enumerate(texts) if t["kind"] == "question"]
+    return 0 if items <= 0 else questions[min(items, len(questions)) - 1] + 1
+
+
+def _model_of(model_args) -> str | None:
+    if isinstance(model_args, dict):
+        value = model_args.get("pretrained") or model_args.get("model")
+        return str(value) if value else None
+    return None
+
+
+def preflight(task: str | None = None, source: str = "", lang: str = "", limit=None, model_args=None, **_) -> None:
+    """Stage 2, before any model loads: the stage-1 samples exist, are of this family and
+    language, come from the same data and cover the items this run evaluates."""
+    task = task or stage2_task(source, lang)
+    _check(source, lang)
+    from lm_eval_ext.families.base import local_root
+
+    root = local_root()
+    run, path, tr = stage1_translations(task, source, lang, root)
+    covered = len(stage2_docs(root, source, lang, tr))
+    needed = limit_count(limit, item_count(root, source, lang))
+    if covered < needed:
+        hint = "the same --limit" if source == "mgsm" else (
+            f"--limit {stage1_count(root, source, lang, needed)} (stage 1 counts paragraphs and questions)")
+        raise SelfTranslateError(
+            f"task {task} evaluates {needed} items but the stage-1 run in {SETTING}={path.parent} translated "
+            f"the texts of the first {covered} ({path.name}); run {stage1_task(source, lang)} with {hint}")
+    model = _model_of(model_args)
+    if model is not None and model != run.model:
+        log.warning("task %s: the stage-1 run %s translated with %s, this run answers with %s: that is "
+                    "translate-test with another model's translations, not self-translate", task, path,
+                    run.model, model)
+
+
+def stage2_files(source: str, lang: str, **_) -> list[str]:
+    return stage1_files(source, lang)
+
+
+def _stage2_dataset(root, source: str, lang: str, task: str | None = None):
+    import datasets
+
+    task = task or stage2_task(source, lang)
+    _check(source, lang)
+    _, _, tr = stage1_translations(task, source, lang, root)
+    docs = stage2_docs(root, source, lang, tr)
+    if source == "mgsm":
+        extra = {"source_lang": lang, "original_question": None, "reference_question": None}
+        exemplars = [{**r, **extra} for r in mgsm.normalize(TARGET, [], mgsm.read_split(root, TARGET, "train"))[1]]
+        features = datasets.Features({
+            "item_id": datasets.Value("int32"), "lang": datasets.Value("string"),
+            "question": datasets.Value("string"), "answer_number": datasets.Value("float64"),
+            "cot": datasets.Value("string"), "cot_en": datasets.Value("string"),
+            **{k: datasets.Value("string") for k in extra}})
+        return datasets.DatasetDict({"test": datasets.Dataset.from_list(docs, features=features),
+                                     "train": datasets.Dataset.from_list(exemplars, features=features)})
+    extra = {"source_lang": lang, "context_first": False, "original_context": None, "original_question": None,
+             "reference_context": None, "reference_question": None}
+    features = qa._features()
+    features.update({k: datasets.Value("bool" if k == "context_first" else "string") for k in extra})
+    pool = [{**d, **extra} for d in qa.xquad_docs(root, TARGET, TARGET)]
+    return datasets.DatasetDict({"eval": datasets.Dataset.from_list(docs, features=features),
+                                 "fewshot": datasets.Dataset.from_list(pool, features=features)})
+
+
+def _translation_items(doc: dict) -> list[tuple[str, str, str]]:
+    """(model's translation, human English text, "en") of the texts a stage-2 item used:
+    XQuAD's paragraph only on the first item of its paragraph, so each text counts once."""
+    items = [(doc["question"], doc["reference_question"], TARGET)]
+    if doc.get("context_first"):
+        items.append((doc["context"], doc["reference_context"], TARGET))
+    return items
+
+
+def translation_chrfpp(items) -> float:
+    """Corpus chrF++ of the translations the stage-2 items used (per-item lists flattened)."""
+    return mt.chrfpp([t for item in items for t in item])
+
+
+def translation_bleu(items) -> float:
+    return mt.bleu([t for item in items for t in item])
+
+
+def mgsm_stage2_results(doc: dict, results: list[str]) -> dict:
+    """``mgsm_en_cot_en``'s scorer on the English text, and the translation it used; the
+    item is non-English (exact_match_non_en, as in the MGSM groups)."""
+    out = {k: v for k, v in mgsm.process_results(doc, results).items() if k in MGSM_STAGE2_METRICS}
+    out["exact_match_non_en"] = out["exact_match"]
+    translation = _translation_items(doc)
+    return {**out, "translation_chrfpp": translation, "translation_bleu": translation}
+
+
+def xquad_stage2_results(doc: dict, results: list[str]) -> dict:
+    """``xquad_en``'s scorer (English rules, English gold of the same id) and the translations used."""
+    out = qa.process_results(doc, results)
+    translation = _translation_items(doc)
+    return {**out, "translation_chrfpp": translation, "translation_bleu": translation}
+
+
+MGSM_STAGE2_METRICS = ("exact_match", "lang_fidelity", "lang_undecidable")
+
+
+def stage2_prompt(source: str, lang: str) -> dict:
+    """The English prompt of mgsm_en_cot_en / xquad_en."""
+    return mgsm.prompt_parts(TARGET, "en_cot") if source == "mgsm" else qa.prompt_parts(TARGET, TARGET)
+
+
+def scorer_signature(source: str, stage: int, lang: str) -> str:
+    if stage == 1:
+        return (f"self-translate-stage1:v1|{source}|{lang}->en|" + mt.static_scorer(TARGET).replace(
+            "|spbleu:sacrebleu(corpus|tok:flores200)", "") + "|" + flores.cleaner_signature())
+    inner = mgsm.scorer_signature(TARGET, "en_cot") if source == "mgsm" else qa.scorer_signature(TARGET)
+    return (f"self-translate:v1|{source}|{lang}->en|translations:{SETTING}|" + inner
+            + "|translation:chrfpp+bleu(corpus,each-text-once)")
+
+
+# ------------------------------------------------------------------- the families
+def _family(source: str, stage: int) -> Family:
+    name = stage1_task(source, "")[:-1] if stage == 1 else stage2_task(source, "")[:-1]
+    if stage == 1:
+        return Family(
+            name=name, pairing=Pairing.SINGLE, languages=languages_of(source), language_keys=(("lang",),),
+            required_files=partial(stage1_files, source),
+            load_local=lambda root, lang, **_: _stage1_dataset(root, source, lang),
+            load_hub=lambda lang, **_: _stage1_dataset(None, source, lang),
+            prompt=partial(stage1_prompt, source), clean_reply=flores.clean_translation,
+            process_results=stage1_results,
+            reference_metric=f"chrfpp,{flores.FILTER}",  # corpus-level: the judge's generic rule
+            judge_protocol="da", reply_language=lambda kwargs: TARGET,
+            annotate=partial(_annotate, ""),
+        )
+    inner = families_of_source(source)
+    return Family(
+        name=name, pairing=Pairing.SINGLE, languages=languages_of(source), language_keys=(("lang",),),
+        required_files=partial(stage2_files, source),
+        load_local=lambda root, lang, task=None, **_: _stage2_dataset(root, source, lang, task),
+        load_hub=lambda lang, task=None, **_: _stage2_dataset(None, source, lang, task),
+        prompt=partial(stage2_prompt, source), clean_reply=inner.clean_reply,
+        process_results=mgsm_stage2_results if source == "mgsm" else xquad_stage2_results,
+        reference_metric=inner.reference_metric, judge_protocol=inner.judge_protocol,
+        reply_language=lambda kwargs: TARGET,
+        annotate=partial(_annotate, "translation_"),
+        preflight=lambda task=None, lang="", limit=None, model_args=None, **_: preflight(
+            task, source, lang, limit, model_args),
+    )
+
+
+def families_of_source(source: str) -> Family:
+    return mgsm.FAMILY if source == "mgsm" else qa.XQUAD
+
+
+FAMILIES = tuple(_family(source, stage) for source in SOURCES for stage in (1, 2))
