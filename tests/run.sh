@@ -15,6 +15,6 @@ echo "== modern environment: $(.venv/bin/python -c 'import transformers, numpy; 
 .venv/bin/python -m pytest -q --durations=15 "$@"
 echo "== neural environment: $(.venv-neural/bin/python -c 'import transformers, numpy; print("transformers", transformers.__version__, "numpy", numpy.__version__)')"
 LM_EVAL_EXT_REQUIRE_NEURAL=1 .venv-neural/bin/python -m pytest -q --durations=10 -m "neural or not slow" "$@" \
-  tests/test_flores.py tests/test_neural_side_env.py tests/test_embedded.py tests/test_demo.py \
+  tests/test_flores.py tests/test_neural_side_env.py tests/test_embedded.py \
   tests/test_mgsm_e2e.py tests/test_mgsm_tasks.py tests/test_qa_tasks.py tests/test_qa_scoring.py \
-  tests/test_reports.py tests/test_optional_extras.py tests/test_languages.py
+  tests/test_reports.py tests/test_languages.py
