@@ -318,15 +318,23 @@ def annotate_task(task: str, cfg: dict, meta: dict, result, acc: dict | None, bo
     runtime = runtime_metadata(cfg["dataset_kwargs"]["tgt_lang"])
     meta.setdefault("metric_signatures", {}).update(runtime.pop("metric_signatures"))
     meta.update(runtime)
-    iters = min(int(bootstrap_iters or 0), mt.BOOTSTRAP_CAP)
+    iters = corpus_stderr(task, result, acc, bootstrap_iters, ("bleu", "spbleu", "chrfpp"))
     meta["stderr"] = (f"bootstrap over sentences, {iters} resamples, seed {mt.BOOTSTRAP_SEED} "
                       "(bleu, spbleu, chrfpp); N/A for comet, bleurt" if iters >= 2 else "not computed")
+
+
+def corpus_stderr(task: str, result, acc: dict | None, bootstrap_iters, metrics: tuple[str, ...]) -> int:
+    """Bootstrap standard errors of the corpus metrics `metrics` (`metrics.mt.bootstrap_stderr`,
+    at most BOOTSTRAP_CAP resamples) into the task's results, for each one with a value;
+    returns the number of resamples (< 2: none computed)."""
+    iters = min(int(bootstrap_iters or 0), mt.BOOTSTRAP_CAP)
     for (metric, filt), items in ((acc or {}).get("raw_metrics") or {}).items():
         value = result.metrics.get(task, {}).get(f"{metric},{filt}")
-        if metric in ("bleu", "spbleu", "chrfpp") and isinstance(value, float) and value == value:
+        if metric in metrics and isinstance(value, float) and value == value:
             se = mt.bootstrap_stderr(metric, items, iters)
             if se is not None:
                 result.metrics[task][f"{metric}_stderr,{filt}"] = se
+    return iters
 
 
 # ------------------------------------------------------------------ rescore

@@ -176,15 +176,9 @@ def _annotate(prefix: str, task: str, cfg: dict, meta: dict, result, acc, bootst
     meta.setdefault("metric_signatures", {}).update({prefix + m: sigs[m] for m in ("chrfpp", "bleu")})
     if prefix:
         return
-    iters = min(int(bootstrap_iters or 0), mt.BOOTSTRAP_CAP)
+    iters = flores.corpus_stderr(task, result, acc, bootstrap_iters, ("bleu", "chrfpp"))
     meta["stderr"] = (f"bootstrap over texts, {iters} resamples, seed {mt.BOOTSTRAP_SEED} (bleu, chrfpp)"
                       if iters >= 2 else "not computed")
-    for (metric, filt), items in ((acc or {}).get("raw_metrics") or {}).items():
-        value = result.metrics.get(task, {}).get(f"{metric},{filt}")
-        if metric in ("bleu", "chrfpp") and isinstance(value, float) and value == value:
-            se = mt.bootstrap_stderr(metric, items, iters)
-            if se is not None:
-                result.metrics[task][f"{metric}_stderr,{filt}"] = se
 
 
 # ------------------------------------------------- stage 2: reading stage 1's run
