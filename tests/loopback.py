@@ -33,7 +33,33 @@ def _cut(text: str, stops) -> str:
     return text
 
 
-class ScriptedServer:
+class LoopbackHTTP:
+    """A threaded HTTP server on 127.0.0.1 (port 0: any free port), served while in a `with`
+    block; `base_url` is its OpenAI-style /v1 root."""
+
+    def _serve(self, handler, port: int = 0) -> None:
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self._httpd.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+class ScriptedServer(LoopbackHTTP):
     def __init__(self, policy, model_name="scripted", port=0):
         self.policy = policy
         self.model_name = model_name
@@ -93,25 +119,9 @@ class ScriptedServer:
                 }
                 self._send(200, json.dumps(body, ensure_ascii=False))
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)  # port 0: any free port
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._serve(Handler, port)
 
-    @property
-    def port(self) -> int:
-        return self._httpd.server_address[1]
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._httpd.shutdown()
-        self._httpd.server_close()
 
 
 def last_user_message(payload: dict) -> str:

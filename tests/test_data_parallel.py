@@ -30,11 +30,12 @@ import re
 import subprocess
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 from conftest import REPO, run_cli, side_env
+from loopback import LoopbackHTTP
 
 
 BIN = Path(sys.executable).parent
@@ -244,7 +245,7 @@ def test_consistency_over_an_even_number_of_languages_survives_data_parallel(tin
 
 
 # ------------------------------------------------------------ server farm
-class RoundRobinProxy:
+class RoundRobinProxy(LoopbackHTTP):
     """An HTTP proxy on loopback sending each request to the next backend in turn
     (what nginx's `upstream` block does by default); counts requests per backend."""
 
@@ -284,21 +285,7 @@ class RoundRobinProxy:
 
             do_GET = do_POST = _forward
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._serve(Handler)
 
 
 def start_server(model_dir: Path) -> tuple[subprocess.Popen, str]:
