@@ -7,13 +7,7 @@ import json
 import math
 import sys
 
-# Exit status of every command (reports/README.md, "Exit status"):
-EXIT_OK = 0
-EXIT_REGRESSED = 1  # compare only: the candidate failed the gate
-EXIT_BAD_INPUT = 2  # bad input, usage or an output that cannot be written
-EXIT_BUDGET = 3  # judge only: items left unjudged (--max-requests, failed requests)
-EXIT_INTERNAL = 70  # a bug: a traceback was printed
-EXIT_INTERRUPTED = 130
+from lm_eval_ext.exit_codes import ExitCode
 
 
 def positive_int(text: str) -> int:
@@ -81,7 +75,7 @@ def _cmd_tasks(args) -> int:
             "tasks": {t: {"languages": langs_of(t)} for t in tasks},
         }
         print(json.dumps(out, indent=2, ensure_ascii=False))
-        return 0
+        return ExitCode.OK
     print(f"Groups ({len(groups)}): run with  lm_eval --tasks <group>")
     width = max(map(len, [*groups, *tasks]), default=10) + 2
     for g in groups:
@@ -94,7 +88,7 @@ def _cmd_tasks(args) -> int:
             f"{c} {languages.get(c).name} ({languages.get(c).tier_label})" if c in known else c for c in codes
         )
         print(f"  {t:<{width}}{desc}")
-    return 0
+    return ExitCode.OK
 
 
 def _cmd_demo(args) -> int:
@@ -111,10 +105,10 @@ def _cmd_report(args) -> int:
     if not report.runs:
         print("lm-eval-ext report: error: no usable run among the inputs (report written with the list "
               "of problems)", file=sys.stderr)
-        return 2
+        return ExitCode.BAD_INPUT
     print(f"wrote {args.output}/report.md and {args.output}/report.html "
           f"({len(report.runs)} run(s), {len(report.families)} task families, {len(set(problems))} warning(s))")
-    return 0
+    return ExitCode.OK
 
 
 def _cmd_leaderboard(args) -> int:
@@ -125,14 +119,14 @@ def _cmd_leaderboard(args) -> int:
     if not rows:
         print("lm-eval-ext leaderboard: error: no usable run among the inputs"
               + (f"; {args.csv} left as it was" if args.csv else ""), file=sys.stderr)
-        return 2
+        return ExitCode.BAD_INPUT
     if args.csv:
         try:
             rows = lb.update_csv(args.csv, rows)
         except lb.LeaderboardError as err:
             print(f"lm-eval-ext leaderboard: error: {err}; the file was left as it was (fix or move it, "
                   "then rerun)", file=sys.stderr)
-            return 2
+            return ExitCode.BAD_INPUT
         print(f"wrote {args.csv} ({len(rows)} run(s))", file=sys.stderr)
     fmt = args.format or (None if args.csv else "csv")
     if fmt:
@@ -141,7 +135,7 @@ def _cmd_leaderboard(args) -> int:
             files.write_output(args.output, text)
         else:
             sys.stdout.write(text)
-    return 0
+    return ExitCode.OK
 
 
 def _cmd_consistency(args) -> int:
@@ -154,7 +148,7 @@ def _cmd_consistency(args) -> int:
     if not found:
         print("no per-language samples logs of a consistency family (e.g. mgsm_native_cot_<lang> with "
               "--log_samples) found in " + ", ".join(args.run_dirs), file=sys.stderr)
-        return 2
+        return ExitCode.BAD_INPUT
     if args.json:
         from lm_eval_ext import files
 
@@ -164,7 +158,7 @@ def _cmd_consistency(args) -> int:
         except OSError as err:
             raise files.OutputError(f"{args.json}: cannot be written ({err.strerror or err})") from None
     print(consistency.to_markdown(found))
-    return 0
+    return ExitCode.OK
 
 
 def _cmd_compare(args) -> int:
@@ -348,20 +342,20 @@ def main(argv=None) -> int:
         return args.func(args)
     except OutputError as err:
         print(f"lm-eval-ext {args.command}: error: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return ExitCode.BAD_INPUT
     except BrokenPipeError:  # `lm-eval-ext tasks | head`
         sys.stderr.close()
-        return EXIT_OK
+        return ExitCode.OK
     except KeyboardInterrupt:
         print(f"lm-eval-ext {args.command}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     except Exception:  # never exit 1 (compare's "regressed") on a crash
         import traceback
 
         traceback.print_exc()
         print(f"lm-eval-ext {args.command}: internal error (a bug; please report it with the traceback above)",
               file=sys.stderr)
-        return EXIT_INTERNAL
+        return ExitCode.INTERNAL
 
 
 if __name__ == "__main__":

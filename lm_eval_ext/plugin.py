@@ -16,23 +16,9 @@ import logging
 from functools import lru_cache
 from pathlib import Path
 
+from lm_eval_ext.resources import tasks_dir
+
 log = logging.getLogger("lm_eval_ext")
-
-
-def tasks_dir() -> Path:
-    """``lm_eval_ext/tasks`` in an installed wheel, ``<checkout>/tasks`` in an
-    editable install or a source checkout."""
-    here = Path(__file__).resolve().parent
-    packaged = here / "tasks"
-    if packaged.is_dir():
-        return packaged
-    return here.parent / "tasks"
-
-
-def reports_dir() -> Path:
-    here = Path(__file__).resolve().parent
-    packaged = here / "reports"
-    return packaged if packaged.is_dir() else here.parent / "reports"
 
 
 @lru_cache(maxsize=1)

@@ -12,7 +12,7 @@ import pytest
 from lm_eval_ext import families, plugin
 from lm_eval_ext.families import Pairing
 from lm_eval_ext.judge import protocols as P
-from lm_eval_ext.reporting.runs import generic_task_languages, task_languages
+from lm_eval_ext.reporting.rows import generic_task_languages, task_languages
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def test_our_task_files_name_no_deprecated_module():
     none goes through an old module path."""
     from importlib import import_module
 
-    tasks = Path(plugin.tasks_dir())
+    tasks = Path(resources.tasks_dir())
     seen = set()
     for path in [*tasks.rglob("*.yaml"), *tasks.rglob("_*_common_yaml")]:
         for dotted in re.findall(r"!function '?([\w.]+)'?", path.read_text(encoding="utf-8")):

@@ -486,10 +486,11 @@ def test_rescore_adds_neural_metrics_beside_the_old_results(en_x_run, mt_models)
     vals = [new["results"][f"flores_{EN}-{t}"]["bleurt,translation"] for t in TARGETS]
     assert new["results"]["flores_en_x"]["bleurt,translation"] == pytest.approx(sum(vals) / len(vals), abs=1e-9)
     # the report reads the run with the rescored file winning
+    from lm_eval_ext.formats.run_folder import find_results
     from lm_eval_ext.reporting import runs
 
     problems = []
-    (folder, files), = runs._run_folders(run, problems)
+    (folder, files), = find_results(run, problems)
     (loaded,) = runs.load_run(folder, files, problems)
     assert loaded.results_files == files
 

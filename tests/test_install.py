@@ -62,7 +62,7 @@ def test_wheel_ships_tasks_and_autoload(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
                            "-q", "--no-deps", str(wheel)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    probe = ("import sys, lm_eval_ext.plugin as d; "
+    probe = ("import sys, lm_eval_ext.resources as d; "
              "print('lm_eval_ext._autoload' in sys.modules, d.tasks_dir())")
     out = subprocess.run([str(venv / "bin" / "python"), "-c", probe], capture_output=True, text=True)
     loaded, path = out.stdout.split()

@@ -86,7 +86,7 @@ def test_mgsm_process_results_fidelity_and_in_language_accuracy():
 
 def test_undecidable_samples_leave_report_scores_intact(tmp_path):
     """runs.item_scores skips samples without the key (an undecidable reply)."""
-    from lm_eval_ext.reporting.runs import item_scores, read_samples
+    from lm_eval_ext.formats.run_folder import item_scores, read_samples
 
     path = tmp_path / "samples_mgsm_direct_de_2026-01-01T00-00-00.000000.jsonl"
     rows = [{"doc_id": 0, "filter": "strict-match", "lang_undecidable": 1.0},

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from lm_eval_ext import languages, plugin
+from lm_eval_ext import languages, plugin, resources
 from lm_eval_ext.languages import MGSM_LANGS
 from lm_eval_ext.families.mgsm import MODES, TASK_VERSION
 
@@ -39,7 +39,7 @@ def _jsonl(path):
 
 
 def test_generated_files_are_fresh():
-    proc = subprocess.run([sys.executable, str(plugin.tasks_dir() / "mgsm" / "_generate.py"), "--check"],
+    proc = subprocess.run([sys.executable, str(resources.tasks_dir() / "mgsm" / "_generate.py"), "--check"],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 

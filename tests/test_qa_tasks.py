@@ -10,11 +10,11 @@ import pytest
 import yaml
 from qa_data import MLQA_DEV_ITEMS, MLQA_TEST_ITEMS, build_data_dir, xquad_rows
 
-from lm_eval_ext import families, languages, plugin
+from lm_eval_ext import families, languages, plugin, resources
 from lm_eval_ext.families import qa
 from lm_eval_ext.languages import MLQA_LANGS, XQUAD_LANGS
 
-QA_TASKS = Path(plugin.tasks_dir()) / "qa"
+QA_TASKS = Path(resources.tasks_dir()) / "qa"
 
 SCRIPT_NAMES = {"Arab": ("ARABIC",), "Deva": ("DEVANAGARI",), "Grek": ("GREEK",), "Cyrl": ("CYRILLIC",),
                 "Thai": ("THAI",), "Hans": ("CJK",), "Jpan": ("CJK", "HIRAGANA", "KATAKANA"), "Latn": ("LATIN",)}

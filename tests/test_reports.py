@@ -284,7 +284,7 @@ def test_paired_bootstrap_matches_exact_enumeration():
 
 # ------------------------------------------------------------- languages
 def test_language_inference_for_all_families():
-    from lm_eval_ext.reporting.runs import split_lang_suffix, task_languages
+    from lm_eval_ext.reporting.rows import split_lang_suffix, task_languages
 
     assert split_lang_suffix("mgsm_native_cot_de") == ("mgsm_native_cot", ("de",))
     assert split_lang_suffix("xquad_de_en") == ("xquad", ("de", "en"))

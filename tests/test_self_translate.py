@@ -459,7 +459,7 @@ def test_report_translate_test_section(tmp_path, data):
     assert "Translate-test: mgsm" in md
     section = md.split("Translate-test: mgsm", 1)[1]
     from lm_eval_ext.metrics import bootstrap
-    from lm_eval_ext.reporting.runs import lang_label
+    from lm_eval_ext.reporting.rows import lang_label
 
     native = {str(i): float(i < right["native"]) for i in range(n)}
     delta, lo, hi, pairs = bootstrap.paired_bootstrap(native, {str(i): 1.0 for i in range(n)})

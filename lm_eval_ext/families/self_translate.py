@@ -32,12 +32,14 @@ from __future__ import annotations
 import logging
 import math
 import os
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from lm_eval_ext import languages
+from lm_eval_ext import languages, model_identity
 from lm_eval_ext.families import flores, mgsm, qa
 from lm_eval_ext.families.base import DataFormatError, DataNotFoundError, Family, Pairing
+from lm_eval_ext.formats import run_folder
 from lm_eval_ext.languages import MGSM_LANGS, XQUAD_LANGS
 from lm_eval_ext.metrics import mt
 
@@ -196,28 +198,60 @@ def _setting_folder(task: str, source: str, lang: str) -> Path:
     return folder
 
 
-def _stage1_run(task: str, source: str, lang: str):
-    """(run, samples file) of the stage-1 task in the folder of `SETTING`; SelfTranslateError
-    naming the stage-2 task and the folder when it is not there."""
-    from lm_eval_ext.reporting import runs as run_reader  # the one run-folder reader (a layer below)
+@dataclass(frozen=True)
+class Stage1Log:
+    """The stage-1 samples log a stage-2 task reads, with the results file written beside it."""
 
+    model: str  # the model as its results file records it
+    folder: Path
+    results: Path
+    samples: Path
+
+
+def _stage1_logs(folder: Path, wanted: str) -> tuple[list[Stage1Log], list[str], list]:
+    """(the stage-1 logs of task `wanted` in `folder`, newest per model configuration; the stage-1
+    tasks logged there; the problems met), read with the ground-floor run-folder format."""
+    problems: list = []
+    found: dict[tuple, Stage1Log] = {}
+    logged: set[str] = set()
+    any_results = False
+    for sub, results_files in run_folder.find_results(folder, problems):
+        samples = run_folder.find_samples(sub)
+        logged.update(t for t in samples if "_self_translate_stage1_" in t)
+        stamps = {run_folder.stamp(f): f for f in samples.get(wanted, [])}
+        for results in results_files:  # oldest first: the newest of a configuration wins
+            doc = run_folder.read_results(results, problems)
+            if doc is None:
+                continue
+            any_results = True
+            log_file = stamps.get(run_folder.stamp(results))
+            if log_file is None or wanted not in doc.get("results", {}):
+                continue
+            cfg = doc.get("config") or {}
+            key = (sub, str(cfg.get("model") or ""), model_identity.model_name(doc, sub.name),
+                   model_identity.canonical_model_args(cfg.get("model_args")))
+            found[key] = Stage1Log(model_identity.model_name(doc, sub.name), sub, results, log_file)
+    return list(found.values()), sorted(logged), (problems if not any_results else [])
+
+
+def _stage1_run(task: str, source: str, lang: str) -> Stage1Log:
+    """The stage-1 log of `task` in the folder of `SETTING`; SelfTranslateError naming the
+    stage-2 task and the folder when it is not there."""
     folder = _setting_folder(task, source, lang)
     wanted = stage1_task(source, lang)
-    found, problems = run_reader.load_runs([folder])
-    holders = [run for run in found if wanted in run.samples]
+    holders, stage1, problems = _stage1_logs(folder, wanted)
     if len(holders) == 1:
-        return holders[0], holders[0].samples[wanted]
+        return holders[0]
     where = f"{SETTING}={folder}"
     if len(holders) > 1:
         raise SelfTranslateError(
             f"task {task}: {where} holds stage-1 samples of {wanted} from {len(holders)} runs "
-            f"({'; '.join(f'{r.model} in {r.path}' for r in holders)}); point it at one model's folder")
-    stage1 = sorted({t for run in found for t in run.samples if "_self_translate_stage1_" in t})
+            f"({'; '.join(f'{h.model} in {h.folder}' for h in holders)}); point it at one model's folder")
     if stage1:
         other = sorted({t.split("_self_translate_stage1_")[0] for t in stage1} - {source})
         has = f"it has stage-1 samples of {', '.join(stage1)}" + (
             f" (family {', '.join(other)}, not {source})" if other else "")
-    elif found:
+    elif not problems:
         has = "it has no stage-1 samples logs (was stage 1 run with --log_samples?)"
     else:
         has = "; ".join(str(p) for p in problems) or "no lm-eval results there"
@@ -227,13 +261,12 @@ def _stage1_run(task: str, source: str, lang: str):
 def stage1_translations(task: str, source: str, lang: str, root) -> tuple[object, Path, dict[str, str]]:
     """(stage-1 run, samples file, {text_id: the model's cleaned English translation}) after
     checking that each logged text is the data's text of the same id."""
-    from lm_eval_ext.reporting import runs as run_reader
-
-    run, path = _stage1_run(task, source, lang)
+    stage1 = _stage1_run(task, source, lang)
+    path = stage1.samples
     texts = {t["text_id"]: t for t in stage1_texts(root, source, lang)}
     out: dict[str, str] = {}
     problems: list = []
-    for line in run_reader.read_samples(path, problems):
+    for line in run_folder.read_samples(path, problems):
         doc, resps = line.get("doc"), line.get("filtered_resps")
         if line.get("filter", flores.FILTER) != flores.FILTER:
             continue
@@ -250,7 +283,7 @@ def stage1_translations(task: str, source: str, lang: str, root) -> tuple[object
         out[doc["text_id"]] = resps[0]
     if problems:
         raise SelfTranslateError(f"task {task}: {problems[0]}")
-    return run, path, out
+    return stage1, path, out
 
 
 # ------------------------------------------------------------- stage 2: the docs

@@ -30,21 +30,16 @@ from pathlib import Path
 
 import numpy as np
 
-from lm_eval_ext import __version__, families
-from lm_eval_ext.metrics import bootstrap
+from lm_eval_ext import __version__, families, files
+from lm_eval_ext.exit_codes import ExitCode
+from lm_eval_ext.formats import judge_file
+from lm_eval_ext.formats.judge_file import JudgeEntry, JudgeResults, PairEntry, PairwiseResults
+from lm_eval_ext.formats.run_folder import Problem, item_scores, read_samples
 from lm_eval_ext.judge import protocols as P
-from lm_eval_ext import files
-from lm_eval_ext.judge.client import (
-    BudgetExhausted,
-    JudgeCache,
-    Request,
-    cache_key,
-    safe_url,
-)
-from lm_eval_ext.reporting.runs import Problem, Run, item_scores, load_runs, read_samples, row_key
-
-RESULTS_PREFIX = "judge_results_"
-PAIRWISE_PREFIX = "judge_pairwise_"
+from lm_eval_ext.judge.client import BudgetExhausted, JudgeCache, Request, cache_key, safe_url
+from lm_eval_ext.metrics import bootstrap
+from lm_eval_ext.reporting.rows import row_key
+from lm_eval_ext.reporting.runs import Run, load_runs
 
 OK, PARSE_FAILURE, REQUEST_FAILED, NOT_JUDGED, INVALID = "ok", "parse_failure", "request_failed", "not_judged", "invalid"
 
@@ -282,7 +277,8 @@ class JudgeJob:
         it.error = None if it.parsed is not None else "no score in the required format"
 
     # -------------------------------------------------------------- summary
-    def summarize(self, items: list[Item], run: Run, refs: dict) -> dict:
+    def summarize(self, items: list[Item], run: Run, refs: dict) -> tuple[dict, dict]:
+        """({task: {protocol: JudgeEntry}}, {protocol: {row key: JudgeEntry}} pooled per language row)."""
         by_task: dict[str, dict[str, list[Item]]] = {}
         for it in items:
             by_task.setdefault(it.task, {}).setdefault(it.protocol, []).append(it)
@@ -291,9 +287,9 @@ class JudgeJob:
             info = run.tasks[task]
             for proto, its in per_proto.items():
                 entry = self._entry(its, proto)
-                entry.update(family=info.family, langs=list(info.langs), reference_metric=refs.get(task))
+                entry.family, entry.langs, entry.reference_metric = info.family, list(info.langs), refs.get(task)
                 pairs = [(it.score, it.reference) for it in its if it.status == OK and it.reference is not None]
-                entry["agreement"] = {
+                entry.agreement = {
                     "method": "spearman", "reference_metric": refs.get(task), "n": len(pairs),
                     "rho": spearman(*zip(*pairs)) if len(pairs) >= 3 else None,
                 }
@@ -302,32 +298,29 @@ class JudgeJob:
         by_lang: dict = {}
         for it in items:
             by_lang.setdefault(it.protocol, {}).setdefault(row_key(it.langs), []).append(it)
-        languages_ = {p: {k: {key: e[key] for key in ("mean", "ci95", "n", "parse_failures", "n_items")}
-                          for k, its in sorted(rows.items()) for e in [self._entry(its, p)]}
-                      for p, rows in by_lang.items()}
-        return {"tasks": tasks, "languages": languages_}
+        languages_ = {p: {k: self._entry(its, p) for k, its in sorted(rows.items())} for p, rows in by_lang.items()}
+        return tasks, languages_
 
-    def _entry(self, its: list[Item], proto: str) -> dict:
+    def _entry(self, its: list[Item], proto: str) -> JudgeEntry:
         scores = [it.score for it in its if it.status == OK]
         count = lambda s: sum(1 for it in its if it.status == s)  # noqa: E731
-        entry = {
-            "protocol": proto, "metric": f"judge/{proto}", "template_version": its[0].template_version,
-            "response_lang": its[0].response_lang, "n_items": len(its), "n": len(scores),
-            "mean": None, "ci95": None, "stderr": None,
-            "scale": "0-100" if proto == "da" else ("1-10" if proto == "grade" else "0-1"),
-            "parse_failures": count(PARSE_FAILURE), "request_failures": count(REQUEST_FAILED),
-            "not_judged": count(NOT_JUDGED), "invalid_items": count(INVALID),
-            "retried_with_reminder": sum(1 for it in its if len(it.replies) == 2),
-            "parse_failure_doc_ids": [it.doc_id for it in its if it.status == PARSE_FAILURE],
-        }
+        entry = JudgeEntry(
+            protocol=proto, metric=f"judge/{proto}", template_version=its[0].template_version,
+            response_lang=its[0].response_lang, n_items=len(its), n=len(scores),
+            scale="0-100" if proto == "da" else ("1-10" if proto == "grade" else "0-1"),
+            parse_failures=count(PARSE_FAILURE), request_failures=count(REQUEST_FAILED),
+            not_judged=count(NOT_JUDGED), invalid_items=count(INVALID),
+            retried_with_reminder=sum(1 for it in its if len(it.replies) == 2),
+            parse_failure_doc_ids=[it.doc_id for it in its if it.status == PARSE_FAILURE],
+        )
         if scores:
             mean, lo, hi = bootstrap.bootstrap_ci(scores, iters=self.iters)
-            entry.update(mean=mean, ci95=[lo, hi],
-                         stderr=float(np.std(scores, ddof=1) / math.sqrt(len(scores))) if len(scores) > 1 else None)
+            entry.mean, entry.ci95 = mean, [lo, hi]
+            entry.stderr = float(np.std(scores, ddof=1) / math.sqrt(len(scores))) if len(scores) > 1 else None
         if proto == "math_cot":
             ok = [it for it in its if it.status == OK]
             if ok:
-                entry["answer_correct_rate"] = sum(it.parsed["correct"] for it in ok) / len(ok)
+                entry.answer_correct_rate = sum(it.parsed["correct"] for it in ok) / len(ok)
         return entry
 
     def provenance(self, run: Run, protocols_used, extra=None) -> dict:
@@ -352,7 +345,7 @@ class JudgeJob:
                 **self.backend.stats.as_dict(), "budget_exhausted": self.resolver.budget_stopped}
 
     # -------------------------------------------------------------- one run
-    def run_single(self, run: Run, stamp: str | None = None) -> tuple[Path, dict]:
+    def run_single(self, run: Run, stamp: str | None = None) -> tuple[Path, JudgeResults]:
         items, refs = self.items_of(run)
         if not items:
             raise ValueError(f"{run.path}: no samples logs of the selected tasks (run lm_eval with --log_samples)")
@@ -361,19 +354,19 @@ class JudgeJob:
         finally:
             # written even after a Ctrl-C or a fatal error: what is judged is kept (and cached)
             stamp = stamp or now_stamp()
-            summary = self.summarize(items, run, refs)
-            complete = all(it.status in (OK, PARSE_FAILURE, INVALID) for it in items)
-            for task in summary["tasks"]:
-                name = f"judge_samples_{task}_{stamp}.jsonl"
+            tasks, pooled = self.summarize(items, run, refs)
+            for task, per in tasks.items():
+                name = judge_file.samples_name(task, stamp)
                 lines = [json.dumps(_item_line(it), ensure_ascii=False) for it in items if it.task == task]
                 files.write_atomic(run.path / name, "\n".join(lines) + "\n")
-                for entry in summary["tasks"][task].values():
-                    entry["samples_file"] = name
-            doc = {"complete": complete, **summary,
-                   "requests": self.requests_summary(),
-                   "provenance": self.provenance(run, {it.protocol for it in items})}
-            path = run.path / f"{RESULTS_PREFIX}{stamp}.json"
-            files.write_atomic(path, json.dumps(doc, indent=2, ensure_ascii=False))
+                for entry in per.values():
+                    entry.samples_file = name
+            doc = JudgeResults(tasks=tasks, languages=pooled,
+                               complete=all(it.status in (OK, PARSE_FAILURE, INVALID) for it in items),
+                               requests=self.requests_summary(),
+                               provenance=self.provenance(run, {it.protocol for it in items}))
+            path = run.path / judge_file.results_name(stamp)
+            judge_file.write(path, doc)
         return path, doc
 
 
@@ -497,7 +490,7 @@ class PairwiseJob(JudgeJob):
         parsed = P.parse("pairwise", reply)
         it.verdicts[k] = parsed["verdict"] if parsed else None
 
-    def run_pairwise(self, run_a: Run, run_b: Run, stamp: str | None = None) -> tuple[Path, dict]:
+    def run_pairwise(self, run_a: Run, run_b: Run, stamp: str | None = None) -> tuple[Path, PairwiseResults]:
         items = self.pair_items(run_a, run_b)
         if not items:
             raise ValueError(f"{run_a.path} and {run_b.path}: no items logged in both runs")
@@ -508,48 +501,46 @@ class PairwiseJob(JudgeJob):
             tasks: dict = {}
             for task in dict.fromkeys(it.task for it in items):
                 its = [it for it in items if it.task == task]
-                tasks[task] = _pair_entry(its, self.iters)
-                tasks[task].update(family=run_a.tasks[task].family, langs=list(its[0].langs),
-                                   template_version=its[0].version)
-                name = f"judge_pairwise_samples_{task}_{stamp}.jsonl"
+                entry = tasks[task] = _pair_entry(its, self.iters)
+                entry.family, entry.langs, entry.template_version = run_a.tasks[task].family, list(its[0].langs), \
+                    its[0].version
+                name = judge_file.pairwise_samples_name(task, stamp)
                 files.write_atomic(run_a.path / name, "\n".join(json.dumps({
                     "task": it.task, "doc_id": it.doc_id, "langs": list(it.langs), "status": it.status,
                     "verdict_a_first": it.verdicts[0], "verdict_b_first": it.verdicts[1], "outcome_for_a": it.outcome,
                     "error": it.error, "judge_replies": it.replies}, ensure_ascii=False) for it in its) + "\n")
-                tasks[task]["samples_file"] = name
+                entry.samples_file = name
             by_lang: dict = {}
             for it in items:
                 by_lang.setdefault(row_key(it.langs), []).append(it)
-            doc = {
-                "complete": all(it.status in (OK, PARSE_FAILURE) for it in items),
-                "run_a": {"path": str(run_a.path), "model": run_a.model, "run_id": run_a.identity},
-                "run_b": {"path": str(run_b.path), "model": run_b.model, "run_id": run_b.identity},
-                "tasks": tasks,
-                "languages": {k: _pair_entry(v, self.iters) for k, v in sorted(by_lang.items())},
-                "requests": self.requests_summary(),
-                "provenance": self.provenance(run_a, {"pairwise"}, {"run_b": str(run_b.path)}),
-            }
-            path = run_a.path / f"{PAIRWISE_PREFIX}{stamp}.json"
-            files.write_atomic(path, json.dumps(doc, indent=2, ensure_ascii=False))
+            doc = PairwiseResults(
+                tasks=tasks,
+                languages={k: _pair_entry(v, self.iters) for k, v in sorted(by_lang.items())},
+                run_a={"path": str(run_a.path), "model": run_a.model, "run_id": run_a.identity},
+                run_b={"path": str(run_b.path), "model": run_b.model, "run_id": run_b.identity},
+                complete=all(it.status in (OK, PARSE_FAILURE) for it in items),
+                requests=self.requests_summary(),
+                provenance=self.provenance(run_a, {"pairwise"}, {"run_b": str(run_b.path)}),
+            )
+            path = run_a.path / judge_file.pairwise_name(stamp)
+            judge_file.write(path, doc)
         return path, doc
 
 
-def _pair_entry(its: list[PairItem], iters: int) -> dict:
+def _pair_entry(its: list[PairItem], iters: int) -> PairEntry:
     ok = [it for it in its if it.status == OK]
-    w = sum(it.outcome == WIN for it in ok)
-    t = sum(it.outcome == TIE for it in ok)
-    lo_ = sum(it.outcome == LOSS for it in ok)
-    entry = {"n_items": len(its), "n": len(ok), "win": w, "tie": t, "loss": lo_,
-             # a tie that is not [[C]] in both orders: the verdict flipped with the order (position bias)
-             "order_disagreements": sum(1 for it in ok if it.outcome == TIE and it.verdicts != ["C", "C"]),
-             "parse_failures": sum(it.status == PARSE_FAILURE for it in its),
-             "request_failures": sum(it.status == REQUEST_FAILED for it in its),
-             "not_judged": sum(it.status == NOT_JUDGED for it in its),
-             "win_rate": None, "win_rate_ci95": None}
+    entry = PairEntry(
+        n_items=len(its), n=len(ok), win=sum(it.outcome == WIN for it in ok), tie=sum(it.outcome == TIE for it in ok),
+        loss=sum(it.outcome == LOSS for it in ok),
+        # a tie that is not [[C]] in both orders: the verdict flipped with the order (position bias)
+        order_disagreements=sum(1 for it in ok if it.outcome == TIE and it.verdicts != ["C", "C"]),
+        parse_failures=sum(it.status == PARSE_FAILURE for it in its),
+        request_failures=sum(it.status == REQUEST_FAILED for it in its),
+        not_judged=sum(it.status == NOT_JUDGED for it in its))
     if ok:
         scores = [{WIN: 1.0, TIE: 0.5, LOSS: 0.0}[it.outcome] for it in ok]
         mean, lo, hi = bootstrap.bootstrap_ci(scores, iters=iters)
-        entry.update(win_rate=mean, win_rate_ci95=[lo, hi])
+        entry.win_rate, entry.win_rate_ci95 = mean, [lo, hi]
     return entry
 
 
@@ -564,13 +555,13 @@ def run_command(args) -> int:
 
     if bool(args.judge_hf) == bool(args.judge_url):
         say("lm-eval-ext judge: error: give either --judge-url (with --judge-model) or --judge-hf PATH")
-        return 2
+        return ExitCode.BAD_INPUT
     try:
         overrides = P.parse_overrides(args.protocol)
         api_key = api_key_from_env(args.api_key_env)
     except ValueError as e:
         say(f"lm-eval-ext judge: error: {e}")
-        return 2
+        return ExitCode.BAD_INPUT
     budget = Budget(args.max_requests)
     if args.judge_hf:
         backend = HFJudge(args.judge_hf, batch_size=args.batch_size, max_new_tokens=args.max_tokens, budget=budget)
@@ -578,7 +569,7 @@ def run_command(args) -> int:
     else:
         if not args.judge_model:
             say("lm-eval-ext judge: error: --judge-url needs --judge-model")
-            return 2
+            return ExitCode.BAD_INPUT
         sampling = {"temperature": args.temperature, "max_tokens": args.max_tokens}
         if args.seed is not None:
             sampling["seed"] = args.seed
@@ -589,9 +580,9 @@ def run_command(args) -> int:
                                   follow_redirects=args.follow_redirects)
         except JudgeFatal as e:
             say(f"lm-eval-ext judge: error: {Redactor([api_key])(e)}")
-            return 2
+            return ExitCode.BAD_INPUT
         redact = backend.redact
-    from lm_eval_ext.local.embedded import cache_root
+    from lm_eval_ext.resources import cache_root
 
     cache = JudgeCache(Path(args.cache) if args.cache else cache_root() / "judge_cache.sqlite")
     problems: list[Problem] = []
@@ -600,41 +591,41 @@ def run_command(args) -> int:
         for p in problems:
             say(f"lm-eval-ext judge: {p}")
         say("lm-eval-ext judge: error: no usable run")
-        return 2
+        return ExitCode.BAD_INPUT
     tasks = [t.strip() for t in args.tasks.split(",")] if args.tasks else None
     job_cls = PairwiseJob if args.pairwise else JudgeJob
     job = job_cls(backend, cache, sampling, overrides, tasks, args.limit, progress=not args.no_progress,
                   bootstrap_iters=args.bootstrap_iters)
     job.problems = problems
-    status = 0
+    status = ExitCode.OK
     try:
         if args.pairwise:
             if len(runs) != 1:
                 say("lm-eval-ext judge: error: --pairwise compares one run folder with one other")
-                return 2
+                return ExitCode.BAD_INPUT
             others, _ = load_runs([args.pairwise], problems)
             if len(others) != 1:
                 say(f"lm-eval-ext judge: error: --pairwise {args.pairwise}: not one usable run")
-                return 2
+                return ExitCode.BAD_INPUT
             path, doc = job.run_pairwise(runs[0], others[0])
             _print_pairwise(path, doc, say)
-            status = 0 if doc["complete"] else 3
+            status = ExitCode.OK if doc.complete else ExitCode.BUDGET
         else:
             for run in runs:
                 path, doc = job.run_single(run)
                 _print_single(path, doc, say)
-                if not doc["complete"]:
-                    status = 3
+                if not doc.complete:
+                    status = ExitCode.BUDGET
     except JudgeFatal as e:
         say(f"lm-eval-ext judge: error: {e}")
-        return 2
+        return ExitCode.BAD_INPUT
     except KeyboardInterrupt:
         say("lm-eval-ext judge: interrupted; judged items are cached and the partial results written; "
             "rerun the same command to resume")
-        return 130
+        return ExitCode.INTERRUPTED
     except ValueError as e:
         say(f"lm-eval-ext judge: error: {e}")
-        return 2
+        return ExitCode.BAD_INPUT
     finally:
         cache.close()
     for p in dict.fromkeys(job.problems):
@@ -642,24 +633,24 @@ def run_command(args) -> int:
     r = job.requests_summary()
     say(f"requests: {r['cache_hits']} from cache, {r['http_requests']} sent ({r['retries']} retries), "
         f"{r['failed_requests']} failed" + (" ; budget exhausted (--max-requests)" if r["budget_exhausted"] else ""))
-    if status == 3:
+    if status == ExitCode.BUDGET:
         say("lm-eval-ext judge: some items were not judged (budget or failed requests); rerun to resume")
     return status
 
 
-def _print_single(path: Path, doc: dict, say) -> None:
+def _print_single(path: Path, doc: JudgeResults, say) -> None:
     say(f"wrote {path}", file=sys.stdout)
-    for task, per in doc["tasks"].items():
+    for task, per in doc.tasks.items():
         for proto, e in per.items():
-            mean = "—" if e["mean"] is None else f"{e['mean']:.3f}"
-            rho = e["agreement"]["rho"]
-            say(f"  {task:<32} judge/{proto:<9} mean {mean} (n {e['n']}/{e['n_items']}, "
-                f"parse failures {e['parse_failures']}, failed {e['request_failures'] + e['not_judged']})"
-                + ("" if rho is None else f"  spearman vs {e['reference_metric']}: {rho:+.2f}"), file=sys.stdout)
+            mean = "—" if e.mean is None else f"{e.mean:.3f}"
+            rho = e.agreement["rho"]
+            say(f"  {task:<32} judge/{proto:<9} mean {mean} (n {e.n}/{e.n_items}, "
+                f"parse failures {e.parse_failures}, failed {e.request_failures + e.not_judged})"
+                + ("" if rho is None else f"  spearman vs {e.reference_metric}: {rho:+.2f}"), file=sys.stdout)
 
 
-def _print_pairwise(path: Path, doc: dict, say) -> None:
-    say(f"wrote {path}  (A = {doc['run_a']['model']}, B = {doc['run_b']['model']})", file=sys.stdout)
-    for lang, e in doc["languages"].items():
-        say(f"  {lang:<10} win {e['win']}  tie {e['tie']}  loss {e['loss']}  (parse failures {e['parse_failures']})",
+def _print_pairwise(path: Path, doc: PairwiseResults, say) -> None:
+    say(f"wrote {path}  (A = {doc.run_a['model']}, B = {doc.run_b['model']})", file=sys.stdout)
+    for lang, e in doc.languages.items():
+        say(f"  {lang:<10} win {e.win}  tie {e.tie}  loss {e.loss}  (parse failures {e.parse_failures})",
             file=sys.stdout)

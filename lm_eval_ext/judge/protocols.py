@@ -23,8 +23,8 @@ from string import Template
 
 from lm_eval_ext import families, languages
 from lm_eval_ext.metrics.reasoning import strip_reasoning
-from lm_eval_ext.plugin import reports_dir
-from lm_eval_ext.reporting.runs import prompt_parts
+from lm_eval_ext.resources import judge_templates_dir
+from lm_eval_ext.formats.run_folder import prompt_parts
 
 TEMPLATE_REVISION = {"da": 1, "qa_equiv": 1, "math_cot": 1, "grade": 1, "pairwise": 1, "reminder": 1}
 SINGLE_PROTOCOLS = ("da", "qa_equiv", "math_cot", "grade")
@@ -72,7 +72,7 @@ def template(protocol: str) -> PromptTemplate:
     if protocol not in TEMPLATE_REVISION:
         raise KeyError(f"unknown judge protocol {protocol!r}; known: {', '.join(TEMPLATE_REVISION)}")
     rev = TEMPLATE_REVISION[protocol]
-    path = reports_dir() / "judge" / f"{protocol}.v{rev}.txt"
+    path = judge_templates_dir() / f"{protocol}.v{rev}.txt"
     return PromptTemplate(protocol, rev, path.read_text(encoding="utf-8"))
 
 

@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from lm_eval_ext.exit_codes import ExitCode
 from lm_eval_ext import languages
 from lm_eval_ext.families.base import DATA_DIR_ENV, local_root
 from lm_eval_ext.languages import MGSM_LANGS
@@ -144,14 +145,14 @@ def run_demo(args) -> int:
     bad = [c for c in langs if c not in MGSM_LANGS]
     if bad:
         print(f"error: MGSM has no language {', '.join(bad)} (it has {' '.join(MGSM_LANGS)})", file=sys.stderr)
-        return 2
+        return ExitCode.BAD_INPUT
     started = time.time()
     print(f"[1/3] preparing the embedded model {MODEL_NAME} (converted from GGUF once, then cached)", flush=True)
     try:
         model = model_dir()
     except EmbeddedModelMissing as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
+        return ExitCode.BAD_INPUT
     with tempfile.TemporaryDirectory(prefix="lm_eval_ext_demo_") as tmp:
         env_extra, label = choose_data(Path(tmp))
         print(f"[2/3] data: {label}", flush=True)
@@ -180,11 +181,11 @@ def run_demo(args) -> int:
     runs, problems = load_runs([out])
     if not runs:
         print(f"error: no lm-eval results in {out}: " + "; ".join(map(str, problems)), file=sys.stderr)
-        return 2
+        return ExitCode.BAD_INPUT
     run = max(runs, key=lambda r: r.results_files[-1].name)  # the one this command just wrote
     print(f"\nMGSM {args.mode}, {MODEL_NAME}, first {args.limit} item(s) per language, 0-shot chat; {label}")
     print_table(run, args.mode, langs)
     print(f"\nlm-eval output: {run.path}")
     print(f"  results: {run.results_files[-1].name}; per-sample logs: samples_mgsm_{args.mode}_<lang>_*.jsonl")
     print(f"wall time: {time.time() - started:.0f} s")
-    return 0
+    return ExitCode.OK

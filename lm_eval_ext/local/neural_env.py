@@ -19,6 +19,7 @@ import sys
 import venv
 from pathlib import Path
 
+from lm_eval_ext.exit_codes import ExitCode
 from lm_eval_ext.metrics import neural as neural_metrics
 
 
@@ -78,19 +79,19 @@ def run_command(args) -> int:
             if not python:
                 print(f"lm-eval-ext neural-env: error: give DIR or set {neural_metrics.SIDE_PYTHON_ENV}",
                       file=sys.stderr)
-                return 2
+                return ExitCode.BAD_INPUT
         else:
             if not args.dir:
                 print("lm-eval-ext neural-env: error: DIR is required (the folder of the new environment)",
                       file=sys.stderr)
-                return 2
+                return ExitCode.BAD_INPUT
             python = create(Path(args.dir), args.torch, args.pip_arg, args.python)
         info = check(str(python))
     except NeuralEnvError as err:
         print(f"lm-eval-ext neural-env: error: {err}", file=sys.stderr)
-        return 2
+        return ExitCode.BAD_INPUT
     pk = info["packages"]
     print(f"side environment ok: Python {info['python']}, unbabel-comet {pk['unbabel-comet']}, bleurt-pytorch "
           f"{pk['bleurt-pytorch']}, torch {pk['torch']}, transformers {pk['transformers']}, numpy {pk['numpy']}")
     print(f"use it with:\n  export {neural_metrics.SIDE_PYTHON_ENV}={python}")
-    return 0
+    return ExitCode.OK

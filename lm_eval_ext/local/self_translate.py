@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from lm_eval_ext.exit_codes import ExitCode
 from lm_eval_ext.families import self_translate as st
 
 
@@ -130,13 +131,13 @@ def run(args) -> int:
         stage1, stage2 = plan(pairs, _limit(args.limit))
     except (BadInput, DataNotFoundError, ValueError) as err:
         print(f"lm-eval-ext self-translate: error: {err}", file=sys.stderr)
-        return 2
+        return ExitCode.BAD_INPUT
     out = Path(args.output_path).expanduser().resolve()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         print(f"lm-eval-ext self-translate: error: --output_path {out}: {err.strerror or err}", file=sys.stderr)
-        return 2
+        return ExitCode.BAD_INPUT
 
     import lm_eval.api.registry
 
@@ -155,7 +156,7 @@ def run(args) -> int:
             st.preflight(task, source, lang, limit=len(docs))
     except DataNotFoundError as err:
         print(f"lm-eval-ext self-translate: error: {err}", file=sys.stderr)
-        return 2
+        return ExitCode.BAD_INPUT
     print(f"[3/3] stage 2: the model answers its {sum(map(len, stage2.values()))} English texts", flush=True)
     res2, _ = _evaluate(lm, args, pairs, 2, stage2, out)
     _print_table(pairs, res1, res2)
@@ -163,7 +164,7 @@ def run(args) -> int:
     print(f"  two-command equivalent: {st.SETTING}={folder} lm_eval ... --tasks "
           f"{','.join(stage2)} --limit {args.limit or 'none'}")
     print(f"wall time: {time.time() - started:.0f} s")
-    return 0
+    return ExitCode.OK
 
 
 def add_parser(sub, func) -> None:

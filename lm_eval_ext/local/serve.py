@@ -21,6 +21,8 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from lm_eval_ext.exit_codes import ExitCode
+
 
 class Generator:
     def __init__(self, path: str, max_tokens_cap: int = 1024):
@@ -152,4 +154,4 @@ def serve(args) -> int:
         pass
     finally:
         httpd.server_close()
-    return 0
+    return ExitCode.OK

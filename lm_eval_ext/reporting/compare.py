@@ -27,9 +27,12 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape as xml_escape
 from xml.sax.saxutils import quoteattr
 
+from lm_eval_ext.exit_codes import ExitCode
 from lm_eval_ext.metrics import bootstrap
 from lm_eval_ext.reporting.document import md_cell
-from lm_eval_ext.reporting.runs import Problem, Run, item_scores, judge_item_scores, load_runs, read_samples, row_key
+from lm_eval_ext.formats.run_folder import Problem, item_scores, read_samples
+from lm_eval_ext.reporting.rows import row_key
+from lm_eval_ext.reporting.runs import Run, judge_item_scores, load_runs
 from lm_eval_ext.reporting.tables import HELPER_METRIC_SUFFIXES, metric_label
 
 REGRESSED, IMPROVED, UNCHANGED, MISSING = "regressed", "improved", "unchanged", "missing"
@@ -257,7 +260,7 @@ def run_compare(args, out=sys.stdout, err=sys.stderr) -> int:
         cand = _one_run(args.candidate, "candidate", problems)
     except (CompareError, files.OutputError) as e:
         print(f"lm-eval-ext compare: error: {e}", file=err)
-        return 2
+        return ExitCode.BAD_INPUT
     base.label = base.label or "baseline"
     rows, problems = compare_runs(base, cand, threshold=args.threshold, metrics=args.metric,
                                   all_metrics=args.all_metrics, significance=not args.no_significance,
@@ -269,7 +272,7 @@ def run_compare(args, out=sys.stdout, err=sys.stderr) -> int:
             print(f"lm-eval-ext compare: warning: {p}", file=err)
     if not rows:
         print("lm-eval-ext compare: error: no task and language present in both runs", file=err)
-        return 2
+        return ExitCode.BAD_INPUT
     renders = {
         "table": lambda: to_table(rows, base, cand, args.threshold),
         "md": lambda: to_markdown(rows, base, cand, args.threshold, problems),
@@ -279,4 +282,4 @@ def run_compare(args, out=sys.stdout, err=sys.stderr) -> int:
         if path:
             files.write_output(path, renders[fmt]())  # OutputError: exit 2 (cli)
     out.write(renders[args.format]())
-    return 1 if any(r.verdict in FAILING for r in rows) else 0
+    return ExitCode.REGRESSED if any(r.verdict in FAILING for r in rows) else ExitCode.OK

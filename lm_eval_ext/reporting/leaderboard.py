@@ -39,7 +39,9 @@ from pathlib import Path
 
 from lm_eval_ext import __version__, files
 from lm_eval_ext.reporting.document import md_cell
-from lm_eval_ext.reporting.runs import Problem, Run, load_runs, row_key, same_identity
+from lm_eval_ext.formats.run_folder import Problem
+from lm_eval_ext.reporting.rows import row_key
+from lm_eval_ext.reporting.runs import Run, load_runs, same_identity
 from lm_eval_ext.reporting.tables import HELPER_METRIC_SUFFIXES, family_means, metric_column
 
 ID_COLUMNS = ["run_id", "model", "model_type", "model_args", "date", "lm_eval_version",

@@ -20,6 +20,7 @@ import math
 from pathlib import Path
 
 from lm_eval_ext import families
+from lm_eval_ext.formats.run_folder import Problem, read_samples
 from lm_eval_ext.reporting import runs
 from lm_eval_ext.metrics.consistency import SUMMARY_METRICS, Record, compute
 
@@ -35,14 +36,14 @@ def records_from_samples(path: Path, source: str, problems: list) -> dict[str, l
     """{filter: [Record]} of one per-language samples log of the family `source`."""
     adapter = families.get(source).parallel
     out: dict[str, list[Record]] = {}
-    for s in runs.read_samples(path, problems):
+    for s in read_samples(path, problems):
         doc = s.get("doc") or {}
         try:
             item, lang = adapter.item_id(doc), adapter.doc_lang(doc)
         except (KeyError, TypeError, ValueError):
             item = lang = None
         if item is None or not lang:
-            problems.append(runs.Problem(str(path), f"sample without the item id or language of {source} docs; skipped"))
+            problems.append(Problem(str(path), f"sample without the item id or language of {source} docs; skipped"))
             continue
         answer = _answer(s)
         fid = s.get("lang_fidelity")
@@ -69,7 +70,7 @@ def posthoc(paths, problems: list | None = None) -> list[dict]:
                 langs = tuple(lang for lang in fam.languages if lang in logs)
                 missing = [lang for lang in fam.languages if lang not in logs]
                 if missing:
-                    problems.append(runs.Problem(
+                    problems.append(Problem(
                         str(run.path), f"{prefix}: no samples log for {', '.join(missing)}; "
                         f"consistency over {', '.join(langs)} only"))
                 by_filter: dict[str, list] = {}
@@ -77,7 +78,7 @@ def posthoc(paths, problems: list | None = None) -> list[dict]:
                     for filt, recs in records_from_samples(logs[lang], fam.name, problems).items():
                         by_filter.setdefault(filt, []).extend(recs)
                 if len(langs) < 2:
-                    problems.append(runs.Problem(str(run.path), f"{prefix}: fewer than two languages; nothing to compare"))
+                    problems.append(Problem(str(run.path), f"{prefix}: fewer than two languages; nothing to compare"))
                     continue
                 found.append({
                     "run": str(run.path), "model": run.model, "family": prefix, "source": fam.name,

@@ -20,13 +20,15 @@ from pathlib import Path
 
 from lm_eval_ext import __version__, files, languages
 from lm_eval_ext.metrics import bootstrap
-from lm_eval_ext.plugin import reports_dir
-from lm_eval_ext.reporting import svg, translate_test
+from lm_eval_ext.resources import reports_dir
+from lm_eval_ext.reporting import svg, translate_test_section
 from lm_eval_ext.reporting.document import (BulletList, Cell, Code, Details, Document, Figures, Heading, Lines,
                                             Paragraph, Pre, Row, Section, Span, Strong, Swatch, Table, to_html,
                                             to_markdown)
-from lm_eval_ext.reporting.runs import (Problem, Run, item_scores, load_runs, prompt_parts, read_samples, row_key,
-                                        row_label, tier_of)
+from lm_eval_ext.formats.judge_file import JudgeEntry, JudgeResults
+from lm_eval_ext.formats.run_folder import Problem, item_scores, prompt_parts, read_samples
+from lm_eval_ext.reporting.rows import row_key, row_label, tier_of
+from lm_eval_ext.reporting.runs import Run, load_runs
 from lm_eval_ext.reporting.tables import (BOOKKEEPING_METRICS, HELPER_METRIC_SUFFIXES, MEAN_KINDS, MEAN_LABELS,
                                           Table as ScoreTable, build_tables, metric_label)
 
@@ -115,7 +117,7 @@ class Report:
         if self.problems:
             sections.append(self.skipped_section())
         sections += [self.family_section(family, tables) for family, tables in self.families.items()]
-        sections += translate_test.sections(self.runs, self.samples.lines, self.iters)
+        sections += translate_test_section.sections(self.runs, self.samples.lines, self.iters)
         judge = judge_section(self.runs)
         if judge is not None:
             sections.append(judge)
@@ -349,35 +351,35 @@ def provenance(r: Run):
 
 # ------------------------------------------------------------------ judge
 def _judge_rows(run: Run):
-    """(task, entry, file) of the run's newest judge entry per task and protocol, in row order."""
+    """(task, protocol, entry, file, document) of the run's newest judge entry per task and protocol,
+    in row order."""
     latest = {}
     for f, doc in run.judge:
-        for task, per in doc["tasks"].items():
-            for proto, e in (per or {}).items():
-                if isinstance(e, dict):
-                    latest[(task, proto)] = (e, f, doc)
+        for task, per in doc.tasks.items():
+            for proto, e in per.items():
+                latest[(task, proto)] = (e, f, doc)
     info = run.tasks
     return sorted(((t, p, e, f, d) for (t, p), (e, f, d) in latest.items()),
                   key=lambda x: (x[1], tier_of(info[x[0]].langs if x[0] in info else ()) != languages.HIGH,
                                  info[x[0]].langs if x[0] in info else (), x[0]))
 
 
-def _judge_cells(run: Run, task, e) -> list[str]:
-    langs = run.tasks[task].langs if task in run.tasks else tuple(e.get("langs") or ())
-    mean = "—" if e.get("mean") is None else f"{e['mean']:.3g}"
-    if e.get("ci95"):
-        mean += f" [{e['ci95'][0]:.3g}, {e['ci95'][1]:.3g}]"
-    pf = str(e.get("parse_failures", 0))
-    if e.get("parse_failure_doc_ids"):
-        ids = e["parse_failure_doc_ids"]
+def _judge_cells(run: Run, task, e: JudgeEntry) -> list[str]:
+    langs = run.tasks[task].langs if task in run.tasks else tuple(e.langs or ())
+    mean = "—" if e.mean is None else f"{e.mean:.3g}"
+    if e.ci95:
+        mean += f" [{e.ci95[0]:.3g}, {e.ci95[1]:.3g}]"
+    pf = str(e.parse_failures)
+    if e.parse_failure_doc_ids:
+        ids = e.parse_failure_doc_ids
         pf += " (doc " + ", ".join(map(str, ids[:10])) + (" …" if len(ids) > 10 else "") + ")"
-    other = (e.get("request_failures") or 0) + (e.get("not_judged") or 0) + (e.get("invalid_items") or 0)
-    agree = e.get("agreement") or {}
+    other = e.request_failures + e.not_judged + e.invalid_items
+    agree = e.agreement or {}
     rho = agree.get("rho")
     rho_text = "—" if rho is None else f"{rho:+.2f}"
     if agree.get("n") is not None:
         rho_text += f" (n {agree['n']})"
-    return [task, row_label(langs), f"judge/{e.get('protocol')}", mean, f"{e.get('n')}/{e.get('n_items')}", pf,
+    return [task, row_label(langs), f"judge/{e.protocol}", mean, f"{e.n}/{e.n_items}", pf,
             str(other), str(agree.get("reference_metric") or "—"), rho_text]
 
 
@@ -393,16 +395,16 @@ PAIR_HEAD = ["versus (B)", "language", "win", "tie", "loss", "win rate (tie = ½
 
 def _pair_rows(run: Run):
     for f, doc in run.pairwise:
-        for lang, e in (doc.get("languages") or {}).items():
-            wr = "—" if e.get("win_rate") is None else f"{e['win_rate']:.3f}"
-            if e.get("win_rate_ci95"):
-                wr += f" [{e['win_rate_ci95'][0]:.3f}, {e['win_rate_ci95'][1]:.3f}]"
-            yield [str((doc.get("run_b") or {}).get("model", "?")), lang, str(e.get("win")), str(e.get("tie")),
-                   str(e.get("loss")), wr, str(e.get("order_disagreements")), str(e.get("parse_failures"))]
+        for lang, e in doc.languages.items():
+            wr = "—" if e.win_rate is None else f"{e.win_rate:.3f}"
+            if e.win_rate_ci95:
+                wr += f" [{e.win_rate_ci95[0]:.3f}, {e.win_rate_ci95[1]:.3f}]"
+            yield [str(doc.run_b.get("model", "?")), lang, str(e.win), str(e.tie),
+                   str(e.loss), wr, str(e.order_disagreements), str(e.parse_failures)]
 
 
-def _judge_provenance(doc: dict) -> str:
-    prov = doc.get("provenance") or {}
+def _judge_provenance(doc: JudgeResults) -> str:
+    prov = doc.provenance
     j = prov.get("judge") if isinstance(prov.get("judge"), dict) else {}
     templates = prov.get("templates") if isinstance(prov.get("templates"), dict) else {}
     tpl = ", ".join(f"{v}" for v in templates.values())

@@ -29,10 +29,12 @@ import math
 from datetime import datetime
 from pathlib import Path
 
+from lm_eval_ext.exit_codes import ExitCode
 from lm_eval_ext import files
 from lm_eval_ext.families.base import RescoreError
 from lm_eval_ext.metrics import neural
-from lm_eval_ext.reporting.runs import RESULTS_RE, Problem, Run, load_runs, read_samples
+from lm_eval_ext.formats.run_folder import Problem, RESULTS_RE, read_samples
+from lm_eval_ext.reporting.runs import Run, load_runs
 
 
 def _leaves(name: str, subtasks: dict, seen=()) -> list[str]:
@@ -159,7 +161,7 @@ def run_rescore(args) -> int:
     if unknown or not metrics:
         print(f"lm-eval-ext rescore: error: unknown metric(s) {unknown}; choose from "
               f"{','.join(neural.METRICS)}", file=sys.stderr)
-        return 2
+        return ExitCode.BAD_INPUT
     problems: list[Problem] = []
     runs, _ = load_runs([args.run_dir], problems)
     written, complete = [], bool(runs)
@@ -177,4 +179,4 @@ def run_rescore(args) -> int:
         print(f"wrote {path}")
     for metric in metrics:
         print(f"{metric}: {neural.signature(metric)}")
-    return 0 if complete and written else 2
+    return ExitCode.OK if complete and written else ExitCode.BAD_INPUT

@@ -21,7 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lm_eval_ext import languages
-from lm_eval_ext.reporting.runs import Problem, Run, is_english, lang_sort_key, row_key, tier_of
+from lm_eval_ext.formats.run_folder import Problem
+from lm_eval_ext.reporting.rows import is_english, lang_sort_key, row_key, tier_of
+from lm_eval_ext.reporting.runs import Run
 
 HELPER_METRIC_SUFFIXES = ("_non_en",)  # per-item helpers of group aggregates; not shown per language
 # shares that qualify other numbers (how many replies were undecidable or needed cleaning): tabled,

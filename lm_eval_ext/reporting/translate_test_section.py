@@ -21,7 +21,9 @@ from lm_eval_ext.families import self_translate as st
 from lm_eval_ext.metrics import bootstrap
 from lm_eval_ext.reporting import svg
 from lm_eval_ext.reporting.document import Cell, Code, Figures, Heading, Paragraph, Row, Section, Table
-from lm_eval_ext.reporting.runs import Run, item_scores, lang_label, tier_of
+from lm_eval_ext.formats.run_folder import item_scores
+from lm_eval_ext.reporting.rows import lang_label, tier_of
+from lm_eval_ext.reporting.runs import Run
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,245 @@
+"""An lm-eval run folder, as files: what lm-eval 0.4.x writes into ``--output_path``.
+
+- ``results_<date>.json``: one per ``lm_eval`` invocation (`RESULTS_RE`); its shape is
+  checked by `shape_problem` and read by `read_results`;
+- ``samples_<task>_<date>.jsonl`` (``--log_samples``): one per task and invocation, named
+  with the date of the results file written by the same invocation (`SAMPLES_RE`, `stamp`);
+  read line by line by `read_samples`, per-item scores by `item_scores`.
+
+Family-agnostic and ground floor: the run model built from these files (`reporting.runs`),
+self-translate's stage-1 reader and the judge all read through here. Bad input never
+raises: whatever cannot be used becomes a `Problem` (file + what is wrong), the rest is used.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+DATE_PATTERN = r"\d{4}-\d{2}-\d{2}T[0-9\-.]+"
+RESULTS_RE = re.compile(rf"^results_(?P<date>{DATE_PATTERN})\.json$")
+SAMPLES_RE = re.compile(rf"^samples_(?P<task>.+)_(?P<date>{DATE_PATTERN})\.jsonl$")
+
+# top-level fields of a results file and the JSON type they must have when present
+_OBJECT_FIELDS = ("results", "configs", "versions", "groups", "group_subtasks", "higher_is_better", "n-samples",
+                  "config")
+_OBJECT_VALUED = ("configs", "higher_is_better", "n-samples")  # {task: object}
+_MAX_TIMESTAMP = 253402300799  # 9999-12-31: what a date can be shown as
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something in the input that could not be used (and was skipped)."""
+
+    where: str  # a file or folder
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.what}"
+
+
+def number(value) -> float | None:
+    """A JSON number as float (booleans are not numbers); None otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def type_name(value) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__)
+
+
+def stamp(path: Path) -> str | None:
+    """The date in a results or samples file name (shared by the files of one invocation)."""
+    m = RESULTS_RE.match(path.name) or SAMPLES_RE.match(path.name)
+    return m["date"] if m else None
+
+
+# ------------------------------------------------------------------ results files
+def shape_problem(data) -> str | None:
+    """What makes a parsed results document unusable (valid JSON of the wrong shape), or None."""
+    if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
+        return "no 'results' object: not an lm-eval results file"
+    for key in _OBJECT_FIELDS:
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            return f"'{key}' is {type_name(data[key])}, not an object"
+    for key in _OBJECT_VALUED:
+        for name, value in (data.get(key) or {}).items():
+            if value is not None and not isinstance(value, dict):
+                return f"'{key}.{name}' is {type_name(value)}, not an object"
+    for name, value in (data.get("group_subtasks") or {}).items():
+        if not isinstance(value, list):
+            return f"'group_subtasks.{name}' is {type_name(value)}, not a list"
+    date = data.get("date")
+    if date is not None:
+        if isinstance(date, bool) or not isinstance(date, (int, float, str)):
+            return f"'date' is {type_name(date)}, not a timestamp"
+        if isinstance(date, (int, float)) and not (math.isfinite(date) and 0 <= date <= _MAX_TIMESTAMP):
+            return f"'date' is {date!r}, not a timestamp"
+    return None
+
+
+def read_results(path: Path, problems: list[Problem]) -> dict | None:
+    """A results document, or None (and a Problem) when it cannot be read or has the wrong shape."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except json.JSONDecodeError as err:
+        problems.append(Problem(str(path), f"not valid JSON, truncated or corrupt ({err.msg} at line {err.lineno}); file skipped"))
+        return None
+    except (OSError, UnicodeDecodeError, RecursionError) as err:
+        problems.append(Problem(str(path), f"cannot be read ({err}); file skipped"))
+        return None
+    why = shape_problem(data)
+    if why:
+        problems.append(Problem(str(path), f"{why}; file skipped"))
+        return None
+    return data
+
+
+def find_results(path: Path, problems: list[Problem]) -> list[tuple[Path, list[Path]]]:
+    """(folder, its results files oldest first) for a results file, a run folder or an
+    ``--output_path`` folder with one sub-folder per model."""
+    if path.is_file():
+        return [(path.parent, [path])]
+    if not path.is_dir():
+        problems.append(Problem(str(path), "no such folder"))
+        return []
+    by_dir: dict[Path, list[Path]] = {}
+    for f in path.rglob("results_*.json"):
+        if RESULTS_RE.match(f.name):
+            by_dir.setdefault(f.parent, []).append(f)
+    if not by_dir:
+        problems.append(Problem(str(path), "no results_*.json found (not an lm-eval --output_path folder?); folder skipped"))
+        return []
+    return [(d, sorted(fs, key=lambda p: p.name)) for d, fs in sorted(by_dir.items())]
+
+
+def merge_results(docs: list[dict]) -> dict:
+    """Results documents of one configuration merged, the later document winning per task."""
+    if len(docs) == 1:
+        return docs[0]
+    merged: dict = {}
+    for doc in docs:
+        for key, value in doc.items():
+            if isinstance(value, dict) and isinstance(merged.get(key), dict):
+                merged[key] = {**merged[key], **value}
+            else:
+                merged[key] = value
+    return merged
+
+
+# ------------------------------------------------------------------ samples logs
+def find_samples(folder: Path) -> dict[str, list[Path]]:
+    """{task: its samples logs in the folder, oldest first}."""
+    files: dict[str, list[Path]] = {}
+    for f in folder.glob("samples_*.jsonl"):
+        m = SAMPLES_RE.match(f.name)
+        if m:
+            files.setdefault(m["task"], []).append(f)
+    return {task: sorted(fs, key=lambda p: p.name) for task, fs in sorted(files.items())}
+
+
+def read_samples(path: Path, problems: list[Problem] | None = None, limit: int | None = None) -> list[dict]:
+    """The lines of a samples log. A line that is not UTF-8, not JSON or not an object (a
+    log cut mid-line by a kill, a corrupt byte) is reported and skipped, never guessed at."""
+    out = []
+    bad: dict[str, list[int]] = {}
+    try:
+        fh = open(path, "rb")
+    except OSError as err:
+        if problems is not None:
+            problems.append(Problem(str(path), f"cannot be read ({err.strerror or err}); samples skipped"))
+        return out
+    with fh:
+        for i, raw in enumerate(fh, 1):
+            if not raw.strip():
+                continue
+            try:
+                doc = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                bad.setdefault("not UTF-8", []).append(i)
+                continue
+            except (json.JSONDecodeError, RecursionError):
+                bad.setdefault("not valid JSON", []).append(i)
+                continue
+            if not isinstance(doc, dict):
+                bad.setdefault("not a JSON object", []).append(i)
+                continue
+            out.append(doc)
+            if limit is not None and len(out) >= limit:
+                break
+    if problems is not None:
+        for what, lines in bad.items():
+            problems.append(Problem(str(path), f"{len(lines)} line(s) are {what} (first: line {lines[0]}); "
+                                               "those samples skipped"))
+    return out
+
+
+def chat_messages(value) -> list[dict] | None:
+    """A chat prompt as lm-eval logs it for chat-completions models (a list of {role, content},
+    or a JSON string of one, alone in a list), else None."""
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], str):
+        value = value[0]
+    if isinstance(value, str):
+        if not value.lstrip().startswith("[{"):
+            return None
+        try:
+            value = json.loads(value)
+        except (ValueError, RecursionError):
+            return None
+    if isinstance(value, list) and value and all(isinstance(m, dict) and "content" in m for m in value):
+        return value
+    return None
+
+
+def prompt_parts(sample: dict) -> list[str]:
+    """The request arguments of a logged sample as text, the prompt first (a chat prompt as
+    ``[role]`` + content per message), then any other text argument (a loglikelihood
+    continuation); generation settings left out."""
+    args = sample.get("arguments")
+    if isinstance(args, dict):  # lm-eval >= 0.4.9: {"gen_args_0": {"arg_0": prompt, "arg_1": gen_kwargs}}
+        first = next(iter(args.values()), {})
+        values = list(first.values()) if isinstance(first, dict) else [first]
+    elif isinstance(args, list) and args:  # older: [[prompt, gen_kwargs]]
+        values = args[0] if isinstance(args[0], list) else [args[0]]
+    else:
+        return []
+    out = []
+    for v in values:
+        messages = chat_messages(v)
+        if messages is not None:
+            out.append("\n\n".join(f"[{m.get('role', '?')}]\n{m['content']}" for m in messages))
+        elif isinstance(v, str):
+            out.append(v)
+    return out
+
+
+def item_scores(lines: list[dict], metric_key: str, every_item: bool = False) -> dict | None:
+    """{doc_id: score} of one metric key (``exact_match,strict-match``) in logged samples:
+    the one reader of per-item scores (report CIs, compare's paired bootstrap, the judge's
+    reference metric and judge cells). None when the metric has no numeric per-item value
+    (corpus-level metrics), or with `every_item` when an item lacks it; otherwise an item
+    without the key or with None is left out (exact_match_non_en is absent on English
+    items; an undecidable reply's lang_fidelity is None, an older run's absent)."""
+    metric_name, _, filt = metric_key.partition(",")
+    out: dict = {}
+    for doc in lines:
+        if doc.get("filter", "none") != filt:
+            continue
+        raw = doc.get(metric_name)
+        if raw is None:  # not applicable to this item
+            if every_item:
+                return None
+            continue
+        value = number(raw)
+        if value is None:  # not a number: a corpus-level metric's tuple
+            return None
+        doc_id = doc.get("doc_id", len(out))
+        if isinstance(doc_id, (int, str)):
+            out[doc_id] = value
+    return out or None
