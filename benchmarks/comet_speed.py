@@ -77,7 +77,7 @@ def main() -> None:
         f";batch_size={args.batch_size}" if args.batch_size else "")
     os.environ["LM_EVAL_EXT_SCORE_CACHE"] = "off"
     os.environ["HF_HUB_OFFLINE"] = "1"
-    from lm_eval_ext.metrics import neural
+    from lm_eval_ext.runtime import neural
 
     scorer = neural.scorer("comet")
     model, batch = scorer.model, scorer.cfg.batch_size

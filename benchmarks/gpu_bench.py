@@ -29,7 +29,7 @@ mgsm, flores
           (by generation settings: every MGSM language has its own stop strings).
           The ratios are the cost of running the tasks over bare generation.
 neural    COMET and BLEURT in the neural environment (--neural-python, comet
-          in-process): our scorer (lm_eval_ext.metrics.neural: length-sorted
+          in-process): our scorer (lm_eval_ext.runtime.neural: length-sorted
           batches, inference_mode, disk cache cold and warm) vs comet's own
           `predict` and bleurt-pytorch's plain usage on the same items and batch
           size; then the same COMET scoring from this environment through the
@@ -389,7 +389,7 @@ def run_neural(paths_file: Path, n_items: int, batch_size: int, cache_dir: Path,
     triples = flores_triples(n_items)
     os.environ["LM_EVAL_EXT_COMET"] = f"{paths['comet']};encoder={paths['encoder']};batch_size={batch_size}"
     os.environ["LM_EVAL_EXT_BLEURT"] = f"{paths['bleurt']};batch_size={batch_size}"
-    from lm_eval_ext.metrics import neural as neural_metrics
+    from lm_eval_ext.runtime import neural as neural_metrics, score_cache
 
     gpus = 1 if torch.cuda.is_available() else 0
     stats = {"segments": len(triples), "batch_size": batch_size}
@@ -402,17 +402,17 @@ def run_neural(paths_file: Path, n_items: int, batch_size: int, cache_dir: Path,
     comet_scorer, stats["comet_load_s"] = timed_call(lambda: neural_metrics.scorer("comet"))
     model = comet_scorer.model
     samples = [{"src": s, "mt": h, "ref": r} for s, h, r in triples]
-    os.environ[neural_metrics.CACHE_ENV] = "off"
+    os.environ[score_cache.CACHE_ENV] = "off"
     model.predict(samples[:2 * batch_size], batch_size=batch_size, gpus=gpus, progress_bar=False)
     neural_metrics.segment_scores("comet", triples[:2 * batch_size])
     runs = {"comet_predict_s": [], "comet_ours_cold_s": []}
     for r in range(repeats):  # alternating; each cold run on a new cache file
-        os.environ[neural_metrics.CACHE_ENV] = "off"
+        os.environ[score_cache.CACHE_ENV] = "off"
         reset_peak()
         pred, t = timed_call(lambda: model.predict(samples, batch_size=batch_size, gpus=gpus, progress_bar=False).scores)
         runs["comet_predict_s"].append(t)
         stats["comet_predict_peak"] = peak_memory()
-        os.environ[neural_metrics.CACHE_ENV] = str(cache_dir / f"scores{r}.sqlite")
+        os.environ[score_cache.CACHE_ENV] = str(cache_dir / f"scores{r}.sqlite")
         reset_peak()
         ours, t = timed_call(lambda: neural_metrics.segment_scores("comet", triples))
         runs["comet_ours_cold_s"].append(t)
@@ -439,22 +439,22 @@ def run_neural(paths_file: Path, n_items: int, batch_size: int, cache_dir: Path,
                 scores += bmodel(**inputs).logits.flatten().tolist()
         return scores
 
-    os.environ[neural_metrics.CACHE_ENV] = "off"
+    os.environ[score_cache.CACHE_ENV] = "off"
     neural_metrics.segment_scores("bleurt", pairs[:2 * batch_size])
     runs.update({"bleurt_plain_s": [], "bleurt_ours_cold_s": []})
     for r in range(repeats):
-        os.environ[neural_metrics.CACHE_ENV] = "off"
+        os.environ[score_cache.CACHE_ENV] = "off"
         reset_peak()
         ref_scores, t = timed_call(plain)
         runs["bleurt_plain_s"].append(t)
-        os.environ[neural_metrics.CACHE_ENV] = str(cache_dir / f"scores{r}.sqlite")
+        os.environ[score_cache.CACHE_ENV] = str(cache_dir / f"scores{r}.sqlite")
         reset_peak()
         ours_b, t = timed_call(lambda: neural_metrics.segment_scores("bleurt", pairs))
         runs["bleurt_ours_cold_s"].append(t)
         stats["bleurt_ours_peak"] = peak_memory()
     _, stats["bleurt_ours_warm_s"] = timed_call(lambda: neural_metrics.segment_scores("bleurt", pairs))
     stats["bleurt_max_abs_diff"] = max(abs(x - y) for x, y in zip(ref_scores, ours_b))
-    stats["signatures"] = {m: neural_metrics.signature(m) for m in ("comet", "bleurt")}
+    stats["signatures"] = {m: str(neural_metrics.signature(m)) for m in ("comet", "bleurt")}
     stats["runs"] = runs
     stats.update({k: statistics.median(v) for k, v in runs.items()})
     write_stats(stats)
@@ -467,7 +467,7 @@ def run_side(paths_file: Path, n_items: int, batch_size: int, side_python: str, 
     os.environ["LM_EVAL_EXT_COMET"] = f"{paths['comet']};encoder={paths['encoder']};batch_size={batch_size}"
     os.environ["LM_EVAL_EXT_NEURAL_PYTHON"] = side_python
     os.environ["LM_EVAL_EXT_SCORE_CACHE"] = "off"
-    from lm_eval_ext.metrics import neural as neural_metrics
+    from lm_eval_ext.runtime import neural as neural_metrics, score_cache
 
     stats = {"segments": len(triples)}
     _, stats["worker_start_and_load_s"] = timed_call(lambda: neural_metrics.scorer("comet"))
@@ -478,7 +478,7 @@ def run_side(paths_file: Path, n_items: int, batch_size: int, side_python: str, 
         cold.append(timed_call(lambda: neural_metrics.segment_scores("comet", triples))[1])
     stats["cold_s"], stats["cold_runs_s"] = statistics.median(cold), cold
     _, stats["warm_s"] = timed_call(lambda: neural_metrics.segment_scores("comet", triples))
-    stats["signature"] = neural_metrics.signature("comet")
+    stats["signature"] = str(neural_metrics.signature("comet"))
     write_stats(stats)
 
 

@@ -136,7 +136,7 @@ class MtLiterals(Literals):
     note_openers: tuple[str, ...] = ()  # a line opening a note after the translation ("Note:")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Language:
     code: str  # ISO 639-1
     iso639_3: str
@@ -185,7 +185,8 @@ _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # CJK ideographs, extension A,
 
 _LANGS = [
     Language(
-        "ar", "ara", "arb_Arab", "Arabic", "العربية", "Arab", "٠١٢٣٤٥٦٧٨٩", ".", (",", "٬"), 5,
+        code="ar", iso639_3="ara", flores="arb_Arab", name="Arabic", native_name="العربية", script="Arab",
+        digits="٠١٢٣٤٥٦٧٨٩", decimal_sep=".", group_seps=(",", "٬"), joshi_class=5,
         ascii_marks=(("٫", "."), ("٬", ",")),
         qa=QaLiterals(context="السياق:", question="السؤال:", answer="الإجابة:",
                       instruction="أجب عن السؤال بالكلمات نفسها الواردة في السياق، دون أي شيء آخر."),
@@ -193,7 +194,8 @@ _LANGS = [
         qa_rules=QaRules(articles=(), article_pattern="\\sال^|ال", article_pattern_label="every ال (official regex)"),
     ),
     Language(
-        "bn", "ben", "ben_Beng", "Bengali", "বাংলা", "Beng", "০১২৩৪৫৬৭৮৯", ".", (",",), 3,
+        code="bn", iso639_3="ben", flores="ben_Beng", name="Bengali", native_name="বাংলা", script="Beng",
+        digits="০১২৩৪৫৬৭৮৯", decimal_sep=".", group_seps=(",",), joshi_class=3,
         mgsm=MgsmLiterals(
             question="প্রশ্ন:", cot_cue="ধাপে ধাপে উত্তর:", answer_prefix="উত্তর:", answer_sentence="উত্তর হল {}।",
             answer_cues=("উত্তর হল", "উত্তর হলো", "উত্তর:"),
@@ -202,7 +204,8 @@ _LANGS = [
         ),
     ),
     Language(
-        "de", "deu", "deu_Latn", "German", "Deutsch", "Latn", None, ",", (".", NNBSP, NBSP, THIN), 5,
+        code="de", iso639_3="deu", flores="deu_Latn", name="German", native_name="Deutsch", script="Latn",
+        digits=None, decimal_sep=",", group_seps=(".", NNBSP, NBSP, THIN), joshi_class=5,
         mgsm=MgsmLiterals(
             question="Frage:", cot_cue="Schritt-für-Schritt-Antwort:", answer_prefix="Antwort:",
             answer_sentence="Die Antwort ist {}.", answer_cues=("Die Antwort ist", "Die Antwort lautet", "Antwort:"),
@@ -216,14 +219,16 @@ _LANGS = [
         mt=MtLiterals(preamble_words=("übersetzung",), translation_label="Übersetzung"),
     ),
     Language(
-        "el", "ell", "ell_Grek", "Greek", "Ελληνικά", "Grek", None, ",", (".", NNBSP, NBSP), 3,
+        code="el", iso639_3="ell", flores="ell_Grek", name="Greek", native_name="Ελληνικά", script="Grek",
+        digits=None, decimal_sep=",", group_seps=(".", NNBSP, NBSP), joshi_class=3,
         qa=QaLiterals(context="Κείμενο:", question="Ερώτηση:", answer="Απάντηση:",
                       instruction="Απάντησε στην ερώτηση με ακριβώς τις λέξεις του κειμένου, χωρίς τίποτε άλλο."),
         qa_rules=QaRules(articles=("ο", "η", "το", "οι", "τα", "του", "της", "των", "τον", "την", "τους", "τις",
                                    "ένας", "ενός", "έναν", "μια", "μία", "μιας", "ένα")),
     ),
     Language(
-        "en", "eng", "eng_Latn", "English", "English", "Latn", None, ".", (",", NNBSP, NBSP, THIN), 5,
+        code="en", iso639_3="eng", flores="eng_Latn", name="English", native_name="English", script="Latn",
+        digits=None, decimal_sep=".", group_seps=(",", NNBSP, NBSP, THIN), joshi_class=5,
         mgsm=MgsmLiterals(
             question="Question:", cot_cue="Step-by-Step Answer:", answer_prefix="Answer:",
             answer_sentence="The answer is {}.", answer_cues=("The answer is", "Answer:"),
@@ -241,7 +246,8 @@ _LANGS = [
         ),
     ),
     Language(
-        "es", "spa", "spa_Latn", "Spanish", "Español", "Latn", None, ",", (".", NNBSP, NBSP, THIN), 5,
+        code="es", iso639_3="spa", flores="spa_Latn", name="Spanish", native_name="Español", script="Latn",
+        digits=None, decimal_sep=",", group_seps=(".", NNBSP, NBSP, THIN), joshi_class=5,
         mgsm=MgsmLiterals(
             question="Pregunta:", cot_cue="Respuesta paso a paso:", answer_prefix="Respuesta:",
             answer_sentence="La respuesta es {}.", answer_cues=("La respuesta es", "Respuesta:"),
@@ -255,7 +261,8 @@ _LANGS = [
         mt=MtLiterals(preamble_words=("traduc", "traduz")),
     ),
     Language(
-        "fr", "fra", "fra_Latn", "French", "Français", "Latn", None, ",", (NNBSP, NBSP, THIN, " "), 5,
+        code="fr", iso639_3="fra", flores="fra_Latn", name="French", native_name="Français", script="Latn",
+        digits=None, decimal_sep=",", group_seps=(NNBSP, NBSP, THIN, " "), joshi_class=5,
         mgsm=MgsmLiterals(
             question="Question :", cot_cue="Réponse étape par étape :", answer_prefix="Réponse :",
             answer_sentence="La réponse est {}.", answer_cues=("La réponse est", "Réponse :", "Réponse:"),
@@ -265,13 +272,15 @@ _LANGS = [
         mt=MtLiterals(preamble_words=("traduc",)),
     ),
     Language(
-        "hi", "hin", "hin_Deva", "Hindi", "हिन्दी", "Deva", "०१२३४५६७८९", ".", (",",), 4,
+        code="hi", iso639_3="hin", flores="hin_Deva", name="Hindi", native_name="हिन्दी", script="Deva",
+        digits="०१२३४५६७८९", decimal_sep=".", group_seps=(",",), joshi_class=4,
         qa=QaLiterals(context="संदर्भ:", question="प्रश्न:", answer="उत्तर:",
                       instruction="संदर्भ में दिए गए सटीक शब्दों से ही प्रश्न का उत्तर दें, और कुछ न लिखें।"),
         qa_rules=QaRules(articles=()),
     ),
     Language(
-        "ja", "jpn", "jpn_Jpan", "Japanese", "日本語", "Jpan", None, ".", (",", "，"), 5,
+        code="ja", iso639_3="jpn", flores="jpn_Jpan", name="Japanese", native_name="日本語", script="Jpan",
+        digits=None, decimal_sep=".", group_seps=(",", "，"), joshi_class=5,
         unspaced_letters="\u3040-\u30ff" + _CJK, bleu_tokenizer="ja-mecab",
         mgsm=MgsmLiterals(
             question="問題：", cot_cue="ステップごとの答え：", answer_prefix="答え：", answer_sentence="答えは{}です。",
@@ -287,13 +296,15 @@ _LANGS = [
         mt=MtLiterals(preamble_words=("翻訳", "訳")),
     ),
     Language(
-        "ro", "ron", "ron_Latn", "Romanian", "Română", "Latn", None, ",", (".", NNBSP, NBSP), 3,
+        code="ro", iso639_3="ron", flores="ron_Latn", name="Romanian", native_name="Română", script="Latn",
+        digits=None, decimal_sep=",", group_seps=(".", NNBSP, NBSP), joshi_class=3,
         qa=QaLiterals(context="Context:", question="Întrebare:", answer="Răspuns:",
                       instruction="Răspunde la întrebare exact cu cuvintele din context, fără nimic altceva."),
         qa_rules=QaRules(articles=("un", "o", "niște", "nişte", "unui", "unei", "unor")),
     ),
     Language(
-        "ru", "rus", "rus_Cyrl", "Russian", "Русский", "Cyrl", None, ",", (NNBSP, NBSP, THIN, " "), 4,
+        code="ru", iso639_3="rus", flores="rus_Cyrl", name="Russian", native_name="Русский", script="Cyrl",
+        digits=None, decimal_sep=",", group_seps=(NNBSP, NBSP, THIN, " "), joshi_class=4,
         mgsm=MgsmLiterals(
             question="Задача:", cot_cue="Пошаговое решение:", answer_prefix="Ответ:", answer_sentence="Ответ — {}.",
             answer_cues=("Ответ —", "Ответ –", "Ответ -", "Ответ:", "Ответ равен", "Ответ"),
@@ -306,7 +317,8 @@ _LANGS = [
         mt=MtLiterals(preamble_words=("перевод",)),
     ),
     Language(
-        "sw", "swa", "swh_Latn", "Swahili", "Kiswahili", "Latn", None, ".", (",", NNBSP, NBSP), 2,
+        code="sw", iso639_3="swa", flores="swh_Latn", name="Swahili", native_name="Kiswahili", script="Latn",
+        digits=None, decimal_sep=".", group_seps=(",", NNBSP, NBSP), joshi_class=2,
         mgsm=MgsmLiterals(
             question="Swali:", cot_cue="Jibu la Hatua kwa Hatua:", answer_prefix="Jibu:", answer_sentence="Jibu ni {}.",
             answer_cues=("Jibu ni", "Jibu:"),
@@ -315,7 +327,8 @@ _LANGS = [
         ),
     ),
     Language(
-        "te", "tel", "tel_Telu", "Telugu", "తెలుగు", "Telu", "౦౧౨౩౪౫౬౭౮౯", ".", (",",), 1,
+        code="te", iso639_3="tel", flores="tel_Telu", name="Telugu", native_name="తెలుగు", script="Telu",
+        digits="౦౧౨౩౪౫౬౭౮౯", decimal_sep=".", group_seps=(",",), joshi_class=1,
         mgsm=MgsmLiterals(
             question="ప్రశ్న:", cot_cue="దశలవారీగా సమాధానం:", answer_prefix="సమాధానం:", answer_sentence="సమాధానం {}.",
             answer_cues=("సమాధానం:", "సమాధానం"),
@@ -324,7 +337,8 @@ _LANGS = [
         ),
     ),
     Language(
-        "th", "tha", "tha_Thai", "Thai", "ไทย", "Thai", "๐๑๒๓๔๕๖๗๘๙", ".", (",",), 3,
+        code="th", iso639_3="tha", flores="tha_Thai", name="Thai", native_name="ไทย", script="Thai",
+        digits="๐๑๒๓๔๕๖๗๘๙", decimal_sep=".", group_seps=(",",), joshi_class=3,
         unspaced_letters="\u0e00-\u0e7f",
         mgsm=MgsmLiterals(
             question="โจทย์:", cot_cue="คำตอบทีละขั้นตอน:", answer_prefix="คำตอบ:", answer_sentence="คำตอบคือ {}",
@@ -338,19 +352,22 @@ _LANGS = [
         qa_rules=QaRules(articles=(), segmentation="character", segment_chars="\u0e00-\u0e7f"),
     ),
     Language(
-        "tr", "tur", "tur_Latn", "Turkish", "Türkçe", "Latn", None, ",", (".", NNBSP, NBSP), 4,
+        code="tr", iso639_3="tur", flores="tur_Latn", name="Turkish", native_name="Türkçe", script="Latn",
+        digits=None, decimal_sep=",", group_seps=(".", NNBSP, NBSP), joshi_class=4,
         qa=QaLiterals(context="Bağlam:", question="Soru:", answer="Cevap:",
                       instruction="Soruyu bağlamdaki kelimelerin aynısıyla yanıtla, başka bir şey yazma."),
         qa_rules=QaRules(articles=()),
     ),
     Language(
-        "vi", "vie", "vie_Latn", "Vietnamese", "Tiếng Việt", "Latn", None, ",", (".", NNBSP, NBSP), 4,
+        code="vi", iso639_3="vie", flores="vie_Latn", name="Vietnamese", native_name="Tiếng Việt", script="Latn",
+        digits=None, decimal_sep=",", group_seps=(".", NNBSP, NBSP), joshi_class=4,
         qa=QaLiterals(context="Ngữ cảnh:", question="Câu hỏi:", answer="Trả lời:",
                       instruction="Trả lời câu hỏi bằng đúng các từ trong ngữ cảnh, không thêm gì khác."),
         qa_rules=QaRules(articles=("của", "là", "cái", "chiếc", "những")),
     ),
     Language(
-        "zh", "zho", "zho_Hans", "Chinese", "中文", "Hans", None, ".", (",", "，"), 5,
+        code="zh", iso639_3="zho", flores="zho_Hans", name="Chinese", native_name="中文", script="Hans",
+        digits=None, decimal_sep=".", group_seps=(",", "，"), joshi_class=5,
         unspaced_letters=_CJK, bleu_tokenizer="zh",
         mgsm=MgsmLiterals(
             question="问题：", cot_cue="逐步解答：", answer_prefix="答案：", answer_sentence="答案是 {}。",

@@ -16,6 +16,7 @@ import logging
 from functools import lru_cache
 from pathlib import Path
 
+from lm_eval_ext.missing import Skip, skip_of
 from lm_eval_ext.resources import tasks_dir
 
 log = logging.getLogger("lm_eval_ext")
@@ -200,7 +201,7 @@ def check_selected(names, limit=None, model_args=None) -> None:
 # - ``metric_signatures``: ``{metric: signature}`` for each metric whose exact
 #   form depends on what is installed (the lingua version of ``lang_fidelity``;
 #   FLORES: sacreBLEU version and tokenizer, COMET/BLEURT model, ...), or
-#   ``skipped: <reason>``;
+#   its `missing.Skip`, written ``skipped: <reason>``;
 # - ``skipped_metrics``: ``{metric: reason}`` for each metric that could not be
 #   computed in this process (an optional extra not installed, a model file
 #   absent, a metric switched off).
@@ -208,9 +209,6 @@ def check_selected(names, limit=None, model_args=None) -> None:
 # A skipped metric is NaN under every filter of the task (lm-eval would
 # otherwise just leave it out, which reads like "no decidable reply"), so its
 # groups are NaN too; the other metrics are untouched.
-
-SKIPPED_PREFIX = "skipped: "
-
 
 def metric_names(cfg: dict) -> list[str]:
     return [m["metric"] for m in cfg.get("metric_list") or [] if isinstance(m, dict) and isinstance(m.get("metric"), str)]
@@ -221,7 +219,7 @@ def filters_of(task_metrics: dict) -> set[str]:
     return {key.split(",", 1)[1] for key in task_metrics if "," in key}
 
 
-def task_signatures(cfg: dict, meta: dict) -> dict[str, str]:
+def task_signatures(cfg: dict, meta: dict) -> dict[str, str | Skip]:
     """Run-time signatures of the metrics every family shares (language identification)."""
     from lm_eval_ext.metrics import langid
 
@@ -274,8 +272,8 @@ def annotate_results(result, eval_results_acc=None, bootstrap_iters=None) -> Non
         meta["metric_signatures"] = {**(meta.get("metric_signatures") or {}), **task_signatures(cfg, meta)}
         if family.annotate is not None:  # the family's own run-time facts (FLORES: sacreBLEU, COMET, stderr)
             family.annotate(task, cfg, meta, result, (eval_results_acc or {}).get(task), bootstrap_iters)
-        skipped = {m: s.removeprefix(SKIPPED_PREFIX) for m, s in meta["metric_signatures"].items()
-                   if s.startswith(SKIPPED_PREFIX)}
+        skipped = {m: skip.reason for m, sig in meta["metric_signatures"].items() if (skip := skip_of(sig))}
+        meta["metric_signatures"] = {m: str(sig) for m, sig in meta["metric_signatures"].items()}
         meta["skipped_metrics"] = skipped
         cfg["metadata"] = meta
         decidable_means(result.metrics.get(task), (eval_results_acc or {}).get(task), bootstrap_iters)

@@ -18,7 +18,9 @@ from loopback import ScriptedServer, last_user_message
 
 from lm_eval_ext import families, languages
 from lm_eval_ext.families import flores
-from lm_eval_ext.metrics import mt, neural
+from lm_eval_ext.metrics import mt
+from lm_eval_ext.missing import NotComputed
+from lm_eval_ext.runtime import neural, score_cache
 
 FLORES = SHARED_DATA / "flores"
 EN = "eng_Latn"
@@ -212,10 +214,10 @@ def test_spbleu_reads_the_configured_model_and_skips_without_it(tmp_path, monkey
     hyps = _degrade(refs)
     items = [(h, r, "deu_Latn") for h, r in zip(hyps, refs)]
     monkeypatch.setenv(mt.SPM_ENV, str(tmp_path / "absent.model"))
-    mt.SKIPPED.pop("spbleu", None)
-    assert math.isnan(mt.spbleu(items))
-    assert str(tmp_path / "absent.model") in mt.SKIPPED["spbleu"]
-    assert mt.runtime_signatures("deu_Latn")["spbleu"].startswith("skipped:")
+    value = mt.spbleu(items)
+    assert math.isnan(value) and str(tmp_path / "absent.model") in value.skip.reason
+    assert mt.runtime_signatures("deu_Latn", {"spbleu,translation": value})["spbleu"] == value.skip
+    assert str(mt.runtime_signatures("deu_Latn")["spbleu"]).startswith("skipped:")
     monkeypatch.setenv(mt.SPM_ENV, str(model))
     sp = spm.SentencePieceProcessor(model_file=str(model))
     pieces = lambda xs: [" ".join(sp.encode(x, out_type=str)) for x in xs]  # noqa: E731 - what flores200 does
@@ -229,9 +231,7 @@ def test_spbleu_reads_the_configured_model_and_skips_without_it(tmp_path, monkey
 def neural_env(mt_models, tmp_path, monkeypatch):
     monkeypatch.setenv("LM_EVAL_EXT_COMET", f"{mt_models['comet']};encoder={mt_models['encoder']};batch_size=8")
     monkeypatch.setenv("LM_EVAL_EXT_BLEURT", f"{mt_models['bleurt']};batch_size=8")
-    monkeypatch.setenv(neural.CACHE_ENV, str(tmp_path / "scores.sqlite"))
-    for m in neural.METRICS:
-        neural.SKIPPED.pop(m, None)
+    monkeypatch.setenv(score_cache.CACHE_ENV, str(tmp_path / "scores.sqlite"))
     return mt_models
 
 
@@ -292,17 +292,17 @@ def test_a_failure_mid_scoring_keeps_what_was_scored_and_the_run(neural_env, mon
 
     monkeypatch.setattr(sc, "score_batch", failing)
     triples = _triples(100)
-    assert math.isnan(neural.comet(triples))
-    assert "out of memory (injected)" in neural.SKIPPED["comet"]
+    value = neural.comet(triples)
+    assert math.isnan(value) and "out of memory (injected)" in value.skip.reason
     import sqlite3
 
     rows = sqlite3.connect(tmp_path / "scores.sqlite").execute("SELECT COUNT(*) FROM scores").fetchone()[0]
     assert rows == 64  # the first chunk (8 batches of 8) was stored before the failure
     monkeypatch.setattr(sc, "score_batch", real)
     calls_before = sc.model_calls
-    assert not math.isnan(neural.comet(triples))
+    value = neural.comet(triples)
+    assert not math.isnan(value) and not isinstance(value, NotComputed)
     assert sc.model_calls - calls_before == 5  # only the 36 missing segments: 5 batches of 8
-    assert "comet" not in neural.SKIPPED
 
 
 @pytest.mark.neural
@@ -324,15 +324,16 @@ def test_bleurt_tiny_checkpoint_equals_the_reference_usage(neural_env):
 
 
 def test_missing_checkpoint_or_switched_off_metric_is_skipped_with_a_reason(monkeypatch, tmp_path):
-    monkeypatch.setenv(neural.CACHE_ENV, "off")
+    monkeypatch.setenv(score_cache.CACHE_ENV, "off")
     monkeypatch.setenv("LM_EVAL_EXT_COMET", str(tmp_path / "no-such-comet"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    assert math.isnan(neural.comet(_triples(3)))
-    assert "no-such-comet" in neural.SKIPPED["comet"]
-    assert neural.signature("comet").startswith("skipped:")
+    value = neural.comet(_triples(3))
+    assert math.isnan(value) and "no-such-comet" in value.skip.reason
+    assert str(neural.outcome("comet", value)).startswith("skipped:")
     monkeypatch.setenv("LM_EVAL_EXT_BLEURT", "off")
-    assert math.isnan(neural.bleurt([("a", "b")]))
-    assert "LM_EVAL_EXT_BLEURT=off" in neural.SKIPPED["bleurt"]
+    value = neural.bleurt([("a", "b")])
+    assert math.isnan(value) and "LM_EVAL_EXT_BLEURT=off" in value.skip.reason
+    assert str(neural.signature("bleurt")) == f"skipped: {value.skip.reason}"
     with pytest.raises(ValueError, match="unknown option"):
         monkeypatch.setenv("LM_EVAL_EXT_BLEURT", "x;encoder=/p")
         neural.setting("bleurt")
@@ -379,7 +380,7 @@ def en_x_run(tmp_path_factory, mt_models):
         **side_env(),  # COMET through the side environment where this one lacks the reference packages
         "LM_EVAL_EXT_COMET": f"{mt_models['comet']};encoder={mt_models['encoder']};batch_size=4",
         "LM_EVAL_EXT_BLEURT": "off",  # added afterwards by rescore
-        neural.CACHE_ENV: str(out / "scores.sqlite"),
+        score_cache.CACHE_ENV: str(out / "scores.sqlite"),
         mt.SPM_ENV: str(out / "no-flores200.model"),
     }
     with ScriptedServer(policy) as server:
@@ -478,7 +479,7 @@ def test_rescore_adds_neural_metrics_beside_the_old_results(en_x_run, mt_models)
         with pytest.MonkeyPatch.context() as mp:
             for k, v in env.items():
                 mp.setenv(k, v)
-            want = neural.system_score("bleurt", pairs)
+            want = neural.score("bleurt", pairs)
         assert n["bleurt,translation"] == pytest.approx(want, abs=1e-6)
         meta = new["configs"][task]["metadata"]
         assert "bleurt" not in meta["skipped_metrics"]

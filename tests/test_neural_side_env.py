@@ -19,7 +19,8 @@ import threading
 import pytest
 from conftest import SHARED_DATA, in_neural_python, run_cli
 
-from lm_eval_ext.metrics import neural
+from lm_eval_ext.missing import NotComputed
+from lm_eval_ext.runtime import neural, neural_worker, score_cache
 
 EN, DE = "eng_Latn", "deu_Latn"
 
@@ -60,13 +61,9 @@ def via_side(mt_models, side, tmp_path, monkeypatch):
     monkeypatch.setenv(neural.SIDE_PYTHON_ENV, side)
     monkeypatch.setenv("LM_EVAL_EXT_COMET", f"{mt_models['comet']};encoder={mt_models['encoder']};batch_size=8")
     monkeypatch.setenv("LM_EVAL_EXT_BLEURT", f"{mt_models['bleurt']};batch_size=8")
-    monkeypatch.setenv(neural.CACHE_ENV, str(tmp_path / "scores.sqlite"))
-    for m in neural.METRICS:
-        neural.SKIPPED.pop(m, None)
+    monkeypatch.setenv(score_cache.CACHE_ENV, str(tmp_path / "scores.sqlite"))
     yield mt_models
-    neural._close_workers()
-    neural._WORKERS.clear()
-    neural._SCORERS.clear()
+    neural.reset()
 
 
 def test_side_environment_scores_equal_the_reference_packages(via_side, reference):
@@ -81,7 +78,7 @@ def test_side_environment_scores_equal_the_reference_packages(via_side, referenc
     assert sig.startswith(f"comet:{via_side['comet']}|batch:8|device:cpu") and "comet:2.2.7" in sig
     assert sig.endswith("|via:side-env")
     # the worker is a different interpreter from this one whenever this one lacks comet
-    worker = neural._WORKERS[neural.side_python()]
+    worker = neural_worker.WORKERS[neural.side_python()]
     assert worker.info["packages"]["unbabel-comet"] == "2.2.7"
 
 
@@ -89,7 +86,7 @@ def test_cache_stays_here_and_only_misses_reach_the_worker(via_side, reference):
     triples, _ = reference
     first = neural.segment_scores("comet", triples[:24])
     sc = neural.scorer("comet")
-    assert isinstance(sc, neural.WorkerScorer) and sc.model_calls == 3  # 24 segments, batches of 8
+    assert isinstance(sc, neural_worker.WorkerScorer) and sc.model_calls == 3  # 24 segments, batches of 8
     again = neural.segment_scores("comet", list(reversed(triples[:24])))
     assert again == list(reversed(first)) and sc.model_calls == 3  # no request reached the worker
     neural.segment_scores("comet", triples[:25])
@@ -99,26 +96,27 @@ def test_cache_stays_here_and_only_misses_reach_the_worker(via_side, reference):
 def test_a_worker_dying_mid_request_costs_the_metric_not_the_run(via_side, reference):
     triples, ref = reference
     neural.segment_scores("bleurt", [("", h, r) for _, h, r in triples[:4]])
-    worker = neural._WORKERS[neural.side_python()]
+    worker = neural_worker.WORKERS[neural.side_python()]
     # the request is surely in flight: the worker is stopped when it is sent and killed a second later
     os.kill(worker.proc.pid, signal.SIGSTOP)
     threading.Timer(1.0, os.kill, (worker.proc.pid, signal.SIGKILL)).start()
-    assert math.isnan(neural.bleurt([(h, r) for _, h, r in triples[4:12]]))
-    reason = neural.SKIPPED["bleurt"]
+    value = neural.bleurt([(h, r) for _, h, r in triples[4:12]])
+    assert math.isnan(value) and isinstance(value, NotComputed)
+    reason = value.skip.reason
     assert "neural worker" in reason and "exited with -9" in reason and neural.SIDE_PYTHON_ENV in reason
     # the next scoring starts a new worker; a worker gone between requests is replaced silently
     assert neural.segment_scores("bleurt", [("", h, r) for _, h, r in triples[4:12]]) == \
         pytest.approx(ref["bleurt"][4:12], abs=1e-5)
-    second = neural._WORKERS[neural.side_python()].proc
+    second = neural_worker.WORKERS[neural.side_python()].proc
     second.kill()
     second.wait()
-    assert neural.bleurt([(h, r) for _, h, r in triples[12:16]]) == \
-        pytest.approx(100 * sum(ref["bleurt"][12:16]) / 4, abs=1e-3)
-    assert "bleurt" not in neural.SKIPPED
+    value = neural.bleurt([(h, r) for _, h, r in triples[12:16]])
+    assert value == pytest.approx(100 * sum(ref["bleurt"][12:16]) / 4, abs=1e-3)
+    assert not isinstance(value, NotComputed)
 
 
 def test_a_side_environment_without_the_packages_or_missing_is_a_reason(monkeypatch, tmp_path, mt_models):
-    monkeypatch.setenv(neural.CACHE_ENV, "off")
+    monkeypatch.setenv(score_cache.CACHE_ENV, "off")
     monkeypatch.setenv("LM_EVAL_EXT_COMET", f"{mt_models['comet']};encoder={mt_models['encoder']}")
     cases = [
         (str(tmp_path / "no-such-venv" / "bin" / "python"), "cannot start it"),
@@ -129,13 +127,11 @@ def test_a_side_environment_without_the_packages_or_missing_is_a_reason(monkeypa
         if python is None:
             continue
         monkeypatch.setenv(neural.SIDE_PYTHON_ENV, python)
-        neural._SCORERS.clear()
-        assert math.isnan(neural.comet(_triples(3)))
-        assert reason in neural.SKIPPED["comet"], neural.SKIPPED["comet"]
-        assert neural.signature("comet").startswith("skipped:")
-    neural._close_workers()
-    neural._WORKERS.clear()
-    neural._SCORERS.clear()
+        neural.SCORERS.clear()
+        value = neural.comet(_triples(3))
+        assert math.isnan(value) and reason in value.skip.reason, value
+        assert str(neural.outcome("comet", value)).startswith("skipped:")
+    neural.reset()
 
 
 def _has_comet(python):

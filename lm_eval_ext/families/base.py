@@ -88,7 +88,7 @@ class Rescore:
     triples: Callable[[list[dict], Path], list[tuple[str, str, str]]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Family:
     """One task family. Its tasks carry ``dataset_kwargs.family`` = `name` and the
     language keys below; everything else is asked here."""
@@ -102,12 +102,14 @@ class Family:
     required_files: Callable[..., list[str]]  # (**dataset_kwargs) -> files under LM_EVAL_EXT_DATA_DIR
     load_local: Callable[..., Any]  # (data root, **dataset_kwargs) -> datasets.DatasetDict
     load_hub: Callable[..., Any]  # (**dataset_kwargs) -> datasets.DatasetDict
-    prompt: Callable[..., dict]  # the prompt builder: what a task YAML needs (per family arguments)
-    clean_reply: Callable[..., str]  # the reply cleaner: reply -> what is scored (per family arguments)
     process_results: Callable[[dict, list], dict]  # lm-eval's per-document scorer
     reference_metric: str  # "metric,filter" the judge correlates with ("" for PARALLEL: its source's)
     judge_protocol: str  # the judge's default protocol ("" for PARALLEL: its source's)
     reply_language: Callable[[Mapping], str | None]  # dataset_kwargs -> the code a reply should be in (None: not said)
+    # the prompt builder: (**a task's dataset_kwargs but family) -> what its YAML needs (description,
+    # prompt, target, stops, budget); called by the family's generator. None: the family has no
+    # prompt of its own (xlc: its source family's)
+    prompt: Callable[..., dict] | None = None
     parallel: Parallel | None = None  # the consistency adapter (parallel items only)
     annotate: Callable[..., None] | None = None  # run-time metadata into the results (plugin.annotate_results)
     rescore: Rescore | None = None

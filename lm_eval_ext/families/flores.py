@@ -3,7 +3,7 @@
 Tasks ``flores_<src>-<tgt>`` (FLORES-200 codes, e.g. ``flores_deu_Latn-eng_Latn``)
 translate the ``devtest`` sentences (1012) and score the corpus with BLEU,
 spBLEU, chrF++ (`lm_eval_ext.metrics.mt`) and COMET/BLEURT
-(`lm_eval_ext.metrics.neural`). See tasks/flores/README.md.
+(`lm_eval_ext.runtime.neural`). See tasks/flores/README.md.
 
 Data: the hub (``openlanguagedata/flores_plus``, one config per language, gated:
 needs a login and accepted terms) by default; with ``LM_EVAL_EXT_DATA_DIR`` the
@@ -23,7 +23,8 @@ from pathlib import Path
 from lm_eval_ext import languages
 from lm_eval_ext.families.base import (DataFormatError, DataNotFoundError, Extracted, Family, FirstNSampler, Pairing,
                                        ReplyFilter, Rescore, RescoreError, read_jsonl)
-from lm_eval_ext.metrics import langid, mt, neural
+from lm_eval_ext.metrics import langid, mt
+from lm_eval_ext.runtime import neural
 from lm_eval_ext.metrics.reasoning import strip_reasoning
 
 HUB_PATH = "openlanguagedata/flores_plus"
@@ -294,15 +295,17 @@ def process_results(doc: dict, results: list[str]) -> dict:
 
 
 # ------------------------------------------------------------------ results
-def runtime_metadata(tgt_lang: str) -> dict:
+def runtime_metadata(tgt_lang: str, values: dict | None = None) -> dict:
     """What the results record beside each FLORES task's static `scorer`: the
     exact signatures of this process (sacreBLEU version and tokenizer, COMET/
-    BLEURT model, batch size, device; ``skipped: <reason>`` for a metric that
-    could not be computed). The plugin's annotation merges them with the other
-    run-time signatures and derives ``skipped_metrics``."""
-    sigs = mt.runtime_signatures(tgt_lang)
+    BLEURT model, batch size, device; a `Skip` for a metric that could not be
+    computed, from its value in `values`, the task's aggregated metrics). The
+    plugin's annotation merges them with the other run-time signatures and
+    derives ``skipped_metrics``."""
+    values = values or {}
+    sigs = mt.runtime_signatures(tgt_lang, values)
     for metric in neural.METRICS:
-        sigs[metric] = neural.signature(metric)
+        sigs[metric] = neural.outcome(metric, values.get(f"{metric},{FILTER}"))
     sigs["reply_cleaned"] = cleaner_signature()
     return {
         "metric_signatures": sigs,
@@ -315,7 +318,7 @@ def annotate_task(task: str, cfg: dict, meta: dict, result, acc: dict | None, bo
     run-time signatures into `meta`, and bootstrap standard errors of the corpus metrics
     (`metrics.mt.bootstrap_stderr`, at most 1000 resamples; none with --bootstrap_iters 0)
     into the task's results."""
-    runtime = runtime_metadata(cfg["dataset_kwargs"]["tgt_lang"])
+    runtime = runtime_metadata(cfg["dataset_kwargs"]["tgt_lang"], result.metrics.get(task))
     meta.setdefault("metric_signatures", {}).update(runtime.pop("metric_signatures"))
     meta.update(runtime)
     iters = corpus_stderr(task, result, acc, bootstrap_iters, ("bleu", "spbleu", "chrfpp"))
@@ -363,7 +366,6 @@ FAMILY = Family(
     load_local=load_local,
     load_hub=load_hub,
     prompt=prompt_parts,
-    clean_reply=clean_translation,
     process_results=process_results,
     # chrF++ is corpus-level: no per-item value, so the judge falls back to its rule for any
     # task (the first metric with per-item values) until a sentence-level reference exists

@@ -308,7 +308,6 @@ FAMILY = Family(
     load_local=load_local,
     load_hub=load_hub,
     prompt=prompt_parts,
-    clean_reply=extract,
     process_results=process_results,
     reference_metric="exact_match,strict-match",
     judge_protocol="math_cot",

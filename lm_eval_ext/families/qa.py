@@ -416,7 +416,6 @@ def _family(name: str, langs: tuple[str, ...], language_keys, parallel=None) -> 
         load_local=lambda root, **kw: load_local(root, name, **kw),
         load_hub=partial(load_hub, name),
         prompt=prompt_parts,
-        clean_reply=clean_answer,
         process_results=process_results,
         reference_metric=f"exact_match,{FILTER_NAME}",
         judge_protocol="qa_equiv",

@@ -464,7 +464,7 @@ def _family(source: str, stage: int) -> Family:
             required_files=partial(stage1_files, source),
             load_local=lambda root, lang, **_: _stage1_dataset(root, source, lang),
             load_hub=lambda lang, **_: _stage1_dataset(None, source, lang),
-            prompt=partial(stage1_prompt, source), clean_reply=flores.clean_translation,
+            prompt=partial(stage1_prompt, source),
             process_results=stage1_results,
             reference_metric=f"chrfpp,{flores.FILTER}",  # corpus-level: the judge's generic rule
             judge_protocol="da", reply_language=lambda kwargs: TARGET,
@@ -476,7 +476,7 @@ def _family(source: str, stage: int) -> Family:
         required_files=partial(stage2_files, source),
         load_local=lambda root, lang, task=None, **_: _stage2_dataset(root, source, lang, task),
         load_hub=lambda lang, task=None, **_: _stage2_dataset(None, source, lang, task),
-        prompt=partial(stage2_prompt, source), clean_reply=inner.clean_reply,
+        prompt=partial(stage2_prompt, source),
         process_results=mgsm_stage2_results if source == "mgsm" else xquad_stage2_results,
         reference_metric=inner.reference_metric, judge_protocol=inner.judge_protocol,
         reply_language=lambda kwargs: TARGET,
@@ -491,3 +491,8 @@ def families_of_source(source: str) -> Family:
 
 
 FAMILIES = tuple(_family(source, stage) for source in SOURCES for stage in (1, 2))
+
+
+def family(source: str, stage: int) -> Family:
+    """The registered family of `source`'s stage 1 or 2."""
+    return FAMILIES[list(SOURCES).index(source) * 2 + stage - 1]

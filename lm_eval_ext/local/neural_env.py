@@ -5,7 +5,7 @@ and huggingface-hub<1. Rather than downgrading the environment a run was made
 in (vLLM, transformers 5), they get a venv of their own; setting
 ``LM_EVAL_EXT_NEURAL_PYTHON=DIR/bin/python`` then routes every COMET/BLEURT
 score of ``lm_eval`` (in-run) and ``lm-eval-ext rescore`` through one worker
-process there (`lm_eval_ext.metrics.neural.WorkerScorer`).
+process there (`lm_eval_ext.runtime.neural_worker.WorkerScorer`).
 
 torch comes first and as you name it (``--torch 'torch==2.6.0'``, an index URL
 for a CUDA build through ``--pip-arg``): the side environment needs its own
@@ -20,7 +20,8 @@ import venv
 from pathlib import Path
 
 from lm_eval_ext.exit_codes import ExitCode
-from lm_eval_ext.metrics import neural as neural_metrics
+from lm_eval_ext.metrics.neural import MetricUnavailable
+from lm_eval_ext.runtime import neural, neural_worker
 
 
 class NeuralEnvError(RuntimeError):
@@ -42,8 +43,8 @@ def check(python: str) -> dict:
     """Start a worker in `python` and report its packages; NeuralEnvError when it
     cannot run or lacks a reference package."""
     try:
-        worker = neural_metrics._Worker(str(python))
-    except (neural_metrics.MetricUnavailable, neural_metrics.WorkerDied) as err:
+        worker = neural_worker.Worker(str(python))
+    except (MetricUnavailable, neural_worker.WorkerDied) as err:
         raise NeuralEnvError(str(err)) from None
     try:
         info = worker.info
@@ -68,16 +69,16 @@ def create(folder: Path, torch_spec: str = "torch", pip_args: list[str] | None =
             venv.EnvBuilder(with_pip=True).create(folder)
     pip_args = list(pip_args or [])
     _pip(python, [torch_spec], pip_args)  # first: the reference packages' own torch range is wide
-    _pip(python, list(neural_metrics.SIDE_ENV_REQUIREMENTS), pip_args)
+    _pip(python, list(neural_worker.SIDE_ENV_REQUIREMENTS), pip_args)
     return python
 
 
 def run_command(args) -> int:
     try:
         if args.check:
-            python = args.dir and python_of(Path(args.dir)) or neural_metrics.side_python()
+            python = args.dir and python_of(Path(args.dir)) or neural.side_python()
             if not python:
-                print(f"lm-eval-ext neural-env: error: give DIR or set {neural_metrics.SIDE_PYTHON_ENV}",
+                print(f"lm-eval-ext neural-env: error: give DIR or set {neural_worker.SIDE_PYTHON_ENV}",
                       file=sys.stderr)
                 return ExitCode.BAD_INPUT
         else:
@@ -93,5 +94,5 @@ def run_command(args) -> int:
     pk = info["packages"]
     print(f"side environment ok: Python {info['python']}, unbabel-comet {pk['unbabel-comet']}, bleurt-pytorch "
           f"{pk['bleurt-pytorch']}, torch {pk['torch']}, transformers {pk['transformers']}, numpy {pk['numpy']}")
-    print(f"use it with:\n  export {neural_metrics.SIDE_PYTHON_ENV}={python}")
+    print(f"use it with:\n  export {neural_worker.SIDE_PYTHON_ENV}={python}")
     return ExitCode.OK

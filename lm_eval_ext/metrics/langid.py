@@ -46,6 +46,7 @@ import unicodedata
 from functools import lru_cache
 
 from lm_eval_ext import languages
+from lm_eval_ext.missing import Skip
 from lm_eval_ext.metrics.reasoning import strip_reasoning
 
 MIN_WORDS = 2  # one word is not a language ("18 dollars", "Jibu")
@@ -92,13 +93,13 @@ def unavailable() -> str | None:
     return reason
 
 
-def signature() -> str:
-    """SIGNATURE with the installed lingua version, or ``skipped: <reason>``."""
+def signature() -> str | Skip:
+    """SIGNATURE with the installed lingua version, or the `Skip` saying why lingua cannot run."""
     from importlib.metadata import PackageNotFoundError, version
 
     reason = unavailable()
     if reason:
-        return f"skipped: {reason}"
+        return Skip(reason)
     try:
         installed = version(LINGUA_DISTRIBUTION)
     except PackageNotFoundError:  # importable but not installed by pip (a source tree on the path)

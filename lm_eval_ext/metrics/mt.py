@@ -28,6 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from lm_eval_ext import languages
+from lm_eval_ext.missing import NotComputed, Skip, skip_of
 
 SPM_ENV = "LM_EVAL_EXT_FLORES200_SPM"
 SPM_URL = "https://tinyurl.com/flores200sacrebleuspm"
@@ -35,16 +36,13 @@ NAN = float("nan")
 BOOTSTRAP_CAP = 1000
 BOOTSTRAP_SEED = 1234
 
-# why a metric could not be computed in this process: {metric: reason}
-SKIPPED: dict[str, str] = {}
 
 
-def _skip(metric: str, reason: str) -> float:
+def _skip(metric: str, reason: str) -> NotComputed:
     from lm_eval_ext import optional
 
     optional.warn_once(f"{metric} skipped: {reason}")
-    SKIPPED[metric] = reason
-    return NAN
+    return NotComputed(reason)
 
 
 @lru_cache(maxsize=None)
@@ -149,15 +147,16 @@ def bleu(items) -> float:
     return bleu_metric(tgt).corpus_score(hyps, [refs]).score
 
 
+def spm_missing() -> str:
+    return (f"sacreBLEU's flores200 SentencePiece model is not at {spm_path()} (sacreBLEU would download it from "
+            f"{SPM_URL}); download it once and set {SPM_ENV}=<path>")
+
+
 def spbleu(items) -> float:
     hyps, refs, _ = _split(items)
     metric = spbleu_metric()
     if metric is None:
-        return _skip(
-            "spbleu",
-            f"sacreBLEU's flores200 SentencePiece model is not at {spm_path()} (sacreBLEU would download it from "
-            f"{SPM_URL}); download it once and set {SPM_ENV}=<path>",
-        )
+        return _skip("spbleu", spm_missing())
     return metric.corpus_score(hyps, [refs]).score
 
 
@@ -213,12 +212,16 @@ def static_scorer(tgt_lang: str) -> str:
     )
 
 
-def runtime_signatures(tgt_lang: str) -> dict[str, str]:
-    """The exact sacreBLEU signatures of this process (version, tokenizer)."""
+def runtime_signatures(tgt_lang: str, values: dict | None = None, filt: str = "translation") -> dict[str, str | Skip]:
+    """The exact sacreBLEU signatures of this process (version, tokenizer), or the `Skip` of a
+    metric that could not be computed (from its value among `values`, the task's aggregated
+    metrics ``<metric>,<filt>``, when it is `NotComputed`)."""
+    values = values or {}
     reason = bleu_unavailable(tgt_lang)
-    out = {"bleu": f"skipped: {reason}" if reason else _sig(bleu_metric(tgt_lang))}
+    out: dict[str, str | Skip] = {"bleu": Skip(reason) if reason else _sig(bleu_metric(tgt_lang))}
     sp = spbleu_metric()
-    out["spbleu"] = _sig(sp) + f"|spm:{spm_path()}" if sp else f"skipped: {SKIPPED.get('spbleu') or 'no flores200 model'}"
+    out["spbleu"] = (skip_of(values.get(f"spbleu,{filt}")) or (_sig(sp) + f"|spm:{spm_path()}" if sp else
+                                                                  Skip(spm_missing())))
     out["chrfpp"] = _sig(chrfpp_metric())
     return out
 

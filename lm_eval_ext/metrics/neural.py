@@ -1,4 +1,9 @@
-"""COMET and BLEURT: loaded once per process, batched by length, cached on disk.
+"""COMET and BLEURT as pure scoring code: settings, checkpoint loading, batched scoring.
+
+Loaded by path in a side environment (`lm_eval_ext.runtime.neural_worker`), so this module
+imports nothing of lm_eval_ext. What a run keeps for the whole process (one scorer per
+metric, the side-environment worker, the score cache, the lm-eval aggregations) lives in
+`lm_eval_ext.runtime.neural`.
 
 Settings (environment; one per metric, read when the metric first runs):
 
@@ -6,7 +11,6 @@ Settings (environment; one per metric, read when the metric first runs):
     LM_EVAL_EXT_BLEURT = MODEL[;batch_size=N]                  default lucadiliello/BLEURT-20-D12
                          (``off`` switches a metric off; batch_size defaults to 64
                          on a GPU, 16 on CPU: see BENCHMARKS.md)
-    LM_EVAL_EXT_SCORE_CACHE = sqlite file (default ~/.cache/lm_eval_ext/neural_scores.sqlite; ``off``: no cache)
 
 MODEL is a hub id or a local folder (COMET: the folder holding
 ``checkpoints/model.ckpt`` and ``hparams.yaml``; BLEURT: a transformers folder).
@@ -15,61 +19,23 @@ xlm-roberta-large``) and COMET fetches that encoder's config and tokenizer from
 the hub even though the weights come from the checkpoint; ``encoder=PATH``
 points it at a local copy instead (a folder with the XLM-R config and tokenizer).
 
-Scoring: unique (source, hypothesis, reference) triples not in the cache are
-sorted by length (less padding), cut into batches of ``batch_size`` and run
-under ``torch.inference_mode`` on the GPU when there is one (else CPU), calling
-the checkpoint's own ``prepare_for_inference``/``predict_step`` (COMET) or the
-model's logits (BLEURT), so scores equal ``comet``'s ``predict``. Scores are
-stored in the cache keyed by (metric, model, source, hypothesis, reference).
-
-Side environment (``LM_EVAL_EXT_NEURAL_PYTHON=/path/to/venv/bin/python``): the
-released ``unbabel-comet`` and ``bleurt-pytorch`` pin transformers<5, numpy<2 and
-huggingface-hub<1, so in a modern environment (vLLM, transformers 5) they run in
-a venv of their own (``lm-eval-ext neural-env DIR`` builds one). The setting
-makes every scorer of this process a `WorkerScorer`: one worker process per
-side environment, started on first use, runs this very file (it imports nothing
-of lm_eval_ext) with the same scorer classes, so numbers equal the in-process
-ones; the cache stays in this process, so only cache misses cross the pipe.
-
-A metric that cannot run (package or checkpoint missing, offline) is skipped:
-its value is NaN and the reason is logged and written into the results
-(``metadata.metric_signatures``); BLEU and chrF++ are unaffected.
-
-Keep this module free of imports from lm_eval_ext: the worker loads it by path
-in an environment where lm_eval_ext is not installed.
+Scoring: segments sorted by length (less padding), cut into batches of
+``batch_size`` and run under ``torch.inference_mode`` on the GPU when there is one
+(else CPU), calling the checkpoint's own ``prepare_for_inference``/``predict_step``
+(COMET) or the model's logits (BLEURT), so scores equal ``comet``'s ``predict``.
 """
 
 from __future__ import annotations
 
-import atexit
-import collections
-import hashlib
-import json
-import logging
 import math
 import os
-import sqlite3
-import subprocess
-import sys
-import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-
-log = logging.getLogger("lm_eval_ext")
 
 DEFAULTS = {"comet": "Unbabel/wmt22-comet-da", "bleurt": "lucadiliello/BLEURT-20-D12"}
 DEFAULT_BATCH_SIZE = {"cuda": 64, "cpu": 16}
-CACHE_ENV = "LM_EVAL_EXT_SCORE_CACHE"
-SIDE_PYTHON_ENV = "LM_EVAL_EXT_NEURAL_PYTHON"
-# What a side environment holds (`lm-eval-ext neural-env`; also the [neural] extra):
-# the reference packages with their own pins. setuptools<81 keeps pkg_resources,
-# which comet's torchmetrics 0.10 imports.
-SIDE_ENV_REQUIREMENTS = ("unbabel-comet==2.2.7", "bleurt-pytorch==0.0.1", "setuptools<81")
 NAN = float("nan")
 METRICS = ("comet", "bleurt")
-
-SKIPPED: dict[str, str] = {}  # metric -> why it could not run in this process
-_SCORERS: dict[tuple, "_Scorer"] = {}  # loaded once per process
 
 
 class MetricUnavailable(RuntimeError):
@@ -290,28 +256,7 @@ _CLASSES = {"comet": CometScorer, "bleurt": BleurtScorer}
 _PACKAGES = {"comet": ("comet", "unbabel-comet"), "bleurt": ("bleurt_pytorch", "bleurt-pytorch")}
 
 
-def side_python() -> str | None:
-    """The side environment's interpreter (LM_EVAL_EXT_NEURAL_PYTHON), if set."""
-    return os.environ.get(SIDE_PYTHON_ENV, "").strip() or None
-
-
-def scorer(metric: str) -> _Scorer:
-    """The process's scorer for `metric` (loaded on first use); MetricUnavailable
-    says why it cannot run."""
-    cfg = setting(metric)
-    if cfg is None:
-        raise MetricUnavailable(f"switched off (LM_EVAL_EXT_{metric.upper()}=off)")
-    local = Path(cfg.model).expanduser()
-    if (local.is_absolute() or cfg.model.startswith(".")) and not local.exists():
-        raise MetricUnavailable(f"{metric.upper()} model folder {local} does not exist")
-    side = side_python()
-    key = (metric, cfg, side)
-    if key not in _SCORERS:
-        _SCORERS[key] = WorkerScorer(cfg, side) if side else _load_in_process(metric, cfg)
-    return _SCORERS[key]
-
-
-def _load_in_process(metric: str, cfg: Setting) -> _Scorer:
+def load_in_process(metric: str, cfg: Setting) -> _Scorer:
     import importlib.util
 
     module, dist = _PACKAGES[metric]
@@ -319,7 +264,7 @@ def _load_in_process(metric: str, cfg: Setting) -> _Scorer:
         raise MetricUnavailable(
             f"package {dist} is not installed here; it pins transformers<5 and numpy<2, so in a modern "
             f"environment run it in a side environment: lm-eval-ext neural-env DIR, then "
-            f"{SIDE_PYTHON_ENV}=DIR/bin/python (README: Neural metrics)")
+            f"LM_EVAL_EXT_NEURAL_PYTHON=DIR/bin/python (README: Install)")
     try:
         return _CLASSES[metric](cfg)
     except MetricUnavailable:
@@ -329,124 +274,8 @@ def _load_in_process(metric: str, cfg: Setting) -> _Scorer:
         raise MetricUnavailable(f"{cfg.model!r} could not be loaded ({type(err).__name__}: {first})") from err
 
 
-# ------------------------------------------------------------ side environment
-class WorkerDied(RuntimeError):
-    pass
-
-
-class _Worker:
-    """One process in the side environment running this file's `worker_main`:
-    JSON lines on stdin/stdout, one request at a time."""
-
-    # Loads this file by path (the side environment need not have lm_eval_ext), with
-    # the working directory off sys.path so nothing there shadows a module.
-    BOOTSTRAP = (
-        "import importlib.util, sys\n"
-        "sys.path[:] = [p for p in sys.path if p not in ('', '.')]\n"
-        "spec = importlib.util.spec_from_file_location('_lm_eval_ext_neural_worker', sys.argv[1])\n"
-        "mod = importlib.util.module_from_spec(spec); sys.modules[spec.name] = mod\n"
-        "spec.loader.exec_module(mod); mod.worker_main()\n"
-    )
-
-    def __init__(self, python: str):
-        self.python = python
-        self._lock = threading.Lock()
-        self._stderr_tail: collections.deque = collections.deque(maxlen=40)
-        try:
-            self.proc = subprocess.Popen(
-                [python, "-c", self.BOOTSTRAP, str(Path(__file__).resolve())],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
-        except OSError as err:
-            raise MetricUnavailable(f"{SIDE_PYTHON_ENV}={python}: cannot start it ({err.strerror or err})") from None
-        threading.Thread(target=self._drain_stderr, daemon=True, name="neural-worker-stderr").start()
-        self.info = self.request({"op": "hello"})
-
-    def _drain_stderr(self) -> None:
-        for raw in self.proc.stderr:
-            line = raw.decode("utf-8", "replace").rstrip()
-            if line:
-                self._stderr_tail.append(line)
-                log.debug("neural worker: %s", line)
-
-    def stderr_tail(self, n: int = 6) -> str:
-        return " | ".join(list(self._stderr_tail)[-n:])
-
-    def request(self, payload: dict) -> dict:
-        with self._lock:
-            try:
-                self.proc.stdin.write((json.dumps(payload, ensure_ascii=False) + "\n").encode("utf-8"))
-                self.proc.stdin.flush()
-                line = self.proc.stdout.readline()
-            except (BrokenPipeError, OSError):
-                line = b""
-            if not line:
-                self.proc.wait(timeout=30)
-                raise WorkerDied(f"the neural worker ({SIDE_PYTHON_ENV}={self.python}) exited with "
-                                 f"{self.proc.returncode}: {self.stderr_tail() or 'no output'}")
-        reply = json.loads(line)
-        if not reply.get("ok"):
-            reason = f"{reply.get('reason')} (in the side environment {SIDE_PYTHON_ENV}={self.python})"
-            if reply.get("kind") == "unavailable":
-                raise MetricUnavailable(reason)
-            raise RuntimeError(reason)
-        return reply
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                self.request({"op": "exit"})
-            except Exception:
-                pass
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-
-_WORKERS: dict[str, _Worker] = {}
-
-
-def _worker(python: str) -> _Worker:
-    w = _WORKERS.get(python)
-    if w is None or w.proc.poll() is not None:
-        w = _WORKERS[python] = _Worker(python)
-    return w
-
-
-@atexit.register
-def _close_workers() -> None:
-    for w in list(_WORKERS.values()):
-        w.close()
-
-
-class WorkerScorer(_Scorer):
-    """A scorer living in the side environment: same classes, same numbers."""
-
-    def __init__(self, cfg: Setting, python: str):
-        self.cfg = cfg
-        self.python = python
-        self.model_calls = 0
-        try:
-            reply = _worker(python).request({"op": "load", "setting": asdict(cfg)})
-        except WorkerDied as err:
-            raise MetricUnavailable(str(err)) from None
-        self.metric = cfg.metric
-        self.device = reply["device"]
-        self.batch_size = reply["batch_size"]
-        self._signature = reply["signature"]
-
-    def signature(self) -> str:
-        return f"{self._signature}|via:side-env"
-
-    def score(self, triples):
-        reply = _worker(self.python).request({"op": "score", "setting": asdict(self.cfg), "triples": triples})
-        self.model_calls += reply["batches"]
-        return [float(x) for x in reply["scores"]]
-
-
-def _versions(dists) -> dict:
+def package_versions(dists) -> dict:
+    """{distribution: installed version or None}."""
     import importlib.metadata as md
 
     out = {}
@@ -458,152 +287,7 @@ def _versions(dists) -> dict:
     return out
 
 
-def worker_main() -> None:
-    """The side environment's end of `_Worker` (started by it, never by users)."""
-    protocol = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
-    os.dup2(2, 1)  # whatever the libraries print goes to stderr, never into the protocol
-    sys.stdout = sys.stderr
-    loaded: dict[Setting, _Scorer] = {}
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        req = json.loads(line)
-        op = req.get("op")
-        try:
-            if op == "exit":
-                protocol.write(json.dumps({"ok": True}) + "\n")
-                break
-            if op == "hello":
-                reply = {"ok": True, "python": sys.version.split()[0], "executable": sys.executable,
-                         "packages": _versions(("unbabel-comet", "bleurt-pytorch", "torch", "transformers", "numpy"))}
-            elif op in ("load", "score"):
-                cfg = Setting(**req["setting"])
-                sc = loaded.get(cfg)
-                if sc is None:
-                    sc = loaded[cfg] = _load_in_process(cfg.metric, cfg)
-                if op == "load":
-                    reply = {"ok": True, "signature": sc.signature(), "device": sc.device,
-                             "batch_size": sc.batch_size}
-                else:
-                    before = sc.model_calls
-                    scores = sc.score([tuple(t) for t in req["triples"]])
-                    reply = {"ok": True, "scores": scores, "batches": sc.model_calls - before}
-            else:
-                reply = {"ok": False, "kind": "failed", "reason": f"unknown request {op!r}"}
-        except MetricUnavailable as err:
-            reply = {"ok": False, "kind": "unavailable", "reason": str(err)}
-        except Exception as err:  # reported to the parent, which records the metric as skipped
-            first = (str(err).splitlines() or [""])[0][:300]
-            reply = {"ok": False, "kind": "failed", "reason": f"{type(err).__name__}: {first}"}
-        protocol.write(json.dumps(reply) + "\n")
-
-
-# --------------------------------------------------------------------- cache
-def cache_path() -> Path | None:
-    value = os.environ.get(CACHE_ENV, "").strip()
-    if value.lower() in ("off", "0", "none"):
-        return None
-    if value:
-        return Path(value).expanduser()
-    return Path.home() / ".cache" / "lm_eval_ext" / "neural_scores.sqlite"
-
-
-def _key(metric: str, model: str, src: str, hyp: str, ref: str) -> str:
-    return hashlib.sha256(json.dumps([metric, model, src, hyp, ref], ensure_ascii=False).encode()).hexdigest()
-
-
-class ScoreCache:
-    def __init__(self, path: Path | None):
-        self.path = path
-        self.db = None
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(str(path), timeout=60)
-            self.db.execute("CREATE TABLE IF NOT EXISTS scores (key TEXT PRIMARY KEY, score REAL NOT NULL)")
-
-    def get(self, keys: list[str]) -> dict[str, float]:
-        if self.db is None:
-            return {}
-        out = {}
-        for start in range(0, len(keys), 500):
-            chunk = keys[start:start + 500]
-            rows = self.db.execute(
-                f"SELECT key, score FROM scores WHERE key IN ({','.join('?' * len(chunk))})", chunk)
-            out.update(rows.fetchall())
-        return out
-
-    def put(self, items: dict[str, float]) -> None:
-        if self.db is None or not items:
-            return
-        with self.db:
-            self.db.executemany("INSERT OR REPLACE INTO scores VALUES (?, ?)", list(items.items()))
-
-    def close(self):
-        if self.db is not None:
-            self.db.close()
-
-
-def segment_scores(metric: str, triples: list[tuple[str, str, str]]) -> list[float]:
-    """Scores of (source, hypothesis, reference) triples, from the cache when
-    known; only unique missing triples reach the model."""
-    sc = scorer(metric)
-    triples = [(str(s), str(h), str(r)) for s, h, r in triples]
-    keys = [_key(metric, sc.model_key, *t) for t in triples]
-    cache = ScoreCache(cache_path())
-    try:
-        known = cache.get(list(dict.fromkeys(keys)))
-        todo = {k: t for k, t in zip(keys, triples) if k not in known}
-        # longest first; ties by key, so batches do not depend on the order items arrive in
-        todo_keys = sorted(todo, key=lambda k: (-max(len(x) for x in todo[k]), k))
-        chunk = sc.batch_size * 8  # stored as it goes: a crash later keeps what was scored
-        for start in range(0, len(todo_keys), chunk):
-            part = todo_keys[start:start + chunk]
-            fresh = dict(zip(part, sc.score([todo[k] for k in part])))
-            cache.put(fresh)
-            known.update(fresh)
-    finally:
-        cache.close()
-    return [known[k] for k in keys]
-
-
-def system_score(metric: str, triples) -> float:
-    """Mean segment score x 100 (COMET's system score, on BLEU's scale); NaN
-    and a recorded reason when the metric cannot run."""
-    try:
-        scores = segment_scores(metric, triples)
-    except Exception as err:  # the run's other metrics must survive (e.g. GPU out of memory)
-        reason = str(err) if isinstance(err, MetricUnavailable) else (
-            f"scoring failed ({type(err).__name__}: {(str(err).splitlines() or [''])[0][:300]}); "
-            "segments scored before the failure are in the cache")
-        if SKIPPED.get(metric) != reason:
-            log.warning("lm-eval-ext: %s skipped: %s", metric, reason)
-        SKIPPED[metric] = reason
-        return NAN
-    SKIPPED.pop(metric, None)
-    return 100.0 * math.fsum(scores) / len(scores)  # exact sum: the same in any item order
-
-
-def signature(metric: str) -> str:
-    """How the metric was computed in this process, or why it was skipped."""
-    if metric in SKIPPED:
-        return f"skipped: {SKIPPED[metric]}"
-    try:
-        cfg = setting(metric)
-    except ValueError as err:
-        return f"skipped: {err}"
-    if cfg is None:
-        return f"skipped: switched off (LM_EVAL_EXT_{metric.upper()}=off)"
-    loaded = _SCORERS.get((metric, cfg, side_python()))
-    if loaded is None:
-        return f"{metric}:{cfg.model}|batch:{cfg.batch_size or 'auto'}|not-loaded"
-    return loaded.signature()
-
-
-# ------------------------------------------------------ lm-eval aggregations
-def comet(items) -> float:
-    return system_score("comet", list(items))
-
-
-def bleurt(items) -> float:
-    return system_score("bleurt", [("", h, r) for h, r in items])
-
+def system_score(scores: list[float]) -> float:
+    """Mean segment score x 100 (COMET's system score, on BLEU's scale); an exact sum, so the
+    same in any item order."""
+    return 100.0 * math.fsum(scores) / len(scores)

@@ -6,7 +6,7 @@ results files merged, the newest winning per task; truncated or corrupt files
 and bad log lines reported and skipped), scores the logged translations of
 every task whose family can be rescored (the registry's `Rescore`: FLORES's
 ``filtered_resps``, what BLEU was computed on) with the
-metrics asked for (`lm_eval_ext.metrics.neural`, cache included), and writes a
+metrics asked for (`lm_eval_ext.runtime.neural`, cache included), and writes a
 NEW results file beside the old ones (atomically): the run's merged results
 with the rescored task metrics, the group means recomputed the way the groups
 define them (mean over their language tasks), the new signatures in each task's
@@ -31,8 +31,9 @@ from pathlib import Path
 
 from lm_eval_ext.exit_codes import ExitCode
 from lm_eval_ext import files
+from lm_eval_ext.missing import NotComputed
 from lm_eval_ext.families.base import RescoreError
-from lm_eval_ext.metrics import neural
+from lm_eval_ext.runtime import neural
 from lm_eval_ext.formats.run_folder import Problem, RESULTS_RE, read_samples
 from lm_eval_ext.reporting.runs import Run, load_runs
 
@@ -98,17 +99,17 @@ def rescore_run(run: Run, metrics: list[str], problems: list[Problem]) -> tuple[
         entry = results.setdefault(task, {})
         for metric in metrics:
             items = triples if metric == "comet" else [("", h, r) for _, h, r in triples]
-            value = neural.system_score(metric, items)
+            value = neural.score(metric, items)
             key = f"{metric},{rescore.filter}"
             if _finite(value):
                 entry[key] = value
                 entry[f"{metric}_stderr,{rescore.filter}"] = "N/A"
-                sigs[metric] = neural.signature(metric)
+                sigs[metric] = str(neural.signature(metric))
                 skipped.pop(metric, None)
                 computed.append((task, metric, rescore.filter))
                 continue
             complete = False
-            reason = neural.SKIPPED.get(metric, "not computed")
+            reason = value.skip.reason if isinstance(value, NotComputed) else "not computed"
             if _finite(entry.get(key)):  # never hide an earlier valid value behind a NaN
                 carried.setdefault(task, []).append(metric)
                 problems.append(Problem(task, f"{metric} could not be computed now ({reason}); the earlier value "
@@ -116,7 +117,7 @@ def rescore_run(run: Run, metrics: list[str], problems: list[Problem]) -> tuple[
             else:
                 entry[key] = float("nan")
                 entry[f"{metric}_stderr,{rescore.filter}"] = "N/A"
-                sigs[metric] = neural.signature(metric)
+                sigs[metric] = str(neural.outcome(metric, value))
                 skipped[metric] = reason
                 problems.append(Problem(task, f"{metric} could not be computed ({reason})"))
         meta.update(metric_signatures=sigs, skipped_metrics=skipped)

@@ -49,7 +49,7 @@ def tier_of(src: str, tgt: str) -> str:
 
 def task_config(src: str, tgt: str, include: str = "_flores_common_yaml") -> dict:
     flores.check_code(src), flores.check_code(tgt)
-    parts = flores.FAMILY.prompt(src, tgt)
+    parts = flores.FAMILY.prompt(src_lang=src, tgt_lang=tgt)
     name = task_name(src, tgt)
     return {
         "include": include,

@@ -32,7 +32,7 @@ def dump(obj) -> str:
 
 
 def task_config(lang: str, mode: str) -> dict:
-    parts = mgsm.FAMILY.prompt(lang, mode)
+    parts = mgsm.FAMILY.prompt(lang=lang, mode=mode)
     name = f"mgsm_{mode}_{lang}"
     metrics = [{"metric": "exact_match", "aggregation": "mean", "higher_is_better": True}]
     if lang != "en":

@@ -34,7 +34,7 @@ def task_name(family: str, ctx: str, q: str) -> str:
 
 
 def task_config(family: str, ctx: str, q: str) -> dict:
-    parts = families.get(family).prompt(ctx, q)
+    parts = families.get(family).prompt(ctx_lang=ctx, q_lang=q)
     name = task_name(family, ctx, q)
     kwargs = {"family": family, "ctx_lang": ctx, "q_lang": q}
     if family == "xquad" and ctx == q:

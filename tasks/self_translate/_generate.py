@@ -62,7 +62,7 @@ def stage1_config(source: str, lang: str) -> dict:
         **_common(source, 1, lang, task),
         "test_split": "test", "fewshot_split": "train", "fewshot_config": {"sampler": sampler},
         "fewshot_delimiter": "\n\n", "should_decontaminate": False,
-        **taskgen.prompt_fields(st.stage1_prompt(source, lang)),
+        **taskgen.prompt_fields(st.family(source, 1).prompt(lang=lang)),
         "process_results": Function.of(st.stage1_results),
         "filter_list": [{"name": flores.FILTER, "filter": [
             {"function": Function.of(flores.TranslationFilter), "src_lang": lang, "tgt_lang": st.TARGET},
@@ -94,7 +94,7 @@ def stage2_config(source: str, lang: str) -> dict:
     return {
         **_common(source, 2, lang, task),
         **split, "fewshot_delimiter": "\n\n", "should_decontaminate": False,
-        **taskgen.prompt_fields(st.stage2_prompt(source, lang)),
+        **taskgen.prompt_fields(st.family(source, 2).prompt(lang=lang)),
         "process_results": process,
         "filter_list": filters,
         "metric_list": [*metrics, *taskgen.metric_entries(langid.METRIC_LIST), *translation],

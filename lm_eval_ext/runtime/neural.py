@@ -1,0 +1,127 @@
+"""COMET and BLEURT in a run: one scorer per metric and setting, loaded once per process,
+cached on disk, and the lm-eval aggregations that FLORES's tasks name.
+
+Scoring: unique (source, hypothesis, reference) triples not in the score cache
+(`runtime.score_cache`) are sorted by length, scored in batches by the process's scorer
+(`metrics.neural`) or, with ``LM_EVAL_EXT_NEURAL_PYTHON`` set, by the side-environment
+worker (`runtime.neural_worker`; the cache stays in this process, so only misses cross the
+pipe), and stored as they arrive.
+
+A metric that cannot run (package or checkpoint missing, offline, a worker that died) is a
+value, not an exception: its aggregation returns `NotComputed` (NaN carrying the reason),
+which the results annotation turns into ``metadata.skipped_metrics``; BLEU and chrF++ are
+unaffected.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from lm_eval_ext.metrics.neural import METRICS, MetricUnavailable, load_in_process, setting, system_score
+from lm_eval_ext.missing import NotComputed, Skip
+from lm_eval_ext.runtime import neural_worker, score_cache
+from lm_eval_ext.runtime.neural_worker import SIDE_PYTHON_ENV, WorkerScorer
+
+log = logging.getLogger("lm_eval_ext")
+
+__all__ = ["METRICS", "SIDE_PYTHON_ENV", "bleurt", "comet", "scorer", "segment_scores", "signature", "side_python",
+           "score"]
+
+SCORERS: dict[tuple, object] = {}  # (metric, setting, side python) -> scorer, loaded once per process
+_warned: set[tuple[str, str]] = set()
+
+
+def side_python() -> str | None:
+    """The side environment's interpreter (LM_EVAL_EXT_NEURAL_PYTHON), if set."""
+    return os.environ.get(SIDE_PYTHON_ENV, "").strip() or None
+
+
+def scorer(metric: str):
+    """The process's scorer for `metric` (loaded on first use); MetricUnavailable says why it
+    cannot run."""
+    cfg = setting(metric)
+    if cfg is None:
+        raise MetricUnavailable(f"switched off (LM_EVAL_EXT_{metric.upper()}=off)")
+    local = Path(cfg.model).expanduser()
+    if (local.is_absolute() or cfg.model.startswith(".")) and not local.exists():
+        raise MetricUnavailable(f"{metric.upper()} model folder {local} does not exist")
+    side = side_python()
+    key = (metric, cfg, side)
+    if key not in SCORERS:
+        SCORERS[key] = WorkerScorer(cfg, side) if side else load_in_process(metric, cfg)
+    return SCORERS[key]
+
+
+def segment_scores(metric: str, triples: list[tuple[str, str, str]]) -> list[float]:
+    """Scores of (source, hypothesis, reference) triples, from the cache when known; only unique
+    missing triples reach the model."""
+    sc = scorer(metric)
+    triples = [(str(s), str(h), str(r)) for s, h, r in triples]
+    keys = [score_cache.key(metric, sc.model_key, *t) for t in triples]
+    cache = score_cache.ScoreCache(score_cache.cache_path())
+    try:
+        known = cache.get(list(dict.fromkeys(keys)))
+        todo = {k: t for k, t in zip(keys, triples) if k not in known}
+        # longest first; ties by key, so batches do not depend on the order items arrive in
+        todo_keys = sorted(todo, key=lambda k: (-max(len(x) for x in todo[k]), k))
+        chunk = sc.batch_size * 8  # stored as it goes: a crash later keeps what was scored
+        for start in range(0, len(todo_keys), chunk):
+            part = todo_keys[start:start + chunk]
+            fresh = dict(zip(part, sc.score([todo[k] for k in part])))
+            cache.put(fresh)
+            known.update(fresh)
+    finally:
+        cache.close()
+    return [known[k] for k in keys]
+
+
+def score(metric: str, triples) -> float:
+    """The system score (mean segment score x 100), or `NotComputed` with the reason when the
+    metric cannot run here; never raises over the metric (the run's other metrics survive)."""
+    try:
+        return system_score(segment_scores(metric, triples))
+    except Exception as err:  # e.g. GPU out of memory, a worker that died
+        reason = str(err) if isinstance(err, MetricUnavailable) else (
+            f"scoring failed ({type(err).__name__}: {(str(err).splitlines() or [''])[0][:300]}); "
+            "segments scored before the failure are in the cache")
+        if (metric, reason) not in _warned:
+            _warned.add((metric, reason))
+            log.warning("lm-eval-ext: %s skipped: %s", metric, reason)
+        return NotComputed(reason)
+
+
+def signature(metric: str) -> str | Skip:
+    """How the metric is computed in this process (its loaded scorer), or why it cannot be."""
+    try:
+        cfg = setting(metric)
+    except ValueError as err:
+        return Skip(str(err))
+    if cfg is None:
+        return Skip(f"switched off (LM_EVAL_EXT_{metric.upper()}=off)")
+    loaded = SCORERS.get((metric, cfg, side_python()))
+    if loaded is None:
+        return f"{metric}:{cfg.model}|batch:{cfg.batch_size or 'auto'}|not-loaded"
+    return loaded.signature()
+
+
+def outcome(metric: str, value) -> str | Skip:
+    """The signature of a value this process computed: its Skip when it is `NotComputed`."""
+    return value.skip if isinstance(value, NotComputed) else signature(metric)
+
+
+def reset() -> None:
+    """Forget the loaded scorers and stop the workers (tests that switch environments)."""
+    neural_worker.close_workers()
+    neural_worker.WORKERS.clear()
+    SCORERS.clear()
+
+
+# ------------------------------------------------------ lm-eval aggregations
+def comet(items) -> float:
+    return score("comet", list(items))
+
+
+def bleurt(items) -> float:
+    return score("bleurt", [("", h, r) for h, r in items])
