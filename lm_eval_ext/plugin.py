@@ -95,13 +95,72 @@ class _QuietCustomDataset(logging.Filter):
 _QUIET_CUSTOM_DATASET = _QuietCustomDataset()
 
 
+# ------------------------------------------------------------------ patch points
+# Each patch point checks, when lm-eval loads the module it patches, that what it patches has the
+# shape it expects (a function with the parameters it binds by name, a class attribute). If not,
+# it patches nothing, says so once at error level naming the lm-eval version and the point, and
+# records why (`UNPATCHED`, which the results annotation and `lm-eval-ext doctor` report); our
+# tasks still load through ``--include_path`` (ARCHITECTURE.md, "Integration points").
+
+UNPATCHED: dict[str, str] = {}  # patch point -> why it was not installed
+
+
+def lm_eval_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lm-eval")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _refuse(point: str, why: str) -> None:
+    reason = f"lm-eval {lm_eval_version()}: {point}: {why}"
+    if point not in UNPATCHED:
+        UNPATCHED[point] = reason
+        log.error("lm-eval-ext: not installed (%s); our tasks still load with --include_path %s", reason, tasks_dir())
+
+
+def _signature_problem(fn, needs: tuple[str, ...]) -> str | None:
+    """Why `fn` is not a function taking the parameters `needs` (by name), or None."""
+    import inspect
+
+    if not callable(fn):
+        return "missing"
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError) as err:
+        return f"no inspectable signature ({err})"
+    missing = [n for n in needs if n not in params]
+    return f"has no parameter(s) {', '.join(missing)} (has {', '.join(params)})" if missing else None
+
+
+TASK_MANAGER_INIT = "lm_eval.tasks.manager.TaskManager.__init__"
+PROCESS_TASKS = "lm_eval.config.evaluate_config.EvaluatorConfig.process_tasks"
+COLLECT_RESULTS = "lm_eval.evaluator_utils._collect_results"
+
+
 def patch_task_manager(module) -> None:
-    TaskManager = module.TaskManager
-    if getattr(TaskManager, "_lm_eval_ext_patched", False):
+    """Every TaskManager also indexes our tasks/ (no public way to add a default task folder)."""
+    import inspect
+
+    TaskManager = getattr(module, "TaskManager", None)
+    if TaskManager is None or getattr(TaskManager, "_lm_eval_ext_patched", False):
+        if TaskManager is None:
+            _refuse(TASK_MANAGER_INIT, "lm_eval.tasks.manager has no TaskManager")
         return
     original_init = TaskManager.__init__
+    why = _signature_problem(original_init, ("include_path", "include_defaults"))
+    if why:
+        _refuse(TASK_MANAGER_INIT, why)
+        return
+    signature = inspect.signature(original_init)
 
-    def __init__(self, verbosity=None, include_path=None, include_defaults=True, metadata=None):
+    def __init__(self, *args, **kwargs):
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        include_path = bound.arguments.get("include_path")
+        include_defaults = bound.arguments.get("include_defaults", True)
         ours = tasks_dir()
         if include_path is None:
             paths = []
@@ -112,15 +171,16 @@ def patch_task_manager(module) -> None:
         # ours join lm-eval's defaults: include_defaults=False asks for the given paths alone
         if include_defaults and not any(Path(p).resolve() == ours for p in paths):
             paths = [ours, *paths]  # user paths come later, so they override ours
+        bound.arguments["include_path"] = paths
         index_log = logging.getLogger("lm_eval.tasks._index")
         quiet = _QuietOverrides()
         index_log.addFilter(quiet)
         try:
-            original_init(self, verbosity, paths, include_defaults, metadata)
+            original_init(*bound.args, **bound.kwargs)
         finally:
             index_log.removeFilter(quiet)
         _QUIET_CUSTOM_DATASET.names.update(
-            name for name, entry in self._index.items() if is_ours(entry.yaml_path)
+            name for name, entry in getattr(self, "_index", {}).items() if is_ours(entry.yaml_path)
         )
         task_log = logging.getLogger("lm_eval.api.task")
         if _QUIET_CUSTOM_DATASET not in task_log.filters:
@@ -133,21 +193,33 @@ def patch_task_manager(module) -> None:
             )
 
     __init__.__doc__ = original_init.__doc__
+    __init__.__signature__ = signature
     TaskManager.__init__ = __init__
     TaskManager._lm_eval_ext_patched = True
 
 
 def patch_evaluator_config(module) -> None:
-    EvaluatorConfig = module.EvaluatorConfig
+    """Our selected tasks' data are checked before any model loads (no public hook between task
+    resolution and model loading)."""
+    EvaluatorConfig = getattr(module, "EvaluatorConfig", None)
+    if EvaluatorConfig is None:
+        _refuse(PROCESS_TASKS, "lm_eval.config.evaluate_config has no EvaluatorConfig")
+        return
     if getattr(EvaluatorConfig, "_lm_eval_ext_patched", False):
         return
-    original = EvaluatorConfig.process_tasks
+    original = getattr(EvaluatorConfig, "process_tasks", None)
+    why = _signature_problem(original, ("self",))
+    if why:
+        _refuse(PROCESS_TASKS, why)
+        return
 
-    def process_tasks(self, metadata=None):
-        task_manager = original(self, metadata)
-        check_selected(self.tasks, limit=self.limit, model_args=self.model_args)
+    def process_tasks(self, *args, **kwargs):
+        task_manager = original(self, *args, **kwargs)
+        check_selected(getattr(self, "tasks", None), limit=getattr(self, "limit", None),
+                       model_args=getattr(self, "model_args", None))
         return task_manager
 
+    process_tasks.__doc__ = original.__doc__
     EvaluatorConfig.process_tasks = process_tasks
     EvaluatorConfig._lm_eval_ext_patched = True
 
@@ -155,22 +227,31 @@ def patch_evaluator_config(module) -> None:
 def patch_result_collection(module) -> None:
     """Run-time metric signatures, skipped metrics (NaN plus reason) and FLORES's
     corpus-metric standard errors into our tasks' results, after aggregation
-    (when they are known) and before groups and files (`annotate_results`)."""
+    (when they are known) and before groups and files (`annotate_results`). lm-eval has no
+    public hook between a task's aggregation and the groups."""
+    import inspect
+
     original = getattr(module, "_collect_results", None)
-    if original is None or getattr(original, "_lm_eval_ext_patched", False):
+    if getattr(original, "_lm_eval_ext_patched", False):
         return
+    why = _signature_problem(original, ("eval_results_acc", "bootstrap_iters"))
+    if why:
+        _refuse(COLLECT_RESULTS, why)
+        return
+    signature = inspect.signature(original)
 
     def _collect_results(*args, **kwargs):
         result = original(*args, **kwargs)
         try:
-            acc = args[0] if args else kwargs.get("eval_results_acc")
-            iters = args[2] if len(args) > 2 else kwargs.get("bootstrap_iters", 100000)
-            annotate_results(result, acc, iters)
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            annotate_results(result, bound.arguments["eval_results_acc"], bound.arguments["bootstrap_iters"])
         except Exception as err:  # never lose computed results over a signature
             log.warning("lm-eval-ext: could not add metric signatures: %s", err)
         return result
 
     _collect_results._lm_eval_ext_patched = True
+    _collect_results.__signature__ = signature
     module._collect_results = _collect_results
 
 

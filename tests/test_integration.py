@@ -1,0 +1,74 @@
+"""The lm-eval integration points (plugin.py): each checks the shape of what it patches and
+refuses loudly, naming the lm-eval version and the point, when lm-eval changed it; our tasks
+still load through plain --include_path then."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import types
+
+import pytest
+
+from lm_eval_ext import plugin, resources
+
+
+@pytest.fixture()
+def fresh_unpatched(monkeypatch):
+    monkeypatch.setattr(plugin, "UNPATCHED", {})
+    return plugin.UNPATCHED
+
+
+def test_a_results_hook_of_another_shape_is_refused_and_left_untouched(fresh_unpatched, caplog):
+    module = types.ModuleType("lm_eval.evaluator_utils")
+
+    def _collect_results(acc, groups=None):  # 0.5 renamed and reshaped it
+        return acc
+
+    module._collect_results = _collect_results
+    with caplog.at_level(logging.ERROR, logger="lm_eval_ext"):
+        plugin.patch_result_collection(module)
+    assert module._collect_results is _collect_results
+    why = fresh_unpatched[plugin.COLLECT_RESULTS]
+    assert f"lm-eval {plugin.lm_eval_version()}" in why and "eval_results_acc, bootstrap_iters" in why
+    assert plugin.COLLECT_RESULTS in caplog.text and "--include_path" in caplog.text
+    missing = types.ModuleType("lm_eval.evaluator_utils")
+    plugin.patch_result_collection(missing)  # gone altogether
+    assert plugin.COLLECT_RESULTS in fresh_unpatched
+
+
+def test_a_task_manager_of_another_shape_is_refused(fresh_unpatched):
+    class TaskManager:
+        def __init__(self, paths=None):
+            self.paths = paths
+
+    module = types.ModuleType("lm_eval.tasks.manager")
+    module.TaskManager = TaskManager
+    plugin.patch_task_manager(module)
+    assert TaskManager(["x"]).paths == ["x"] and not getattr(TaskManager, "_lm_eval_ext_patched", False)
+    assert "include_path, include_defaults" in fresh_unpatched[plugin.TASK_MANAGER_INIT]
+    plugin.patch_evaluator_config(types.ModuleType("lm_eval.config.evaluate_config"))
+    assert "no EvaluatorConfig" in fresh_unpatched[plugin.PROCESS_TASKS]
+
+
+def test_the_installed_lm_eval_has_every_patch_point():
+    import lm_eval.config.evaluate_config as evaluate_config
+    import lm_eval.evaluator_utils as evaluator_utils
+    from lm_eval.tasks import TaskManager
+
+    assert plugin.UNPATCHED == {}
+    assert TaskManager._lm_eval_ext_patched and evaluate_config.EvaluatorConfig._lm_eval_ext_patched
+    assert evaluator_utils._collect_results._lm_eval_ext_patched
+    # keyword and positional callers both reach the patched __init__ (it binds by name)
+    assert "mgsm_direct_de" in TaskManager(None, include_defaults=True).all_tasks
+
+
+def test_tasks_load_through_include_path_with_the_hook_off():
+    code = ("from lm_eval.tasks import TaskManager; "
+            f"print(TaskManager(include_path={str(resources.tasks_dir())!r}).task_index['mgsm_direct_de'].yaml_path)")
+    off = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "LM_EVAL_EXT_AUTOLOAD": "0"})
+    assert off.returncode == 0, off.stderr[-2000:]
+    assert "tasks/mgsm/direct" in off.stdout
