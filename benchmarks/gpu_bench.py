@@ -467,7 +467,7 @@ def run_side(paths_file: Path, n_items: int, batch_size: int, side_python: str, 
     os.environ["LM_EVAL_EXT_COMET"] = f"{paths['comet']};encoder={paths['encoder']};batch_size={batch_size}"
     os.environ["LM_EVAL_EXT_NEURAL_PYTHON"] = side_python
     os.environ["LM_EVAL_EXT_SCORE_CACHE"] = "off"
-    from lm_eval_ext.runtime import neural as neural_metrics, score_cache
+    from lm_eval_ext.runtime import neural as neural_metrics
 
     stats = {"segments": len(triples)}
     _, stats["worker_start_and_load_s"] = timed_call(lambda: neural_metrics.scorer("comet"))

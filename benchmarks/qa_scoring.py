@@ -31,7 +31,7 @@ _t0 = time.perf_counter()
 from lm_eval_ext.metrics import qa as qa_scoring  # noqa: E402  (builds the Unicode punctuation table)
 
 T_SCORER_IMPORT = time.perf_counter() - _t0
-from lm_eval_ext import languages  # noqa: E402
+from lm_eval_ext import families, languages  # noqa: E402
 from lm_eval_ext.families import qa  # noqa: E402
 from lm_eval_ext.languages import MLQA_LANGS, XQUAD_LANGS  # noqa: E402
 

@@ -168,7 +168,7 @@ def _cmd_compare(args) -> int:
 
 
 def _cmd_judge(args) -> int:
-    from lm_eval_ext.judge.pipeline import run_command
+    from lm_eval_ext.judge.command import run_command
 
     return run_command(args)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lm_eval_ext import families, plugin
+from lm_eval_ext import families, plugin, resources
 from lm_eval_ext.families import Pairing
 from lm_eval_ext.judge import protocols as P
 from lm_eval_ext.reporting.rows import generic_task_languages, task_languages

@@ -21,7 +21,8 @@ from loopback import Fault, ScriptedServer, last_user_message
 
 from lm_eval_ext import languages
 from lm_eval_ext.judge import protocols as P
-from lm_eval_ext.judge.pipeline import combine_orders, spearman
+from lm_eval_ext.judge.pairwise import combine_orders
+from lm_eval_ext.judge.pipeline import spearman
 
 SENTINEL = "sk-SENTINEL-7f3a9c2e-do-not-leak"
 N_QA, N_MT = 8, 6

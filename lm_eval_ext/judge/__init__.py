@@ -2,12 +2,12 @@
 
 - `protocols`: which judging protocol a task gets, the versioned prompt
   templates (``reports/judge/<protocol>.v<N>.txt``) and their strict parsers;
-- `client`: the disk cache and the judge backends (any OpenAI-compatible
-  server, or a local transformers model), with bounded concurrency, timeouts,
-  retries and a request budget;
-- `pipeline`: reads a run folder, judges every logged sample, writes
-  ``judge_results_<date>.json`` and ``judge_samples_<task>_<date>.jsonl``
-  beside lm-eval's files; pairwise comparison of two runs.
+- `client`: the disk cache and the HTTP judge (any OpenAI-compatible server) with
+  bounded concurrency, total deadlines, size limits, retries and a request budget;
+  `hf_judge`: a local transformers model as the judge, batched;
+- `pipeline`: judges every logged sample of a run folder; `pairwise`: two runs item by
+  item; `command`: the ``lm-eval-ext judge`` command. The files they write:
+  `lm_eval_ext.formats.judge_file`.
 
 Design notes and the file formats: reports/judge/README.md.
 """
