@@ -1,7 +1,7 @@
 """COMET scoring speed: lm-eval-ext's batching vs comet's own ``predict``, one run.
 
 Builds a COMET ``RegressionMetric`` (the class of Unbabel/wmt22-comet-da) on a
-small XLM-R encoder of the real architecture (tests/tiny_mt_models.py; sizes
+small XLM-R encoder of the real architecture (tests/support/tiny_mt_models.py; sizes
 ``small``: hidden 256, 4 layers; ``large``: XLM-R-large shapes, for a GPU), and
 scores the same 1012 x N (source, hypothesis, reference) triples of real FLORES
 sentences (English sources, German references, degraded German hypotheses; the
@@ -67,7 +67,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    import tiny_mt_models as tm
+    from support import tiny_mt_models as tm
 
     tmp = Path(tempfile.mkdtemp(prefix="comet_speed_"))
     texts_for_tok = tm.flores_texts(DATA)

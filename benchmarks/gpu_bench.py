@@ -13,7 +13,7 @@ Every model is random-initialised from a config (nothing is downloaded):
   tokens, not Llama's 128256 (a smaller embedding and LM head);
 - COMET: a RegressionMetric (the class of Unbabel/wmt22-comet-da) on an
   XLM-R-large-shaped encoder, BLEURT at BLEURT-20-D12's shape, built as the
-  tests build theirs (tests/tiny_mt_models.py, size "large"; "small" on CPU),
+  tests build theirs (tests/support/tiny_mt_models.py, size "large"; "small" on CPU),
   with a 3000-piece SentencePiece vocabulary.
 
 Parts (--parts, default mgsm,flores,neural,judge):
@@ -360,7 +360,7 @@ def flores_triples(n: int) -> list[tuple[str, str, str]]:
 def build_mt(size: str, out: Path) -> None:
     """Child (neural environment): COMET and BLEURT checkpoints of `size`."""
     sys.path.insert(0, str(REPO / "tests"))
-    import tiny_mt_models as tm
+    from support import tiny_mt_models as tm
 
     start = time.perf_counter()
     texts = tm.flores_texts(DATA)

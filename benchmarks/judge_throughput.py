@@ -5,7 +5,7 @@ comparable; absolute numbers depend on the machine.
 
     python benchmarks/judge_throughput.py [ITEMS_PER_LANG] [LATENCY_S]
 
-The server is tests/loopback.py's ScriptedServer (real HTTP on 127.0.0.1) whose
+The server is tests/support/loopback.py's ScriptedServer (real HTTP on 127.0.0.1) whose
 judge sleeps LATENCY_S (default 0.05) and then answers in the required format;
 the run folder holds real XQuAD items (de, en) from ../shared/data.
 """
@@ -24,8 +24,8 @@ DATA = Path(os.environ.get("LM_EVAL_EXT_TEST_DATA", ROOT.parent / "shared" / "da
 
 
 def main(per_lang: int = 100, latency: float = 0.05) -> None:
-    from judge_runs import qa_task, write_run
-    from loopback import ScriptedServer
+    from support.judge_runs import qa_task, write_run
+    from support.loopback import ScriptedServer
 
     from lm_eval_ext.judge.client import JudgeCache, OpenAIJudge
     from lm_eval_ext.judge.pipeline import JudgeJob

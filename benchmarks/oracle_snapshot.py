@@ -5,10 +5,10 @@ A regression tool for restructurings that must not change a score:
     python benchmarks/oracle_snapshot.py run SNAPSHOT.json [--work DIR] [--mt-models DIR]
     python benchmarks/oracle_snapshot.py diff BEFORE.json AFTER.json
 
-`run` starts a real OpenAI-compatible server on loopback (tests/loopback.py) whose
+`run` starts a real OpenAI-compatible server on loopback (tests/support/loopback.py) whose
 replies are scripted, and runs plain ``lm_eval`` against it over every task family
 (MGSM direct / native CoT / English CoT in all languages, XQuAD all languages and
-three pairs, MLQA from the folder tests/qa_data.py builds, FLORES into and out of
+three pairs, MLQA from the folder tests/support/qa_data.py builds, FLORES into and out of
 English, xlc_mgsm, xlc_xquad) with two policies:
 
 - ``oracle``: the gold answer (MGSM: the answer sentence of the reasoning
@@ -51,8 +51,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from loopback import ScriptedServer, last_user_message  # noqa: E402
-from qa_data import build_data_dir  # noqa: E402
+from support.loopback import ScriptedServer, last_user_message  # noqa: E402
+from support.qa_data import build_data_dir  # noqa: E402
 
 from lm_eval_ext import languages  # noqa: E402
 
@@ -256,12 +256,12 @@ def _check(proc, what):
 
 
 def mt_models(folder: Path, data: Path) -> dict:
-    """Tiny real COMET/BLEURT checkpoints (tests/tiny_mt_models.py), built once in the neural environment."""
+    """Tiny real COMET/BLEURT checkpoints (tests/support/tiny_mt_models.py), built once in the neural environment."""
     paths = folder / "paths.json"
     if not paths.is_file():
         folder.mkdir(parents=True, exist_ok=True)
         python = REPO / ".venv-neural" / "bin" / "python"
-        proc = subprocess.run([str(python), str(REPO / "tests" / "tiny_mt_models.py"), "build", str(data), str(folder)],
+        proc = subprocess.run([str(python), str(REPO / "tests" / "support" / "tiny_mt_models.py"), "build", str(data), str(folder)],
                               capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ""})
         _check(proc, "building the tiny COMET/BLEURT checkpoints")
     return json.loads(paths.read_text())

@@ -1,20 +1,35 @@
 #!/usr/bin/env bash
-# The test suite, as CI runs it (after `bash install.sh --dev`), offline:
-#   1. the modern environment (.venv: newest transformers 5.x, numpy 2.x, ...) runs the
-#      whole suite; COMET/BLEURT go through the neural environment as a side environment;
-#   2. the neural environment (.venv-neural: the lowest supported versions, with the
-#      reference packages unbabel-comet and bleurt-pytorch) runs the COMET/BLEURT tests
-#      against those packages in-process, and, at the lowest versions, the tests of what
-#      depends on them: data loading (datasets, pyarrow), models and the embedded model's
-#      conversion (transformers), statistics (numpy), lm_eval end to end.
+# The test suite, offline, after `bash install.sh --dev`.
+#
+#   bash tests/run.sh           what CI runs (.ci/run):
+#     1. the modern environment (.venv: newest transformers 5.x, numpy 2.x, ...) runs the whole
+#        suite on 2 workers (pytest-xdist, one test file per worker at a time, so a file's
+#        module fixtures are built once); COMET/BLEURT go through the neural environment as a
+#        side environment;
+#     2. the neural environment (.venv-neural: the lowest supported versions, with the reference
+#        packages unbabel-comet and bleurt-pytorch) runs the COMET/BLEURT tests in-process and,
+#        at the lowest versions, the fast tests of what depends on them (data loading, models,
+#        statistics, lm_eval end to end); slow tests run once, in step 1.
+#   bash tests/run.sh --fast    the development loop (under 3 minutes on 2 cores): step 1 without
+#                               the slow and neural tests.
+# Any other argument goes to pytest in every step. Each step prints its ten slowest tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 PYTHONUNBUFFERED=1
 export LM_EVAL_EXT_TEST_NEURAL_PYTHON="$PWD/.venv-neural/bin/python"
+FAST=0
+ARGS=()
+for arg in "$@"; do
+  if [ "$arg" = "--fast" ]; then FAST=1; else ARGS+=("$arg"); fi
+done
+WORKERS=(-n 2 --dist loadfile)
 echo "== modern environment: $(.venv/bin/python -c 'import transformers, numpy; print("transformers", transformers.__version__, "numpy", numpy.__version__)')"
-.venv/bin/python -m pytest -q --durations=15 "$@"
+if [ "$FAST" = 1 ]; then
+  exec .venv/bin/python -m pytest -q "${WORKERS[@]}" --durations=10 -m "not slow and not neural" "${ARGS[@]}"
+fi
+.venv/bin/python -m pytest -q "${WORKERS[@]}" --durations=10 "${ARGS[@]}"
 echo "== neural environment: $(.venv-neural/bin/python -c 'import transformers, numpy; print("transformers", transformers.__version__, "numpy", numpy.__version__)')"
-LM_EVAL_EXT_REQUIRE_NEURAL=1 .venv-neural/bin/python -m pytest -q --durations=10 -m "neural or not slow" "$@" \
+LM_EVAL_EXT_REQUIRE_NEURAL=1 .venv-neural/bin/python -m pytest -q --durations=10 -m "neural or not slow" "${ARGS[@]}" \
   tests/test_flores.py tests/test_neural_side_env.py tests/test_embedded.py \
   tests/test_mgsm_e2e.py tests/test_mgsm_tasks.py tests/test_qa_tasks.py tests/test_qa_scoring.py \
   tests/test_reports.py tests/test_languages.py

@@ -3,7 +3,7 @@ equal those of one process.
 
 - Data parallel (lm-eval's own path): the same tasks through lm-eval's CLI once
   in one process and once in two torchrun processes (gloo on loopback) whose
-  `hf` model is sharded by rank (tests/dp_launch.py: lm-eval's HFLM, which
+  `hf` model is sharded by rank (tests/support/dp_launch.py: lm-eval's HFLM, which
   joins a data-parallel run only when torch sees several GPUs, given the rank
   of its process group). lm-eval builds each rank's requests from every
   second document, gathers the per-sample values to rank 0 and aggregates
@@ -34,8 +34,8 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_cli, side_env
-from loopback import LoopbackHTTP
+from support.env import REPO, run_cli, side_env
+from support.loopback import LoopbackHTTP
 
 
 BIN = Path(sys.executable).parent
@@ -131,7 +131,7 @@ def dp_runs(tmp_path_factory, embedded_model, mt_models):
     # accelerate runs its process group on CPU (gloo) only when asked to
     dp_env = {**os.environ, **env, "ACCELERATE_USE_CPU": "true"}
     dp = subprocess.run(
-        [str(BIN / "torchrun"), "--standalone", "--nproc_per_node", "2", str(REPO / "tests" / "dp_launch.py"),
+        [str(BIN / "torchrun"), "--standalone", "--nproc_per_node", "2", str(REPO / "tests" / "support" / "dp_launch.py"),
          "--model", "hf-cpu-dp", "--model_args", f"pretrained={embedded_model}",
          *common, "--output_path", str(out / "dp")],
         env=dp_env, capture_output=True, text=True, timeout=1800)
@@ -180,7 +180,7 @@ def test_corpus_bleu_chrf_and_comet_are_the_same(dp_runs, mt_models):
 
 def _dp_run(model_dir: Path, samples: dict, out: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(BIN / "torchrun"), "--standalone", "--nproc_per_node", "2", str(REPO / "tests" / "dp_launch.py"),
+        [str(BIN / "torchrun"), "--standalone", "--nproc_per_node", "2", str(REPO / "tests" / "support" / "dp_launch.py"),
          "--model", "hf-cpu-dp", "--model_args", f"pretrained={model_dir}", "--tasks", ",".join(samples),
          "--samples", json.dumps(samples), "--batch_size", "1", "--gen_kwargs", "max_gen_toks=8",
          "--log_samples", "--output_path", str(out)],

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import run_cli
+from support.env import run_cli
 
 from lm_eval_ext.local.demo import DEMO_SAMPLE
 

@@ -12,8 +12,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import SHARED_DATA, run_cli
-from hidden import hidden_env
+from support.env import SHARED_DATA, run_cli
+from support.hidden import hidden_env
 
 from lm_eval_ext.local import embedded
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 import sacrebleu
-from conftest import REPO, SHARED_DATA, run_cli, side_env
-from loopback import ScriptedServer, last_user_message
+from support.env import REPO, SHARED_DATA, run_cli, side_env
+from support.loopback import ScriptedServer, last_user_message
 
 from lm_eval_ext import families, languages
 from lm_eval_ext.families import flores
@@ -207,7 +207,7 @@ def test_korean_uses_ko_mecab_only_when_installed():
 
 def test_spbleu_reads_the_configured_model_and_skips_without_it(tmp_path, monkeypatch):
     import sentencepiece as spm
-    from tiny_mt_models import flores_texts, train_spm
+    from support.tiny_mt_models import flores_texts, train_spm
 
     model = train_spm(flores_texts(SHARED_DATA), tmp_path / "spm")
     refs = _texts("deu_Latn", 80)

@@ -9,7 +9,7 @@ import sys
 import zipfile
 
 import pytest
-from conftest import REPO, run_cli
+from support.env import REPO, run_cli
 
 
 def test_lm_eval_ls_tasks_lists_ours_without_flags():

@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
-from judge_runs import flores_task, qa_task, write_run
-from loopback import Fault, ScriptedServer, last_user_message
+from support.env import run_cli
+from support.judge_runs import flores_task, qa_task, write_run
+from support.loopback import Fault, ScriptedServer, last_user_message
 
 from lm_eval_ext import languages
 from lm_eval_ext.judge import protocols as P

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from support.env import run_cli
 
 from lm_eval_ext.judge import protocols as P
 

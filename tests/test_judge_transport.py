@@ -11,9 +11,9 @@ import threading
 import time
 
 import pytest
-from conftest import run_cli
-from judge_runs import qa_task, write_run
-from loopback import RawServer, chat_reply, http_reply
+from support.env import run_cli
+from support.judge_runs import qa_task, write_run
+from support.loopback import RawServer, chat_reply, http_reply
 
 from lm_eval_ext.judge import client
 

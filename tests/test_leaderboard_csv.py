@@ -2,7 +2,7 @@
 spreadsheets: concurrent merges, a crash mid-write, files re-saved by a
 spreadsheet, formula injection, Markdown escaping, one message per rule.
 
-Run folders are lm-eval-shaped folders of real XQuAD items (tests/judge_runs.py)."""
+Run folders are lm-eval-shaped folders of real XQuAD items (tests/support/judge_runs.py)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
-from judge_runs import qa_task, write_run
+from support.env import run_cli
+from support.judge_runs import qa_task, write_run
 
 N_ITEMS = 4
 FORMULA = ("=", "+", "-", "@", "\t", "\r")

@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
-from loopback import ScriptedServer, last_user_message
+from support.env import run_cli
+from support.loopback import ScriptedServer, last_user_message
 
 from lm_eval_ext import languages
 from lm_eval_ext.languages import MGSM_LANGS

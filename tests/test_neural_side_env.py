@@ -17,7 +17,7 @@ import sys
 import threading
 
 import pytest
-from conftest import SHARED_DATA, in_neural_python, run_cli
+from support.env import SHARED_DATA, in_neural_python, run_cli
 
 from lm_eval_ext.missing import NotComputed
 from lm_eval_ext.runtime import neural, neural_worker, score_cache

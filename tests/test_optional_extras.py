@@ -1,5 +1,5 @@
 """Optional extras really absent: lingua (lm-eval-ext[langid]) and MeCab
-(lm-eval-ext[ja]) made unimportable in a subprocess (tests/hide_packages), the
+(lm-eval-ext[ja]) made unimportable in a subprocess (tests/support/hide_packages), the
 same code and the same scripted replies run with and without them. Without an
 extra its metrics are NaN with the reason in the results and one log line with
 the pip command; every other number equals the normal run's."""
@@ -13,9 +13,9 @@ import subprocess
 import sys
 
 import pytest
-from conftest import SHARED_DATA, run_cli
-from hidden import hidden_env
-from loopback import ScriptedServer, last_user_message
+from support.env import SHARED_DATA, run_cli
+from support.hidden import hidden_env
+from support.loopback import ScriptedServer, last_user_message
 
 from lm_eval_ext import languages
 from lm_eval_ext.families import flores
@@ -58,7 +58,7 @@ from lm_eval_ext.families import flores, mgsm, xlc
 from lm_eval_ext.metrics import langid, mt
 
 data = json.loads(sys.stdin.read())
-out = {"signature": langid.signature()}
+out = {"signature": str(langid.signature())}
 try:
     out["detect"] = langid.detect(data["de"])
 except langid.LangidUnavailable as err:
@@ -78,7 +78,7 @@ for tgt, items in data["corpora"].items():
     items = [tuple(i) for i in items]
     scores[tgt] = {"bleu": mt.bleu(items), "chrfpp": mt.chrfpp(items),
                    "bleu_stderr": mt.bootstrap_stderr("bleu", items, 50),
-                   "signature": mt.runtime_signatures(tgt)["bleu"]}
+                   "signature": str(mt.runtime_signatures(tgt)["bleu"])}
 out["corpora"] = {t: {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in s.items()}
                   for t, s in scores.items()}
 print(json.dumps(out, ensure_ascii=False))

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
-from loopback import ScriptedServer, last_user_message
-from qa_data import build_data_dir, read_jsonl, xquad_rows
+from support.env import run_cli
+from support.loopback import ScriptedServer, last_user_message
+from support.qa_data import build_data_dir, read_jsonl, xquad_rows
 from reference import mlqa_extended, squad_v1_1
 
 from lm_eval_ext import languages

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from qa_data import MLQA_DEV_ITEMS, MLQA_TEST_ITEMS, build_data_dir, xquad_rows
+from support.qa_data import MLQA_DEV_ITEMS, MLQA_TEST_ITEMS, build_data_dir, xquad_rows
 
 from lm_eval_ext import families, languages, plugin, resources
 from lm_eval_ext.families import qa
@@ -223,7 +223,7 @@ def test_misaligned_xquad_files_are_an_error(tmp_path, shared_data):
 def test_lm_eval_ext_tasks_lists_pair_languages():
     import json
 
-    from conftest import run_cli
+    from support.env import run_cli
 
     proc = run_cli(["lm-eval-ext", "tasks", "--json"])
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO, SHARED_DATA, run_cli
-from loopback import ScriptedServer, last_user_message
+from support.env import REPO, SHARED_DATA, run_cli
+from support.loopback import ScriptedServer, last_user_message
 from lm_eval_ext.families import mgsm
 
 LANGS = ("en", "de", "sw")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import sacrebleu
-from conftest import REPO, run_cli
-from loopback import ScriptedServer, last_user_message
-from qa_data import read_jsonl
+from support.env import REPO, run_cli
+from support.loopback import ScriptedServer, last_user_message
+from support.qa_data import read_jsonl
 from reference import mlqa_extended, squad_v1_1
 
 from lm_eval_ext import languages

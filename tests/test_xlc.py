@@ -9,8 +9,8 @@ from itertools import combinations
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
-from loopback import ScriptedServer, last_user_message
+from support.env import run_cli
+from support.loopback import ScriptedServer, last_user_message
 
 from lm_eval_ext import families, languages
 from lm_eval_ext.families import xlc

@@ -1,6 +1,6 @@
 """lm-eval's CLI with its hf model sharded over CPU processes (data parallel).
 
-    torchrun --standalone --nproc_per_node 2 tests/dp_launch.py --model hf-cpu-dp --model_args ... --tasks ...
+    torchrun --standalone --nproc_per_node 2 tests/support/dp_launch.py --model hf-cpu-dp --model_args ... --tasks ...
 
 lm-eval's `hf` model joins a data-parallel run only when torch sees more than
 one GPU (`gpus > 1` in HFLM.__init__); under torchrun on CPU every process then

@@ -1,5 +1,5 @@
 """Environment for a subprocess in which some installed packages look absent
-(tests/hide_packages/sitecustomize.py): the tests of optional extras."""
+(tests/support/hide_packages/sitecustomize.py): the tests of optional extras."""
 
 from __future__ import annotations
 
