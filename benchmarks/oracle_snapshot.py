@@ -317,7 +317,8 @@ def run_all(work: Path, shared: Path, models_dir: Path) -> dict:
     snap["compare"] = compare_numbers(runs)
     cli(["lm-eval-ext", "consistency", *runs, "--json", str(work / "consistency.json")], env, log)
     snap["consistency"] = json.loads((work / "consistency.json").read_text(encoding="utf-8"))
-    replace = {str(work): "<WORK>", str(shared): "<DATA>", str(models_dir.resolve()): "<MT>", str(Path.home()): "<HOME>"}
+    replace = {str(work): "<WORK>", str(shared): "<DATA>", str(models_dir.resolve()): "<MT>", str(REPO): "<REPO>",
+               str(Path.home()): "<HOME>"}
     for path in work.rglob("results_*.json"):  # the checkout's commit, as lm-eval records it
         commit = json.loads(path.read_text(encoding="utf-8")).get("git_hash")
         if isinstance(commit, str) and len(commit) >= 7:
