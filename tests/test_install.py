@@ -64,7 +64,8 @@ def test_wheel_ships_tasks_and_autoload(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     probe = ("import sys, lm_eval_ext.resources as d; "
              "print('lm_eval_ext._autoload' in sys.modules, d.tasks_dir())")
-    out = subprocess.run([str(venv / "bin" / "python"), "-c", probe], capture_output=True, text=True)
+    bare = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the installed wheel, not a checkout
+    out = subprocess.run([str(venv / "bin" / "python"), "-c", probe], capture_output=True, text=True, env=bare)
     loaded, path = out.stdout.split()
     assert loaded == "True" and path.startswith(str(venv)) and path.endswith("lm_eval_ext/tasks")
 
