@@ -357,7 +357,7 @@ def _find_samples(runs: list[Run], problems: list[Problem]) -> None:
     folder = runs[0].path
     stamps = {id(r): {stamp(f) for f in r.results_files} for r in runs}
     all_stamps = set().union(*stamps.values())
-    for task, fs in find_samples(folder).items():
+    for task, fs in find_samples(folder, problems).items():
         owners = [r for r in runs if task in r.tasks]
         if not owners:
             problems.append(Problem(str(fs[-1]), f"samples for task {task!r}, which is not in the run's results; samples skipped"))
