@@ -262,3 +262,22 @@ def test_neural_env_given_a_missing_interpreter_or_a_file_exits_2_naming_it(tmp_
     proc = run_cli(["lm-eval-ext", "neural-env", str(afile)])
     assert proc.returncode == 2 and f"error: DIR {afile}: exists and is not a folder" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr and afile.read_text() == "not a folder\n"
+
+
+def test_a_score_cache_that_cannot_be_opened_is_warned_about_once_and_scoring_goes_on(fake_comet, tmp_path, caplog):
+    from support import fake_side
+
+    fake_comet.setenv(neural.SIDE_PYTHON_ENV, fake_side.protocol(tmp_path, "answers"))
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    not_sqlite = tmp_path / "scores.sqlite"
+    not_sqlite.write_bytes(b"\x00garbage, not an SQLite file\n" * 64)
+    for path in (tmp_path, a_file / "scores.sqlite", not_sqlite):  # a folder, under a file, not SQLite
+        fake_comet.setenv(score_cache.CACHE_ENV, str(path))
+        caplog.clear()
+        for _ in range(2):
+            assert neural.comet(_triples(3)) == pytest.approx(50.0), path
+        warnings = [r.getMessage() for r in caplog.records if "score cache" in r.getMessage()]
+        assert len(warnings) == 1 and f"the score cache {path} cannot be opened" in warnings[0], warnings
+        assert "scoring without it" in warnings[0]
+    assert not_sqlite.read_bytes().startswith(b"\x00garbage")
