@@ -196,6 +196,7 @@ def both_runs(replies, tmp_path_factory):
             assert proc.returncode == 0, proc.stderr[-4000:]
             (path,) = list((out / name).rglob("results_*.json"))
             runs[name] = (json.loads(path.read_text()), proc.stderr)
+    runs["folder"] = out
     return runs
 
 
@@ -258,6 +259,38 @@ def test_lm_eval_without_lingua_and_mecab_nan_with_reason_and_the_rest_equal(bot
     assert log.count(LANGID_PIP) == 1 and log.count(JA_PIP) == 1, log[-4000:]
     assert LANGID_PIP not in normal_log and JA_PIP not in normal_log
     assert "ImportError" not in log and "Traceback" not in log
+
+
+def test_report_and_leaderboard_note_each_missing_part_once_per_run(both_runs, tmp_path):
+    """A run without lingua, MeCab, the flores200 model, COMET and BLEURT: one note per reason
+    (its metrics, how many tasks, the reason the results record), never a warning per cell."""
+    hidden, _ = both_runs["hidden"]
+    reasons = {r for cfg in hidden["configs"].values() for r in (cfg["metadata"].get("skipped_metrics") or {}).values()}
+    assert len(reasons) == 5  # lingua, MeCab, the flores200 model, COMET off, BLEURT off
+    folder = both_runs["folder"] / "hidden"
+    p = run_cli(["lm-eval-ext", "leaderboard", str(folder), "--format", "json"])
+    assert p.returncode == 0, p.stderr
+    notes = [line for line in p.stderr.splitlines() if ": note: " in line]
+    assert len(notes) == len(reasons) and all(any(r in n for n in notes) for r in reasons), notes
+    (langid_note,) = [n for n in notes if LANGID_PIP in n]
+    n_tasks = sum(any(LANGID_PIP in r for r in (cfg["metadata"].get("skipped_metrics") or {}).values())
+                  for cfg in hidden["configs"].values())
+    assert n_tasks == len(EXPECTED_SKIPPED)
+    assert ": lang_fidelity, lang_undecidable, exact_match_in_lang, lang_fidelity_<l> (11 languages): not computed " \
+           f"({n_tasks} task(s)), lingua-language-detector not installed" in langid_note
+    skipped = {m for cfg in hidden["configs"].values() for m in cfg["metadata"].get("skipped_metrics") or {}}
+    cell_warnings = [line for line in p.stderr.splitlines() if "cell skipped" in line]
+    assert not [w for w in cell_warnings if any(f" metric {m}," in w for m in skipped)], cell_warnings
+    # the report: a short note under the runs, not in the list of skipped input
+    out = tmp_path / "report"
+    p = run_cli(["lm-eval-ext", "report", str(folder), "-o", str(out)])
+    assert p.returncode == 0, p.stderr
+    assert f"{len(reasons)} note(s) on metrics not computed" in p.stdout
+    md = (out / "report.md").read_text(encoding="utf-8")
+    runs_section = md.split("## Runs", 1)[1].split("\n## ", 1)[0]
+    assert "Not computed (NaN in the results, which record why):" in runs_section
+    assert runs_section.count("not computed (") == len(reasons)
+    assert not any(f"metric {m}," in md for m in skipped)
 
 
 # ------------------------------------------------ look-alike and failing packages

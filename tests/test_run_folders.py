@@ -95,3 +95,22 @@ def test_an_lm_eval_0_3_results_file_is_named_unsupported(tmp_path):
     assert f"{old}: metric keys without ',<filter>' (an lm-eval 0.3 results file?): not supported" in p.stderr
     p = run_cli(["lm-eval-ext", "report", str(old), "-o", str(tmp_path / "report")], timeout=TIMEOUT)
     assert p.returncode == 2 and "lm-eval 0.3" in p.stderr, p.stderr
+
+
+def test_compare_names_the_configurations_of_a_folder_by_what_differs(tasks, tmp_path):
+    """Two lm_eval invocations with other model args into one folder: compare names them by
+    their model args and results files, and a results file of one of them is accepted."""
+    folder = write_run(tmp_path / "out" / "model-a", "org/model-a", tasks)
+    first = folder / f"results_{STAMP}.json"
+    doc = json.loads(first.read_text(encoding="utf-8"))
+    doc["config"]["model_args"] += ",temperature=0.7"
+    second = folder / "results_2026-02-02T00-00-00.000001.json"
+    second.write_text(json.dumps(doc), encoding="utf-8")
+    baseline = write_run(tmp_path / "base" / "model-a", "org/model-a", tasks)
+    p = run_cli(["lm-eval-ext", "compare", str(baseline), str(folder)], timeout=TIMEOUT)
+    assert p.returncode == 2, p.stderr
+    assert (f"candidate {folder}: holds 2 runs (model args model=org/model-a in {first.name}; model args "
+            f"model=org/model-a,temperature=0.7 in {second.name}); give one run folder, or one results file of the "
+            "run meant (e.g. ") in p.stderr, p.stderr
+    p = run_cli(["lm-eval-ext", "compare", str(baseline), str(first)], timeout=TIMEOUT)
+    assert p.returncode == 0, p.stderr
