@@ -229,6 +229,7 @@ def test_the_scoring_deadline_grows_with_the_segments_of_a_request(fake_comet, t
     assert not _alive(pid)
 
 
+@pytest.mark.slow
 def test_a_hung_worker_costs_comet_not_the_run(tmp_path):
     """lm_eval end to end: generation, BLEU and chrF++ done, the worker hangs on COMET; the
     run is written with COMET NaN and the reason."""

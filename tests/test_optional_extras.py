@@ -394,6 +394,7 @@ def shadowed_runs(replies, tmp_path_factory):
     return runs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case, reason", [
     ("lookalike", "lingua-language-detector not installed (lingua-language-detector not found; the module lingua "
                   "here is from lingua, another package)"),
