@@ -106,8 +106,13 @@ def _cmd_report(args) -> int:
         print("lm-eval-ext report: error: no usable run among the inputs (report written with the list "
               "of problems)", file=sys.stderr)
         return ExitCode.BAD_INPUT
+    from lm_eval_ext.reporting.runs import kind_of
+
+    kinds = [kind_of(p) for p in set(problems)]
+    notes = f", {kinds.count('note')} note(s) on metrics not computed" if "note" in kinds else ""
     print(f"wrote {args.output}/report.md and {args.output}/report.html "
-          f"({len(report.runs)} run(s), {len(report.families)} task families, {len(set(problems))} warning(s))")
+          f"({len(report.runs)} run(s), {len(report.families)} task families, {kinds.count('warning')} warning(s)"
+          f"{notes})")
     return ExitCode.OK
 
 

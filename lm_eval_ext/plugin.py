@@ -361,7 +361,6 @@ def annotate_results(result, eval_results_acc=None, bootstrap_iters=None) -> Non
         metrics = result.metrics.get(task)
         if metrics is not None:
             for filt in filters_of(metrics):
-                for metric in skipped:
-                    if f"{metric},{filt}" not in metrics:
-                        metrics[f"{metric},{filt}"] = float("nan")
-                        metrics[f"{metric}_stderr,{filt}"] = "N/A"
+                for metric in skipped:  # NaN even where documents before a mid-run failure gave a mean
+                    metrics[f"{metric},{filt}"] = float("nan")
+                    metrics[f"{metric}_stderr,{filt}"] = "N/A"

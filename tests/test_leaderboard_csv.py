@@ -69,6 +69,32 @@ def test_concurrent_merges_of_distinct_runs_keep_every_row(tasks, tmp_path):
     assert board.stat().st_mode & 0o777 == 0o664  # the atomic replace keeps the file's permissions
 
 
+def test_a_board_reached_through_a_link_gets_every_row_and_the_link_stays(tasks, tmp_path):
+    """CI jobs point --csv at a link to a shared board, others at the board itself: the rows
+    land in the shared file, the link stays a link, and both kinds of writer exclude each other
+    (one lock, beside the real file)."""
+    runs = make_runs(tmp_path / "runs", tasks, [f"org/model-{i:02d}" for i in range(9)])
+    shared, mine = tmp_path / "shared", tmp_path / "mine"
+    shared.mkdir()
+    mine.mkdir()
+    board, link = shared / "board.csv", mine / "board.csv"
+    link.symlink_to(Path("..") / "shared" / "board.csv")  # dangling until the first write
+    p = leaderboard(runs[0], "--csv", link)
+    assert p.returncode == 0, p.stderr
+    assert link.is_symlink() and [r["model"] for r in rows_of(board)] == ["org/model-00"]
+    lm_eval_ext = str(Path(sys.executable).parent / "lm-eval-ext")
+    procs = [subprocess.Popen([lm_eval_ext, "leaderboard", str(r), "--csv", str(link if i % 2 else board)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i, r in enumerate(runs[1:])]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    assert link.is_symlink() and link.resolve() == board.resolve()
+    assert sorted(r["model"] for r in rows_of(board)) == [f"org/model-{i:02d}" for i in range(9)]
+    assert sorted(f.name for f in mine.iterdir()) == ["board.csv"]  # no private copy, no second lock
+    assert sorted(f.name for f in shared.iterdir()) == ["board.csv", "board.csv.lock"]
+
+
 def test_a_write_that_fails_midway_leaves_the_old_file(tasks, tmp_path):
     runs = make_runs(tmp_path, tasks, [f"org/model-{i}" for i in range(6)])
     board = tmp_path / "board.csv"

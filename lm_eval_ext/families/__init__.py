@@ -24,8 +24,8 @@ from types import MappingProxyType
 from typing import Mapping
 
 from lm_eval_ext.families import flores, mgsm, qa, self_translate, xlc
-from lm_eval_ext.families.base import (DATA_DIR_ENV, DataFormatError, DataNotFoundError, Family, Pairing, local_root,
-                                       read_jsonl)
+from lm_eval_ext.families.base import (DATA_DIR_ENV, DataFormatError, DataNotFoundError, Family, Pairing, hub_data,
+                                       local_root, read_jsonl)
 
 __all__ = ["DATA_DIR_ENV", "FAMILIES", "DataFormatError", "DataNotFoundError", "Family", "Pairing", "check_available",
            "get", "items_family", "load", "local_root", "of_config", "parallel_families", "read_jsonl"]
@@ -98,6 +98,7 @@ def load(family: str, task: str | None = None, **kwargs):
     fam = get(family)
     root = local_root()
     if root is None:
-        return fam.load_hub(**kwargs)
+        with hub_data(f"task {task or family}", fam.required_files(**kwargs)):
+            return fam.load_hub(**kwargs)
     check_available(task=task, family=family, preflight=False, **kwargs)  # the loader checks what it reads
     return fam.load_local(root, **kwargs)

@@ -11,7 +11,8 @@
   (the sampler bases), `Extracted` (the one ``str`` that carries the reply to
   ``process_results``), `line_start` / `label_gap` (prompt labels).
 - Data files: ``LM_EVAL_EXT_DATA_DIR`` (`local_root`), `read_jsonl`, and the two
-  errors of bad data, `DataNotFoundError` and `DataFormatError`.
+  errors of bad data, `DataNotFoundError` and `DataFormatError` (`hub_data`: a hub that
+  cannot be reached names the setting and the files it would read instead).
 
 A family module never imports the registry at import time (the registry imports
 the family modules); the consistency family looks its sources up when it runs.
@@ -19,6 +20,7 @@ the family modules); the consistency family looks its sources up when it runs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -32,8 +34,8 @@ from lm_eval.api.samplers import ContextSampler, FirstNSampler
 
 __all__ = [
     "DATA_DIR_ENV", "ContextSampler", "DataFormatError", "DataNotFoundError", "Extracted", "Family", "FirstNSampler",
-    "Pairing", "Parallel", "ReplyFilter", "Rescore", "RescoreError", "is_number", "label_gap", "line_start", "local_root",
-    "read_jsonl",
+    "Pairing", "Parallel", "ReplyFilter", "Rescore", "RescoreError", "hub_data", "is_number", "label_gap", "line_start",
+    "local_root", "read_jsonl",
 ]
 
 DATA_DIR_ENV = "LM_EVAL_EXT_DATA_DIR"
@@ -197,6 +199,31 @@ def local_root() -> Path | None:
     """The folder of ``LM_EVAL_EXT_DATA_DIR``; None: the hub."""
     value = os.environ.get(DATA_DIR_ENV, "").strip()
     return Path(value).expanduser() if value else None
+
+
+def _hub_errors() -> tuple:
+    errors: list = [ConnectionError]  # datasets: "Couldn't reach '<id>' on the Hub (...)"
+    try:
+        from huggingface_hub.errors import LocalEntryNotFoundError  # offline, not in the cache
+
+        errors.append(LocalEntryNotFoundError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+@contextlib.contextmanager
+def hub_data(what: str, files):
+    """Loading hub data (``LM_EVAL_EXT_DATA_DIR`` unset): a hub that cannot be reached is a
+    DataNotFoundError naming the setting and the `files` (paths in its layout) it would read."""
+    try:
+        yield
+    except _hub_errors() as err:
+        first = (str(err).splitlines() or [""])[0][:300]
+        raise DataNotFoundError(
+            f"{what}: {DATA_DIR_ENV} is not set, so the data comes from the Hugging Face hub, which cannot be "
+            f"reached ({type(err).__name__}: {first}); to run offline, set {DATA_DIR_ENV} to a folder holding "
+            f"{', '.join(dict.fromkeys(files))}") from None
 
 
 def read_jsonl(path: Path, required: tuple[str, ...] = (), numeric: tuple[str, ...] = ()) -> list[dict]:

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from lm_eval_ext import files
-from lm_eval_ext.formats.run_folder import DATE_PATTERN, Problem, number, type_name
+from lm_eval_ext.formats.run_folder import DATE_PATTERN, Problem, number, open_regular, type_name
 
 FORMAT = "lm-eval-ext/judge-results"
 VERSION = 1  # 1: the format fields; 0: files written before them (same content)
@@ -217,7 +217,8 @@ def read(path: Path, problems: list[Problem]) -> JudgeResults | PairwiseResults 
     skipped; None (and a Problem) when the file cannot be used at all."""
     pairwise = bool(PAIRWISE_RE.match(path.name))
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        with open_regular(path) as fh:  # never a FIFO named like a judge file: it would block
+            doc = json.loads(fh.read().decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
         problems.append(Problem(str(path), f"judge results cannot be read ({err}); skipped"))
         return None

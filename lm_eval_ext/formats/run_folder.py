@@ -9,13 +9,20 @@
 Family-agnostic and ground floor: the run model built from these files (`reporting.runs`),
 self-translate's stage-1 reader and the judge all read through here. Bad input never
 raises: whatever cannot be used becomes a `Problem` (file + what is wrong), the rest is used.
+
+Folders are scanned following symbolic links (a run folder linked into a scanned folder
+is read), each folder once (a link loop or a second link to a folder is named and skipped);
+only regular files are opened (`open_regular`): a FIFO or a device named like a results
+file would block a reader forever, so it is named and skipped.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,11 +66,51 @@ def stamp(path: Path) -> str | None:
     return m["date"] if m else None
 
 
+# ------------------------------------------------------------------ regular files
+class NotRegularFile(OSError):
+    """A path that is not a regular file (a FIFO, a device, a socket, a folder)."""
+
+
+def file_kind(mode: int) -> str:
+    for test, what in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return what
+    return "not a regular file"
+
+
+def open_regular(path: Path):
+    """`path` opened for binary reading when it is a regular file; NotRegularFile otherwise.
+    Opened without blocking and checked on the open descriptor, so a FIFO never blocks the
+    reader and nothing can be swapped in between the check and the read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(f"is {file_kind(mode)}, not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 # ------------------------------------------------------------------ results files
+def _metric_keys_without_filter(results: dict) -> bool:
+    """Every metric key lacks lm-eval 0.4's ``,<filter>``: an lm-eval 0.3 ``results.json``."""
+    keys = [k for entry in results.values() if isinstance(entry, dict) for k in entry
+            if k != "alias" and not k.endswith("_stderr")]
+    return bool(keys) and not any("," in k for k in keys)
+
+
 def shape_problem(data) -> str | None:
     """What makes a parsed results document unusable (valid JSON of the wrong shape), or None."""
     if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
         return "no 'results' object: not an lm-eval results file"
+    if _metric_keys_without_filter(data["results"]):
+        return ("metric keys without ',<filter>' (an lm-eval 0.3 results file?): not supported, only the "
+                "results files of lm-eval 0.4.x are read")
     for key in _OBJECT_FIELDS:
         if data.get(key) is not None and not isinstance(data[key], dict):
             return f"'{key}' is {type_name(data[key])}, not an object"
@@ -86,10 +133,13 @@ def shape_problem(data) -> str | None:
 def read_results(path: Path, problems: list[Problem]) -> dict | None:
     """A results document, or None (and a Problem) when it cannot be read or has the wrong shape."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
+        with open_regular(path) as fh:
+            data = json.loads(fh.read().decode("utf-8"))
     except json.JSONDecodeError as err:
         problems.append(Problem(str(path), f"not valid JSON, truncated or corrupt ({err.msg} at line {err.lineno}); file skipped"))
+        return None
+    except NotRegularFile as err:
+        problems.append(Problem(str(path), f"{err}; file skipped"))
         return None
     except (OSError, UnicodeDecodeError, RecursionError) as err:
         problems.append(Problem(str(path), f"cannot be read ({err}); file skipped"))
@@ -103,20 +153,73 @@ def read_results(path: Path, problems: list[Problem]) -> dict | None:
 
 def find_results(path: Path, problems: list[Problem]) -> list[tuple[Path, list[Path]]]:
     """(folder, its results files oldest first) for a results file, a run folder or an
-    ``--output_path`` folder with one sub-folder per model."""
-    if path.is_file():
+    ``--output_path`` folder with one sub-folder per model (symbolic links followed)."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except OSError as err:
+        problems.append(Problem(str(path), f"a link that points nowhere ({err.strerror or err})"
+                                if path.is_symlink() else "no such folder"))
+        return []
+    if stat.S_ISREG(mode):
         return [(path.parent, [path])]
-    if not path.is_dir():
-        problems.append(Problem(str(path), "no such folder"))
+    if not stat.S_ISDIR(mode):
+        problems.append(Problem(str(path), f"is {file_kind(mode)}, not a results file or a folder; skipped"))
         return []
     by_dir: dict[Path, list[Path]] = {}
-    for f in path.rglob("results_*.json"):
+    for f in _walk(path, problems):
         if RESULTS_RE.match(f.name):
             by_dir.setdefault(f.parent, []).append(f)
     if not by_dir:
         problems.append(Problem(str(path), "no results_*.json found (not an lm-eval --output_path folder?); folder skipped"))
         return []
     return [(d, sorted(fs, key=lambda p: p.name)) for d, fs in sorted(by_dir.items())]
+
+
+def _walk(root: Path, problems: list[Problem]):
+    """The regular files under `root`, sorted folder by folder, following links to folders.
+    Every folder is entered once (by its device and inode): a link loop or a second path to
+    a folder already scanned is a Problem, as is a link that points nowhere, a folder that
+    cannot be listed, and a non-regular file named like a results file."""
+    entered: dict[tuple[int, int], Path] = {}
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            info = folder.stat()
+            inode = (info.st_dev, info.st_ino)
+            if inode in entered:
+                problems.append(Problem(str(folder), f"the folder {entered[inode]} again (through a symbolic link"
+                                                     f"{', a loop' if _is_within(entered[inode], folder) else ''}); "
+                                                     "scanned once, skipped here"))
+                continue
+            entered[inode] = folder
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as err:
+            problems.append(Problem(str(folder), f"cannot be listed ({err.strerror or err}); folder skipped"))
+            continue
+        sub = []
+        for entry in entries:
+            p = Path(entry.path)
+            try:
+                mode = entry.stat(follow_symlinks=True).st_mode
+            except OSError as err:
+                if entry.is_symlink():
+                    problems.append(Problem(str(p), f"a link that points nowhere ({err.strerror or err}); skipped"))
+                continue
+            if stat.S_ISDIR(mode):
+                sub.append(p)
+            elif stat.S_ISREG(mode):
+                yield p
+            elif RESULTS_RE.match(entry.name):  # samples logs: find_samples names them
+                problems.append(Problem(str(p), f"is {file_kind(mode)}, not a regular file; skipped"))
+        stack.extend(reversed(sub))
+
+
+def _is_within(folder: Path, path: Path) -> bool:
+    """Whether `path` (a path through links) lies under `folder`: a link back up is a loop."""
+    return folder in path.parents
 
 
 def merge_results(docs: list[dict]) -> dict:
@@ -134,12 +237,22 @@ def merge_results(docs: list[dict]) -> dict:
 
 
 # ------------------------------------------------------------------ samples logs
-def find_samples(folder: Path) -> dict[str, list[Path]]:
-    """{task: its samples logs in the folder, oldest first}."""
+def find_samples(folder: Path, problems: list[Problem] | None = None) -> dict[str, list[Path]]:
+    """{task: its samples logs in the folder, oldest first}; one that is not a regular file
+    (a FIFO, a device) is left out, and named in `problems` when given."""
     files: dict[str, list[Path]] = {}
     for f in folder.glob("samples_*.jsonl"):
         m = SAMPLES_RE.match(f.name)
         if m:
+            try:
+                mode = f.stat().st_mode
+            except OSError:
+                mode = None
+            if mode is None or not stat.S_ISREG(mode):
+                if problems is not None:
+                    what = f"is {file_kind(mode)}, not a regular file" if mode is not None else "cannot be read"
+                    problems.append(Problem(str(f), f"{what}; samples skipped"))
+                continue
             files.setdefault(m["task"], []).append(f)
     return {task: sorted(fs, key=lambda p: p.name) for task, fs in sorted(files.items())}
 
@@ -150,7 +263,11 @@ def read_samples(path: Path, problems: list[Problem] | None = None, limit: int |
     out = []
     bad: dict[str, list[int]] = {}
     try:
-        fh = open(path, "rb")
+        fh = open_regular(path)
+    except NotRegularFile as err:
+        if problems is not None:
+            problems.append(Problem(str(path), f"{err}; samples skipped"))
+        return out
     except OSError as err:
         if problems is not None:
             problems.append(Problem(str(path), f"cannot be read ({err.strerror or err}); samples skipped"))

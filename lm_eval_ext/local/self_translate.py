@@ -10,21 +10,61 @@ merges the two results files into one run). Stage 2 reads stage 1 from that fold
 
 ``--limit N`` is the number of items stage 2 evaluates per language; stage 1 translates exactly
 the texts those items need (for XQuAD each paragraph once and the questions).
+
+Data parallel (``torchrun --nproc_per_node N``, ``accelerate launch``): every rank generates its
+share of both stages, lm-eval gathers them to rank 0, and only rank 0 saves and checks stage 1;
+the other ranks wait for its word (`Ranks`, at most STAGE1_WAIT_S seconds) and then read stage 1
+from the folder it names.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from lm_eval_ext.exit_codes import ExitCode
 from lm_eval_ext.families import self_translate as st
 
+STAGE1_WAIT_S = 1800  # how long the other ranks wait for rank 0 to aggregate, save and check stage 1
+
 
 class BadInput(ValueError):
     pass
+
+
+class Ranks:
+    """The processes of a distributed run, as torch.distributed sees them once the model has
+    joined its process group (one process: rank 0 of 1). Rank 0 alone has lm-eval's results,
+    saves them and checks stage 1; `share` hands its word to the others over a gloo group of
+    our own, whose timeout is the deadline of their wait."""
+
+    def __init__(self):
+        self.rank, self.size, self._group = 0, 1, None
+        try:
+            import torch.distributed as dist
+        except ImportError:
+            return
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            self.rank, self.size = dist.get_rank(), dist.get_world_size()
+            self._group = dist.new_group(backend="gloo", timeout=timedelta(seconds=STAGE1_WAIT_S))
+
+    def share(self, word: dict | None) -> dict:
+        """Rank 0's `word` on every rank (the others pass None and wait for it)."""
+        if self._group is None:
+            return word
+        import torch.distributed as dist
+
+        box = [word]
+        try:
+            dist.broadcast_object_list(box, src=0, group=self._group)
+        except RuntimeError as err:  # gloo's timeout, or rank 0 gone
+            raise BadInput(f"rank {self.rank} of {self.size}: no word from rank 0 about stage 1 within "
+                           f"{STAGE1_WAIT_S} s ({(str(err).splitlines() or [''])[0][:200]})") from None
+        return box[0]
 
 
 def selection(families_arg: str, langs_arg: str | None) -> list[tuple[str, str]]:
@@ -46,9 +86,12 @@ def selection(families_arg: str, langs_arg: str | None) -> list[tuple[str, str]]
 def _limit(text):
     if text is None:
         return None
-    value = float(text)
-    if not value > 0:
-        raise BadInput(f"--limit {text}: must be > 0 (items per language, or a fraction below 1)")
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise BadInput(f"--limit {text}: must be a finite number > 0 (items per language, or a fraction below 1)")
     return value
 
 
@@ -60,13 +103,16 @@ def plan(pairs, limit) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
     root = families.local_root()
     stage1, stage2 = {}, {}
     for source, lang in pairs:
+        files = []
         for stage in (1, 2):
             name = st.stage1_task(source, lang) if stage == 1 else st.stage2_task(source, lang)
             family = name.rsplit("_", 1)[0]
             families.check_available(task=name, family=family, lang=lang, preflight=False)
-        n = st.limit_count(limit, st.item_count(root, source, lang))
-        stage2[st.stage2_task(source, lang)] = list(range(n))
-        stage1[st.stage1_task(source, lang)] = list(range(st.stage1_count(root, source, lang, n)))
+            files += families.get(family).required_files(lang=lang)
+        with families.hub_data(f"--tasks {source} --langs {lang}", files):
+            n = st.limit_count(limit, st.item_count(root, source, lang))
+            stage2[st.stage2_task(source, lang)] = list(range(n))
+            stage1[st.stage1_task(source, lang)] = list(range(st.stage1_count(root, source, lang, n)))
     return stage1, stage2
 
 
@@ -139,32 +185,95 @@ def run(args) -> int:
         print(f"lm-eval-ext self-translate: error: --output_path {out}: {err.strerror or err}", file=sys.stderr)
         return ExitCode.BAD_INPUT
 
-    import lm_eval.api.registry
-
     print(f"[1/3] loading {args.model} ({args.model_args}) once for both stages", flush=True)
-    lm = lm_eval.api.registry.get_model(args.model).create_from_arg_string(
-        args.model_args, {"batch_size": args.batch_size, "max_batch_size": args.max_batch_size,
-                          "device": args.device})
-    print(f"[2/3] stage 1: the model translates {sum(map(len, stage1.values()))} texts into English", flush=True)
-    res1, folder = _evaluate(lm, args, pairs, 1, stage1, out)
-    print(f"      saved in {folder}", flush=True)
-    os.environ[st.SETTING] = str(folder)
-    # the checks `lm_eval` makes before a model loads, now that stage 1 exists
     try:
-        for task, docs in stage2.items():
-            source, lang = task.split("_self_translate_")
-            st.preflight(task, source, lang, limit=len(docs))
-    except DataNotFoundError as err:
+        lm = _backend(args.model).create_from_arg_string(
+            args.model_args, {"batch_size": args.batch_size, "max_batch_size": args.max_batch_size,
+                              "device": args.device})
+        ranks = Ranks()
+        print(f"[2/3] stage 1: the model translates {sum(map(len, stage1.values()))} texts into English", flush=True)
+        res1, folder = _evaluate(lm, args, pairs, 1, stage1, out)
+        # lm-eval gathers stage 1 to rank 0, which saved it: it checks it, the other ranks wait for its word
+        word = ranks.share(_check_stage1(folder, stage2) if ranks.rank == 0 else None)
+        if word["error"]:
+            raise DataNotFoundError(word["error"])
+        os.environ[st.SETTING] = word["setting"]
+        if ranks.rank == 0:
+            print(f"      saved in {folder}", flush=True)
+        print(f"[3/3] stage 2: the model answers its {sum(map(len, stage2.values()))} English texts", flush=True)
+        res2, _ = _evaluate(lm, args, pairs, 2, stage2, out)
+    except (BadInput, DataNotFoundError) as err:
         print(f"lm-eval-ext self-translate: error: {err}", file=sys.stderr)
         return ExitCode.BAD_INPUT
-    print(f"[3/3] stage 2: the model answers its {sum(map(len, stage2.values()))} English texts", flush=True)
-    res2, _ = _evaluate(lm, args, pairs, 2, stage2, out)
+    except _connection_errors() as err:
+        url = _server_url(args.model_args)
+        print(f"lm-eval-ext self-translate: error: the connection to "
+              f"{'the model server ' + url if url else 'a server'} failed ({type(err).__name__}: "
+              f"{(str(err).splitlines() or [''])[0][:300]}); is it running there?", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    if ranks.rank != 0:  # rank 0 saved both stages and reports them
+        return ExitCode.OK
     _print_table(pairs, res1, res2)
     print(f"\nlm-eval output (one run: stage 1 and stage 2): {folder}")
     print(f"  two-command equivalent: {st.SETTING}={folder} lm_eval ... --tasks "
           f"{','.join(stage2)} --limit {args.limit or 'none'}")
     print(f"wall time: {time.time() - started:.0f} s")
     return ExitCode.OK
+
+
+def _backend(name: str):
+    """lm-eval's model class of `--model`; BadInput naming it when lm-eval has none or it cannot load."""
+    import lm_eval.api.registry
+
+    try:
+        return lm_eval.api.registry.get_model(name)
+    except ValueError:
+        known = ", ".join(sorted(lm_eval.api.registry.model_registry.keys()))
+        raise BadInput(f"--model {name}: lm-eval has no such model backend (known: {known})") from None
+    except ImportError as err:  # a backend whose package is not installed here (vllm, ...)
+        raise BadInput(f"--model {name}: the backend cannot be loaded here ({type(err).__name__}: {err})") from None
+
+
+def _check_stage1(folder: Path, stage2: dict[str, list[int]]) -> dict:
+    """Rank 0's word for every rank: the stage-1 setting of stage 2, and the error of the checks
+    `lm_eval` makes before a model loads, now that stage 1 exists (None: fine)."""
+    from lm_eval_ext.families.base import DataNotFoundError
+
+    os.environ[st.SETTING] = str(folder)
+    try:
+        for task, docs in stage2.items():
+            source, lang = task.split("_self_translate_")
+            st.preflight(task, source, lang, limit=len(docs))
+    except DataNotFoundError as err:
+        return {"setting": os.environ[st.SETTING], "error": str(err)}
+    return {"setting": os.environ[st.SETTING], "error": None}
+
+
+def _connection_errors() -> tuple:
+    """What lm-eval's API models raise when their server refuses or drops a connection."""
+    errors: list = [ConnectionError]
+    try:
+        import requests
+
+        errors.append(requests.exceptions.ConnectionError)
+    except ImportError:
+        pass
+    try:
+        import aiohttp
+
+        errors.append(aiohttp.ClientConnectionError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+def _server_url(model_args: str) -> str | None:
+    """The server an API model talks to (``base_url`` of --model_args)."""
+    for part in (model_args or "").split(","):
+        key, sep, value = part.partition("=")
+        if sep and key.strip() == "base_url":
+            return value.strip()
+    return None
 
 
 def add_parser(sub, func) -> None:

@@ -14,8 +14,9 @@ The public API other task families call:
 - ``SIGNATURE``: how the language is identified (the task YAMLs'
   ``metadata.fidelity_scorer``); ``signature()`` adds the installed lingua
   version (the results' ``metadata.metric_signatures``);
-- ``unavailable()``: None, or why lingua cannot be used here. Without it
-  (``pip install "lm-eval-ext[langid]"``) ``fidelity_metrics`` returns nothing,
+- ``unavailable()``: None, or why lingua cannot be used here (not installed, a look-alike
+  package of the same module name, a detector that fails to build or fails mid-run).
+  Without it (``pip install "lm-eval-ext[langid]"``) ``fidelity_metrics`` returns nothing,
   the metrics are NaN with that reason in the results (`lm_eval_ext.plugin.annotate_results`)
   and `detect` raises `LangidUnavailable`, never an ImportError.
 
@@ -83,14 +84,37 @@ class LangidUnavailable(RuntimeError):
     pass
 
 
+_failure: str | None = None  # why the identifier failed in this process once it had loaded
+
+
 def unavailable() -> str | None:
-    """None when lingua can be used here, else why not (logged once per process)."""
+    """None when lingua can be used here (installed, its API imports, its detector builds,
+    and it has not failed since), else why not (logged once per process)."""
     from lm_eval_ext import optional
 
-    reason = optional.missing("langid")
+    reason = optional.missing("langid") or _failure
+    if reason is None:
+        try:
+            _lingua()
+        except Exception as err:
+            reason = _failed(err)
     if reason:
         optional.warn_once(reason)
     return reason
+
+
+def _failed(err: Exception) -> str:
+    """Record that the identifier failed (`unavailable` says so from now on: the run's
+    language-identification metrics become NaN with this reason, never a mean over the
+    documents judged before the failure)."""
+    from lm_eval_ext import optional
+
+    global _failure
+    if _failure is None:
+        first = (str(err).splitlines() or [""])[0][:300]
+        _failure = (f"{LINGUA_DISTRIBUTION} failed ({type(err).__name__}: {first}); needed for "
+                    f"{optional.EXTRAS['langid'].used_for}: {optional.pip_command('langid')}")
+    return _failure
 
 
 def signature() -> str | Skip:
@@ -175,7 +199,10 @@ def detect(text: str) -> str | None:
     judged = judged_text(text)
     if undecidable(judged):
         return None
-    lang = _lingua().detect_language_of(judged)
+    try:
+        lang = _lingua().detect_language_of(judged)
+    except Exception as err:  # a language model that fails to load mid-run: the metric, not the run
+        raise LangidUnavailable(_failed(err)) from None
     if lang is None:
         return None
     return to_registry_code(lang.iso_code_639_1.name)
@@ -183,9 +210,13 @@ def detect(text: str) -> str | None:
 
 def fidelity(reply: str, expected: str) -> float | None:
     """1.0 when the reply is in `expected` (a registry code), 0.0 when it is in
-    another language, None when undecidable."""
+    another language, None when undecidable or when the identifier cannot run (then
+    `unavailable` says why and the results mark the metric skipped)."""
     expected = languages.get(expected).code
-    got = detect(reply or "")
+    try:
+        got = detect(reply or "")
+    except LangidUnavailable:
+        return None
     if got is None:
         return None
     return float(got == expected)
@@ -198,6 +229,8 @@ def fidelity_metrics(reply: str, expected: str) -> dict[str, float | None]:
     if unavailable():
         return {}
     value = fidelity(reply, expected)
+    if value is None and unavailable():  # it failed on this reply
+        return {}
     return {"lang_undecidable": float(value is None), "lang_fidelity": value}
 
 

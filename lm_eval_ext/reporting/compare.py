@@ -32,7 +32,7 @@ from lm_eval_ext.metrics import bootstrap
 from lm_eval_ext.reporting.document import md_cell
 from lm_eval_ext.formats.run_folder import Problem, item_scores, read_samples
 from lm_eval_ext.reporting.rows import row_key
-from lm_eval_ext.reporting.runs import Run, judge_item_scores, load_runs
+from lm_eval_ext.reporting.runs import Run, judge_item_scores, kind_of, load_runs
 from lm_eval_ext.reporting.tables import HELPER_METRIC_SUFFIXES, metric_label
 
 REGRESSED, IMPROVED, UNCHANGED, MISSING = "regressed", "improved", "unchanged", "missing"
@@ -66,9 +66,19 @@ def _one_run(path, role, problems) -> Run:
         raise CompareError(f"{role} {path}: no usable lm-eval results ("
                            + "; ".join(str(p) for p in problems if str(path) in p.where) + ")")
     if len(runs) > 1:
-        raise CompareError(f"{role} {path}: holds {len(runs)} runs ({', '.join(str(r.path) for r in runs)}); "
-                           "give one run folder")
+        raise CompareError(f"{role} {path}: holds {len(runs)} runs ({'; '.join(_what_differs(runs))}); give one "
+                           f"run folder, or one results file of the run meant (e.g. {runs[0].results_files[-1]})")
     return runs[0]
+
+
+def _what_differs(runs: list[Run]) -> list[str]:
+    """Each run named by what sets it apart from the others (model, model name, model args; else
+    its folder), with its results files."""
+    fields = (("model", lambda r: r.model_type), ("model name", lambda r: r.model),
+              ("model args", lambda r: r.model_args or "none"), ("folder", lambda r: str(r.path)))
+    differing = [(name, get) for name, get in fields[:3] if len({get(r) for r in runs}) > 1] or fields[3:]
+    return [", ".join(f"{name} {get(r)}" for name, get in differing)
+            + f" in {', '.join(f.name for f in r.results_files)}" for r in runs]
 
 
 def _selected(run: Run, metrics: list[str] | None, all_metrics: bool) -> set[tuple[str, str]]:
@@ -269,7 +279,7 @@ def run_compare(args, out=sys.stdout, err=sys.stderr) -> int:
     for p in problems:
         if p not in seen:
             seen.add(p)
-            print(f"lm-eval-ext compare: warning: {p}", file=err)
+            print(f"lm-eval-ext compare: {kind_of(p)}: {p}", file=err)
     if not rows:
         print("lm-eval-ext compare: error: no task and language present in both runs", file=err)
         return ExitCode.BAD_INPUT

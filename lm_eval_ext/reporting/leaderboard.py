@@ -41,7 +41,7 @@ from lm_eval_ext import __version__, files
 from lm_eval_ext.reporting.document import md_cell
 from lm_eval_ext.formats.run_folder import Problem
 from lm_eval_ext.reporting.rows import row_key
-from lm_eval_ext.reporting.runs import Run, load_runs, same_identity
+from lm_eval_ext.reporting.runs import Run, kind_of, load_runs, same_identity
 from lm_eval_ext.reporting.tables import HELPER_METRIC_SUFFIXES, family_means, metric_column
 
 ID_COLUMNS = ["run_id", "model", "model_type", "model_args", "date", "lm_eval_version",
@@ -248,5 +248,5 @@ def build(paths, err=sys.stderr) -> tuple[list[dict], list[Problem]]:
     runs, problems = load_runs(paths)
     runs = dedupe(runs, problems)
     for p in dict.fromkeys(problems):
-        print(f"lm-eval-ext leaderboard: warning: {p}", file=err)
+        print(f"lm-eval-ext leaderboard: {kind_of(p)}: {p}", file=err)
     return [run_row(r) for r in runs], problems

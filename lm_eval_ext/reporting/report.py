@@ -28,7 +28,7 @@ from lm_eval_ext.reporting.document import (BulletList, Cell, Code, Details, Doc
 from lm_eval_ext.formats.judge_file import JudgeEntry, JudgeResults
 from lm_eval_ext.formats.run_folder import Problem, item_scores, prompt_parts, read_samples
 from lm_eval_ext.reporting.rows import row_key, row_label, tier_of
-from lm_eval_ext.reporting.runs import Run, load_runs
+from lm_eval_ext.reporting.runs import NotComputedNote, Run, kind_of, load_runs
 from lm_eval_ext.reporting.tables import (BOOKKEEPING_METRICS, HELPER_METRIC_SUFFIXES, MEAN_KINDS, MEAN_LABELS,
                                           Table as ScoreTable, build_tables, metric_label)
 
@@ -114,7 +114,7 @@ class Report:
     # ------------------------------------------------------------- the document
     def document(self) -> Document:
         sections = [self.runs_section()]
-        if self.problems:
+        if any(kind_of(p) == "warning" for p in self.problems):
             sections.append(self.skipped_section())
         sections += [self.family_section(family, tables) for family, tables in self.families.items()]
         sections += translate_test_section.sections(self.runs, self.samples.lines, self.iters)
@@ -142,10 +142,16 @@ class Report:
     def runs_section(self) -> Section:
         rows = [Row([Cell([Swatch(svg.color(i)), r.label]), Cell(r.model), Cell([Code(r.model_args)]), Cell(r.date),
                      Cell([Code(str(r.path))])]) for i, r in enumerate(self.runs)]
-        return Section("Runs", "runs", [Table(["column", "model", "model args", "date", "folder"], rows, cls="runs")])
+        blocks = [Table(["column", "model", "model args", "date", "folder"], rows, cls="runs")]
+        notes = [p for p in unique(self.problems) if isinstance(p, NotComputedNote)]
+        if notes:  # one line per run and reason (the results say which metrics and why)
+            label = {str(f): r.label for r in self.runs for f in r.results_files}
+            blocks.append(Paragraph("Not computed (NaN in the results, which record why):"))
+            blocks.append(BulletList([[label.get(p.where, p.where), f": {p.what}"] for p in notes]))
+        return Section("Runs", "runs", blocks)
 
     def skipped_section(self) -> Section:
-        items = [[Code(p.where), f": {p.what}"] for p in unique(self.problems)]
+        items = [[Code(p.where), f": {p.what}"] for p in unique(self.problems) if kind_of(p) == "warning"]
         return Section("Skipped and incomplete input", "skipped", [BulletList(items)], nav="skipped", cls="warn")
 
     def family_section(self, family: str, tables: list[ScoreTable]) -> Section:
@@ -491,5 +497,5 @@ def write_report(paths, out_dir, max_samples: int = 20, bootstrap_iters: int = b
     files.write_output(out / "report.md", to_markdown(doc))
     files.write_output(out / "report.html", to_html(doc))
     for p in unique(problems):
-        print(f"lm-eval-ext report: warning: {p}", file=err)
+        print(f"lm-eval-ext report: {kind_of(p)}: {p}", file=err)
     return report, problems

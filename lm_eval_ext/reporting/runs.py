@@ -32,6 +32,18 @@ from lm_eval_ext.reporting.rows import split_lang_suffix, task_languages
 _NOT_METRICS = {"alias", "name", "sample_len", "sample_count", "samples", " "}
 
 
+@dataclass(frozen=True)
+class NotComputedNote(Problem):
+    """Metrics of a run that its process could not compute (NaN, with the reason its results
+    record in ``configs.<task>.metadata.skipped_metrics``, e.g. an extra not installed): one
+    note per run and reason, shown as a note rather than a warning per cell."""
+
+
+def kind_of(problem: Problem) -> str:
+    """How a command prints a problem: "note" (metrics not computed, reason recorded) or "warning"."""
+    return "note" if isinstance(problem, NotComputedNote) else "warning"
+
+
 @dataclass
 class Score:
     value: float
@@ -292,6 +304,7 @@ def _index(run: Run, problems: list[Problem]) -> None:
     n_samples = data.get("n-samples") or {}
     groups = data.get("groups") or {}
     where = str(run.results_files[-1])
+    not_computed: dict[str, dict[str, set]] = {}  # reason -> {metric name: tasks}
     entries = [(name, entry, False) for name, entry in (data.get("results") or {}).items()]
     entries += [(name, entry, True) for name, entry in groups.items()]
     seen_group_in_results = set()
@@ -322,9 +335,14 @@ def _index(run: Run, problems: list[Problem]) -> None:
             value = entry[key]
             num = number(value)
             if num is None or math.isnan(num) or math.isinf(num):
-                why = _undefined_reason(entry, metric_name, filt)
-                problems.append(Problem(where, f"task {name}: metric {key} is {value!r} (not a finite number"
-                                               f"{': ' + why if why else ''}); cell skipped"))
+                skipped = _skip_reason(meta, metric_name)
+                if skipped:  # said once per run and reason, below
+                    not_computed.setdefault(skipped, {}).setdefault(metric_name, set()).add(name)
+                    why = f"not computed: {skipped}"
+                else:
+                    why = _undefined_reason(entry, metric_name, filt)
+                    problems.append(Problem(where, f"task {name}: metric {key} is {value!r} (not a finite number"
+                                                   f"{': ' + why if why else ''}); cell skipped"))
                 if langs:
                     run.undefined[(family, langs, key)] = why or f"{value!r} in the results"
                 continue
@@ -343,6 +361,29 @@ def _index(run: Run, problems: list[Problem]) -> None:
                 run.cells.append(Cell(name, name, (), key, score, metric_name))
 
 
+    for reason, metrics in not_computed.items():
+        tasks = set().union(*metrics.values())
+        problems.append(NotComputedNote(where, f"{_metric_names(metrics)}: not computed ({len(tasks)} task(s)), "
+                                               f"{reason}"))
+
+
+def _metric_names(metrics) -> str:
+    """Metric names for a note, one per language folded (``lang_fidelity_<l>`` for 11 languages)."""
+    per_lang: dict[str, list[str]] = {}
+    for m in metrics:
+        base, langs = split_lang_suffix(m)
+        per_lang.setdefault(f"{base}_<l>" if len(langs) == 1 else m, []).append(m)
+    return ", ".join(f"{name} ({len(names)} languages)" if len(names) > 1 else names[0]
+                     for name, names in per_lang.items())
+
+
+def _skip_reason(meta, metric: str) -> str:
+    """The reason the task's results record for not computing `metric`, if they do."""
+    skipped = meta.get("skipped_metrics") if isinstance(meta, dict) else None
+    reason = skipped.get(metric) if isinstance(skipped, dict) else None
+    return reason.strip() if isinstance(reason, str) and reason.strip() else ""
+
+
 def _undefined_reason(entry: dict, metric: str, filt: str) -> str:
     """Why a metric has no value, when the results say (e.g. language fidelity of replies that
     were all too short to identify)."""
@@ -357,7 +398,7 @@ def _find_samples(runs: list[Run], problems: list[Problem]) -> None:
     folder = runs[0].path
     stamps = {id(r): {stamp(f) for f in r.results_files} for r in runs}
     all_stamps = set().union(*stamps.values())
-    for task, fs in find_samples(folder).items():
+    for task, fs in find_samples(folder, problems).items():
         owners = [r for r in runs if task in r.tasks]
         if not owners:
             problems.append(Problem(str(fs[-1]), f"samples for task {task!r}, which is not in the run's results; samples skipped"))

@@ -115,6 +115,7 @@ def reset() -> None:
     """Forget the loaded scorers and stop the workers (tests that switch environments)."""
     neural_worker.close_workers()
     neural_worker.WORKERS.clear()
+    neural_worker.FAILED.clear()
     SCORERS.clear()
 
 
