@@ -42,6 +42,7 @@ from lm_eval_ext.languages import MLQA_LANGS, XQUAD_LANGS
 from lm_eval_ext.metrics import langid
 from lm_eval_ext.metrics import qa as qa_metrics
 from lm_eval_ext.metrics.reasoning import strip_reasoning
+from lm_eval_ext.signature import Signature
 
 log = logging.getLogger(__name__)
 
@@ -359,7 +360,8 @@ def reply_lang(ctx_lang: str) -> str:
 
 
 def scorer_signature(ctx_lang: str) -> str:
-    return qa_metrics.signature(ctx_lang) + f"|clean:{FILTER_NAME}(first-line,label,quotes,trailing-punct,think)"
+    return str(Signature.of(Signature.parse(qa_metrics.signature(ctx_lang)),
+                            ("clean", f"{FILTER_NAME}(first-line,label,quotes,trailing-punct,think)")))
 
 
 # ------------------------------------------------------- cross-lingual consistency
@@ -399,9 +401,11 @@ XQUAD_PARALLEL = Parallel(
     equal=_equal,
     reply_lang=reply_lang,
     filters=((FILTER_NAME, "clean"),),
-    scorer=f"xquad-qa:v{qa_metrics.SCORER_VERSION}|clean:{FILTER_NAME}|correct:exact_match(mlqa-rules,context-lang)"
-           "|agreement:equal-mlqa-normalized-answers(each-in-its-language,spaces-ignored),empty-never-equal"
-           "|consistency:jaccard-of-correct-sets",
+    scorer=str(Signature.of(("xquad-qa", f"v{qa_metrics.SCORER_VERSION}"), ("clean", FILTER_NAME),
+                            ("correct", "exact_match(mlqa-rules,context-lang)"),
+                            ("agreement", "equal-mlqa-normalized-answers(each-in-its-language,spaces-ignored),"
+                                          "empty-never-equal"),
+                            ("consistency", "jaccard-of-correct-sets"))),
     max_gen_toks=prompt_parts("en", "en")["max_gen_toks"],
 )
 

@@ -42,6 +42,7 @@ from lm_eval_ext.families.base import DataFormatError, DataNotFoundError, Family
 from lm_eval_ext.formats import run_folder
 from lm_eval_ext.languages import MGSM_LANGS, XQUAD_LANGS
 from lm_eval_ext.metrics import mt
+from lm_eval_ext.signature import Signature
 
 log = logging.getLogger(__name__)
 
@@ -447,12 +448,13 @@ def stage2_prompt(source: str, lang: str) -> dict:
 
 
 def scorer_signature(source: str, stage: int, lang: str) -> str:
-    if stage == 1:
-        return (f"self-translate-stage1:v1|{source}|{lang}->en|" + mt.static_scorer(TARGET).replace(
-            "|spbleu:sacrebleu(corpus|tok:flores200)", "") + "|" + flores.cleaner_signature())
+    if stage == 1:  # FLORES's lexical scorers but spBLEU, and FLORES's cleaner
+        return str(Signature.of(("self-translate-stage1", "v1"), source, f"{lang}->en",
+                                Signature.parse(mt.static_scorer(TARGET)).without("spbleu"),
+                                Signature.parse(flores.cleaner_signature())))
     inner = mgsm.scorer_signature(TARGET, "en_cot") if source == "mgsm" else qa.scorer_signature(TARGET)
-    return (f"self-translate:v1|{source}|{lang}->en|translations:{SETTING}|" + inner
-            + "|translation:chrfpp+bleu(corpus,each-text-once)")
+    return str(Signature.of(("self-translate", "v1"), source, f"{lang}->en", ("translations", SETTING),
+                            Signature.parse(inner), ("translation", "chrfpp+bleu(corpus,each-text-once)")))
 
 
 # ------------------------------------------------------------------- the families

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from lm_eval_ext.signature import Signature
+
 DEFAULT_ITERS = 2000
 DEFAULT_SEED = 1234
 
 
 def signature(iters: int = DEFAULT_ITERS, seed: int = DEFAULT_SEED) -> str:
-    return f"bootstrap:percentile|iters:{iters}|seed:{seed}|ci:95"
+    return str(Signature.of(("bootstrap", "percentile"), ("iters", iters), ("seed", seed), ("ci", 95)))
 
 
 def _resampled_means(values: np.ndarray, iters: int, seed: int) -> np.ndarray:

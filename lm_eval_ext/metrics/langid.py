@@ -47,6 +47,7 @@ from functools import lru_cache
 
 from lm_eval_ext import languages
 from lm_eval_ext.missing import Skip
+from lm_eval_ext.signature import Signature
 from lm_eval_ext.metrics.reasoning import strip_reasoning
 
 MIN_WORDS = 2  # one word is not a language ("18 dollars", "Jibu")
@@ -56,9 +57,10 @@ _UNSPACED = re.compile(f"[{languages.unspaced_letters()}]")
 _URL = re.compile(r"https?://\S+|\S+@\S+")
 _LATEX = re.compile(r"\\[a-zA-Z]+")
 
-_METHOD = (f"languages:all|mode:high-accuracy|undecidable:<{MIN_WORDS}words-or-<{MIN_LETTERS}letters"
-           "|think:stripped|fidelity:mean-of-decidable")
-SIGNATURE = f"langid:lingua|{_METHOD}"
+_METHOD = Signature.of(("languages", "all"), ("mode", "high-accuracy"),
+                       ("undecidable", f"<{MIN_WORDS}words-or-<{MIN_LETTERS}letters"), ("think", "stripped"),
+                       ("fidelity", "mean-of-decidable"))
+SIGNATURE = str(Signature.of(("langid", "lingua"), _METHOD))
 LINGUA_DISTRIBUTION = "lingua-language-detector"
 
 # the aggregation of a metric some documents cannot decide (value None): a dotted
@@ -104,7 +106,7 @@ def signature() -> str | Skip:
         installed = version(LINGUA_DISTRIBUTION)
     except PackageNotFoundError:  # importable but not installed by pip (a source tree on the path)
         installed = "unknown"
-    return f"langid:lingua-{installed}|{_METHOD}"
+    return str(Signature.of(("langid", f"lingua-{installed}"), _METHOD))
 
 
 _lock = threading.Lock()

@@ -23,6 +23,7 @@ from lm_eval_ext.metrics.neural import METRICS, MetricUnavailable, load_in_proce
 from lm_eval_ext.missing import NotComputed, Skip
 from lm_eval_ext.runtime import neural_worker, score_cache
 from lm_eval_ext.runtime.neural_worker import SIDE_PYTHON_ENV, WorkerScorer
+from lm_eval_ext.signature import Signature
 
 log = logging.getLogger("lm_eval_ext")
 
@@ -102,7 +103,7 @@ def signature(metric: str) -> str | Skip:
         return Skip(f"switched off (LM_EVAL_EXT_{metric.upper()}=off)")
     loaded = SCORERS.get((metric, cfg, side_python()))
     if loaded is None:
-        return f"{metric}:{cfg.model}|batch:{cfg.batch_size or 'auto'}|not-loaded"
+        return str(Signature.of((metric, cfg.model), ("batch", cfg.batch_size or "auto"), "not-loaded"))
     return loaded.signature()
 
 

@@ -155,7 +155,9 @@ class WorkerScorer(_scorers()._Scorer):
         self._signature = reply["signature"]
 
     def signature(self) -> str:
-        return f"{self._signature}|via:side-env"
+        from lm_eval_ext.signature import Signature
+
+        return str(Signature.of(Signature.parse(self._signature), ("via", "side-env")))
 
     def score(self, triples):
         reply = worker(self.python).request({"op": "score", "setting": asdict(self.cfg), "triples": triples})
