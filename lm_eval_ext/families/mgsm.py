@@ -314,5 +314,6 @@ FAMILY = Family(
     reference_metric="exact_match,strict-match",
     judge_protocol="math_cot",
     reply_language=lambda kwargs: reasoning_lang(kwargs["lang"], kwargs.get("mode")) if kwargs.get("lang") else None,
+    item_key=PARALLEL.item_id,  # item k is the same problem in every language (the loader's item_id)
     parallel=PARALLEL,
 )

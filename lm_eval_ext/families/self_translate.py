@@ -470,6 +470,7 @@ def _family(source: str, stage: int) -> Family:
             process_results=stage1_results,
             reference_metric=f"chrfpp,{flores.FILTER}",  # corpus-level: the judge's generic rule
             judge_protocol="da", reply_language=lambda kwargs: TARGET,
+            item_key=lambda doc: str(doc["text_id"]),  # question:<item> / context:<paragraph>, every language
             annotate=partial(_annotate, ""),
         )
     inner = families_of_source(source)
@@ -482,6 +483,8 @@ def _family(source: str, stage: int) -> Family:
         process_results=mgsm_stage2_results if source == "mgsm" else xquad_stage2_results,
         reference_metric=inner.reference_metric, judge_protocol=inner.judge_protocol,
         reply_language=lambda kwargs: TARGET,
+        item_key=inner.item_key,  # the source family's items, in every language
+        run_made_documents=True,  # the docs hold stage 1's translations, the model's own
         annotate=partial(_annotate, "translation_"),
         preflight=lambda task=None, lang="", limit=None, model_args=None, **_: preflight(
             task, source, lang, limit, model_args),
