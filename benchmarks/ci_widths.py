@@ -90,7 +90,7 @@ def loopback_run(out: Path, limit: int) -> Path:
         subprocess.run(["lm_eval", "run", "--model", "local-chat-completions", "--model_args",
                         f"model=mixed,base_url={server.base_url}/chat/completions,num_concurrent=4",
                         "--apply_chat_template", "--tasks", "mgsm_direct", "--limit", str(limit), "--log_samples",
-                        "--output_path", str(out)], check=True, env={**os.environ, "LM_EVAL_EXT_DATA_DIR": str(data)})
+                        "--output_path", str(out)], check=True, stdout=sys.stderr, env={**os.environ, "LM_EVAL_EXT_DATA_DIR": str(data)})
     return next(p.parent for p in out.rglob("results_*.json"))
 
 

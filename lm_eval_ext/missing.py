@@ -103,7 +103,7 @@ def all_undecidable() -> str:
 
 
 def no_item_scores(metric: str) -> str:
-    return f"no per-item scores of {metric} in the samples logs (a corpus-level metric)"
+    return f"no per-item scores of {metric} in the samples logs (a corpus-level metric, or not logged)"
 
 
 def no_samples_log(where) -> str:

@@ -303,9 +303,10 @@ def test_leaderboard_never_puts_two_signatures_in_one_column(runs, tmp_path):
     assert "mgsm_direct/@gap_en/exact_match:strict-match" in header
 
 
-@pytest.mark.neural
+@pytest.mark.slow
 def test_leaderboard_merge_of_two_comet_signatures_keeps_them_apart(runs, tmp_path, mt_models, neural_python):
-    """COMET added after the run (rescore) with two checkpoints: two COMET columns, never one."""
+    """COMET added after the run (rescore, through the side environment) with two checkpoints:
+    two COMET columns, never one."""
     import csv
 
     board = tmp_path / "board.csv"

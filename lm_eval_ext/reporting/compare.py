@@ -41,6 +41,7 @@ from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
+from lm_eval_ext import missing as reasons
 from lm_eval_ext.exit_codes import ExitCode
 from lm_eval_ext.metrics import bootstrap
 from lm_eval_ext.reporting import comparability
@@ -182,8 +183,8 @@ def compare_runs(base: Run, cand: Run, threshold: float = 0.01, metrics=None, al
                 method = "paired bootstrap"
         if method == "none":
             missing = [r.path for r in (base, cand) if c.task not in r.samples]
-            why = (f"no samples log in {', '.join(map(str, missing))}" if missing
-                   else "no per-item scores of this metric in the samples logs")
+            why = (reasons.no_samples_log(", ".join(map(str, missing))) if missing
+                   else reasons.no_item_scores(metric_label(c.metric)))
             if c.score.stderr is not None and other.score.stderr is not None:
                 se = math.sqrt(c.score.stderr ** 2 + other.score.stderr ** 2)
                 lo, hi = delta - 1.96 * se, delta + 1.96 * se
