@@ -204,15 +204,14 @@ def compare_runs(base: Run, cand: Run, threshold: float = 0.01, metrics=None, al
         if c.family in sel_families and (c.task, c.langs, c.metric) not in base_keys and (c.family, c.metric) in sel:
             problems.append(Problem(str(base.path), f"the baseline has no {c.task} / {row_key(c.langs)} / "
                                                     f"{metric_label(c.metric)} (the candidate has); not compared"))
-    rows += _family_rows(rows, base, cand, threshold, significance, iters, lines, allow_incomparable, set(gates),
-                         problems)
+    rows += _family_rows(rows, base, cand, threshold, significance, iters, lines, allow_incomparable, set(gates))
     rows.sort(key=lambda r: (r.family, r.metric if r.kind else "", bool(r.kind),
                              FAMILY_KINDS.index(r.kind) if r.kind else 0, r.langs, r.task, r.metric))
     return rows, problems
 
 
 def _family_rows(rows: list[Row], base: Run, cand: Run, threshold, significance, iters, lines, allow_incomparable,
-                 gates: set, problems) -> list[Row]:
+                 gates: set) -> list[Row]:
     """Per (family, metric) with two language rows or more in both runs: the mean, the spread and
     the English gap of each run over those rows, and their paired change (`FAMILY_KINDS`)."""
     groups: dict[tuple[str, str], list[Row]] = {}
@@ -228,7 +227,7 @@ def _family_rows(rows: list[Row], base: Run, cand: Run, threshold, significance,
         base_means = family_means({r.langs: r.base for r in members})
         cand_means = family_means({r.langs: r.cand for r in members})
         stats = {k: f for k, f in mean_statistics(langs).items() if k in FAMILY_KINDS}
-        estimates, method, n = _family_estimates(members, base, cand, stats, iters, lines, problems)
+        estimates, method, n = _family_estimates(members, base, cand, stats, iters, lines)
         hib = members[0].higher_is_better
         incomparable = comparability.summary_text([r.differences for r in members])
         for kind in FAMILY_KINDS:
@@ -249,7 +248,7 @@ def _family_rows(rows: list[Row], base: Run, cand: Run, threshold, significance,
     return out
 
 
-def _family_estimates(members: list[Row], base: Run, cand: Run, stats: dict, iters, lines, problems):
+def _family_estimates(members: list[Row], base: Run, cand: Run, stats: dict, iters, lines):
     """{kind: (lo, hi)} of the paired changes, the method and the item count: a bootstrap over the
     per-item scores (items resampled jointly across languages when the family's items are parallel),
     else from the results' stderrs (languages independent), else {}."""
@@ -276,8 +275,12 @@ def _family_estimates(members: list[Row], base: Run, cand: Run, stats: dict, ite
         if sb is None or sc is None:
             return {}, "none", None
         ses.append(math.hypot(sb, sc))
+    means_b = family_means({r.langs: r.base for r in members})
+    means_c = family_means({r.langs: r.cand for r in members})
     out = {}
     for kind, f in stats.items():
+        if means_b.get(kind) is None or means_c.get(kind) is None:
+            continue
         if kind == "spread":  # the best and worst rows of each run, independent
             vb, vc = [r.base for r in members], [r.cand for r in members]
             parts = [b_cells[(members[i].task, members[i].langs, members[i].metric)].score.stderr
@@ -286,14 +289,11 @@ def _family_estimates(members: list[Row], base: Run, cand: Run, stats: dict, ite
                       for i in (vc.index(max(vc)), vc.index(min(vc)))]
             se = math.sqrt(sum(p * p for p in parts))
         else:
-            weights = f(np.eye(len(members)))
+            weights = f(np.eye(len(members)))  # a weighted sum: the statistic of unit vectors
             se = math.sqrt(sum((w * s) ** 2 for w, s in zip(weights, ses)))
-        out[kind] = (se, None)
-    means_b = family_means({r.langs: r.base for r in members})
-    means_c = family_means({r.langs: r.cand for r in members})
-    return ({k: (means_c[k] - means_b[k] - 1.96 * se, means_c[k] - means_b[k] + 1.96 * se)
-             for k, (se, _) in out.items() if means_b.get(k) is not None and means_c.get(k) is not None},
-            "stderr (languages independent)", None)
+        delta = means_c[kind] - means_b[kind]
+        out[kind] = (delta - 1.96 * se, delta + 1.96 * se)
+    return out, "stderr (languages independent)", None
 
 
 def verdict(row: Row, threshold: float, significance: bool = True) -> str:
