@@ -113,15 +113,6 @@ class Signature:
             fields.append((name, value if colon else None))
         return cls(tuple(fields))
 
-    def with_field(self, name: str, value: str | None = None) -> "Signature":
-        """A copy with `name` set to `value` (the first such field replaced, else appended)."""
-        fields = list(self.fields)
-        for i, (n, _) in enumerate(fields):
-            if n == name:
-                fields[i] = (name, value)
-                return Signature(tuple(fields))
-        return Signature.of(self, (name, value) if value is not None else name)
-
     def without(self, *names: str) -> "Signature":
         """A copy without the fields of these names (every occurrence)."""
         return Signature(tuple(f for f in self.fields if f[0] not in names))
@@ -181,9 +172,3 @@ def joined(values: Iterable[str]) -> str:
     """Alternatives inside one value, ``a|b|c``: only inside a `nested` group or parentheses."""
     return SEP.join(values)
 
-
-def differences(a: str | None, b: str | None, limit: int = 3) -> str:
-    """Two signature strings' differing fields, for a message: ``tok 13a vs intl``."""
-    changes = Signature.parse(a or "").diff(Signature.parse(b or ""))
-    text = "; ".join(str(c) for c in changes[:limit])
-    return text + (f" (+{len(changes) - limit} more)" if len(changes) > limit else "")
