@@ -376,6 +376,8 @@ def report_numbers(runs: list[str], out: Path) -> dict:
             "ci": {f"{key(langs)}|{i}": list(ci) for (fam, metric, langs, i), ci in sorted(report.cis.items())
                    if fam == t.family and metric == t.metric},
             "means": {f"{kind}|{i}": v for (kind, i), v in sorted(t.means.items())},
+            "mean_ci": {f"{kind}|{i}": [ci.lo, ci.hi, ci.method] for i in range(len(report.runs))
+                        for kind, ci in sorted(report.mean_cis.get((id(t), i), {}).items())},
         })
     return {"runs": [r.label for r in report.runs], "families": list(report.families), "tables": tables,
             "problems": [str(p) for p in dict.fromkeys(problems)]}
@@ -389,7 +391,7 @@ def compare_numbers(runs: list[str]) -> dict:
     (cand,), _ = load_runs([runs[1]])
     rows, problems = compare_runs(base, cand, threshold=0.02, all_metrics=True)
     return {"rows": [[r.task, r.family, list(r.langs), r.metric, r.base, r.cand, r.delta, r.lo, r.hi, r.n,
-                      r.method, r.higher_is_better, r.verdict] for r in rows],
+                      r.method, r.higher_is_better, r.verdict, r.kind, r.incomparable] for r in rows],
             "problems": [str(p) for p in dict.fromkeys(problems)]}
 
 

@@ -307,6 +307,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--junit", metavar="FILE", help="also write JUnit XML here (CI test report)")
     p.add_argument("--allow-missing", action="store_true", help="a task, language or metric of the baseline "
                    "missing in the candidate is a warning (default: it fails the gate, exit 1)")
+    p.add_argument("--allow-incomparable", action="store_true", help="a task made another way in the two runs "
+                   "(task version, scorer or metric signatures, few-shot, chat template, gen_kwargs, ...) is listed "
+                   "as not comparable but not gated (default: exit 4)")
+    p.add_argument("--gate", action="append", choices=["means", "parity"], default=[],
+                   help="also gate on the family means over languages (means) or on the best-minus-worst spread "
+                   "and the English gap (parity); repeatable (default: the per-language rows only)")
     p.add_argument("--bootstrap-iters", type=positive_int, default=2000)
     p.set_defaults(func=_cmd_compare)
 

@@ -310,14 +310,10 @@ def task_signatures(cfg: dict, meta: dict) -> dict[str, str | Skip]:
     return {name: sig for name in metric_names(cfg) if langid.uses_langid(name)}
 
 
-def _is_mean_decidable(fn) -> bool:
-    # by name: lm-eval may load the YAML's `!function` module from its file, a second module object
-    return getattr(fn, "__qualname__", None) == "mean_decidable" and str(getattr(fn, "__module__", "")).endswith("langid")
-
-
 def decidable_means(task_metrics: dict | None, acc: dict | None, bootstrap_iters) -> None:
-    """The metrics aggregated with ``langid.mean_decidable`` (documents log None where
-    the metric does not apply) read as a plain ``mean`` whose documents omit the key:
+    """The metrics aggregated with the one None-skipping mean (`missing.mean_applicable`, named
+    ``langid.mean_decidable`` in the YAMLs; found by identity, `missing.skips_none`: documents
+    log None where the metric does not apply) read as a plain ``mean`` whose documents omit the key:
     lm-eval's closed-form standard error (``mean_stderr``) over the decided values
     (lm-eval reports N/A for an aggregation it does not know), and no key at all when
     no document decided (so a group's mean skips the task, as lm-eval does for a
@@ -326,14 +322,14 @@ def decidable_means(task_metrics: dict | None, acc: dict | None, bootstrap_iters
         return
     from lm_eval.api.metrics import mean_stderr
 
-    from lm_eval_ext.metrics import langid
+    from lm_eval_ext.missing import applicable, skips_none
 
     aggregations = acc["task"].aggregation()
     for (metric, filt), values in acc.get("raw_metrics", {}).items():
         key, stderr_key = f"{metric},{filt}", f"{metric}_stderr,{filt}"
-        if key not in task_metrics or not _is_mean_decidable(aggregations.get(metric)):
+        if key not in task_metrics or not skips_none(aggregations.get(metric)):
             continue
-        kept = langid.decided(values)
+        kept = applicable(values)
         if not kept:
             task_metrics.pop(key, None)
             task_metrics.pop(stderr_key, None)

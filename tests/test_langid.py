@@ -2,6 +2,7 @@
 undecidable replies, and the MGSM per-sample fidelity values."""
 
 import json
+import math
 
 import pytest
 
@@ -123,3 +124,39 @@ def test_every_generative_task_of_ours_reports_lang_fidelity():
         assert cfg["metadata"]["fidelity_scorer"] == langid.SIGNATURE, name
         checked.add(name.split("_")[0])
     assert checked == {"mgsm", "xquad", "mlqa", "flores", "xlc"}
+
+
+def test_the_none_skipping_mean_is_found_by_identity_not_by_name(tmp_path):
+    """One "does not apply" rule (lm_eval_ext.missing): the YAMLs' aggregation path names the one
+    None-skipping mean, found by identity even when lm-eval loads langid.py a second time from its
+    file; a stranger function of the same name is not taken for it."""
+    import importlib.util
+
+    from lm_eval_ext import missing, plugin
+
+    spec = importlib.util.spec_from_file_location("second_copy_of_langid", langid.__file__)
+    copy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(copy)
+    assert copy is not langid and missing.skips_none(copy.mean_decidable)
+    assert missing.skips_none(langid.mean_decidable) and langid.MEAN_DECIDABLE.endswith(".mean_decidable")
+    impostor = tmp_path / "langid.py"
+    impostor.write_text("def mean_decidable(values):\n    return sum(values) / len(values)\n")
+    spec = importlib.util.spec_from_file_location("someone.langid", impostor)
+    other = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(other)
+    assert not missing.skips_none(other.mean_decidable)
+    # the plugin's standard error applies to ours only
+    metrics = {"lang_fidelity,none": 0.5, "lang_fidelity_stderr,none": "N/A"}
+
+    class Task:
+        def __init__(self, fn):
+            self.fn = fn
+
+        def aggregation(self):
+            return {"lang_fidelity": self.fn}
+
+    for fn, want in ((copy.mean_decidable, True), (other.mean_decidable, False)):
+        m = dict(metrics)
+        plugin.decidable_means(m, {"task": Task(fn), "raw_metrics": {("lang_fidelity", "none"): [1.0, None, 0.0]}}, 100)
+        assert (m["lang_fidelity_stderr,none"] != "N/A") is want, (fn, m)
+    assert missing.mean_applicable([1.0, None, 0.0]) == 0.5 and math.isnan(missing.mean_applicable([None]))

@@ -45,7 +45,7 @@ def leaderboard(*args, **kw):
 
 def rows_of(path: Path) -> list[dict]:
     with open(path, encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
+        return [r for r in csv.DictReader(fh) if r["run_id"] != "#signature"]  # the columns' signatures
 
 
 # ------------------------------------------------------------------ item 1: no lost rows
@@ -148,7 +148,7 @@ def _open_quote(text):
 
 
 @pytest.mark.parametrize("damage,why", [
-    (_cp1252, "is not UTF-8 (byte 0xe8 on line 2"),
+    (_cp1252, "is not UTF-8 (byte 0xe8 on line 3"),  # line 2: the signature row
     (_no_run_id_column, "no run_id column"),
     (_row_without_run_id, "line 2 has no run_id"),
     (_extra_cell, "line 2 has"),
@@ -209,7 +209,7 @@ def test_no_cell_is_a_live_formula_and_numbers_stay_numbers(tasks, shared_data, 
     assert p.returncode == 0, p.stderr
     rows = rows_of(board)
     assert [r["model"] for r in rows] == ["'" + EVIL_MODEL, "org/plain"]
-    assert board.read_text(encoding="utf-8").splitlines()[1] == text.splitlines()[1]
+    assert board.read_text(encoding="utf-8").splitlines()[2] == text.splitlines()[2]  # [1]: the signature row
     assert float(rows[0]["xquad/@gap_en/exact_match"]) == pytest.approx(-0.5)
     j = leaderboard(evil, "--format", "json")
     (jrow,) = json.loads(j.stdout)["rows"]
@@ -243,4 +243,4 @@ def test_two_folders_of_one_run_get_one_message(tasks, tmp_path):
     warnings = [line for line in p.stderr.splitlines() if "warning" in line]
     assert len(warnings) == 1 and "the newer one is kept" in warnings[0], p.stderr
     assert "both are shown" not in p.stderr
-    assert len(list(csv.DictReader(io.StringIO(p.stdout)))) == 1
+    assert len(list(csv.DictReader(io.StringIO(p.stdout)))) == 2  # the signature row and one run

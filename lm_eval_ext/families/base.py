@@ -108,6 +108,11 @@ class Family:
     reference_metric: str  # "metric,filter" the judge correlates with ("" for PARALLEL: its source's)
     judge_protocol: str  # the judge's default protocol ("" for PARALLEL: its source's)
     reply_language: Callable[[Mapping], str | None]  # dataset_kwargs -> the code a reply should be in (None: not said)
+    # doc (as logged in a samples log) -> the key of its item, the same in every language of the
+    # family; None: the items are not parallel (then a mean over languages treats the languages as
+    # independent samples). Every family declares it (no default): a mean over parallel items
+    # clusters its uncertainty by item (`metrics.bootstrap.rows_bootstrap`).
+    item_key: Callable[[Mapping], str] | None
     # the prompt builder: (**a task's dataset_kwargs but family) -> what its YAML needs (description,
     # prompt, target, stops, budget); called by the family's generator. None: the family has no
     # prompt of its own (xlc: its source family's)
@@ -118,6 +123,9 @@ class Family:
     # checks beyond the data files, before a model loads: (task=, limit=, model_args=, **dataset_kwargs);
     # raises DataNotFoundError (self-translate stage 2: the stage-1 run it reads)
     preflight: Callable[..., None] | None = None
+    # the docs hold an earlier run's outputs (self-translate stage 2: the model's translations), so
+    # lm-eval's task hash differs between models by design and comparability does not compare it
+    run_made_documents: bool = False
 
     def task_languages(self, kwargs: Mapping) -> tuple[str, ...] | None:
         """The codes of one task, as its dataset_kwargs write them (ISO 639-1 or FLORES-200),

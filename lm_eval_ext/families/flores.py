@@ -26,6 +26,7 @@ from lm_eval_ext.families.base import (DataFormatError, DataNotFoundError, Extra
 from lm_eval_ext.metrics import langid, mt
 from lm_eval_ext.runtime import neural
 from lm_eval_ext.metrics.reasoning import strip_reasoning
+from lm_eval_ext.signature import Signature
 
 HUB_PATH = "openlanguagedata/flores_plus"
 ALT_HUB_PATH = "facebook/flores"
@@ -247,7 +248,13 @@ def clean_translation(reply: str, src_lang: str = "", tgt_lang: str = "", source
 
 
 def cleaner_signature() -> str:
-    return f"flores-clean:v{CLEANER_VERSION}|think|preamble|label|first-paragraph|notes|quotes"
+    return str(Signature.of(("flores-clean", f"v{CLEANER_VERSION}"), "think", "preamble", "label", "first-paragraph",
+                            "notes", "quotes"))
+
+
+def scorer_signature(tgt_lang: str) -> str:
+    """A FLORES task's static ``metadata.scorer``: its lexical metrics, then its reply cleaner."""
+    return str(Signature.of(Signature.parse(mt.static_scorer(tgt_lang)), Signature.parse(cleaner_signature())))
 
 
 class TranslationFilter(ReplyFilter):
@@ -372,6 +379,7 @@ FAMILY = Family(
     reference_metric=f"chrfpp,{FILTER}",
     judge_protocol="da",
     reply_language=lambda kwargs: kwargs.get("tgt_lang"),
+    item_key=lambda doc: str(int(doc["id"])),  # line k of devtest is the same sentence in every language
     annotate=annotate_task,
     rescore=Rescore(filter=FILTER, metrics=neural.METRICS, triples=logged_triples),
 )

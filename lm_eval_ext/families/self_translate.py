@@ -42,6 +42,7 @@ from lm_eval_ext.families.base import DataFormatError, DataNotFoundError, Family
 from lm_eval_ext.formats import run_folder
 from lm_eval_ext.languages import MGSM_LANGS, XQUAD_LANGS
 from lm_eval_ext.metrics import mt
+from lm_eval_ext.signature import Signature
 
 log = logging.getLogger(__name__)
 
@@ -447,12 +448,13 @@ def stage2_prompt(source: str, lang: str) -> dict:
 
 
 def scorer_signature(source: str, stage: int, lang: str) -> str:
-    if stage == 1:
-        return (f"self-translate-stage1:v1|{source}|{lang}->en|" + mt.static_scorer(TARGET).replace(
-            "|spbleu:sacrebleu(corpus|tok:flores200)", "") + "|" + flores.cleaner_signature())
+    if stage == 1:  # FLORES's lexical scorers but spBLEU, and FLORES's cleaner
+        return str(Signature.of(("self-translate-stage1", "v1"), source, f"{lang}->en",
+                                Signature.parse(mt.static_scorer(TARGET)).without("spbleu"),
+                                Signature.parse(flores.cleaner_signature())))
     inner = mgsm.scorer_signature(TARGET, "en_cot") if source == "mgsm" else qa.scorer_signature(TARGET)
-    return (f"self-translate:v1|{source}|{lang}->en|translations:{SETTING}|" + inner
-            + "|translation:chrfpp+bleu(corpus,each-text-once)")
+    return str(Signature.of(("self-translate", "v1"), source, f"{lang}->en", ("translations", SETTING),
+                            Signature.parse(inner), ("translation", "chrfpp+bleu(corpus,each-text-once)")))
 
 
 # ------------------------------------------------------------------- the families
@@ -468,6 +470,7 @@ def _family(source: str, stage: int) -> Family:
             process_results=stage1_results,
             reference_metric=f"chrfpp,{flores.FILTER}",  # corpus-level: the judge's generic rule
             judge_protocol="da", reply_language=lambda kwargs: TARGET,
+            item_key=lambda doc: str(doc["text_id"]),  # question:<item> / context:<paragraph>, every language
             annotate=partial(_annotate, ""),
         )
     inner = families_of_source(source)
@@ -480,6 +483,8 @@ def _family(source: str, stage: int) -> Family:
         process_results=mgsm_stage2_results if source == "mgsm" else xquad_stage2_results,
         reference_metric=inner.reference_metric, judge_protocol=inner.judge_protocol,
         reply_language=lambda kwargs: TARGET,
+        item_key=inner.item_key,  # the source family's items, in every language
+        run_made_documents=True,  # the docs hold stage 1's translations, the model's own
         annotate=partial(_annotate, "translation_"),
         preflight=lambda task=None, lang="", limit=None, model_args=None, **_: preflight(
             task, source, lang, limit, model_args),

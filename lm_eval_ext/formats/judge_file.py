@@ -25,6 +25,7 @@ from pathlib import Path
 
 from lm_eval_ext import files
 from lm_eval_ext.formats.run_folder import DATE_PATTERN, Problem, number, open_regular, type_name
+from lm_eval_ext.signature import Signature
 
 FORMAT = "lm-eval-ext/judge-results"
 VERSION = 1  # 1: the format fields; 0: files written before them (same content)
@@ -176,6 +177,22 @@ class JudgeResults:
                 "tasks": {t: {p: e.to_json() for p, e in per.items()} for t, per in self.tasks.items()},
                 "languages": {p: {k: e.pooled() for k, e in rows.items()} for p, rows in self.languages.items()},
                 "requests": self.requests, "provenance": self.provenance}
+
+    def signature(self, protocol: str, entry: "JudgeEntry | None" = None) -> str:
+        """How a ``judge/<protocol>`` score was made: judge model and backend, template
+        version, sampling, statistics (from the provenance; what is not recorded is left out)."""
+        prov = self.provenance
+        judge = prov.get("judge") if isinstance(prov.get("judge"), dict) else {}
+        templates = prov.get("templates") if isinstance(prov.get("templates"), dict) else {}
+        version = (entry.template_version if entry is not None else None) or templates.get(protocol)
+        sampling = prov.get("sampling")
+        return str(Signature.of(
+            ("judge", judge.get("model") or "unknown"), ("backend", judge.get("backend")) if judge.get("backend") else None,
+            ("template", f"{protocol}@{version}") if version else ("template", protocol),
+            ("sampling", json.dumps(sampling, sort_keys=True, separators=(",", "=")))
+            if isinstance(sampling, dict) else None,
+            ("statistics", f"({prov['statistics']})") if isinstance(prov.get("statistics"), str) else None,
+        ))
 
     @property
     def run(self) -> dict:

@@ -26,6 +26,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from lm_eval_ext.missing import applies
+
 DATE_PATTERN = r"\d{4}-\d{2}-\d{2}T[0-9\-.]+"
 RESULTS_RE = re.compile(rf"^results_(?P<date>{DATE_PATTERN})\.json$")
 SAMPLES_RE = re.compile(rf"^samples_(?P<task>.+)_(?P<date>{DATE_PATTERN})\.jsonl$")
@@ -336,27 +338,28 @@ def prompt_parts(sample: dict) -> list[str]:
     return out
 
 
-def item_scores(lines: list[dict], metric_key: str, every_item: bool = False) -> dict | None:
+def item_scores(lines: list[dict], metric_key: str, every_item: bool = False, key=None) -> dict | None:
     """{doc_id: score} of one metric key (``exact_match,strict-match``) in logged samples:
     the one reader of per-item scores (report CIs, compare's paired bootstrap, the judge's
     reference metric and judge cells). None when the metric has no numeric per-item value
     (corpus-level metrics), or with `every_item` when an item lacks it; otherwise an item
     without the key or with None is left out (exact_match_non_en is absent on English
-    items; an undecidable reply's lang_fidelity is None, an older run's absent)."""
+    items; an undecidable reply's lang_fidelity is None, an older run's absent). `key` (a
+    line -> key function) keys the items otherwise than by doc_id (a family's item key)."""
     metric_name, _, filt = metric_key.partition(",")
     out: dict = {}
     for doc in lines:
         if doc.get("filter", "none") != filt:
             continue
         raw = doc.get(metric_name)
-        if raw is None:  # not applicable to this item
+        if not applies(raw):  # the one "does not apply" rule (missing.py); an absent key too
             if every_item:
                 return None
             continue
         value = number(raw)
         if value is None:  # not a number: a corpus-level metric's tuple
             return None
-        doc_id = doc.get("doc_id", len(out))
+        doc_id = doc.get("doc_id", len(out)) if key is None else key(doc)
         if isinstance(doc_id, (int, str)):
             out[doc_id] = value
     return out or None

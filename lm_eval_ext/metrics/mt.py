@@ -29,6 +29,7 @@ from pathlib import Path
 
 from lm_eval_ext import languages
 from lm_eval_ext.missing import NotComputed, Skip, skip_of
+from lm_eval_ext.signature import Signature, nested
 
 SPM_ENV = "LM_EVAL_EXT_FLORES200_SPM"
 SPM_URL = "https://tinyurl.com/flores200sacrebleuspm"
@@ -206,10 +207,11 @@ def static_scorer(tgt_lang: str) -> str:
     is installed): how each lexical metric of the task is computed. The exact
     sacreBLEU signatures of a run are added to the results (`runtime_signatures`)."""
     tok = languages.bleu_tokenizer(tgt_lang)
-    return (
-        f"bleu:sacrebleu(corpus|tok:{tok}{'-if-installed-else-13a' if tok == 'ko-mecab' else ''})"
-        "|spbleu:sacrebleu(corpus|tok:flores200)|chrfpp:sacrebleu(corpus|chrF2++|nc:6|nw:2)"
-    )
+    return str(Signature.of(
+        ("bleu", nested("sacrebleu", "corpus", ("tok", tok + ("-if-installed-else-13a" if tok == "ko-mecab" else "")))),
+        ("spbleu", nested("sacrebleu", "corpus", ("tok", "flores200"))),
+        ("chrfpp", nested("sacrebleu", "corpus", "chrF2++", ("nc", 6), ("nw", 2))),
+    ))
 
 
 def runtime_signatures(tgt_lang: str, values: dict | None = None, filt: str = "translation") -> dict[str, str | Skip]:
@@ -220,8 +222,8 @@ def runtime_signatures(tgt_lang: str, values: dict | None = None, filt: str = "t
     reason = bleu_unavailable(tgt_lang)
     out: dict[str, str | Skip] = {"bleu": Skip(reason) if reason else _sig(bleu_metric(tgt_lang))}
     sp = spbleu_metric()
-    out["spbleu"] = (skip_of(values.get(f"spbleu,{filt}")) or (_sig(sp) + f"|spm:{spm_path()}" if sp else
-                                                                  Skip(spm_missing())))
+    out["spbleu"] = (skip_of(values.get(f"spbleu,{filt}"))
+                     or (str(Signature.of(Signature.parse(_sig(sp)), ("spm", spm_path()))) if sp else Skip(spm_missing())))
     out["chrfpp"] = _sig(chrfpp_metric())
     return out
 

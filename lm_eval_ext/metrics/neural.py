@@ -111,6 +111,10 @@ class _Scorer:
         return str(path.resolve()) if path.exists() else self.cfg.model
 
     def signature(self) -> str:
+        # Written by hand, not with `lm_eval_ext.signature.Signature`: this module is loaded by
+        # path in the side environment, where lm_eval_ext is not importable. The string keeps
+        # Signature's grammar (name:value fields joined by "|", none inside a value), so
+        # `Signature.parse` reads it back field by field (tests/test_signature.py).
         return (f"{self.metric}:{self.cfg.model}|batch:{self.batch_size}|device:{self.device}"
                 f"|system:mean-x100|{self.versions()}")
 

@@ -5,6 +5,10 @@ Every section is built once here, as a `document.Section`, and rendered twice
 task family (tables with family means, plots), judge and pairwise results, samples,
 provenance. A new section is one more function below.
 
+A cell made another way than the first run's is marked ``≠`` under a warning naming the
+field and both values; the provenance has per run how its numbers were made (`side_by_side`).
+Family means, the spread and the gap carry CIs clustered by item (`tables.mean_intervals`).
+
 The HTML has no script and no external resource: a Content-Security-Policy
 forbids both, charts are inline SVG, styles come from ``reports/report.css``
 (inlined). Every string from a run (model output, prompts, gold, model names,
@@ -21,7 +25,7 @@ from pathlib import Path
 from lm_eval_ext import __version__, files, languages
 from lm_eval_ext.metrics import bootstrap
 from lm_eval_ext.resources import reports_dir
-from lm_eval_ext.reporting import svg, translate_test_section
+from lm_eval_ext.reporting import side_by_side, svg, translate_test_section
 from lm_eval_ext.reporting.document import (BulletList, Cell, Code, Details, Document, Figures, Heading, Lines,
                                             Paragraph, Pre, Row, Section, Span, Strong, Swatch, Table, to_html,
                                             to_markdown)
@@ -30,7 +34,9 @@ from lm_eval_ext.formats.run_folder import Problem, item_scores, prompt_parts, r
 from lm_eval_ext.reporting.rows import row_key, row_label, tier_of
 from lm_eval_ext.reporting.runs import NotComputedNote, Run, kind_of, load_runs
 from lm_eval_ext.reporting.tables import (BOOKKEEPING_METRICS, HELPER_METRIC_SUFFIXES, MEAN_KINDS, MEAN_LABELS,
-                                          Table as ScoreTable, build_tables, metric_label)
+                                          Table as ScoreTable, build_tables, mean_intervals, metric_label)
+
+DIFFERS = " ≠"  # the mark of a cell made another way than the first column's
 
 TIER_ORDER = [(languages.HIGH, languages.TIER_LABELS[languages.HIGH]),
               (languages.LOW, languages.TIER_LABELS[languages.LOW]),
@@ -99,6 +105,11 @@ class Report:
         self.families: dict[str, list[ScoreTable]] = {}
         for t in self.tables:
             self.families.setdefault(t.family, []).append(t)
+        # (id(table), run index) -> {kind: Interval} of the family means
+        self.mean_cis = {(id(t), i): mean_intervals(t, i, self.samples.lines, self.iters)
+                         for t in self.tables for i in range(len(runs))}
+        # cells made another way than the first run's: (id(table), langs, run index) -> (task, differences)
+        self.differs = side_by_side.differing_cells(runs, self.tables)
 
     def _ci(self, run: Run, cell):
         if cell.ci is not None:  # judge scores: the judge's own bootstrap CI
@@ -127,8 +138,11 @@ class Report:
             page_title="lm-eval-ext report", heading="Multilingual evaluation report",
             subtitle=f"{len(self.runs)} run(s) · generated {now} by lm-eval-ext {__version__}",
             sections=sections,
-            footer=f"Statistics: {bootstrap.signature(self.iters)}. Means are unweighted over the languages every "
-                   "run has; the gap is English minus the non-English mean.",
+            footer=f"Statistics: {bootstrap.signature(self.iters)}; means over languages: "
+                   f"{bootstrap.signature(self.iters, over_languages=bootstrap.CLUSTER_ITEM)} for parallel items, "
+                   f"else {bootstrap.signature(self.iters, over_languages=bootstrap.INDEPENDENT)}. Means are unweighted "
+                   "over the languages every run has; the gap is English minus the non-English mean; the spread is "
+                   "the best minus the worst language.",
             css=(reports_dir() / "report.css").read_text(encoding="utf-8"),
         )
 
@@ -157,7 +171,8 @@ class Report:
     def family_section(self, family: str, tables: list[ScoreTable]) -> Section:
         t0 = tables[0]
         title = [t0.title, " ", Code(family)] if t0.title != family else family
-        blocks = [self.score_table(t0), self.plots(tables)]
+        blocks = [*side_by_side.warnings(self.runs, tables, self.differs, DIFFERS), self.score_table(t0),
+                  self.plots(tables)]
         if len(tables) > 1:
             blocks.append(Details(f"{len(tables) - 1} more metric(s)", [self.score_table(t) for t in tables[1:]]))
         return Section(title, f"fam-{family}", blocks, nav=t0.title, cls="family")
@@ -169,11 +184,22 @@ class Report:
         s, d = t.scale, self.digits[id(t)]
         ci = self.cis.get((t.family, t.metric, langs, i))
         main = _fmt(cell.score.value, s, d)
+        mark = DIFFERS if (id(t), langs, i) in self.differs else ""
         if ci:
-            return f"{main} [{_fmt(ci[0], s, d)}, {_fmt(ci[1], s, d)}]"
+            return f"{main} [{_fmt(ci[0], s, d)}, {_fmt(ci[1], s, d)}]{mark}"
         if cell.score.stderr is not None:
-            return f"{main} ± {_fmt(cell.score.stderr, s, d)}"
-        return main
+            return f"{main} ± {_fmt(cell.score.stderr, s, d)}{mark}"
+        return main + mark
+
+    def mean_text(self, t: ScoreTable, kind: str, i: int) -> str:
+        v = t.means.get((kind, i))
+        if v is None:
+            return "—"
+        s, d = t.scale, self.digits[id(t)]
+        ci = self.mean_cis.get((id(t), i), {}).get(kind)
+        mark = DIFFERS if any(key[0] == id(t) and key[2] == i for key in self.differs) else ""
+        text = _fmt(v, s, d) + (f" [{_fmt(ci.lo, s, d)}, {_fmt(ci.hi, s, d)}]" if ci else "")
+        return text + mark
 
     def unit_note(self, t: ScoreTable) -> str:
         note = "×100; " if t.scale == 100.0 else ""
@@ -196,12 +222,17 @@ class Report:
             vals = [t.means.get((kind, i)) for i in range(n)]
             if any(v is not None for v in vals):
                 means.append(Row([Cell(MEAN_LABELS[kind], header=True)]
-                                 + [Cell(_fmt(v, t.scale, self.digits[id(t)])) for v in vals], cls="mean"))
+                                 + [Cell(self.mean_text(t, kind, i)) for i in range(n)], cls="mean"))
         if means:
             rows.append(Row([Cell("family means (over languages in every run)", header=True, colspan=n + 1)], cls="tier"))
             rows += means
         arrow = "higher is better" if t.higher_is_better else "lower is better"
         caption = [Strong(metric_label(t.metric)), f" · {arrow} · {self.unit_note(t)}"]
+        note = side_by_side.mean_note(self.mean_cis.get((id(t), i), {}) for i in range(n))
+        if note:
+            caption.append(f" · {note}")
+        if any(key[0] == id(t) for key in self.differs):
+            caption.append(Span(f" ·{DIFFERS} made another way than the first column (see the warning)", "muted"))
         if t.partial:
             caption.append(Span(" * not in every run; left out of the means", "muted"))
         return Table(["language", *(r.label for r in self.runs)], rows, caption=caption, cls="scores")
@@ -331,13 +362,15 @@ class Report:
                     rows.append(Row([Cell(k, header=True), Cell(", ".join(f"{a} {b}" for a, b in v.items()), cls="small")]))
                 else:
                     rows.append(Row([Cell(k, header=True), Cell("" if v is None else str(v))]))
-            blocks += [Heading([Swatch(svg.color(i)), r.label], 3), Table([], rows, cls="kv")]
+            blocks += [Heading([Swatch(svg.color(i)), r.label], 3), Table([], rows, cls="kv"),
+                       side_by_side.made_table(r)]
             scorers = r.scorers()
             if scorers:
                 blocks += [Paragraph(Strong("scorer signatures")), BulletList(
                     [[Code(sig), Span(f" ({_short_list(tasks)})", "muted")] for sig, tasks in _group_by_value(scorers).items()],
                     cls="sigs")]
         return Section("Provenance", "provenance", blocks, nav="provenance")
+
 
 
 def provenance(r: Run):

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from lm_eval_ext import families, model_identity
+from lm_eval_ext import families, missing, model_identity
 from lm_eval_ext.formats import judge_file
 from lm_eval_ext.formats.run_folder import (RESULTS_RE, Problem, find_results, find_samples, item_scores, merge_results,
                                             number, read_results, read_samples, stamp)
@@ -385,11 +385,8 @@ def _skip_reason(meta, metric: str) -> str:
 
 
 def _undefined_reason(entry: dict, metric: str, filt: str) -> str:
-    """Why a metric has no value, when the results say (e.g. language fidelity of replies that
-    were all too short to identify)."""
-    if metric == "lang_fidelity" and number(entry.get(f"lang_undecidable,{filt}")) == 1.0:
-        return "all replies undecidable (too short to identify their language: lang_undecidable = 1)"
-    return ""
+    """Why a metric has no value, when the results say (the registry: `missing.undefined_reason`)."""
+    return missing.undefined_reason(entry, metric, filt)
 
 
 def _find_samples(runs: list[Run], problems: list[Problem]) -> None:

@@ -20,9 +20,10 @@ import os
 from pathlib import Path
 
 from lm_eval_ext.metrics.neural import METRICS, MetricUnavailable, load_in_process, setting, system_score
-from lm_eval_ext.missing import NotComputed, Skip
+from lm_eval_ext.missing import NotComputed, Skip, switched_off
 from lm_eval_ext.runtime import neural_worker, score_cache
 from lm_eval_ext.runtime.neural_worker import SIDE_PYTHON_ENV, WorkerScorer
+from lm_eval_ext.signature import Signature
 
 log = logging.getLogger("lm_eval_ext")
 
@@ -43,7 +44,7 @@ def scorer(metric: str):
     cannot run."""
     cfg = setting(metric)
     if cfg is None:
-        raise MetricUnavailable(f"switched off (LM_EVAL_EXT_{metric.upper()}=off)")
+        raise MetricUnavailable(switched_off(metric))
     local = Path(cfg.model).expanduser()
     if (local.is_absolute() or cfg.model.startswith(".")) and not local.exists():
         raise MetricUnavailable(f"{metric.upper()} model folder {local} does not exist")
@@ -99,10 +100,10 @@ def signature(metric: str) -> str | Skip:
     except ValueError as err:
         return Skip(str(err))
     if cfg is None:
-        return Skip(f"switched off (LM_EVAL_EXT_{metric.upper()}=off)")
+        return Skip(switched_off(metric))
     loaded = SCORERS.get((metric, cfg, side_python()))
     if loaded is None:
-        return f"{metric}:{cfg.model}|batch:{cfg.batch_size or 'auto'}|not-loaded"
+        return str(Signature.of((metric, cfg.model), ("batch", cfg.batch_size or "auto"), "not-loaded"))
     return loaded.signature()
 
 

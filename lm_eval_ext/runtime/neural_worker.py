@@ -245,7 +245,9 @@ class WorkerScorer(_scorers()._Scorer):
         self._signature = reply["signature"]
 
     def signature(self) -> str:
-        return f"{self._signature}|via:side-env"
+        from lm_eval_ext.signature import Signature
+
+        return str(Signature.of(Signature.parse(self._signature), ("via", "side-env")))
 
     def _request(self, payload: dict, deadline: float) -> dict:
         key = (self.python, self.cfg)

@@ -20,7 +20,7 @@ import lm_eval_ext
 from lm_eval_ext import languages
 from lm_eval_ext.families import flores, taskgen
 from lm_eval_ext.families.taskgen import Function
-from lm_eval_ext.metrics import langid, mt
+from lm_eval_ext.metrics import langid
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = "tasks/flores/_generate.py"
@@ -69,7 +69,7 @@ def task_config(src: str, tgt: str, include: str = "_flores_common_yaml") -> dic
             "version": flores.TASK_VERSION,
             "lm_eval_ext_version": lm_eval_ext.__version__,
             "tier": tier_of(src, tgt),
-            "scorer": f"{mt.static_scorer(tgt)}|{flores.cleaner_signature()}",
+            "scorer": flores.scorer_signature(tgt),
             # lang_fidelity / lang_undecidable: the cleaned translation should be in the target
             # language (absent for codes outside the registry)
             **({"reply_lang": flores.reply_lang(tgt), "fidelity_scorer": langid.SIGNATURE}
