@@ -69,6 +69,11 @@ class ConfusionUnavailable(RuntimeError):
 # ------------------------------------------------------------------ resources
 def unavailable() -> str | None:
     """None when the extra and the language-ID model file are here, else why not (logged once)."""
+    return _unavailable(os.environ.get(LID_MODEL_ENV, "").strip())
+
+
+@lru_cache(maxsize=8)
+def _unavailable(setting: str) -> str | None:  # once per process and model setting
     from lm_eval_ext import optional
 
     reason = optional.missing("confusion")
@@ -406,16 +411,17 @@ def wpr_aggregation(items) -> float:
 
 def lcpr_aggregation(items) -> float:
     """``lcpr``: items ``(source, lpr passed, scored, wpr passed, wpr scored)`` (the WPR counts None
-    outside WPR_LANGS): the harmonic mean of the task's LPR and WPR, its LPR without WPR."""
+    outside WPR_LANGS): the harmonic mean of the task's LPR and WPR; its LPR where WPR is undefined
+    (a language without WPR, or no reply without a line error)."""
     items = list(items)
     lp = source_mean([(i[0], i[1], i[2]) for i in items], "replies")
     if any(i[3] is None for i in items):
         return lp
-    wp = source_mean([(i[0], i[3], i[4]) for i in items], "replies without a line error")
     if isinstance(lp, NotComputed):
         return lp
-    if isinstance(wp, NotComputed):
-        return wp
+    wp = source_mean([(i[0], i[3], i[4]) for i in items], "replies without a line error")
+    if isinstance(wp, NotComputed):  # no reply passed the line test: WPR undefined, LCPR = LPR (0 here)
+        return lp
     return lcpr(lp, wp)
 
 

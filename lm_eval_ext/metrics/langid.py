@@ -8,7 +8,9 @@ The public API other task families call:
 - ``fidelity(reply, expected) -> 1.0 | 0.0 | None``: is the reply written in
   the expected language? ``None`` = undecidable;
 - ``fidelity_metrics(reply, expected) -> dict``: the per-sample values of the
-  ``lang_fidelity`` and ``lang_undecidable`` metrics, ready to merge into the
+  ``lang_fidelity`` and ``lang_undecidable`` metrics, and of ``lang_line_pass``
+  (`lm_eval_ext.metrics.confusion`: every scorable line in the expected language,
+  LCB's line detector; needs ``lm-eval-ext[confusion]``), ready to merge into the
   dict a ``process_results`` returns;
 - ``METRIC_LIST``: the matching ``metric_list`` entries of a task YAML;
 - ``SIGNATURE``: how the language is identified (the task YAMLs'
@@ -47,6 +49,7 @@ from functools import lru_cache
 
 from lm_eval_ext import languages
 from lm_eval_ext.missing import Skip
+from lm_eval_ext.metrics import confusion
 from lm_eval_ext.metrics.reasoning import strip_reasoning
 
 MIN_WORDS = 2  # one word is not a language ("18 dollars", "Jibu")
@@ -68,6 +71,7 @@ MEAN_DECIDABLE = "lm_eval_ext.metrics.langid.mean_decidable"
 METRIC_LIST = [
     {"metric": "lang_fidelity", "aggregation": MEAN_DECIDABLE, "higher_is_better": True},
     {"metric": "lang_undecidable", "aggregation": "mean", "higher_is_better": False},
+    confusion.LINE_METRIC,  # lang_line_pass: None when no line is scorable
 ]
 
 # every metric computed with the identifier (NaN when lingua is missing)
@@ -193,12 +197,15 @@ def fidelity(reply: str, expected: str) -> float | None:
 
 def fidelity_metrics(reply: str, expected: str) -> dict[str, float | None]:
     """Per-sample values for METRIC_LIST: ``lang_fidelity`` is None when
-    undecidable; both are left out when lingua is not installed (then on every
-    document alike: the results show NaN and the reason)."""
-    if unavailable():
-        return {}
-    value = fidelity(reply, expected)
-    return {"lang_undecidable": float(value is None), "lang_fidelity": value}
+    undecidable, ``lang_line_pass`` when no line is scorable; each is left out
+    when its identifier is not installed (then on every document alike: the
+    results show NaN and the reason)."""
+    out: dict[str, float | None] = {}
+    if not unavailable():
+        value = fidelity(reply, expected)
+        out.update({"lang_undecidable": float(value is None), "lang_fidelity": value})
+    out.update(confusion.line_pass_metrics(reply, languages.get(expected).code))
+    return out
 
 
 def decided(values) -> list:
