@@ -108,6 +108,7 @@ TASKS = {  # task -> how the scripted model answers its prompts
     "lcb_crosslingual_fr": "half and half",
     "lcb_monolingual_de": "thinking cut by the budget",
 }
+SAMPLED = "lcb_monolingual_ko_k3"  # 3 samples per prompt (tasks/lcb/_generate.py --repeats 3)
 LIMIT = 120  # over two sources of each task (files of 100 / 99 prompts, in folder order)
 
 
@@ -158,22 +159,32 @@ def run(tmp_path_factory):
             prompts.setdefault(doc["prompt"], set()).add(task)
     assert all(len(t) == 1 for t in prompts.values())  # each prompt belongs to one task here
 
+    sampled = {doc["prompt"] for doc in lcb.docs(SHARED_DATA, "monolingual", "ko")}
+    calls: dict = {}
+
     def policy(kind, payload):
         prompt = last_user_message(payload)
+        if prompt in sampled:  # the k=3 task: of the 3 samples of a prompt, one is English
+            calls[prompt] = calls.get(prompt, 0) + 1
+            return _lines("eng_Latn" if calls[prompt] % 3 == 1 else "kor_Hang", prompt)
         (task,) = prompts[prompt]
         return _reply(task, prompt)
 
     out = tmp_path_factory.mktemp("lcb_run")
+    k3 = out / "k3"
+    proc = run_cli(["python", str(REPO / "tasks" / "lcb" / "_generate.py"), "--repeats", "3", "--out", str(k3)])
+    assert proc.returncode == 0, proc.stderr
     with ScriptedServer(policy) as server:
         proc = run_cli(["lm_eval", "run", "--model", "local-chat-completions",
                         "--model_args", f"model=scripted,base_url={server.base_url}/chat/completions,num_concurrent=8",
-                        "--tasks", ",".join(TASKS), "--limit", str(LIMIT), "--apply_chat_template",
-                        "--log_samples", "--output_path", str(out)])
+                        "--tasks", ",".join([*TASKS, SAMPLED]), "--include_path", str(k3), "--limit", str(LIMIT),
+                        "--apply_chat_template", "--log_samples", "--output_path", str(out / "runs")])
         assert proc.returncode == 0, proc.stderr[-4000:]
+    out = out / "runs"
     (path,) = list(out.rglob("results_*.json"))
     samples = {task: [json.loads(line) for p in out.rglob(f"samples_{task}_*.jsonl")
-                      for line in p.read_text(encoding="utf-8").splitlines()] for task in TASKS}
-    return json.loads(path.read_text(encoding="utf-8")), samples, proc.stderr
+                      for line in p.read_text(encoding="utf-8").splitlines()] for task in [*TASKS, SAMPLED]}
+    return json.loads(path.read_text(encoding="utf-8")), samples, out
 
 
 def _expected(task: str, passes) -> float:
@@ -233,6 +244,15 @@ def test_a_reply_cut_while_thinking_is_not_a_perfect_score(run):
     assert "no scored replies in source(s) okapi" in meta["skipped_metrics"]["lpr"]
 
 
+def test_k_samples_per_prompt_count_as_rows_of_the_official_script(run):
+    results, samples, _ = run
+    ko = results["results"][SAMPLED]
+    assert ko["scored_replies,none"] == 300 and ko["lpr,none"] == pytest.approx(2 / 3, abs=1e-12)
+    assert all(s["lpr"][1:3] == [2, 3] for s in samples[SAMPLED])
+    meta = results["configs"][SAMPLED]["metadata"]
+    assert meta["decoding"] == "samples:3|decoding:sampled(temperature=0.3,top_p=0.75)|max_gen_toks:100"
+
+
 def test_signatures_and_decoding_are_recorded(run):
     results, _, _ = run
     meta = results["configs"]["lcb_monolingual_ar"]["metadata"]
@@ -241,3 +261,38 @@ def test_signatures_and_decoding_are_recorded(run):
         f"line-langid:v1|lid:{path.name}@sha256:{confusion.file_sha256(str(path))[:12]}")
     assert meta["decoding"] == "samples:1|decoding:greedy|max_gen_toks:100"
     assert meta["scorer"].startswith("lcb:v1|monolingual|lang:ar|")
+
+
+def test_the_report_shows_language_confusion_with_cis_sources_and_marked_lines(run, tmp_path):
+    from lm_eval_ext.reporting.report import write_report
+
+    _, _, out = run
+    report, _ = write_report([out], tmp_path / "report", bootstrap_iters=200)
+    md = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
+    html = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
+    section = md[md.index("## Language confusion"):]
+    section = section[: section.index("\n## ", 5)]
+    # per language, with a CI over prompts; the mean over languages; per source; an example marked
+    assert "| العربية (ar) | 100.0 \\[100.0, 100.0\\] |" in section
+    assert "| 日本語 (ja) | 0.0 \\[0.0, 0.0\\] | — |" in section
+    # a task whose replies were all cut while thinking: no value, its counts shown
+    assert "| Deutsch (de) | — | — | — | 0 | 100 |" in section
+    assert "mean over languages (official 'all')" in section
+    assert "| complex_prompts |" in section and "| aya_human_annotated |" in section
+    assert "✗ \\[en\\]" in section and "(expected ja)" in section
+    assert 'id="language-confusion"' in html and "<svg" in html[html.index('id="language-confusion"'):]
+
+
+def test_the_leaderboard_and_compare_take_the_rates(run, tmp_path):
+    from lm_eval_ext.reporting import leaderboard
+    from lm_eval_ext.reporting.compare import compare_runs
+    from lm_eval_ext.reporting.runs import load_runs
+
+    _, _, out = run
+    rows, _ = leaderboard.build([out])
+    (row,) = rows
+    assert row["lcb_monolingual/ar/lpr"] == 1.0 and row["lcb_crosslingual/ja/lpr"] == 0.0
+    (base,), _ = load_runs([out])
+    compared, _ = compare_runs(base, base, metrics=["lpr"])
+    assert {r.langs for r in compared} >= {("ar",), ("ja",), ("fr",)}
+    assert all(r.verdict == "unchanged" and r.method == "stderr" for r in compared if r.base == r.base)

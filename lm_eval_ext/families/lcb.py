@@ -44,6 +44,7 @@ MAX_GEN_TOKS = 100  # the paper's budget
 TASK_VERSION = 1.0
 CONFUSION_METRICS = ("lpr", "wpr", "lcpr", "scored_replies", "unfinished_reasoning")
 RATES = ("lpr", "wpr", "lcpr")
+AGGREGATIONS = {"lpr": confusion.lpr_aggregation, "wpr": confusion.wpr_aggregation, "lcpr": confusion.lcpr_aggregation}
 
 
 # ----------------------------------------------------------------------- data
@@ -194,20 +195,9 @@ def _stratified_stderr(metric: str, items: list, iters: int) -> float | None:
     """Bootstrap standard error of a task's rate: prompts resampled within each source."""
     import numpy as np
 
-    agg = {"lpr": confusion.lpr_aggregation, "wpr": confusion.wpr_aggregation,
-           "lcpr": confusion.lcpr_aggregation}[metric]
-    by_source: dict[str, list] = {}
-    for item in items:
-        by_source.setdefault(str(item[0]), []).append(item)
-    if iters < 2 or sum(len(v) for v in by_source.values()) < 2:
+    if iters < 2 or len(items) < 2:
         return None
-    rng = np.random.default_rng(bootstrap.DEFAULT_SEED)
-    values = []
-    for _ in range(iters):
-        sample = [group[j] for group in by_source.values() for j in rng.integers(0, len(group), len(group))]
-        value = agg(sample)
-        if value == value:  # a resample without a scored reply in some source: left out
-            values.append(value)
+    values = confusion.resampled(items, AGGREGATIONS[metric], iters, bootstrap.DEFAULT_SEED)
     return float(np.std(values, ddof=1)) if len(values) > 1 else None
 
 

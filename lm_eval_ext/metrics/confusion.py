@@ -425,6 +425,23 @@ def lcpr_aggregation(items) -> float:
     return lcpr(lp, wp)
 
 
+def resampled(items, aggregation, iters: int, seed: int) -> list[float]:
+    """Bootstrap values of a task's rate: its prompts resampled with replacement within each source
+    (the averaging is per source); resamples without a value (a source with no scored reply) left out."""
+    import numpy as np
+
+    by_source: dict[str, list] = {}
+    for item in items:
+        by_source.setdefault(str(item[0]), []).append(item)
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(iters):
+        value = aggregation([g[j] for g in by_source.values() for j in rng.integers(0, len(g), len(g))])
+        if value == value:
+            values.append(float(value))
+    return values
+
+
 def total(values) -> float:
     """lm-eval aggregation: the sum (counts of replies)."""
     return float(sum(values))

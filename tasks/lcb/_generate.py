@@ -3,6 +3,12 @@
 Languages come from lm_eval_ext/languages.py (LCB_MONOLINGUAL_LANGS, LCB_CROSSLINGUAL_LANGS), the
 prompt and scoring from lm_eval_ext/families/lcb.py. Run after changing either:
 python tasks/lcb/_generate.py; `--check` exits non-zero when a file on disk differs (the tests).
+
+    python tasks/lcb/_generate.py --repeats K [--out DIR]
+
+writes, into DIR (default ./lcb_k<K>), the same tasks drawing K samples per prompt with the paper's
+sampling (lm-eval's `repeats`; nucleus p=0.75, T=0.3), named lcb_<setting>_<lang>_k<K>, and their
+groups lcb_<setting>_k<K>: run them with --include_path DIR (tasks/lcb/README.md).
 """
 
 from __future__ import annotations
@@ -96,9 +102,46 @@ def expected_files() -> dict[Path, str]:
     return files
 
 
+PAPER_SAMPLING = {"do_sample": True, "temperature": 0.3, "top_p": 0.75}
+
+
+def sampled_files(k: int, out: Path) -> dict[Path, str]:
+    """The tasks and groups drawing k samples per prompt with the paper's sampling."""
+    files = {}
+    for setting in lcb.SETTINGS:
+        for lang in lcb.LANGS[setting]:
+            cfg = task_config(setting, lang)
+            cfg["include"] = str(HERE / "_lcb_common_yaml")
+            cfg["task"] = f"lcb_{setting}_{lang}_k{k}"
+            cfg["dataset_kwargs"] = {**cfg["dataset_kwargs"], "task": cfg["task"]}
+            cfg["repeats"] = k
+            cfg["generation_kwargs"] = {**cfg["generation_kwargs"], **PAPER_SAMPLING}
+            files[out / f"{cfg['task']}.yaml"] = dump(cfg)
+        group = group_configs()[f"lcb_{setting}"]
+        group = {**group, "group": f"lcb_{setting}_k{k}", "task": [f"{t}_k{k}" for t in group["task"]],
+                 "group_alias": group["group_alias"] + f", {k} samples per prompt"}
+        files[out / f"_lcb_{setting}_k{k}.yaml"] = dump(group)
+    return files
+
+
 def main(argv=None) -> int:
-    check = "--check" in (argv if argv is not None else sys.argv[1:])
-    return taskgen.sync(expected_files(), SCRIPT, check, owned_dirs=[HERE / s for s in lcb.SETTINGS])
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--check", action="store_true")
+    ap.add_argument("--repeats", type=int, metavar="K", help="write tasks drawing K samples per prompt")
+    ap.add_argument("--out", type=Path, help="folder for --repeats (default ./lcb_k<K>)")
+    args = ap.parse_args(argv)
+    if args.repeats:
+        if args.repeats < 1:
+            ap.error("--repeats must be at least 1")
+        out = (args.out or Path(f"lcb_k{args.repeats}")).resolve()
+        files = sampled_files(args.repeats, out)
+        taskgen.sync(files, SCRIPT, check=False)
+        print(f"wrote {len(files)} files to {out}: run lm_eval --include_path {out} --tasks "
+              f"lcb_monolingual_k{args.repeats},lcb_crosslingual_k{args.repeats}")
+        return 0
+    return taskgen.sync(expected_files(), SCRIPT, args.check, owned_dirs=[HERE / s for s in lcb.SETTINGS])
 
 
 if __name__ == "__main__":
