@@ -296,3 +296,30 @@ def test_the_leaderboard_and_compare_take_the_rates(run, tmp_path):
     compared, _ = compare_runs(base, base, metrics=["lpr"])
     assert {r.langs for r in compared} >= {("ar",), ("ja",), ("fr",)}
     assert all(r.verdict == "unchanged" and r.method == "stderr" for r in compared if r.base == r.base)
+
+
+def test_without_the_extra_the_rates_are_absent_with_the_reason(tmp_path):
+    """fastText made unimportable (and lingua, to keep it short): process_results gives no rate, the
+    signature is the reason with the pip command, the command stops with exit 2 naming it."""
+    import os
+    import subprocess
+    import sys
+
+    from support.hidden import hidden_env
+
+    code = ("import json\n"
+            "from lm_eval_ext.families import lcb\n"
+            "from lm_eval_ext.metrics import confusion\n"
+            "doc = {'language': 'de', 'source': 'okapi'}\n"
+            "print(json.dumps({'values': lcb.process_results(doc, [['Ein Satz auf Deutsch mit genug Wörtern.']]),\n"
+            "                  'signature': str(confusion.signature())}))\n")
+    proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, **hidden_env("fasttext,lingua")},
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout)
+    assert out["values"] == {}
+    assert out["signature"].startswith("skipped: fasttext-predict") and 'pip install "lm-eval-ext[confusion]"' in \
+        out["signature"]
+    cli = run_cli(["lm-eval-ext", "confusion", str(REF / "slice" / "lcb_outputs_slice.csv")],
+                  env=hidden_env("fasttext"))
+    assert cli.returncode == 2 and 'pip install "lm-eval-ext[confusion]"' in cli.stderr

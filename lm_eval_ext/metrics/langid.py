@@ -36,8 +36,10 @@ sentinel ever reaches a mean.
 Identifier: lingua-language-detector (model inside the wheel, works offline),
 all of its 75 languages (a Portuguese reply must not pass as Spanish), high
 accuracy mode, models loaded lazily per script. Chosen by accuracy on short
-real texts of all 17 registry languages and by speed: benchmarks/langid_choice.py
-and BENCHMARKS.md ("Language identification for lang_fidelity").
+real texts of all registry languages and by speed: benchmarks/langid_choice.py
+and BENCHMARKS.md ("Language identification for lang_fidelity"); measured again
+against fastText lid.176.ftz (lighter, but 63% on Swahili and blind to languages
+it lacks) and kept.
 """
 
 from __future__ import annotations
