@@ -251,6 +251,8 @@ def test_k_samples_per_prompt_count_as_rows_of_the_official_script(run):
     assert all(s["lpr"][1:3] == [2, 3] for s in samples[SAMPLED])
     meta = results["configs"][SAMPLED]["metadata"]
     assert meta["decoding"] == "samples:3|decoding:sampled(temperature=0.3,top_p=0.75)|max_gen_toks:100"
+    assert meta["metric_signatures"]["lpr"].endswith("|samples:3|decoding:sampled(temperature=0.3,top_p=0.75)"
+                                                     "|max_gen_toks:100")
 
 
 def test_signatures_and_decoding_are_recorded(run):

@@ -222,7 +222,8 @@ def annotate_task(task: str, cfg: dict, meta: dict, result, acc: dict | None, bo
     signatures = meta.setdefault("metric_signatures", {})
     for name in CONFUSION_METRICS:
         if any(key.startswith(f"{name},") for key in metrics) or skip_of(sig):
-            signatures[name] = sig
+            # the rates' signatures also say how the replies were drawn (samples per prompt, decoding)
+            signatures[name] = sig if skip_of(sig) or name not in RATES else f"{sig}|{decoding(cfg)}"
     for key, value in metrics.items():
         name = key.split(",")[0]
         if name in RATES and isinstance(value, NotComputed) and not skip_of(sig):

@@ -125,12 +125,17 @@ def file_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
+@lru_cache(maxsize=8)
+def _model_path(setting: str) -> str:  # located once per process and setting (every line asks)
+    return str(lid_path())
+
+
 _lock = threading.Lock()
 _models: dict = {}
 
 
 def _model():
-    path = str(lid_path())
+    path = _model_path(os.environ.get(LID_MODEL_ENV, "").strip())
     with _lock:
         if path not in _models:
             import fasttext  # fasttext-predict (or the original fasttext: same load_model/predict)
