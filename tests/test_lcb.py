@@ -282,6 +282,8 @@ def test_the_report_shows_language_confusion_with_cis_sources_and_marked_lines(r
     assert "mean over languages (official 'all')" in section
     assert "| complex_prompts |" in section and "| aya_human_annotated |" in section
     assert "✗ \\[en\\]" in section and "(expected ja)" in section
+    # the k-samples variant in a table of its own
+    assert "monolingual_k3: ×100" in section and "| 한국어 (ko) | 66.7 \\[66.7, 66.7\\] |" in section
     assert 'id="language-confusion"' in html and "<svg" in html[html.index('id="language-confusion"'):]
 
 

@@ -26,8 +26,21 @@ EXAMPLES_PER_LANGUAGE = 2
 RATES = lcb.AGGREGATIONS
 
 
-def _task(setting: str, lang: str) -> str:
-    return f"lcb_{setting}_{lang}"
+def _variants(run: Run) -> dict[tuple[str, str], dict[str, str]]:
+    """(variant, setting) -> {language: task} of the run's LCB tasks, from their configs; the variant
+    is what follows the language in the task name ("" for ours, "_k5" for k samples per prompt)."""
+    out: dict[tuple[str, str], dict[str, str]] = {}
+    for name, info in run.tasks.items():
+        family = info.ours
+        kwargs = info.config.get("dataset_kwargs") or {}
+        if info.is_group or family is None or family.name != lcb.FAMILY.name:
+            continue
+        setting, lang = kwargs.get("setting"), kwargs.get("lang")
+        prefix = f"lcb_{setting}_{lang}"
+        if setting in lcb.SETTINGS and isinstance(lang, str):
+            variant = name[len(prefix):] if name.startswith(prefix) else f" ({name})"
+            out.setdefault((variant, setting), {})[lang] = name
+    return dict(sorted(out.items(), key=lambda kv: (kv[0][0], lcb.SETTINGS.index(kv[0][1]))))
 
 
 def _cells(run: Run) -> dict:
@@ -111,13 +124,14 @@ def sections(runs: list[Run], lines_of, iters: int = bootstrap.DEFAULT_ITERS) ->
         blocks.append(Heading([run.label, " ", Code(run.model)], 3))
         chart_cats: list[str] = []
         chart: dict[str, list] = {}
-        for setting in lcb.SETTINGS:
-            langs = [lang for lang in lcb.LANGS[setting] if (_task(setting, lang), "scored_replies") in scores]
+        for (variant, setting), tasks in _variants(run).items():
+            langs = [lang for lang in lcb.LANGS[setting] if (tasks.get(lang), "scored_replies") in scores]
             if not langs:
                 continue
+            setting_label = f"{setting}{variant}"
             rows, examples, items_by_lang, means = [], [], {}, {"lpr": [], "wpr": []}
             for lang in langs:
-                task = _task(setting, lang)
+                task = tasks[lang]
                 lines = lines_of(run, task) if task in run.samples else []
                 items = {m: _items(lines, m) for m in RATES}
                 items_by_lang[lang] = items
@@ -144,26 +158,26 @@ def sections(runs: list[Run], lines_of, iters: int = bootstrap.DEFAULT_ITERS) ->
                 if lang not in chart_cats:
                     chart_cats.append(lang)
                 if (task, "lpr") in scores:
-                    chart.setdefault(setting, {})[lang] = scores[(task, "lpr")].value
+                    chart.setdefault(setting_label, {})[lang] = scores[(task, "lpr")].value
             lpr = sum(means["lpr"]) / len(means["lpr"]) if len(means["lpr"]) == len(langs) else None
             wpr = sum(means["wpr"]) / len(means["wpr"]) if means["wpr"] else None
             rows.append(Row([Cell("mean over languages (official 'all')", header=True), Cell(_pct(lpr)), Cell(_pct(wpr)),
                              Cell(_pct(confusion.lcpr(lpr, wpr) if lpr is not None else None)), Cell(""), Cell("")],
                             cls="mean"))
             blocks.append(Table(["language", "LPR", "WPR", "LCPR", "scored replies", "cut while thinking"], rows,
-                                caption=f"{setting}: ×100, [bootstrap 95% CI over prompts within sources]",
+                                caption=f"{setting_label}: ×100, [bootstrap 95% CI over prompts within sources]",
                                 cls="scores"))
             per_source = _per_source(items_by_lang)
             if per_source:
                 blocks.append(Table(["source", "LPR", "WPR"],
                                     [Row([Cell(s, header=True), Cell(_pct(v.get("lpr"))), Cell(_pct(v.get("wpr")))])
                                      for s, v in sorted(per_source.items())],
-                                    caption=f"{setting}: per source, the mean over its languages (the official "
+                                    caption=f"{setting_label}: per source, the mean over its languages (the official "
                                             "(source, all) rows; from the samples log)", cls="scores"))
             blocks += examples
         if chart:
             series = [(f"LPR {s}", [100 * chart[s][c] if c in chart[s] and chart[s][c] == chart[s][c] else None
-                                    for c in chart_cats]) for s in lcb.SETTINGS if s in chart]
+                                    for c in chart_cats]) for s in chart]
             blocks.append(Figures([svg.bars(chart_cats, series, f"LPR per language · {run.label}")],
                                   svg.legend([name for name, _ in series])))
     if not blocks:
