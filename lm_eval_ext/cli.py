@@ -236,6 +236,12 @@ def _cmd_rescore(args) -> int:
     return run_rescore(args)
 
 
+def _cmd_confusion(args) -> int:
+    from lm_eval_ext.reporting.confusion_csv import run
+
+    return run(args)
+
+
 def _cmd_neural_env(args) -> int:
     from lm_eval_ext.local.neural_env import run_command
 
@@ -323,6 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", default="comet,bleurt", help="comma-separated: comet, bleurt (default both); "
                    "models and batch sizes: LM_EVAL_EXT_COMET / LM_EVAL_EXT_BLEURT (tasks/flores/README.md)")
     p.set_defaults(func=_cmd_rescore)
+
+    from lm_eval_ext.reporting.confusion_csv import add_parser as add_confusion
+
+    add_confusion(sub, _cmd_confusion)
 
     p = sub.add_parser("neural-env", help="create (or --check) a side environment for COMET/BLEURT, whose "
                        "released packages pin transformers<5 and numpy<2",

@@ -279,6 +279,14 @@ _LANGS = [
         qa_rules=QaRules(articles=()),
     ),
     Language(
+        code="id", iso639_3="ind", flores="ind_Latn", name="Indonesian", native_name="Bahasa Indonesia", script="Latn",
+        digits=None, decimal_sep=",", group_seps=(".",), joshi_class=3,
+    ),
+    Language(
+        code="it", iso639_3="ita", flores="ita_Latn", name="Italian", native_name="Italiano", script="Latn",
+        digits=None, decimal_sep=",", group_seps=(".", NNBSP, NBSP), joshi_class=4,
+    ),
+    Language(
         code="ja", iso639_3="jpn", flores="jpn_Jpan", name="Japanese", native_name="日本語", script="Jpan",
         digits=None, decimal_sep=".", group_seps=(",", "，"), joshi_class=5,
         unspaced_letters="\u3040-\u30ff" + _CJK, bleu_tokenizer="ja-mecab",
@@ -294,6 +302,14 @@ _LANGS = [
         qa_rules=QaRules(articles=(), segmentation="character",
                          segment_chars="\u3040-\u309f\u30a0-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f"),
         mt=MtLiterals(preamble_words=("翻訳", "訳")),
+    ),
+    Language(
+        code="ko", iso639_3="kor", flores="kor_Hang", name="Korean", native_name="한국어", script="Hang",
+        digits=None, decimal_sep=".", group_seps=(",",), joshi_class=4, bleu_tokenizer="ko-mecab",
+    ),
+    Language(
+        code="pt", iso639_3="por", flores="por_Latn", name="Portuguese", native_name="Português", script="Latn",
+        digits=None, decimal_sep=",", group_seps=(".", NNBSP, NBSP), joshi_class=4,
     ),
     Language(
         code="ro", iso639_3="ron", flores="ron_Latn", name="Romanian", native_name="Română", script="Latn",
@@ -391,6 +407,10 @@ _BY_ISO3 = {lang.iso639_3: lang for lang in _LANGS}
 MGSM_LANGS = ("bn", "de", "en", "es", "fr", "ja", "ru", "sw", "te", "th", "zh")
 XQUAD_LANGS = ("ar", "de", "el", "en", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh")
 MLQA_LANGS = ("ar", "de", "en", "es", "hi", "vi", "zh")
+# Language Confusion Benchmark (Marchisio et al. 2024): monolingual prompts (the user writes in l) and
+# cross-lingual ones (an English prompt asks for l)
+LCB_MONOLINGUAL_LANGS = ("ar", "de", "en", "es", "fr", "hi", "id", "it", "ja", "ko", "pt", "ru", "tr", "vi", "zh")
+LCB_CROSSLINGUAL_LANGS = ("ar", "de", "es", "fr", "hi", "id", "it", "ja", "ko", "pt", "ru", "tr", "vi", "zh")
 
 # BLEU tokenizers of FLORES-200 languages outside the registry (any pair can be generated),
 # by ISO 639-3: Mandarin and Cantonese as Chinese; Korean with ko-mecab when installed.

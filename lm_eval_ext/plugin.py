@@ -302,12 +302,15 @@ def filters_of(task_metrics: dict) -> set[str]:
 
 def task_signatures(cfg: dict, meta: dict) -> dict[str, str | Skip]:
     """Run-time signatures of the metrics every family shares (language identification)."""
-    from lm_eval_ext.metrics import langid
+    from lm_eval_ext.metrics import confusion, langid
 
     if not meta.get("fidelity_scorer"):  # a task without lang_fidelity (FLORES --pair outside the registry)
         return {}
     sig = langid.signature()
-    return {name: sig for name in metric_names(cfg) if langid.uses_langid(name)}
+    out = {name: sig for name in metric_names(cfg) if langid.uses_langid(name)}
+    if confusion.LINE_PASS in metric_names(cfg):
+        out[confusion.LINE_PASS] = confusion.signature()
+    return out
 
 
 def decidable_means(task_metrics: dict | None, acc: dict | None, bootstrap_iters) -> None:

@@ -1,5 +1,5 @@
-"""Optional extras really absent: lingua (lm-eval-ext[langid]) and MeCab
-(lm-eval-ext[ja]) made unimportable in a subprocess (tests/support/hide_packages), the
+"""Optional extras really absent: lingua (lm-eval-ext[langid]), MeCab (lm-eval-ext[ja]) and fastText
+(lm-eval-ext[confusion]: lang_line_pass) made unimportable in a subprocess (tests/support/hide_packages), the
 same code and the same scripted replies run with and without them. Without an
 extra its metrics are NaN with the reason in the results and one log line with
 the pip command; every other number equals the normal run's."""
@@ -21,9 +21,10 @@ from lm_eval_ext import languages
 from lm_eval_ext.families import flores
 from lm_eval_ext.languages import MGSM_LANGS
 
-HIDDEN = "lingua,MeCab"
+HIDDEN = "lingua,MeCab,fasttext"
 LANGID_PIP = 'pip install "lm-eval-ext[langid]"'
 JA_PIP = 'pip install "lm-eval-ext[ja]"'
+CONFUSION_PIP = 'pip install "lm-eval-ext[confusion]"'
 LIMIT = 2
 FLORES_TASKS = ("flores_eng_Latn-jpn_Jpan", "flores_eng_Latn-deu_Latn")
 TASKS = ("mgsm_native_cot_url", "xquad_de", *FLORES_TASKS, "xlc_mgsm")
@@ -117,11 +118,11 @@ def test_unit_paths_without_lingua_and_mecab_equal_the_normal_ones_but_for_their
 
     assert normal["signature"].startswith(f"langid:lingua-{version('lingua-language-detector')}|languages:all")
     assert normal["detect"] == "de"
-    assert normal["fidelity_metrics"] == {"lang_undecidable": 0.0, "lang_fidelity": 1.0}
+    assert normal["fidelity_metrics"] == {"lang_undecidable": 0.0, "lang_fidelity": 1.0, "lang_line_pass": 1.0}
     assert normal["mgsm"] == {"exact_match": 1.0, "exact_match_non_en": 1.0, "lang_undecidable": 0.0,
-                              "lang_fidelity": 1.0, "exact_match_in_lang": 1.0}
+                              "lang_fidelity": 1.0, "lang_line_pass": 1.0, "exact_match_in_lang": 1.0}
     assert normal["xlc_record"][-1] == 1.0
-    assert {"lang_fidelity", "lang_undecidable"} <= set(normal["flores_keys"])
+    assert {"lang_fidelity", "lang_undecidable", "lang_line_pass"} <= set(normal["flores_keys"])
     assert "tok:ja-mecab" in normal["corpora"]["jpn_Jpan"]["signature"]
     assert LANGID_PIP not in normal_log and JA_PIP not in normal_log
     # without lingua: a reason naming the package and the extra, never an ImportError
@@ -131,7 +132,8 @@ def test_unit_paths_without_lingua_and_mecab_equal_the_normal_ones_but_for_their
     assert hidden["fidelity_metrics"] == {}
     assert hidden["mgsm"] == {"exact_match": 1.0, "exact_match_non_en": 1.0}
     assert hidden["xlc_record"][:-1] == normal["xlc_record"][:-1] and hidden["xlc_record"][-1] is None
-    assert set(normal["flores_keys"]) - set(hidden["flores_keys"]) == {"lang_fidelity", "lang_undecidable"}
+    assert set(normal["flores_keys"]) - set(hidden["flores_keys"]) == {"lang_fidelity", "lang_undecidable",
+                                                                         "lang_line_pass"}
     # without MeCab: Japanese BLEU is NaN with the reason, never another tokenizer's number
     ja, de = hidden["corpora"]["jpn_Jpan"], hidden["corpora"]["deu_Latn"]
     assert ja["bleu"] is None and ja["bleu_stderr"] is None
@@ -140,7 +142,7 @@ def test_unit_paths_without_lingua_and_mecab_equal_the_normal_ones_but_for_their
     assert ja["chrfpp"] == normal["corpora"]["jpn_Jpan"]["chrfpp"]
     assert de == normal["corpora"]["deu_Latn"]
     # the log: once per process each, naming the package and the pip command
-    assert log.count(LANGID_PIP) == 1 and log.count(JA_PIP) == 1, log[-3000:]
+    assert log.count(LANGID_PIP) == 1 and log.count(JA_PIP) == 1 and log.count(CONFUSION_PIP) == 1, log[-3000:]
     assert "Traceback" not in log
 
 
@@ -200,7 +202,7 @@ def both_runs(replies, tmp_path_factory):
     return runs
 
 
-LANGID_METRICS = {"lang_fidelity", "lang_undecidable"}
+LANGID_METRICS = {"lang_fidelity", "lang_undecidable", "lang_line_pass"}  # lang_line_pass: the confusion extra
 EXPECTED_SKIPPED = {
     **{f"mgsm_native_cot_{x}": LANGID_METRICS | {"exact_match_in_lang"} for x in languages.of_tier(languages.LOW, MGSM_LANGS)},
     "xquad_de": LANGID_METRICS,
@@ -230,13 +232,16 @@ def test_lm_eval_without_lingua_and_mecab_nan_with_reason_and_the_rest_equal(bot
         assert set(h_meta["skipped_metrics"]) == skipped | always, task
         for metric in skipped:
             reason = h_meta["skipped_metrics"][metric]
-            pip = JA_PIP if metric == "bleu" else LANGID_PIP
-            assert pip in reason and ("mecab-python3" if metric == "bleu" else "lingua-language-detector") in reason
-        # the installed lingua version in the normal run's signatures
+            pip, package = {"bleu": (JA_PIP, "mecab-python3"), "lang_line_pass": (CONFUSION_PIP, "fasttext-predict")}.get(
+                metric, (LANGID_PIP, "lingua-language-detector"))
+            assert pip in reason and package in reason, (task, metric, reason)
+        # the installed lingua version, the language-ID model file's hash in the normal run's signatures
         from importlib.metadata import version
 
         assert all(n_meta["metric_signatures"][m].startswith(f"langid:lingua-{version('lingua-language-detector')}|")
-                   for m in skipped if m != "bleu"), task
+                   for m in skipped if m not in ("bleu", "lang_line_pass")), task
+        if "lang_line_pass" in skipped:
+            assert n_meta["metric_signatures"]["lang_line_pass"].startswith("line-langid:v1|lid:lid.176.ftz@sha256:")
         n_res, h_res = normal["results"][task], hidden["results"][task]
         filters = {k.split(",")[1] for k in n_res if "," in k}
         decided = 0
@@ -256,8 +261,8 @@ def test_lm_eval_without_lingua_and_mecab_nan_with_reason_and_the_rest_equal(bot
     assert math.isnan(g_h["lang_fidelity,strict-match"]) and g_n["lang_fidelity,strict-match"] == 1.0
     assert g_h["exact_match,strict-match"] == g_n["exact_match,strict-match"] == 0.5
     # logs: one line per missing part with the pip command, none in the normal run
-    assert log.count(LANGID_PIP) == 1 and log.count(JA_PIP) == 1, log[-4000:]
-    assert LANGID_PIP not in normal_log and JA_PIP not in normal_log
+    assert log.count(LANGID_PIP) == 1 and log.count(JA_PIP) == 1 and log.count(CONFUSION_PIP) == 1, log[-4000:]
+    assert LANGID_PIP not in normal_log and JA_PIP not in normal_log and CONFUSION_PIP not in normal_log
     assert "ImportError" not in log and "Traceback" not in log
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Mapping
 
-from lm_eval_ext.families import flores, mgsm, qa, self_translate, xlc
+from lm_eval_ext.families import flores, lcb, mgsm, qa, self_translate, xlc
 from lm_eval_ext.families.base import (DATA_DIR_ENV, DataFormatError, DataNotFoundError, Family, Pairing, hub_data,
                                        local_root, read_jsonl)
 
@@ -37,6 +37,7 @@ FAMILIES: Mapping[str, Family] = MappingProxyType({family.name: family for famil
     flores.FAMILY,
     xlc.FAMILY,
     *self_translate.FAMILIES,
+    lcb.FAMILY,
 )})
 
 

@@ -8,7 +8,9 @@ The public API other task families call:
 - ``fidelity(reply, expected) -> 1.0 | 0.0 | None``: is the reply written in
   the expected language? ``None`` = undecidable;
 - ``fidelity_metrics(reply, expected) -> dict``: the per-sample values of the
-  ``lang_fidelity`` and ``lang_undecidable`` metrics, ready to merge into the
+  ``lang_fidelity`` and ``lang_undecidable`` metrics, and of ``lang_line_pass``
+  (`lm_eval_ext.metrics.confusion`: every scorable line in the expected language,
+  LCB's line detector; needs ``lm-eval-ext[confusion]``), ready to merge into the
   dict a ``process_results`` returns;
 - ``METRIC_LIST``: the matching ``metric_list`` entries of a task YAML;
 - ``SIGNATURE``: how the language is identified (the task YAMLs'
@@ -35,8 +37,10 @@ sentinel ever reaches a mean.
 Identifier: lingua-language-detector (model inside the wheel, works offline),
 all of its 75 languages (a Portuguese reply must not pass as Spanish), high
 accuracy mode, models loaded lazily per script. Chosen by accuracy on short
-real texts of all 17 registry languages and by speed: benchmarks/langid_choice.py
-and BENCHMARKS.md ("Language identification for lang_fidelity").
+real texts of all registry languages and by speed: benchmarks/langid_choice.py
+and BENCHMARKS.md ("Language identification for lang_fidelity"); measured again
+against fastText lid.176.ftz (lighter, but 63% on Swahili and blind to languages
+it lacks) and kept.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ import unicodedata
 from functools import lru_cache
 
 from lm_eval_ext import languages
+from lm_eval_ext.metrics import confusion
 from lm_eval_ext.missing import Skip, applicable, mean_applicable
 from lm_eval_ext.signature import Signature
 from lm_eval_ext.metrics.reasoning import strip_reasoning
@@ -71,6 +76,7 @@ MEAN_DECIDABLE = "lm_eval_ext.metrics.langid.mean_decidable"
 METRIC_LIST = [
     {"metric": "lang_fidelity", "aggregation": MEAN_DECIDABLE, "higher_is_better": True},
     {"metric": "lang_undecidable", "aggregation": "mean", "higher_is_better": False},
+    confusion.LINE_METRIC,  # lang_line_pass: None when no line is scorable
 ]
 
 # every metric computed with the identifier (NaN when lingua is missing)
@@ -226,14 +232,16 @@ def fidelity(reply: str, expected: str) -> float | None:
 
 def fidelity_metrics(reply: str, expected: str) -> dict[str, float | None]:
     """Per-sample values for METRIC_LIST: ``lang_fidelity`` is None when
-    undecidable; both are left out when lingua is not installed (then on every
+    undecidable, ``lang_line_pass`` when no line is scorable; each is left out
+    when its identifier is not installed or fails on this reply (then on every
     document alike: the results show NaN and the reason)."""
-    if unavailable():
-        return {}
-    value = fidelity(reply, expected)
-    if value is None and unavailable():  # it failed on this reply
-        return {}
-    return {"lang_undecidable": float(value is None), "lang_fidelity": value}
+    out: dict[str, float | None] = {}
+    if not unavailable():
+        value = fidelity(reply, expected)
+        if not (value is None and unavailable()):  # it failed on this reply
+            out.update({"lang_undecidable": float(value is None), "lang_fidelity": value})
+    out.update(confusion.line_pass_metrics(reply, languages.get(expected).code))
+    return out
 
 
 # The one "does not apply" rule (`lm_eval_ext.missing`): the task YAMLs name the None-skipping

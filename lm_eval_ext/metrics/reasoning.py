@@ -31,3 +31,14 @@ def strip_reasoning(text: str) -> str:
     if opened:
         text = text[: opened.start()]
     return text
+
+
+def unfinished_reasoning(text: str) -> bool:
+    """Whether generation stopped inside a reasoning block (an opening tag with no closing tag
+    after it): `strip_reasoning` leaves nothing of what followed, so the reply gave no answer there
+    (a budget too small for a reasoning model)."""
+    text = _BLOCK.sub(" ", text)
+    closes = list(_CLOSE.finditer(text))
+    if closes:
+        text = text[closes[-1].end():]
+    return _OPEN.search(text) is not None

@@ -37,7 +37,7 @@ from lm_eval_ext.reporting.runs import Run
 HELPER_METRIC_SUFFIXES = ("_non_en",)  # per-item helpers of group aggregates; not shown per language
 # shares that qualify other numbers (how many replies were undecidable or needed cleaning): tabled,
 # never plotted against a score
-BOOKKEEPING_METRICS = ("lang_undecidable", "reply_cleaned")
+BOOKKEEPING_METRICS = ("lang_undecidable", "reply_cleaned", "scored_replies", "unfinished_reasoning")
 MEAN_KINDS = ("all", "high", "low", "non_en", "gap_en", "spread")
 PARITY_KINDS = ("spread", "gap_en")  # how unequal the languages are (compare --gate parity)
 MEAN_LABELS = {
