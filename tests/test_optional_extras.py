@@ -267,11 +267,11 @@ def test_lm_eval_without_lingua_and_mecab_nan_with_reason_and_the_rest_equal(bot
 
 
 def test_report_and_leaderboard_note_each_missing_part_once_per_run(both_runs, tmp_path):
-    """A run without lingua, MeCab, the flores200 model, COMET and BLEURT: one note per reason
+    """A run without lingua, MeCab, the confusion extra, the flores200 model, COMET and BLEURT: one note per reason
     (its metrics, how many tasks, the reason the results record), never a warning per cell."""
     hidden, _ = both_runs["hidden"]
     reasons = {r for cfg in hidden["configs"].values() for r in (cfg["metadata"].get("skipped_metrics") or {}).values()}
-    assert len(reasons) == 5  # lingua, MeCab, the flores200 model, COMET off, BLEURT off
+    assert len(reasons) == 6  # lingua, MeCab, the confusion extra, the flores200 model, COMET off, BLEURT off
     folder = both_runs["folder"] / "hidden"
     p = run_cli(["lm-eval-ext", "leaderboard", str(folder), "--format", "json"])
     assert p.returncode == 0, p.stderr
@@ -358,20 +358,22 @@ def test_a_look_alike_or_broken_lingua_is_a_reason_not_an_import_error(tmp_path)
                                     hide_distributions="lingua-language-detector"))
     assert out["missing"].startswith("lingua-language-detector not installed (lingua-language-detector not found; "
                                      "the module lingua here is from lingua, another package)")
-    assert LANGID_PIP in out["missing"] and out["unavailable"] == out["missing"] and out["metrics"] == {}
+    # lingua's metrics are left out (NaN with the reason); lang_line_pass is fastText's, not lingua's
+    assert LANGID_PIP in out["missing"] and out["unavailable"] == out["missing"]
+    assert not {"lang_fidelity", "lang_undecidable"} & set(out["metrics"])
     # a `lingua` module shadowing the installed one: found by the API we use
     out, log = _probe(shadowing_env(tmp_path / "path", {"lingua": LOOKALIKE}))
     where = tmp_path / "path" / "lingua" / "__init__.py"
     assert out["missing"].startswith(f"lingua-language-detector not usable: the module 'lingua' imported here "
                                      f"({where}) has no 'LanguageDetectorBuilder'"), out
-    assert out["metrics"] == {} and log.count(LANGID_PIP) == 1
+    assert not {"lang_fidelity", "lang_undecidable"} & set(out["metrics"]) and log.count(LANGID_PIP) == 1
     # the API there, but the detector cannot be built
     out, log = _probe(shadowing_env(tmp_path / "build", {"lingua": FAILING.replace("BUILD_FAILS = False",
                                                                                    "BUILD_FAILS = True")}))
     assert out["missing"] is None
     assert out["unavailable"].startswith("lingua-language-detector failed (MemoryError: cannot allocate the "
                                          "language models)") and LANGID_PIP in out["unavailable"]
-    assert out["metrics"] == {} and "Traceback" not in log
+    assert not {"lang_fidelity", "lang_undecidable"} & set(out["metrics"]) and "Traceback" not in log
 
 
 @pytest.fixture(scope="module")
