@@ -181,21 +181,53 @@ def detect(text: str) -> str | None:
     return to_registry_code(lang.iso_code_639_1.name)
 
 
+def label_of(expected: str) -> tuple[str, str] | None:
+    """(the identifier's label for a registry language, ``direct`` | ``macrolanguage``), or
+    None when the identifier does not know the language (the registry's ``lingua`` fields, from
+    lm_eval_ext/data/flores200.csv): a reply cannot be judged in it, its fidelity is NaN with
+    `unknown_reason`, never a false 0. A macrolanguage label (``ara`` for Egyptian Arabic)
+    counts as known."""
+    lang = languages.get(expected)
+    return (lang.lingua, lang.lingua_match) if lang.lingua else None
+
+
+def unknown_reason(expected: str) -> str:
+    lang = languages.get(expected)
+    return (f"lingua does not know {lang.name} ({lang.code}), neither by its code nor by its macrolanguage's: "
+            "replies in it cannot be identified")
+
+
+@lru_cache(maxsize=8192)
+def _detected_label(text: str) -> str | None:
+    """lingua's ISO 639-3 code for `text` (lower case), None when undecidable."""
+    judged = judged_text(text)
+    if undecidable(judged):
+        return None
+    lang = _lingua().detect_language_of(judged)
+    return None if lang is None else lang.iso_code_639_3.name.lower()
+
+
 def fidelity(reply: str, expected: str) -> float | None:
-    """1.0 when the reply is in `expected` (a registry code), 0.0 when it is in
-    another language, None when undecidable."""
-    expected = languages.get(expected).code
-    got = detect(reply or "")
+    """1.0 when the reply is in `expected` (a registry code: the identifier's label for it,
+    `label_of`), 0.0 when it is in another language, None when undecidable. Raises
+    ValueError for a language the identifier does not know."""
+    label = label_of(expected)
+    if label is None:
+        raise ValueError(unknown_reason(expected))
+    reason = unavailable()
+    if reason:
+        raise LangidUnavailable(reason)
+    got = _detected_label(reply or "")
     if got is None:
         return None
-    return float(got == expected)
+    return float(got == label[0])
 
 
 def fidelity_metrics(reply: str, expected: str) -> dict[str, float | None]:
     """Per-sample values for METRIC_LIST: ``lang_fidelity`` is None when
-    undecidable; both are left out when lingua is not installed (then on every
-    document alike: the results show NaN and the reason)."""
-    if unavailable():
+    undecidable; both are left out when lingua is not installed or does not know
+    `expected` (then on every document alike: the results show NaN and the reason)."""
+    if unavailable() or label_of(expected) is None:
         return {}
     value = fidelity(reply, expected)
     return {"lang_undecidable": float(value is None), "lang_fidelity": value}
