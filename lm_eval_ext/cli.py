@@ -141,7 +141,7 @@ def _cmd_leaderboard(args) -> int:
     from lm_eval_ext import files
     from lm_eval_ext.reporting import leaderboard as lb
 
-    rows, _ = lb.build(args.run_dirs)
+    rows, _ = lb.build(args.run_dirs, per_language=args.per_language)
     if not rows:
         print("lm-eval-ext leaderboard: error: no usable run among the inputs"
               + (f"; {args.csv} left as it was" if args.csv else ""), file=sys.stderr)
@@ -316,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", metavar="OUT.csv", help="write (merge into, if it exists) this CSV")
     p.add_argument("--format", choices=["csv", "md", "json"], help="print in this format (default: csv when no --csv)")
     p.add_argument("-o", "--output", help="write the --format output here instead of stdout")
+    p.add_argument("--per-language", action="store_true",
+                   help="a column for every language row even in families with more than 40 rows "
+                   "(FLORES-200's 406 directions); by default those show their means, tiers and groups")
     p.set_defaults(func=_cmd_leaderboard)
 
     p = sub.add_parser("consistency", help="cross-lingual consistency (as xlc_<family>) from the samples logs "

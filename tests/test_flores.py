@@ -209,9 +209,9 @@ def test_bleu_into_an_unspaced_script_is_nan_with_the_reason_and_chrfpp_is_sacre
     hyps = _degrade(refs, spaced=False)
     items = [(h, r, tgt) for h, r in zip(hyps, refs)]
     value = mt.bleu(items)
-    assert math.isnan(value) and "without spaces" in value.skip.reason and tgt in value.skip.reason
+    assert math.isnan(value) and "without spaces" in value.skip.reason and tgt[-4:] in value.skip.reason
     assert mt.bootstrap_stderr("bleu", items, 100) is None
-    assert str(mt.runtime_signatures(tgt)["bleu"]).startswith("skipped: BLEU into")
+    assert str(mt.runtime_signatures(tgt)["bleu"]).startswith("skipped: BLEU is undefined into the")
     assert mt.static_scorer(tgt).startswith("bleu:undefined(unspaced script)|")
     assert mt.chrfpp(items) == pytest.approx(sacrebleu.corpus_chrf(hyps, [refs], word_order=2).score, abs=1e-9)
 

@@ -192,9 +192,11 @@ def label_of(expected: str) -> tuple[str, str] | None:
 
 
 def unknown_reason(expected: str) -> str:
-    lang = languages.get(expected)
-    return (f"lingua does not know {lang.name} ({lang.code}), neither by its code nor by its macrolanguage's: "
-            "replies in it cannot be identified")
+    """Why the fidelity of replies in `expected` is NaN (one text for every such language, so
+    the reports list them together; the task names the language)."""
+    languages.get(expected)
+    return ("lingua does not know the target language, neither by its code nor by its macrolanguage's "
+            "(lm_eval_ext/data/flores200.csv): replies in it cannot be identified")
 
 
 @lru_cache(maxsize=8192)

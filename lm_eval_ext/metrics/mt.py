@@ -94,8 +94,7 @@ def bleu_unavailable(tgt_lang: str) -> str | None:
 
     name = bleu_tokenizer(tgt_lang)
     if name == UNDEFINED:
-        lang = languages.get(tgt_lang)
-        return (f"BLEU into {lang.name} ({tgt_lang}) is undefined: the {lang.script} script is written without spaces "
+        return (f"BLEU is undefined into the {languages.get(tgt_lang).script} script: it is written without spaces "
                 "between words and sacreBLEU has no word tokenizer for it (13a would count whole phrases); "
                 "chrF++ is the metric there, and spBLEU where its SentencePiece model is available")
     if name == "ja-mecab":

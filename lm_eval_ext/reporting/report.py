@@ -21,7 +21,7 @@ from pathlib import Path
 from lm_eval_ext import __version__, files, languages
 from lm_eval_ext.metrics import bootstrap
 from lm_eval_ext.resources import reports_dir
-from lm_eval_ext.reporting import svg, translate_test_section
+from lm_eval_ext.reporting import long_tail, svg, translate_test_section
 from lm_eval_ext.reporting.document import (BulletList, Cell, Code, Details, Document, Figures, Heading, Lines,
                                             Paragraph, Pre, Row, Section, Span, Strong, Swatch, Table, to_html,
                                             to_markdown)
@@ -29,9 +29,10 @@ from lm_eval_ext.formats.judge_file import JudgeEntry, JudgeResults
 from lm_eval_ext.formats.run_folder import Problem, item_scores, prompt_parts, read_samples
 from lm_eval_ext.reporting.rows import row_key, row_label, tier_of
 from lm_eval_ext.reporting.runs import Run, load_runs
-from lm_eval_ext.reporting.tables import (BOOKKEEPING_METRICS, HELPER_METRIC_SUFFIXES, MEAN_KINDS, MEAN_LABELS,
-                                          Table as ScoreTable, build_tables, metric_label)
+from lm_eval_ext.reporting.tables import (BOOKKEEPING_METRICS, HELPER_METRIC_SUFFIXES, MANY_ROWS, MEAN_KINDS,
+                                          MEAN_LABELS, Table as ScoreTable, build_tables, metric_label)
 
+SAMPLED_EXTREMES = 6  # a family with many tasks: samples of this many lowest and highest rows
 TIER_ORDER = [(languages.HIGH, languages.TIER_LABELS[languages.HIGH]),
               (languages.LOW, languages.TIER_LABELS[languages.LOW]),
               ("unknown", "not in the language registry")]
@@ -149,6 +150,8 @@ class Report:
         return Section("Skipped and incomplete input", "skipped", [BulletList(items)], nav="skipped", cls="warn")
 
     def family_section(self, family: str, tables: list[ScoreTable]) -> Section:
+        if sum(1 for r in tables[0].rows if r) > MANY_ROWS:  # FLORES-200: a view that reads at 406 rows
+            return long_tail.section(self, family, tables)
         t0 = tables[0]
         title = [t0.title, " ", Code(family)] if t0.title != family else family
         blocks = [self.score_table(t0), self.plots(tables)]
@@ -283,6 +286,9 @@ class Report:
         for family, names in by_family.items():
             names.sort(key=lambda n: (tier_of(info_of[n].langs) != languages.HIGH, info_of[n].langs, n))
             blocks.append(Heading(family, 3))
+            if len(names) > MANY_ROWS:
+                names, note = self._extremes(family, names, info_of)
+                blocks.append(Paragraph(note, cls="muted"))
             for k, task in enumerate(names):
                 info = info_of[task]
                 label = row_label(info.langs) if info.langs else task
@@ -292,6 +298,19 @@ class Report:
                         inner += self.sample_table(run, task)
                 blocks.append(Details([Code(task), f" · {label}"], inner, open=k == 0, cls="task"))
         return Section("Samples", "samples", blocks, nav="samples")
+
+    def _extremes(self, family: str, names: list[str], info_of: dict) -> tuple[list[str], str]:
+        """Of a family with many tasks, the samples of the SAMPLED_EXTREMES highest and lowest
+        by its headline metric in the first run (the long tail is where failures are)."""
+        tables = self.families.get(family) or []
+        if not tables:
+            return names[:2 * SAMPLED_EXTREMES], f"{len(names)} tasks: the first {2 * SAMPLED_EXTREMES} shown"
+        t = long_tail.headline(family, tables)
+        scored = sorted((n for n in names if t.value(info_of[n].langs, 0) is not None),
+                        key=lambda n: -t.value(info_of[n].langs, 0) * (1 if t.higher_is_better else -1))
+        keep = list(dict.fromkeys(scored[-SAMPLED_EXTREMES:] + scored[:SAMPLED_EXTREMES]))
+        return keep, (f"{len(names)} tasks: the {SAMPLED_EXTREMES} lowest, then the {SAMPLED_EXTREMES} highest by "
+                      f"{metric_label(t.metric)} in {self.runs[0].label}; every item is in the samples logs")
 
     def sample_table(self, run: Run, task: str) -> list:
         by_doc: dict = {}

@@ -295,6 +295,7 @@ def _index(run: Run, problems: list[Problem]) -> None:
     entries = [(name, entry, False) for name, entry in (data.get("results") or {}).items()]
     entries += [(name, entry, True) for name, entry in groups.items()]
     seen_group_in_results = set()
+    not_finite: dict[tuple[str, str, str], list[str]] = {}  # (metric key, value, why) -> tasks
     for name, entry, from_groups in entries:
         if not isinstance(entry, dict):
             problems.append(Problem(where, f"results entry {name!r} is not an object; skipped"))
@@ -322,9 +323,8 @@ def _index(run: Run, problems: list[Problem]) -> None:
             value = entry[key]
             num = number(value)
             if num is None or math.isnan(num) or math.isinf(num):
-                why = _undefined_reason(entry, metric_name, filt)
-                problems.append(Problem(where, f"task {name}: metric {key} is {value!r} (not a finite number"
-                                               f"{': ' + why if why else ''}); cell skipped"))
+                why = _undefined_reason(entry, metric_name, filt, meta)
+                not_finite.setdefault((key, repr(value), why), []).append(name)
                 if langs:
                     run.undefined[(family, langs, key)] = why or f"{value!r} in the results"
                 continue
@@ -341,13 +341,25 @@ def _index(run: Run, problems: list[Problem]) -> None:
                 run.cells.append(Cell(name, name, mlangs, f"{mbase},{filt}", score, None))
             else:
                 run.cells.append(Cell(name, name, (), key, score, metric_name))
+    # one problem per metric, value and reason (FLORES-200: hundreds of tasks share one)
+    for (key, value, why), names in not_finite.items():
+        if len(names) == 1:
+            problems.append(Problem(where, f"task {names[0]}: metric {key} is {value} (not a finite number"
+                                           f"{': ' + why if why else ''}); cell skipped"))
+        else:
+            shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+            problems.append(Problem(where, f"metric {key} is {value} (not a finite number{': ' + why if why else ''}) "
+                                           f"in {len(names)} tasks ({shown}); cells skipped"))
 
 
-def _undefined_reason(entry: dict, metric: str, filt: str) -> str:
+def _undefined_reason(entry: dict, metric: str, filt: str, meta=None) -> str:
     """Why a metric has no value, when the results say (e.g. language fidelity of replies that
-    were all too short to identify)."""
+    were all too short to identify; a metric the task's metadata lists as skipped)."""
     if metric == "lang_fidelity" and number(entry.get(f"lang_undecidable,{filt}")) == 1.0:
         return "all replies undecidable (too short to identify their language: lang_undecidable = 1)"
+    skipped = (meta or {}).get("skipped_metrics") if isinstance(meta, dict) else None
+    if isinstance(skipped, dict) and isinstance(skipped.get(metric), str):
+        return f"skipped: {skipped[metric]}"
     return ""
 
 

@@ -25,6 +25,9 @@ from lm_eval_ext.formats.run_folder import Problem
 from lm_eval_ext.reporting.rows import is_english, lang_sort_key, row_key, tier_of
 from lm_eval_ext.reporting.runs import Run
 
+# a family with more language rows than this is shown by its means, ranked and sortable rows (report) and
+# by its means and groups (leaderboard, unless --per-language): FLORES-200's 406 directions
+MANY_ROWS = 40
 HELPER_METRIC_SUFFIXES = ("_non_en",)  # per-item helpers of group aggregates; not shown per language
 # shares that qualify other numbers (how many replies were undecidable or needed cleaning): tabled,
 # never plotted against a score
