@@ -441,13 +441,14 @@ class RegistryError(ValueError):
 
 def _read_table(path: Path = FLORES200_FILE) -> list[dict]:
     with open(path, encoding="utf-8", newline="") as fh:
-        lines = [line for line in fh if not line.startswith("#")]
-    rows = list(csv.DictReader(lines))
+        lines = fh.readlines()
+    comments = sum(1 for line in lines if line.startswith("#"))  # the header comments (generator, versions)
+    rows = list(csv.DictReader(line for line in lines if not line.startswith("#")))
     for i, row in enumerate(rows):
         for key in ("flores_code", "iso639_3", "script", "name", "native_name", "spaced", "bleu_tokenizer", "nllb_tier"):
             if not row.get(key):
-                raise RegistryError(f"{path}: data row {i + 1} ({row.get('flores_code') or '?'}) has no {key}; "
-                                    "regenerate it with python tasks/flores/_registry.py")
+                raise RegistryError(f"{path}, line {comments + 2 + i} ({row.get('flores_code') or '?'}): no {key}; "
+                                    "regenerate the file with python tasks/flores/_registry.py")
     return rows
 
 

@@ -110,7 +110,7 @@ def test_a_damaged_table_names_the_file_row_and_field(tmp_path):
     text = languages.FLORES200_FILE.read_text(encoding="utf-8").replace(",Acehnese (Latin),", ",,", 1)
     bad = tmp_path / "flores200.csv"
     bad.write_text(text, encoding="utf-8")
-    with pytest.raises(languages.RegistryError, match=r"flores200\.csv: data row 2 \(ace_Latn\) has no name"):
+    with pytest.raises(languages.RegistryError, match=r"flores200\.csv, line 5 \(ace_Latn\): no name"):
         languages._read_table(bad)
 
 
