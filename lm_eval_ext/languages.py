@@ -459,8 +459,11 @@ def _table_facts(row: dict) -> dict:
     return facts
 
 
-def _merged(hand: Language, row: dict) -> Language:
+def _merged(hand: Language, row: dict | None) -> Language:
     """A hand-written row with the table's facts it leaves open."""
+    if row is None:
+        raise RegistryError(f"language {hand.code!r} of {REGISTRY_FILE} has FLORES code {hand.flores!r}, which is not "
+                            f"one of the FLORES-200 codes of {FLORES200_FILE}")
     facts = _table_facts(row)
     if not hand.bleu_tokenizer:
         facts["bleu_tokenizer"] = row["bleu_tokenizer"]
@@ -475,7 +478,7 @@ def _from_table(row: dict) -> Language:
 
 
 _TABLE = {row["flores_code"]: row for row in _read_table()}
-_LANGS = [_merged(lang, _TABLE[lang.flores]) for lang in _LANGS]
+_LANGS = [_merged(lang, _TABLE.get(lang.flores)) for lang in _LANGS]
 
 LANGUAGES: Mapping[str, Language] = MappingProxyType({lang.code: lang for lang in _LANGS})
 _BY_FLORES = {lang.flores: lang for lang in _LANGS}

@@ -35,7 +35,7 @@ from lm_eval_ext.reporting.tables import (BOOKKEEPING_METRICS, HELPER_METRIC_SUF
 SAMPLED_EXTREMES = 6  # a family with many tasks: samples of this many lowest and highest rows
 TIER_ORDER = [(languages.HIGH, languages.TIER_LABELS[languages.HIGH]),
               (languages.LOW, languages.TIER_LABELS[languages.LOW]),
-              ("unknown", "not in the language registry")]
+              ("unknown", "no tier (outside the registry, or not placed by its sources)")]
 
 
 def unique(problems: list[Problem]) -> list[Problem]:
