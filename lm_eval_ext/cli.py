@@ -317,8 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["csv", "md", "json"], help="print in this format (default: csv when no --csv)")
     p.add_argument("-o", "--output", help="write the --format output here instead of stdout")
     p.add_argument("--per-language", action="store_true",
-                   help="a column for every language row even in families with more than 40 rows "
-                   "(FLORES-200's 406 directions); by default those show their means, tiers and groups")
+                   help="a column for every language row, also in a family of more than 40 directions into "
+                   "and out of English (FLORES-200's 406), which by default shows its means, tiers and groups")
     p.set_defaults(func=_cmd_leaderboard)
 
     p = sub.add_parser("consistency", help="cross-lingual consistency (as xlc_<family>) from the samples logs "

@@ -487,7 +487,8 @@ def test_end_to_end_en_x_through_loopback(en_x_run, mt_models):
         assert sigs["comet"].startswith(f"comet:{mt_models['comet']}|batch:4|device:cpu")
         assert "no-flores200.model" in meta["skipped_metrics"]["spbleu"]
         assert "LM_EVAL_EXT_BLEURT=off" in meta["skipped_metrics"]["bleurt"]
-        assert meta["scorer"].startswith("bleu:sacrebleu(corpus|tok:")
+        assert meta["scorer"].startswith("bleu:undefined(unspaced script)|" if tok == mt.UNDEFINED else
+                                         "bleu:sacrebleu(corpus|tok:")
         per_task[tgt] = r
     # groups: means over languages and tiers
     for group, codes in (("flores16_en_x", TARGETS),
@@ -518,7 +519,8 @@ def test_rescore_adds_neural_metrics_beside_the_old_results(en_x_run, mt_models)
         o, n = old["results"][task], new["results"][task]
         # COMET from the cache/recomputation equals what the run computed; BLEU unchanged
         assert n["comet,translation"] == pytest.approx(o["comet,translation"], abs=1e-9)
-        assert n["bleu,translation"] == o["bleu,translation"]
+        assert n["bleu,translation"] == o["bleu,translation"] or math.isnan(n["bleu,translation"]) and \
+            math.isnan(o["bleu,translation"]) and tgt == "tha_Thai"  # BLEU undefined into Thai
         samples = sorted(_samples(run, task), key=lambda s: s["doc_id"])
         pairs = [("", s["filtered_resps"][0], s["doc"]["reference"]) for s in samples]
         with pytest.MonkeyPatch.context() as mp:

@@ -11,9 +11,9 @@ then score columns ``<task family>/<row>/<metric>``, sorted:
 
 - ``<row>`` a language code (``de``), a pair ``<ctx>-<q>`` / ``<src>-<tgt>``
   (``de-en``), ``-`` for a task without a language (``<family>`` is then the
-  task name); a family with more than MANY_ROWS rows in a run (FLORES-200: 406
-  directions) has its means and groups only, unless ``--per-language`` asks for
-  every row (2,800 columns help no one);
+  task name); a family of more than 40 rows that each pair a language with English
+  (FLORES-200: 406 directions; `tables.is_long_tail`) has its means and groups only,
+  unless ``--per-language`` asks for every row (2,800 columns help no one);
 - ``@all``, ``@high``, ``@low``, ``@non_en``: unweighted means over the run's own
   rows of the family; ``@gap_en``: English row minus the non-English mean;
 - ``@group``: lm-eval's own group aggregate (``<family>`` is then the group);
@@ -44,19 +44,19 @@ from lm_eval_ext.reporting.document import md_cell
 from lm_eval_ext.formats.run_folder import Problem
 from lm_eval_ext.reporting.rows import row_key
 from lm_eval_ext.reporting.runs import Run, load_runs, same_identity
-from lm_eval_ext.reporting.tables import HELPER_METRIC_SUFFIXES, MANY_ROWS, family_means, metric_column
+from lm_eval_ext.reporting.tables import HELPER_METRIC_SUFFIXES, family_means, is_long_tail, metric_column
 
 ID_COLUMNS = ["run_id", "model", "model_type", "model_args", "date", "lm_eval_version",
               "lm_eval_ext_version", "git_hash", "n_tasks", "run_dir"]
 
 
 def many_rows(run: Run) -> dict[str, int]:
-    """Families with more than MANY_ROWS language rows in `run`: {family: rows}."""
+    """Families of `run` shown by their means only (`tables.is_long_tail`): {family: rows}."""
     rows: dict[str, set] = {}
     for cell in run.cells:
         if cell.langs:
             rows.setdefault(cell.family, set()).add(cell.langs)
-    return {f: len(r) for f, r in rows.items() if len(r) > MANY_ROWS}
+    return {f: len(r) for f, r in rows.items() if is_long_tail(r)}
 
 
 def run_row(run: Run, per_language: bool = False) -> dict:

@@ -1,7 +1,8 @@
 """A family section for many language rows (FLORES-200: 406 directions), readable at that size.
 
-A family with more than `tables.MANY_ROWS` rows does not get the per-row table and heatmaps of
-the other families (hundreds of rows, a 204 x 204 grid with 406 filled cells). Instead:
+A family of more than `tables.MANY_ROWS` rows that pair a language with English
+(`tables.is_long_tail`) does not get the per-row table and heatmaps of the other families
+(hundreds of rows, a 204 x 204 grid with 406 filled cells). Instead:
 
 - a summary per direction (X → English, English → X): the mean over all its rows, per NLLB
   resource level and per script of the non-English language, with the number of rows;

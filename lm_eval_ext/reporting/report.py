@@ -29,8 +29,8 @@ from lm_eval_ext.formats.judge_file import JudgeEntry, JudgeResults
 from lm_eval_ext.formats.run_folder import Problem, item_scores, prompt_parts, read_samples
 from lm_eval_ext.reporting.rows import row_key, row_label, tier_of
 from lm_eval_ext.reporting.runs import Run, load_runs
-from lm_eval_ext.reporting.tables import (BOOKKEEPING_METRICS, HELPER_METRIC_SUFFIXES, MANY_ROWS, MEAN_KINDS,
-                                          MEAN_LABELS, Table as ScoreTable, build_tables, metric_label)
+from lm_eval_ext.reporting.tables import (BOOKKEEPING_METRICS, HELPER_METRIC_SUFFIXES, MEAN_KINDS, MEAN_LABELS,
+                                          Table as ScoreTable, build_tables, is_long_tail, metric_label)
 
 SAMPLED_EXTREMES = 6  # a family with many tasks: samples of this many lowest and highest rows
 TIER_ORDER = [(languages.HIGH, languages.TIER_LABELS[languages.HIGH]),
@@ -150,7 +150,7 @@ class Report:
         return Section("Skipped and incomplete input", "skipped", [BulletList(items)], nav="skipped", cls="warn")
 
     def family_section(self, family: str, tables: list[ScoreTable]) -> Section:
-        if sum(1 for r in tables[0].rows if r) > MANY_ROWS:  # FLORES-200: a view that reads at 406 rows
+        if is_long_tail(tables[0].rows):  # FLORES-200: a view that reads at 406 rows
             return long_tail.section(self, family, tables)
         t0 = tables[0]
         title = [t0.title, " ", Code(family)] if t0.title != family else family
@@ -286,7 +286,7 @@ class Report:
         for family, names in by_family.items():
             names.sort(key=lambda n: (tier_of(info_of[n].langs) != languages.HIGH, info_of[n].langs, n))
             blocks.append(Heading(family, 3))
-            if len(names) > MANY_ROWS:
+            if is_long_tail({info_of[n].langs for n in names}):
                 names, note = self._extremes(family, names, info_of)
                 blocks.append(Paragraph(note, cls="muted"))
             for k, task in enumerate(names):
