@@ -47,6 +47,9 @@ class FloresOracle:
         self.index = {code: {s: k for k, s in enumerate(lines)} for code, lines in self.text.items()}
 
     def hypothesis(self, src: str, tgt: str, k: int) -> str:
+        """The reply to item k. The server knows an item by its source sentence only: where two items
+        share one (FLORES has a few duplicated source lines), both get the later item's reply."""
+        k = self.index[src][self.text[src][k]]
         mode = self.mode_of(src, tgt)
         if mode == "oracle":
             return self.text[tgt][k]
