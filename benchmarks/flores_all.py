@@ -64,15 +64,19 @@ def mixed_mode(src: str, tgt: str) -> str:
 
 
 def timed(cmd: list[str], env: dict) -> dict:
-    """Wall time and peak RSS (ru_maxrss of the child, KiB) of one command."""
+    """Wall time, CPU time (user + system of the command and its children, e.g. the COMET worker)
+    and peak RSS (ru_maxrss of the largest, KiB) of one command. On a shared machine the CPU time is
+    the number that does not depend on the load."""
     probe = ("import resource, subprocess, sys, time\n"
              "t = time.perf_counter(); p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
              "wall = time.perf_counter() - t\n"
              "sys.stderr.write(p.stderr[-6000:])\n"
-             "print(wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, p.returncode)")
+             "r = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+             "print(wall, r.ru_utime + r.ru_stime, r.ru_maxrss, p.returncode)")
     proc = subprocess.run([sys.executable, "-c", probe, *cmd], env={**os.environ, **env}, capture_output=True, text=True)
-    wall, rss, rc = proc.stdout.split()
-    return {"wall_s": float(wall), "max_rss_mib": int(rss) / 1024, "returncode": int(rc), "stderr": proc.stderr}
+    wall, cpu, rss, rc = proc.stdout.split()
+    return {"wall_s": float(wall), "cpu_s": float(cpu), "max_rss_mib": int(rss) / 1024, "returncode": int(rc),
+            "load_average": os.getloadavg(), "stderr": proc.stderr}
 
 
 def lm_eval(tasks: str, out: Path, base_url: str, limit: int, env: dict) -> dict:
@@ -210,10 +214,10 @@ def tools(args) -> int:
     out = {}
 
     def cli(name, *argv):
-        t = time.perf_counter()
-        proc = subprocess.run([str(BIN / "lm-eval-ext"), *argv], capture_output=True, text=True)
-        out[name] = {"wall_s": time.perf_counter() - t, "returncode": proc.returncode, "stdout_bytes": len(proc.stdout)}
-        return proc
+        got = timed([str(BIN / "lm-eval-ext"), *argv], {})
+        del got["stderr"]
+        out[name] = got
+        return got
 
     cli("report", "report", *runs, "-o", str(work / "report"))
     for f in ("report.html", "report.md"):
@@ -222,8 +226,8 @@ def tools(args) -> int:
     cli("leaderboard --per-language", "leaderboard", *runs, "--per-language", "--format", "csv")
     out["leaderboard_columns"] = len((work / "board.csv").read_text(encoding="utf-8").splitlines()[0].split(","))
     if len(runs) == 2:
-        proc = cli("compare", "compare", *runs, "--allow-missing", "--markdown", str(work / "compare.md"))
-        out["compare_rows"] = proc.stdout.count("\n")
+        cli("compare", "compare", *runs, "--allow-missing", "--markdown", str(work / "compare.md"))
+        out["compare_md_lines"] = (work / "compare.md").read_text(encoding="utf-8").count("\n")
     print(json.dumps(out, indent=1))
     (work / "tools.json").write_text(json.dumps(out, indent=1), encoding="utf-8")
     return 0

@@ -16,6 +16,8 @@ The family means (all / high / low / ...) are the tables' own (`tables.family_me
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from lm_eval_ext import families, languages
 from lm_eval_ext.reporting import svg
 from lm_eval_ext.reporting.document import (Cell, Code, Details, Figures, Paragraph, Row, Section, SortableTable,
@@ -34,6 +36,7 @@ def _other(langs: tuple[str, ...]) -> str | None:
     return rest[0] if rest else (langs[0] if langs else None)
 
 
+@lru_cache(maxsize=4096)
 def _fact(code: str | None, name: str) -> str:
     try:
         return getattr(languages.get(code), name) or "unknown"

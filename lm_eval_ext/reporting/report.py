@@ -93,6 +93,8 @@ class Report:
         self.digits = {id(t): _digits(t) for t in self.tables}
         self.cis: dict = {}  # (family, metric, langs, run index) -> (lo, hi)
         for t in self.tables:
+            if is_long_tail(t.rows):  # its view shows values and means, not per-row CIs (406 x metrics bootstraps)
+                continue
             for (langs, i), cell in t.cells.items():
                 ci = self._ci(runs[i], cell)
                 if ci:
