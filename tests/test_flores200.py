@@ -262,7 +262,7 @@ def test_report_leaderboard_and_compare_read_406_directions(tmp_path):
     html = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
     md = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
     # grouped by level and script, ranked charts with the tail named, every row in a reorderable table
-    assert "NLLB very low-resource (≤100k pairs)" in html and "script Tfng" in html
+    assert "NLLB very low-resource (≤100k pairs)" in html and "script Cyrl" in html and "other scripts (" in html
     assert html.count('aria-label="chrfpp (translation) · ') == 4 and "Lowest 10 (the long tail)" in html
     assert html.count('type="radio" name="sort-flores"') == 2 + 3 * 2  # level/script, language, 3 metrics x 2 runs
     assert html.count('<div class="sk ') == 406 and md.count("\n| Acehnese (ace_Arab) → English (en) |") == 1
