@@ -16,7 +16,7 @@ naming the language, the literal and this file. Fields with a neutral default
 Sources
 - Codes: ISO 639-1 / 639-3 and the FLORES-200 code (``<iso639-3>_<ISO 15924>``).
 - The 204 FLORES-200 languages: `FLORES200`, keyed by FLORES code, read from
-  ``lm_eval_ext/data/flores200.csv``, which ``tasks/flores/_registry.py`` derives from
+  ``lm_eval_ext/data/flores200.csv`` (`lm_eval_ext.language_table`), which ``tasks/flores/_registry.py`` derives from
   maintained sources (langcodes/CLDR names, the IANA registry, the Unicode Line_Break
   property, the identifiers' labels, the NLLB team's resource counts); nothing in it is
   typed per language. A hand-written row below overrides the table's facts for its
@@ -48,12 +48,12 @@ Sources
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
+
+from lm_eval_ext import language_table
 
 HIGH = "high"
 LOW = "low"
@@ -430,33 +430,8 @@ _LANGS = [
 
 
 # ------------------------------------------------------------------ the FLORES-200 table
-FLORES200_FILE = Path(__file__).resolve().parent / "data" / "flores200.csv"
-_TABLE_FIELDS = ("iso639_1", "macrolanguage", "native_name_source", "lid176", "lid176_match", "lingua",
-                 "lingua_match", "nllb_tier")
-
-
-class RegistryError(ValueError):
-    """The FLORES-200 table is damaged (names the file, the line and the field)."""
-
-
-def _read_table(path: Path = FLORES200_FILE) -> list[dict]:
-    with open(path, encoding="utf-8", newline="") as fh:
-        lines = fh.readlines()
-    comments = sum(1 for line in lines if line.startswith("#"))  # the header comments (generator, versions)
-    rows = list(csv.DictReader(line for line in lines if not line.startswith("#")))
-    for i, row in enumerate(rows):
-        for key in ("flores_code", "iso639_3", "script", "name", "native_name", "spaced", "bleu_tokenizer", "nllb_tier"):
-            if not row.get(key):
-                raise RegistryError(f"{path}, line {comments + 2 + i} ({row.get('flores_code') or '?'}): no {key}; "
-                                    "regenerate the file with python tasks/flores/_registry.py")
-    return rows
-
-
-def _table_facts(row: dict) -> dict:
-    facts = {k: row[k] for k in _TABLE_FIELDS}
-    facts["spaced_script"] = row["spaced"] == "yes"
-    facts["nllb_train_pairs"] = int(row["nllb_train_pairs"]) if row["nllb_train_pairs"] else None
-    return facts
+FLORES200_FILE = language_table.FLORES200_FILE
+RegistryError = language_table.RegistryError
 
 
 def _merged(hand: Language, row: dict | None) -> Language:
@@ -464,7 +439,7 @@ def _merged(hand: Language, row: dict | None) -> Language:
     if row is None:
         raise RegistryError(f"language {hand.code!r} of {REGISTRY_FILE} has FLORES code {hand.flores!r}, which is not "
                             f"one of the FLORES-200 codes of {FLORES200_FILE}")
-    facts = _table_facts(row)
+    facts = language_table.facts(row)
     if not hand.bleu_tokenizer:
         facts["bleu_tokenizer"] = row["bleu_tokenizer"]
     facts["native_name_source"] = "hand-written (lm_eval_ext/languages.py)"
@@ -474,10 +449,10 @@ def _merged(hand: Language, row: dict | None) -> Language:
 def _from_table(row: dict) -> Language:
     return Language(code=row["flores_code"], iso639_3=row["iso639_3"], flores=row["flores_code"], name=row["name"],
                     native_name=row["native_name"], script=row["script"], bleu_tokenizer=row["bleu_tokenizer"],
-                    **_table_facts(row))
+                    **language_table.facts(row))
 
 
-_TABLE = {row["flores_code"]: row for row in _read_table()}
+_TABLE = language_table.read()
 _LANGS = [_merged(lang, _TABLE.get(lang.flores)) for lang in _LANGS]
 
 LANGUAGES: Mapping[str, Language] = MappingProxyType({lang.code: lang for lang in _LANGS})

@@ -17,7 +17,7 @@ from support.env import REPO, SHARED_DATA, run_cli
 from support.flores_oracle import FloresOracle
 from support.loopback import ScriptedServer
 
-from lm_eval_ext import languages
+from lm_eval_ext import language_table, languages
 from lm_eval_ext.families import flores, flores_tasks
 from lm_eval_ext.metrics import langid, mt
 
@@ -111,7 +111,7 @@ def test_a_damaged_table_names_the_file_row_and_field(tmp_path):
     bad = tmp_path / "flores200.csv"
     bad.write_text(text, encoding="utf-8")
     with pytest.raises(languages.RegistryError, match=r"flores200\.csv, line 5 \(ace_Latn\): no name"):
-        languages._read_table(bad)
+        language_table.read(bad)
 
 
 # ---------------------------------------------------------- identifier coverage

@@ -28,6 +28,7 @@ from lm_eval_ext.reporting.tables import BOOKKEEPING_METRICS, MEAN_KINDS, MEAN_L
 TIER_COLORS = {"high": "#4e79a7", "low": "#f28e2b", "very_low": "#e15759", "unplaced": "#bab0ac", "unknown": "#bab0ac"}
 TAIL = 10  # lowest rows named under each chart
 FEW = 3  # scripts with fewer rows share one summary row
+SAMPLED_EXTREMES = 6  # the samples section shows this many lowest and highest rows
 MAX_CHART_RUNS = 4
 
 
@@ -183,3 +184,17 @@ def sortable(family, tables, t, rows, runs, report) -> SortableTable:
     return SortableTable(f"sort-{family}", head, body, orders,
                          caption="Every row; choose an order (— : no value, last). Markdown lists them by level and "
                                  "script.")
+
+
+def extremes(report, family: str, names: list[str], info_of: dict) -> tuple[list[str], str]:
+    """Of a long-tail family's tasks, those whose samples the report shows: the SAMPLED_EXTREMES
+    lowest and highest by the headline metric in the first run (failures are in the tail)."""
+    tables = report.families.get(family) or []
+    if not tables:
+        return names[:2 * SAMPLED_EXTREMES], f"{len(names)} tasks: the first {2 * SAMPLED_EXTREMES} shown"
+    t = headline(family, tables)
+    scored = sorted((n for n in names if t.value(info_of[n].langs, 0) is not None),
+                    key=lambda n: -t.value(info_of[n].langs, 0) * (1 if t.higher_is_better else -1))
+    keep = list(dict.fromkeys(scored[-SAMPLED_EXTREMES:] + scored[:SAMPLED_EXTREMES]))
+    return keep, (f"{len(names)} tasks: the {SAMPLED_EXTREMES} lowest, then the {SAMPLED_EXTREMES} highest by "
+                  f"{metric_label(t.metric)} in {report.runs[0].label}; every item is in the samples logs")

@@ -32,7 +32,6 @@ from lm_eval_ext.reporting.runs import Run, load_runs
 from lm_eval_ext.reporting.tables import (BOOKKEEPING_METRICS, HELPER_METRIC_SUFFIXES, MEAN_KINDS, MEAN_LABELS,
                                           Table as ScoreTable, build_tables, is_long_tail, metric_label)
 
-SAMPLED_EXTREMES = 6  # a family with many tasks: samples of this many lowest and highest rows
 TIER_ORDER = [(languages.HIGH, languages.TIER_LABELS[languages.HIGH]),
               (languages.LOW, languages.TIER_LABELS[languages.LOW]),
               ("unknown", "no tier (outside the registry, or not placed by its sources)")]
@@ -289,7 +288,7 @@ class Report:
             names.sort(key=lambda n: (tier_of(info_of[n].langs) != languages.HIGH, info_of[n].langs, n))
             blocks.append(Heading(family, 3))
             if is_long_tail({info_of[n].langs for n in names}):
-                names, note = self._extremes(family, names, info_of)
+                names, note = long_tail.extremes(self, family, names, info_of)
                 blocks.append(Paragraph(note, cls="muted"))
             for k, task in enumerate(names):
                 info = info_of[task]
@@ -300,19 +299,6 @@ class Report:
                         inner += self.sample_table(run, task)
                 blocks.append(Details([Code(task), f" · {label}"], inner, open=k == 0, cls="task"))
         return Section("Samples", "samples", blocks, nav="samples")
-
-    def _extremes(self, family: str, names: list[str], info_of: dict) -> tuple[list[str], str]:
-        """Of a family with many tasks, the samples of the SAMPLED_EXTREMES highest and lowest
-        by its headline metric in the first run (the long tail is where failures are)."""
-        tables = self.families.get(family) or []
-        if not tables:
-            return names[:2 * SAMPLED_EXTREMES], f"{len(names)} tasks: the first {2 * SAMPLED_EXTREMES} shown"
-        t = long_tail.headline(family, tables)
-        scored = sorted((n for n in names if t.value(info_of[n].langs, 0) is not None),
-                        key=lambda n: -t.value(info_of[n].langs, 0) * (1 if t.higher_is_better else -1))
-        keep = list(dict.fromkeys(scored[-SAMPLED_EXTREMES:] + scored[:SAMPLED_EXTREMES]))
-        return keep, (f"{len(names)} tasks: the {SAMPLED_EXTREMES} lowest, then the {SAMPLED_EXTREMES} highest by "
-                      f"{metric_label(t.metric)} in {self.runs[0].label}; every item is in the samples logs")
 
     def sample_table(self, run: Run, task: str) -> list:
         by_doc: dict = {}
