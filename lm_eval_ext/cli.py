@@ -48,6 +48,12 @@ def positive(text: str) -> float:
     return value
 
 
+def _path(text: str):
+    from pathlib import Path
+
+    return Path(text)
+
+
 def _cmd_tasks(args) -> int:
     from lm_eval.tasks._index import Kind
 
@@ -66,7 +72,7 @@ def _cmd_tasks(args) -> int:
                     codes.append(code)
         return codes
 
-    known = set(languages.LANGUAGES) | {lang.flores for lang in languages.LANGUAGES.values()}
+    known = set(languages.LANGUAGES) | set(languages.FLORES200)
     groups = sorted(n for n, e in index.items() if e.kind == Kind.GROUP)
     tasks = sorted(n for n, e in index.items() if e.kind in (Kind.TASK, Kind.PY_TASK))
     if args.json:
@@ -80,7 +86,8 @@ def _cmd_tasks(args) -> int:
     width = max(map(len, [*groups, *tasks]), default=10) + 2
     for g in groups:
         codes = langs_of(g)
-        print(f"  {g:<{width}}{len(plugin.leaf_tasks(g, index)):>3} tasks  {' '.join(codes)}")
+        shown = " ".join(codes[:16]) + (f" … ({len(codes)} languages)" if len(codes) > 16 else "")
+        print(f"  {g:<{width}}{len(plugin.leaf_tasks(g, index)):>3} tasks  {shown}")
     print(f"\nTasks ({len(tasks)}):")
     for t in tasks:
         codes = langs_of(t)
@@ -88,6 +95,25 @@ def _cmd_tasks(args) -> int:
             f"{c} {languages.get(c).name} ({languages.get(c).tier_label})" if c in known else c for c in codes
         )
         print(f"  {t:<{width}}{desc}")
+    return ExitCode.OK
+
+
+def _cmd_flores_pairs(args) -> int:
+    from lm_eval_ext import files
+    from lm_eval_ext.families import flores_tasks, taskgen
+
+    srcs, tgts = flores_tasks.parse_codes(args.src), flores_tasks.parse_codes(args.tgt)
+    try:
+        written = flores_tasks.write_pairs(srcs, tgts, args.out, taskgen.header(flores_tasks.PAIRS_SCRIPT,
+                                                                                 "the language registry"))
+    except (flores_tasks.PairError, flores_tasks.flores.DataNotFoundError) as err:
+        print(f"lm-eval-ext flores-pairs: error: {err}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    except OSError as err:
+        raise files.OutputError(f"{args.out}: cannot be written ({err.strerror or err})") from None
+    names = [p.stem for p in written]
+    print(f"wrote {len(written)} task(s) to {args.out}: {', '.join(names[:5])}{' …' if len(names) > 5 else ''}\n"
+          f"run them with: lm_eval --include_path {args.out} --tasks {names[0] if len(names) == 1 else ','.join(names[:2]) + (',...' if len(names) > 2 else '')} ...")
     return ExitCode.OK
 
 
@@ -120,7 +146,7 @@ def _cmd_leaderboard(args) -> int:
     from lm_eval_ext import files
     from lm_eval_ext.reporting import leaderboard as lb
 
-    rows, _ = lb.build(args.run_dirs)
+    rows, _ = lb.build(args.run_dirs, per_language=args.per_language)
     if not rows:
         print("lm-eval-ext leaderboard: error: no usable run among the inputs"
               + (f"; {args.csv} left as it was" if args.csv else ""), file=sys.stderr)
@@ -266,6 +292,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_tasks)
 
+    p = sub.add_parser("flores-pairs", help="write FLORES tasks for any ordered pairs of FLORES-200 languages into a "
+                       "folder for lm_eval --include_path",
+                       description="Writes flores_<src>-<tgt> for every ordered pair of a --src and a --tgt language "
+                       "(src != tgt), plus the common base they include, so that DIR is self-contained: "
+                       "lm_eval --include_path DIR --tasks flores_deu_Latn-fra_Latn. Codes: the 204 FLORES-200 codes "
+                       "(lm_eval_ext/data/flores200.csv); 'all' means every one of them.")
+    p.add_argument("--src", required=True, metavar="CODES", help="comma-separated FLORES-200 codes, or all")
+    p.add_argument("--tgt", required=True, metavar="CODES", help="comma-separated FLORES-200 codes, or all")
+    p.add_argument("--out", required=True, type=_path, metavar="DIR", help="folder to write the task files into")
+    p.set_defaults(func=_cmd_flores_pairs)
+
     p = sub.add_parser(
         "demo",
         help="evaluate the embedded SmolLM2-135M-Instruct on MGSM in every language (offline, CPU)",
@@ -290,6 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", metavar="OUT.csv", help="write (merge into, if it exists) this CSV")
     p.add_argument("--format", choices=["csv", "md", "json"], help="print in this format (default: csv when no --csv)")
     p.add_argument("-o", "--output", help="write the --format output here instead of stdout")
+    p.add_argument("--per-language", action="store_true",
+                   help="a column for every language row, also in a family of more than 40 directions into "
+                   "and out of English (FLORES-200's 406), which by default shows its means, tiers and groups")
     p.set_defaults(func=_cmd_leaderboard)
 
     p = sub.add_parser("consistency", help="cross-lingual consistency (as xlc_<family>) from the samples logs "

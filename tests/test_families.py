@@ -24,9 +24,9 @@ def our_tasks():
 
 
 def test_every_task_of_ours_names_a_registry_family_and_its_language_keys(our_tasks):
-    # MGSM, XQuAD, MLQA, FLORES (2 x 20 registry languages), consistency, self-translate (stage 1 and 2
-    # of MGSM and XQuAD), LCB (15 monolingual, 14 cross-lingual)
-    assert len(our_tasks) == 33 + 144 + 49 + 40 + 2 + 2 * (10 + 11) + 15 + 14
+    # MGSM, XQuAD, MLQA, FLORES (203 languages x 2), consistency, self-translate (stage 1 and 2 of MGSM and
+    # XQuAD), LCB (15 monolingual, 14 cross-lingual)
+    assert len(our_tasks) == 33 + 144 + 49 + 406 + 2 + 2 * (10 + 11) + 15 + 14
     for name, cfg in our_tasks.items():
         family = families.of_config(cfg)
         assert family is not None, name

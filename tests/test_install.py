@@ -53,6 +53,7 @@ def test_wheel_ships_tasks_and_autoload(tmp_path):
     assert "lm_eval_ext/tasks/mgsm/_mgsm_common_yaml" in names
     assert "lm_eval_ext/tasks/mgsm/native_cot/mgsm_native_cot_te.yaml" in names
     assert "lm_eval_ext/reports/README.md" in names
+    assert "lm_eval_ext/data/flores200.csv" in names  # the FLORES-200 language table the registry reads
     assert not [n for n in names if n.endswith(".jsonl")]  # no benchmark data in the wheel
 
     # A non-editable install in a bare venv: the .pth runs at startup and the

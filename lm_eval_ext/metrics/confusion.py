@@ -460,9 +460,25 @@ def line_pass(reply: str, expected: str) -> float | None:
     return None if score.skipped else float(not score.line_error)
 
 
+def label_for(expected: str) -> str | None:
+    """lid.176's label for a registry language (`Language.lid176`, from lm_eval_ext/data/flores200.csv;
+    a macrolanguage's label counts), None when lid.176 does not know it."""
+    from lm_eval_ext import languages
+
+    return languages.get(expected).lid176 or None
+
+
+def unknown_reason(expected: str) -> str:
+    """Why `lang_line_pass` of replies in `expected` is NaN (never a false 0)."""
+    return ("fastText lid.176 does not know the target language, neither by its code nor by its "
+            "macrolanguage's (lm_eval_ext/data/flores200.csv): its lines cannot be identified")
+
+
 def line_pass_metrics(reply: str, expected: str) -> dict[str, float | None]:
-    """``{lang_line_pass: value}``; empty when the extra is missing (on every document alike: the
+    """``{lang_line_pass: value}`` for a reply expected in `expected` (a registry code); empty when
+    the extra is missing or lid.176 does not know the language (on every document alike: the
     results then show NaN and the reason)."""
-    if unavailable():
+    label = label_for(expected)
+    if unavailable() or label is None:
         return {}
-    return {LINE_PASS: line_pass(reply, expected)}
+    return {LINE_PASS: line_pass(reply, label)}

@@ -216,31 +216,67 @@ def detect(text: str) -> str | None:
     return to_registry_code(lang.iso_code_639_1.name)
 
 
-def fidelity(reply: str, expected: str) -> float | None:
-    """1.0 when the reply is in `expected` (a registry code), 0.0 when it is in
-    another language, None when undecidable or when the identifier cannot run (then
-    `unavailable` says why and the results mark the metric skipped)."""
-    expected = languages.get(expected).code
+def label_of(expected: str) -> tuple[str, str] | None:
+    """(the identifier's label for a registry language, ``direct`` | ``macrolanguage``), or
+    None when the identifier does not know the language (the registry's ``lingua`` fields, from
+    lm_eval_ext/data/flores200.csv): a reply cannot be judged in it, its fidelity is NaN with
+    `unknown_reason`, never a false 0. A macrolanguage label (``ara`` for Egyptian Arabic)
+    counts as known."""
+    lang = languages.get(expected)
+    return (lang.lingua, lang.lingua_match) if lang.lingua else None
+
+
+def unknown_reason(expected: str) -> str:
+    """Why the fidelity of replies in `expected` is NaN (one text for every such language, so
+    the reports list them together; the task names the language)."""
+    languages.get(expected)
+    return ("lingua does not know the target language, neither by its code nor by its macrolanguage's "
+            "(lm_eval_ext/data/flores200.csv): replies in it cannot be identified")
+
+
+@lru_cache(maxsize=8192)
+def _detected_label(text: str) -> str | None:
+    """lingua's ISO 639-3 code for `text` (lower case), None when undecidable."""
+    judged = judged_text(text)
+    if undecidable(judged):
+        return None
     try:
-        got = detect(reply or "")
+        lang = _lingua().detect_language_of(judged)
+    except Exception as err:  # a language model that fails to load mid-run: the metric, not the run
+        raise LangidUnavailable(_failed(err)) from None
+    return None if lang is None else lang.iso_code_639_3.name.lower()
+
+
+def fidelity(reply: str, expected: str) -> float | None:
+    """1.0 when the reply is in `expected` (a registry code: the identifier's label for it,
+    `label_of`), 0.0 when it is in another language, None when undecidable or when the
+    identifier cannot run (then `unavailable` says why and the results mark the metric
+    skipped). Raises ValueError for a language the identifier does not know."""
+    label = label_of(expected)
+    if label is None:
+        raise ValueError(unknown_reason(expected))
+    if unavailable():
+        return None
+    try:
+        got = _detected_label(reply or "")
     except LangidUnavailable:
         return None
     if got is None:
         return None
-    return float(got == expected)
+    return float(got == label[0])
 
 
 def fidelity_metrics(reply: str, expected: str) -> dict[str, float | None]:
     """Per-sample values for METRIC_LIST: ``lang_fidelity`` is None when
-    undecidable, ``lang_line_pass`` when no line is scorable; each is left out
-    when its identifier is not installed or fails on this reply (then on every
-    document alike: the results show NaN and the reason)."""
+    undecidable, ``lang_line_pass`` when no line is scorable; each is left out when its
+    identifier is not installed, fails, or does not know `expected` (then on every document
+    alike: the results show NaN and the reason)."""
     out: dict[str, float | None] = {}
-    if not unavailable():
+    if not unavailable() and label_of(expected) is not None:
         value = fidelity(reply, expected)
         if not (value is None and unavailable()):  # it failed on this reply
             out.update({"lang_undecidable": float(value is None), "lang_fidelity": value})
-    out.update(confusion.line_pass_metrics(reply, languages.get(expected).code))
+    out.update(confusion.line_pass_metrics(reply, expected))
     return out
 
 

@@ -11,7 +11,9 @@ then score columns ``<task family>/<row>/<metric>``, sorted:
 
 - ``<row>`` a language code (``de``), a pair ``<ctx>-<q>`` / ``<src>-<tgt>``
   (``de-en``), ``-`` for a task without a language (``<family>`` is then the
-  task name);
+  task name); a family of more than 40 rows that each pair a language with English
+  (FLORES-200: 406 directions; `tables.is_long_tail`) has its means and groups only,
+  unless ``--per-language`` asks for every row (2,800 columns help no one);
 - ``@all``, ``@high``, ``@low``, ``@non_en``: unweighted means over the run's own
   rows of the family; ``@gap_en``: English row minus the non-English mean;
   ``@spread``: best minus worst row (the two parity numbers: ``@spread``, ``@gap_en``);
@@ -51,8 +53,8 @@ from lm_eval_ext.formats.run_folder import Problem
 from lm_eval_ext.reporting.comparability import column_signature
 from lm_eval_ext.reporting.rows import row_key
 from lm_eval_ext.reporting.runs import Run, kind_of, load_runs, same_identity
+from lm_eval_ext.reporting.tables import HELPER_METRIC_SUFFIXES, family_means, is_long_tail, metric_column
 from lm_eval_ext.signature import Signature
-from lm_eval_ext.reporting.tables import HELPER_METRIC_SUFFIXES, family_means, metric_column
 
 ID_COLUMNS = ["run_id", "model", "model_type", "model_args", "date", "lm_eval_version",
               "lm_eval_ext_version", "git_hash", "n_tasks", "run_dir"]
@@ -61,7 +63,17 @@ SIGNATURES = "__signatures__"  # a row's {column: signature of its value} (not a
 _SUFFIX = re.compile(r"~[0-9a-f]{8}$")
 
 
-def run_row(run: Run) -> dict:
+def many_rows(run: Run) -> dict[str, int]:
+    """Families of `run` shown by their means only (`tables.is_long_tail`): {family: rows}."""
+    rows: dict[str, set] = {}
+    for cell in run.cells:
+        if cell.langs:
+            rows.setdefault(cell.family, set()).add(cell.langs)
+    return {f: len(r) for f, r in rows.items() if is_long_tail(r)}
+
+
+def run_row(run: Run, per_language: bool = False) -> dict:
+    hidden = set() if per_language else set(many_rows(run))
     row = {
         "run_id": run.identity, "model": run.model, "model_type": run.model_type, "model_args": run.model_args,
         "date": run.date, "lm_eval_version": run.lm_eval_version, "lm_eval_ext_version": run.ext_version,
@@ -74,9 +86,10 @@ def run_row(run: Run) -> dict:
     for cell in run.cells:
         metric = metric_column(cell.metric)
         name = cell.metric.partition(",")[0]
-        column = f"{cell.family}/{row_key(cell.langs)}/{metric}"
-        row[column] = cell.score.value
-        sigs[column] = column_signature(run, [cell.task], name)
+        if not (cell.langs and cell.family in hidden):  # a long tail: its means, tiers and groups only
+            column = f"{cell.family}/{row_key(cell.langs)}/{metric}"
+            row[column] = cell.score.value
+            sigs[column] = column_signature(run, [cell.task], name)
         if cell.langs and not name.endswith(HELPER_METRIC_SUFFIXES):
             fam.setdefault((cell.family, metric), {})[cell.langs] = cell.score.value
             fam_tasks.setdefault((cell.family, metric), set()).add((cell.task, name))
@@ -316,10 +329,15 @@ def to_markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build(paths, err=sys.stderr) -> tuple[list[dict], list[Problem]]:
+def build(paths, err=sys.stderr, per_language: bool = False) -> tuple[list[dict], list[Problem]]:
     """Rows of the usable runs among `paths` (one per run identity); problems printed to `err`."""
     runs, problems = load_runs(paths)
     runs = dedupe(runs, problems)
     for p in dict.fromkeys(problems):
         print(f"lm-eval-ext leaderboard: {kind_of(p)}: {p}", file=err)
-    return [run_row(r) for r in runs], problems
+    if not per_language:
+        many = {f: n for r in runs for f, n in many_rows(r).items()}
+        for family, n in sorted(many.items()):
+            print(f"lm-eval-ext leaderboard: note: {family} has {n} language rows: its means, tiers and groups are "
+                  "columns, each row is not (--per-language adds them)", file=err)
+    return [run_row(r, per_language) for r in runs], problems

@@ -25,7 +25,7 @@ from pathlib import Path
 from lm_eval_ext import __version__, files, languages
 from lm_eval_ext.metrics import bootstrap
 from lm_eval_ext.resources import reports_dir
-from lm_eval_ext.reporting import confusion_section, side_by_side, svg, translate_test_section
+from lm_eval_ext.reporting import confusion_section, long_tail, side_by_side, svg, translate_test_section
 from lm_eval_ext.reporting.document import (BulletList, Cell, Code, Details, Document, Figures, Heading, Lines,
                                             Paragraph, Pre, Row, Section, Span, Strong, Swatch, Table, to_html,
                                             to_markdown)
@@ -34,13 +34,14 @@ from lm_eval_ext.formats.run_folder import Problem, item_scores, prompt_parts, r
 from lm_eval_ext.reporting.rows import row_key, row_label, tier_of
 from lm_eval_ext.reporting.runs import NotComputedNote, Run, kind_of, load_runs
 from lm_eval_ext.reporting.tables import (BOOKKEEPING_METRICS, HELPER_METRIC_SUFFIXES, MEAN_KINDS, MEAN_LABELS,
-                                          Table as ScoreTable, build_tables, mean_intervals, metric_label)
+                                          Table as ScoreTable, build_tables, is_long_tail, mean_intervals,
+                                          metric_label)
 
 DIFFERS = " ≠"  # the mark of a cell made another way than the first column's
 
 TIER_ORDER = [(languages.HIGH, languages.TIER_LABELS[languages.HIGH]),
               (languages.LOW, languages.TIER_LABELS[languages.LOW]),
-              ("unknown", "not in the language registry")]
+              ("unknown", "no tier (outside the registry, or not placed by its sources)")]
 
 
 def unique(problems: list[Problem]) -> list[Problem]:
@@ -98,6 +99,8 @@ class Report:
         self.digits = {id(t): _digits(t) for t in self.tables}
         self.cis: dict = {}  # (family, metric, langs, run index) -> (lo, hi)
         for t in self.tables:
+            if is_long_tail(t.rows):  # its view shows values and means, not per-row CIs (406 x metrics bootstraps)
+                continue
             for (langs, i), cell in t.cells.items():
                 ci = self._ci(runs[i], cell)
                 if ci:
@@ -170,6 +173,8 @@ class Report:
         return Section("Skipped and incomplete input", "skipped", [BulletList(items)], nav="skipped", cls="warn")
 
     def family_section(self, family: str, tables: list[ScoreTable]) -> Section:
+        if is_long_tail(tables[0].rows):  # FLORES-200: a view that reads at 406 rows
+            return long_tail.section(self, family, tables)
         t0 = tables[0]
         title = [t0.title, " ", Code(family)] if t0.title != family else family
         blocks = [*side_by_side.warnings(self.runs, tables, self.differs, DIFFERS), self.score_table(t0),
@@ -321,6 +326,9 @@ class Report:
         for family, names in by_family.items():
             names.sort(key=lambda n: (tier_of(info_of[n].langs) != languages.HIGH, info_of[n].langs, n))
             blocks.append(Heading(family, 3))
+            if is_long_tail({info_of[n].langs for n in names}):
+                names, note = long_tail.extremes(self, family, names, info_of)
+                blocks.append(Paragraph(note, cls="muted"))
             for k, task in enumerate(names):
                 info = info_of[task]
                 label = row_label(info.langs) if info.langs else task

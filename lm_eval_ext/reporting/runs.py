@@ -308,6 +308,7 @@ def _index(run: Run, problems: list[Problem]) -> None:
     entries = [(name, entry, False) for name, entry in (data.get("results") or {}).items()]
     entries += [(name, entry, True) for name, entry in groups.items()]
     seen_group_in_results = set()
+    not_finite: dict[tuple[str, str, str], list[str]] = {}  # (metric key, value, why) -> tasks
     for name, entry, from_groups in entries:
         if not isinstance(entry, dict):
             problems.append(Problem(where, f"results entry {name!r} is not an object; skipped"))
@@ -339,10 +340,9 @@ def _index(run: Run, problems: list[Problem]) -> None:
                 if skipped:  # said once per run and reason, below
                     not_computed.setdefault(skipped, {}).setdefault(metric_name, set()).add(name)
                     why = f"not computed: {skipped}"
-                else:
+                else:  # said once per metric, value and reason, below
                     why = _undefined_reason(entry, metric_name, filt)
-                    problems.append(Problem(where, f"task {name}: metric {key} is {value!r} (not a finite number"
-                                                   f"{': ' + why if why else ''}); cell skipped"))
+                    not_finite.setdefault((key, repr(value), why), []).append(name)
                 if langs:
                     run.undefined[(family, langs, key)] = why or f"{value!r} in the results"
                 continue
@@ -359,8 +359,15 @@ def _index(run: Run, problems: list[Problem]) -> None:
                 run.cells.append(Cell(name, name, mlangs, f"{mbase},{filt}", score, None))
             else:
                 run.cells.append(Cell(name, name, (), key, score, metric_name))
-
-
+    # one problem per metric, value and reason (FLORES-200: hundreds of tasks share one)
+    for (key, value, why), names in not_finite.items():
+        if len(names) == 1:
+            problems.append(Problem(where, f"task {names[0]}: metric {key} is {value} (not a finite number"
+                                           f"{': ' + why if why else ''}); cell skipped"))
+        else:
+            shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+            problems.append(Problem(where, f"metric {key} is {value} (not a finite number{': ' + why if why else ''}) "
+                                           f"in {len(names)} tasks ({shown}); cells skipped"))
     for reason, metrics in not_computed.items():
         tasks = set().union(*metrics.values())
         problems.append(NotComputedNote(where, f"{_metric_names(metrics)}: not computed ({len(tasks)} task(s)), "

@@ -34,6 +34,16 @@ from lm_eval_ext.metrics import bootstrap
 from lm_eval_ext.reporting.rows import is_english, lang_sort_key, row_key, tier_of
 from lm_eval_ext.reporting.runs import Run
 
+# A family of more than MANY_ROWS rows that each pair a language with English (FLORES-200's 406
+# directions) is shown by its means, ranked and sortable rows (report) and by its means and groups
+# (leaderboard, unless --per-language); other families keep a row (column) per language.
+MANY_ROWS = 40
+
+
+def is_long_tail(rows) -> bool:
+    """Whether a family's language rows call for the long-tail view (`MANY_ROWS`)."""
+    rows = [r for r in rows if r]
+    return len(rows) > MANY_ROWS and all(len(r) == 2 and "en" in r and r[0] != r[1] for r in rows)
 HELPER_METRIC_SUFFIXES = ("_non_en",)  # per-item helpers of group aggregates; not shown per language
 # shares that qualify other numbers (how many replies were undecidable or needed cleaning): tabled,
 # never plotted against a score
