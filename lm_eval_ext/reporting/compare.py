@@ -30,9 +30,9 @@ from xml.sax.saxutils import quoteattr
 from lm_eval_ext.exit_codes import ExitCode
 from lm_eval_ext.metrics import bootstrap
 from lm_eval_ext.reporting.document import md_cell
-from lm_eval_ext.formats.run_folder import Problem, item_scores, read_samples
+from lm_eval_ext.formats.run_folder import Problem, item_scores
 from lm_eval_ext.reporting.rows import row_key
-from lm_eval_ext.reporting.runs import Run, judge_item_scores, load_runs
+from lm_eval_ext.reporting.runs import Run, judge_item_scores, load_runs, sample_lines
 from lm_eval_ext.reporting.tables import HELPER_METRIC_SUFFIXES, metric_label
 
 REGRESSED, IMPROVED, UNCHANGED, MISSING = "regressed", "improved", "unchanged", "missing"
@@ -120,8 +120,8 @@ def compare_runs(base: Run, cand: Run, threshold: float = 0.01, metrics=None, al
         lo = hi = n = None
         method = "none"
         if c.sample_metric and c.task in base.samples and c.task in cand.samples:
-            b = item_scores(read_samples(base.samples[c.task], problems), c.metric)
-            k = item_scores(read_samples(cand.samples[c.task], problems), c.metric)
+            b = item_scores(sample_lines(base, c.task, problems), c.metric)
+            k = item_scores(sample_lines(cand, c.task, problems), c.metric)
             if b and k and set(b) & set(k):
                 delta, lo, hi, n = bootstrap.paired_bootstrap(b, k, iters=iters)
                 method = "paired bootstrap"

@@ -1,4 +1,5 @@
-"""``lm-eval-ext leaderboard RUN_DIR... --csv OUT.csv``: one row per run.
+"""``lm-eval-ext leaderboard RUN_DIR... --csv OUT.csv``: one row per model (`runs.model_columns`:
+the runs of one model identity merged across folders, as the report's columns).
 
 Column scheme (stable; documented in reports/README.md):
 
@@ -19,9 +20,13 @@ then score columns ``<task family>/<row>/<metric>``, sorted:
   lm-eval's ``none`` filter.
 
 Values are raw (accuracy 0-1, BLEU 0-100), full precision; an empty cell means
-the run has no such number. ``run_id`` is the first 12 hex digits of SHA-256 over
-(model type, model, model args, task versions): merging into an existing CSV
-replaces a row with the same run_id instead of adding a second. Merges hold a
+the run has no such number. ``model`` is the model as recorded, or ``<model> answering
+<other model>'s translations`` for a self-translate stage 2 that read another model's stage 1;
+``run_dir`` the folder(s) the row's results come from. ``run_id`` is the first 12 hex digits of
+SHA-256 over the model identity (`model_identity`; request-only settings such as
+``num_concurrent`` are not part of it) and, per task, how its result was produced (version,
+few-shot, generation settings, scorer): merging into an existing CSV replaces a row with the
+same run_id instead of adding a second. Merges hold a
 lock on ``<csv>.lock`` and replace the file atomically; a file that cannot be
 read exactly is never overwritten. Text cells that a spreadsheet would take for
 a formula are written with a leading single quote (see reports/README.md).
@@ -41,7 +46,7 @@ from lm_eval_ext import __version__, files
 from lm_eval_ext.reporting.document import md_cell
 from lm_eval_ext.formats.run_folder import Problem
 from lm_eval_ext.reporting.rows import row_key
-from lm_eval_ext.reporting.runs import Run, load_runs, same_identity
+from lm_eval_ext.reporting.runs import Run, load_runs, model_columns, same_identity
 from lm_eval_ext.reporting.tables import HELPER_METRIC_SUFFIXES, family_means, metric_column
 
 ID_COLUMNS = ["run_id", "model", "model_type", "model_args", "date", "lm_eval_version",
@@ -50,10 +55,10 @@ ID_COLUMNS = ["run_id", "model", "model_type", "model_args", "date", "lm_eval_ve
 
 def run_row(run: Run) -> dict:
     row = {
-        "run_id": run.identity, "model": run.model, "model_type": run.model_type, "model_args": run.model_args,
+        "run_id": run.identity, "model": run.title, "model_type": run.model_type, "model_args": run.model_args,
         "date": run.date, "lm_eval_version": run.lm_eval_version, "lm_eval_ext_version": run.ext_version,
         "git_hash": run.git_hash, "n_tasks": str(sum(1 for t in run.tasks.values() if not t.is_group)),
-        "run_dir": str(run.path),
+        "run_dir": "; ".join(str(f) for f in run.folders),
     }
     fam: dict[tuple[str, str], dict] = {}
     for cell in run.cells:
@@ -179,12 +184,12 @@ def update_csv(path: Path, new: list[dict]) -> list[dict]:
 
 
 def dedupe(runs: list[Run], problems: list[Problem]) -> list[Run]:
-    """One row per run identity: of runs with the same identity the newest (by results date) is kept."""
+    """One row per run id: of runs with the same run id the newest (by results date) is kept."""
     dropped = set()
     for older, newer in same_identity(runs):
         dropped.add(id(older))
-        problems.append(Problem(str(older.path), f"same run identity (model, model args, task versions) as "
-                                                 f"{newer.path}; one row per run: the newer one is kept"))
+        problems.append(Problem(str(older.path), f"same run id (model identity, tasks produced the same way) as "
+                                                 f"{newer.path}; one row per run id: the newer one is kept"))
     return [r for r in runs if id(r) not in dropped]
 
 
@@ -244,9 +249,9 @@ def to_markdown(rows: list[dict]) -> str:
 
 
 def build(paths, err=sys.stderr) -> tuple[list[dict], list[Problem]]:
-    """Rows of the usable runs among `paths` (one per run identity); problems printed to `err`."""
+    """Rows of the usable runs among `paths` (one per model, `runs.model_columns`); problems printed to `err`."""
     runs, problems = load_runs(paths)
-    runs = dedupe(runs, problems)
+    runs = dedupe(model_columns(runs, problems), problems)
     for p in dict.fromkeys(problems):
         print(f"lm-eval-ext leaderboard: warning: {p}", file=err)
     return [run_row(r) for r in runs], problems
