@@ -34,37 +34,28 @@ answering its own translations from one answering another model's.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
-import os
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 from lm_eval_ext import languages, model_identity
 from lm_eval_ext.families import flores, mgsm, qa
 from lm_eval_ext.families.base import DataFormatError, DataNotFoundError, Family, Pairing
+from lm_eval_ext.families.stage1_reader import (SETTING, STAGE1_RECORD, SelfTranslateError, Stage1Log, stage1_record,
+                                                stage1_run)
 from lm_eval_ext.formats import run_folder
 from lm_eval_ext.languages import MGSM_LANGS, XQUAD_LANGS
 from lm_eval_ext.metrics import mt
 
 log = logging.getLogger(__name__)
 
-SETTING = "LM_EVAL_EXT_SELF_TRANSLATE_FROM"
-STAGE1_RECORD = "self_translate_stage1"  # configs.<stage-2 task>.metadata: the stage 1 it read
 SOURCES = {"mgsm": MGSM_LANGS, "xquad": XQUAD_LANGS}
 TASK_VERSION = 1.0
 TARGET = "en"
 STAGE1_METRICS = ("chrfpp", "bleu", "reply_cleaned", "lang_fidelity", "lang_undecidable")
 TRANSLATION_METRICS = ("translation_chrfpp", "translation_bleu")
 XQUAD_STAGE1_MAX_GEN_TOKS = 1024  # a whole XQuAD paragraph: ~150 English words, more tokens in other scripts
-
-
-class SelfTranslateError(DataNotFoundError):
-    """A stage-2 task whose stage-1 run is missing, incomplete or made from other data
-    (names the stage-2 task and the stage-1 folder or file)."""
 
 
 def languages_of(source: str) -> tuple[str, ...]:
@@ -207,95 +198,11 @@ def _annotate_stage2(source: str, task: str, cfg: dict, meta: dict, result, acc,
     meta[STAGE1_RECORD] = record
 
 
-# ------------------------------------------------- stage 2: reading stage 1's run
-def _setting_path(task: str, source: str, lang: str) -> Path:
-    value = os.environ.get(SETTING, "").strip()
-    if not value:
-        raise SelfTranslateError(
-            f"task {task} answers the model's own English translations from a stage-1 run: run "
-            f"{stage1_task(source, lang)} first (lm_eval ... --log_samples --output_path RUN1) and set "
-            f"{SETTING}=RUN1 (or use `lm-eval-ext self-translate`, which runs both stages)")
-    path = Path(value).expanduser()
-    if not path.is_dir() and not path.is_file():
-        raise SelfTranslateError(f"task {task}: {SETTING}={path} is not a folder or a results file (expected the "
-                                 f"--output_path of a stage-1 run of {stage1_task(source, lang)}, or its "
-                                 "results_<date>.json)")
-    return path
-
-
-@dataclass(frozen=True)
-class Stage1Log:
-    """The stage-1 samples log a stage-2 task reads, with the results file written with it."""
-
-    model: str  # the model as its results file records it
-    folder: Path
-    results: Path
-    samples: Path
-    identity: model_identity.ModelIdentity
-    config: dict  # the results file's config (model, model args, checkpoint facts)
-
-
-def _stage1_logs(path: Path, wanted: str) -> tuple[list[Stage1Log], list[str], list]:
-    """(the stage-1 logs of task `wanted` under `path` (a folder: the newest per folder and model;
-    a results file: its own), the stage-1 tasks logged there, the problems met), read with the
-    ground-floor run-folder format."""
-    problems: list = []
-    found: dict[tuple, Stage1Log] = {}
-    logged: set[str] = set()
-    any_results = False
-    listing = [(path.parent, [path])] if path.is_file() else run_folder.find_results(path, problems)
-    for sub, results_files in listing:
-        for results in results_files:  # oldest first: the newest of a model wins
-            doc = run_folder.read_results(results, problems)
-            if doc is None:
-                continue
-            any_results = True
-            logs = run_folder.paired_samples(results, doc, [])
-            logged.update(t for t in logs if "_self_translate_stage1_" in t)
-            log_file = logs.get(wanted)
-            if log_file is None:
-                continue
-            ident = model_identity.of_results(doc, sub.name)
-            cfg = doc.get("config") if isinstance(doc.get("config"), dict) else {}
-            found[(sub, ident.key)] = Stage1Log(ident.name, sub, results, log_file, ident, cfg)
-    return list(found.values()), sorted(logged), (problems if not any_results else [])
-
-
-def _stage1_run(task: str, source: str, lang: str) -> Stage1Log:
-    """The stage-1 log of `task` in the folder or results file of `SETTING`; SelfTranslateError
-    naming the stage-2 task and the setting when it is not there."""
-    path = _setting_path(task, source, lang)
-    wanted = stage1_task(source, lang)
-    holders, stage1, problems = _stage1_logs(path, wanted)
-    if len(holders) == 1:
-        return holders[0]
-    where = f"{SETTING}={path}"
-    if len(holders) > 1:
-        raise SelfTranslateError(
-            f"task {task}: {where} holds stage-1 samples of {wanted} from {len(holders)} models "
-            f"({'; '.join(f'{h.model} [{h.identity.describe()}] in {h.results}' for h in holders)}); point it at "
-            "one of those results files")
-    if stage1:
-        other = sorted({t.split("_self_translate_stage1_")[0] for t in stage1} - {source})
-        has = f"it has stage-1 samples of {', '.join(stage1)}" + (
-            f" (family {', '.join(other)}, not {source})" if other else "")
-    elif not problems:
-        has = "it has no stage-1 samples logs (was stage 1 run with --log_samples?)"
-    else:
-        has = "; ".join(str(p) for p in problems) or "no lm-eval results there"
-    raise SelfTranslateError(f"task {task}: {where} has no samples log of {wanted}: {has}")
-
-
-def translations_hash(translations: dict[str, str]) -> str:
-    """SHA-256 of the translations a stage 2 read ({text_id: translation}, sorted)."""
-    blob = json.dumps(sorted(translations.items()), ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
-
-
+# ------------------------------------------------- stage 2: reading stage 1's run (`stage1_reader`)
 def stage1_translations(task: str, source: str, lang: str, root) -> tuple[Stage1Log, Path, dict[str, str]]:
     """(stage-1 run, samples file, {text_id: the model's cleaned English translation}) after
     checking that each logged text is the data's text of the same id."""
-    stage1 = _stage1_run(task, source, lang)
+    stage1 = stage1_run(task, source, stage1_task(source, lang))
     path = stage1.samples
     texts = {t["text_id"]: t for t in stage1_texts(root, source, lang)}
     out: dict[str, str] = {}
@@ -320,23 +227,7 @@ def stage1_translations(task: str, source: str, lang: str, root) -> tuple[Stage1
     return stage1, path, out
 
 
-_CHECKPOINT_FACTS = ("model", "model_args", "model_sha", "model_revision")
 _READ: dict[str, dict] = {}  # stage-2 task -> the record of the stage 1 its dataset was built from
-
-
-def stage1_record(stage1: Stage1Log, translations: dict[str, str]) -> dict:
-    """What a stage-2 result records of the stage 1 it read (`STAGE1_RECORD`)."""
-    return {"results": str(stage1.results), "samples": str(stage1.samples), "model_name": stage1.model,
-            "config": {k: stage1.config[k] for k in _CHECKPOINT_FACTS if k in stage1.config},
-            "model_identity": stage1.identity.key, "texts": len(translations),
-            "translations_sha256": translations_hash(translations)}
-
-
-def stage1_identity(record) -> model_identity.ModelIdentity | None:
-    """The model identity of the stage 1 a stage-2 result recorded, None when it recorded none."""
-    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
-        return None
-    return model_identity.of_results({"config": record["config"], "model_name": record.get("model_name")})
 
 
 # ------------------------------------------------------------- stage 2: the docs

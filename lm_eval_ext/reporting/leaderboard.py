@@ -46,7 +46,8 @@ from lm_eval_ext import __version__, files
 from lm_eval_ext.reporting.document import md_cell
 from lm_eval_ext.formats.run_folder import Problem
 from lm_eval_ext.reporting.rows import row_key
-from lm_eval_ext.reporting.runs import Run, load_runs, model_columns, same_identity
+from lm_eval_ext.reporting.merge import same_identity
+from lm_eval_ext.reporting.runs import Run, load_runs, model_columns
 from lm_eval_ext.reporting.tables import HELPER_METRIC_SUFFIXES, family_means, metric_column
 
 ID_COLUMNS = ["run_id", "model", "model_type", "model_args", "date", "lm_eval_version",

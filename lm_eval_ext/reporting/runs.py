@@ -36,18 +36,15 @@ from pathlib import Path
 from typing import Iterator
 
 from lm_eval_ext import families, model_identity
-from lm_eval_ext.families import self_translate
+from lm_eval_ext.families import stage1_reader
 from lm_eval_ext.formats import judge_file
-from lm_eval_ext.formats.run_folder import (RESULTS_RE, Problem, find_results, item_scores, number, paired_samples,
-                                            read_results, read_samples, stamp, task_hash)
+from lm_eval_ext.formats.run_folder import (RESULTS_RE, SAMPLES_RE, Problem, find_results, item_scores, number,
+                                            paired_samples, read_results, read_samples, stamp, task_hash)
 from lm_eval_ext.model_identity import ModelIdentity
-from lm_eval_ext.reporting import comparability
+from lm_eval_ext.reporting import merge
 from lm_eval_ext.reporting.rows import split_lang_suffix, task_languages
 
 _NOT_METRICS = {"alias", "name", "sample_len", "sample_count", "samples", " "}
-# the sections of a results document keyed by task (or group): merged per task, the winner's entry
-_PER_TASK = ("results", "configs", "versions", "n-shot", "higher_is_better", "n-samples", "task_hashes", "groups",
-             "group_subtasks")
 
 
 @dataclass
@@ -78,7 +75,7 @@ class TaskInfo:
     def translated_by(self) -> ModelIdentity | None:
         """A self-translate stage 2: the model whose stage-1 translations it answered, as recorded."""
         meta = self.config.get("metadata") if isinstance(self.config.get("metadata"), dict) else {}
-        return self_translate.stage1_identity(meta.get(self_translate.STAGE1_RECORD))
+        return stage1_reader.stage1_identity(meta.get(stage1_reader.STAGE1_RECORD))
 
 
 @dataclass
@@ -230,29 +227,14 @@ def _unit(folder: Path, f: Path, doc: dict, problems: list[Problem]) -> list[Run
                            []).append(task)
     if len(origins) == 1:
         return [run]
-    return [_subset(run, set(tasks)) for tasks in origins.values()]
+    return [merge.subset(run, set(tasks)) for tasks in origins.values()]
 
 
-def _subset(run: Run, tasks: set[str]) -> Run:
-    """A run of some of `run`'s tasks (and the groups over them)."""
-    subtasks = run.data.get("group_subtasks") or {}
-    keep = set(tasks) | {g for g, leaves in subtasks.items() if isinstance(leaves, list) and set(leaves) & tasks}
-    data = {k: ({t: v for t, v in run.data[k].items() if t in keep} if k in _PER_TASK and isinstance(run.data[k], dict)
-                else run.data[k]) for k in run.data}
-    out = Run(path=run.path, results_files=list(run.results_files), data=data)
-    out.tasks = {t: i for t, i in run.tasks.items() if t in keep}
-    out.cells = [c for c in run.cells if c.task in keep]
-    out.samples = {t: p for t, p in run.samples.items() if t in keep}
-    out.sources = {t: p for t, p in run.sources.items() if t in keep}
-    out.undefined_tasks = {k: t for k, t in run.undefined_tasks.items() if t in keep}
-    out.undefined = {k: v for k, v in run.undefined.items() if k in out.undefined_tasks}
-    return out
-
-
-def load_run(folder: Path, files: list[Path], problems: list[Problem]) -> list[Run]:
+def load_run(folder: Path, files: list[Path], problems: list[Problem], whole_folder: bool = True) -> list[Run]:
     """The runs of one folder: each results file with its own samples logs; those of one model
-    merged (`merge_same_model`); different models (two lm_eval invocations with other model args
-    into one --output_path) kept apart as separate runs."""
+    merged (`merge.merge_same_model`); different models (two lm_eval invocations with other model args
+    into one --output_path) kept apart as separate runs. `whole_folder`: `files` are all the folder's
+    results files (not one given alone), so a samples log or judge file none of them explains is named."""
     units: list[Run] = []
     for f in files:
         doc = read_results(f, problems)
@@ -269,9 +251,27 @@ def load_run(folder: Path, files: list[Path], problems: list[Problem]) -> list[R
                               f"{', '.join(f.name for u in us for f in u.results_files)}" for us in models.values())
         problems.append(Problem(str(folder), f"results of {len(models)} different model configurations in one "
                                              f"folder ({described}); kept apart as separate runs"))
-    runs = merge_same_model(units, problems)
-    _add_judge(runs, problems)
+    if whole_folder:
+        _unpaired_logs(folder, units, problems)
+    runs = merge.merge_same_model(units, problems)
+    _add_judge(runs, problems, whole_folder)
     return runs
+
+
+def _unpaired_logs(folder: Path, units: list[Run], problems: list[Problem]) -> None:
+    """Samples logs whose invocation left no readable results file here: never lent to another run."""
+    paired = {p for u in units for p in u.samples.values()}
+    explained = {stamp(f) for u in units for f in u.results_files}
+    orphans: dict[str, list[Path]] = {}
+    for f in sorted(folder.glob("samples_*.jsonl")):
+        m = SAMPLES_RE.match(f.name)
+        if m and f not in paired and m["date"] not in explained:
+            orphans.setdefault(m["date"], []).append(f)
+    for date, logs in orphans.items():
+        problems.append(Problem(str(logs[0]), f"{len(logs)} samples log(s) of the invocation of {date} "
+                                              f"({', '.join(f.name for f in logs[:3])}{' …' if len(logs) > 3 else ''}) "
+                                              f"have no readable results file of that invocation here "
+                                              f"(results_{date}.json); their per-item scores are not used"))
 
 
 def load_runs(paths, problems: list[Problem] | None = None) -> tuple[list[Run], list[Problem]]:
@@ -280,7 +280,7 @@ def load_runs(paths, problems: list[Problem] | None = None) -> tuple[list[Run], 
     runs: list[Run] = []
     for p in paths:
         for folder, files in find_results(Path(p), problems):
-            runs.extend(load_run(folder, files, problems))
+            runs.extend(load_run(folder, files, problems, whole_folder=not Path(p).is_file()))
     _label(runs)
     return runs, problems
 
@@ -288,117 +288,13 @@ def load_runs(paths, problems: list[Problem] | None = None) -> tuple[list[Run], 
 def model_columns(runs: list[Run], problems: list[Problem]) -> list[Run]:
     """One run per model across folders (the report's columns, the leaderboard's rows): the runs
     of one model identity merged, per task the newest result winning where comparable."""
-    columns = merge_same_model(runs, problems)
+    columns = merge.merge_same_model(runs, problems)
     _label(columns)
     return columns
 
 
-# --------------------------------------------------------------------- merging one model's runs
-def _newest(run: Run) -> str:
-    return max((stamp(p) or "" for p in run.results_files), default="")
-
-
-def merge_same_model(runs: list[Run], problems: list[Problem]) -> list[Run]:
-    """Runs of one model identity (and stage-1 origin) merged: newest first, a run joins the
-    first merged run it is comparable with on every task both hold, else it stays apart (marked
-    with the difference). In each merged run a task's result, samples log and judge entries come
-    from the newest run holding it. Output in the order of the runs' first appearance."""
-    groups: dict[tuple, list[int]] = {}
-    for i, run in enumerate(runs):
-        other = run.answering
-        groups.setdefault((run.model_identity.key, other.key if other else None), []).append(i)
-    merged: list[tuple[int, Run]] = []
-    for indices in groups.values():
-        order = sorted(indices, key=lambda i: (_newest(runs[i]), i), reverse=True)  # later input breaks ties
-        columns: list[list[int]] = []
-        for i in order:
-            run, apart = runs[i], []
-            for col in columns:
-                diffs = _differences([runs[j] for j in col], run)
-                if not diffs:
-                    col.append(i)
-                    break
-                apart.append((runs[col[0]], diffs))
-            else:
-                columns.append([i])
-                for other, (task, diffs) in apart:
-                    why = f"{task}: {'; '.join(map(str, diffs))}"
-                    run.note = (run.note + "; " if run.note else "") + (
-                        f"same model as {_where(other)}, not merged: {why}")
-                    problems.append(Problem(_where(run), f"same model ({run.title}) as {_where(other)}, but {why}; "
-                                                         "not merged: both shown, marked"))
-        merged += [(min(col), _merge([runs[j] for j in col], problems)) for col in columns]
-    return [run for _, run in sorted(merged, key=lambda x: x[0])]
-
-
-def _where(run: Run) -> str:
-    return ", ".join(str(f) for f in run.results_files) if len(run.results_files) <= 2 else str(run.path)
-
-
-def _differences(column: list[Run], run: Run):
-    """(task, differences) of the first task `run` shares with a run of `column` that was produced
-    another way; None when every shared task is comparable."""
-    for member in column:
-        for task in sorted(set(member.tasks) & set(run.tasks)):
-            if member.tasks[task].is_group:
-                continue
-            diffs = comparability.task_differences(member, task, run, task)
-            if diffs:
-                return task, diffs
-    return None
-
-
-def _merge(column: list[Run], problems: list[Problem]) -> Run:
-    """One run of a model from `column` (newest first): per task everything from the newest run holding it."""
-    if len(column) == 1:
-        return column[0]
-    winners: dict[str, Run] = {}
-    for run in column:
-        for task in run.tasks:
-            winners.setdefault(task, run)
-    newest = column[0]
-    data = {k: v for k, v in newest.data.items() if k not in _PER_TASK}
-    for key in _PER_TASK:
-        section: dict = {}
-        for run in column:  # newest first: a name no winner has comes from the newest run holding it
-            for name, value in (run.data.get(key) or {}).items() if isinstance(run.data.get(key), dict) else ():
-                if winners.get(name, run) is run:
-                    section.setdefault(name, value)
-        if section or any(key in run.data for run in column):
-            data[key] = section
-    files = sorted({f for run in column for f in run.results_files}, key=lambda p: (p.name, str(p)))
-    out = Run(path=newest.path, results_files=files, data=data, _identity=newest.model_identity,
-              parts=[p for run in column for p in (run.parts or [run])])
-    oldest_first = list(reversed(column))
-    out.tasks = {t: r.tasks[t] for t, r in winners.items()}
-    out.cells = [c for r in oldest_first for c in r.cells if winners.get(c.task) is r]
-    out.samples = {t: r.samples[t] for t, r in winners.items() if t in r.samples}
-    out.sources = {t: r.sources[t] for t, r in winners.items() if t in r.sources}
-    for r in oldest_first:
-        for key, task in r.undefined_tasks.items():
-            if winners.get(task) is r:
-                out.undefined_tasks[key] = task
-                out.undefined[key] = r.undefined[key]
-        for f, doc in r.judge:
-            mine = {t: per for t, per in doc.tasks.items() if winners.get(t) is r}
-            if mine:
-                out.judge.append((f, replace(doc, tasks=mine)))
-        out.pairwise += r.pairwise
-    out.judge.sort(key=lambda x: x[0].name)
-    out.note = "; ".join(r.note for r in column if r.note)
-    for r in column[1:]:
-        replaced = sorted(t for t in r.tasks if winners[t] is not r and not r.tasks[t].is_group
-                          and winners[t].sources.get(t, Path()).parent != r.sources.get(t, Path()).parent)
-        if replaced:
-            by = sorted({str(winners[t].sources.get(t, winners[t].path)) for t in replaced})
-            problems.append(Problem(_where(r), f"{len(replaced)} task(s) ({', '.join(replaced[:6])}"
-                                               f"{' …' if len(replaced) > 6 else ''}) replaced by the newer result "
-                                               f"of the same model, produced the same way, in {', '.join(by)}"))
-    return out
-
-
 # --------------------------------------------------------------------- judge files
-def _add_judge(runs: list[Run], problems: list[Problem]) -> None:
+def _add_judge(runs: list[Run], problems: list[Problem], whole_folder: bool = True) -> None:
     """Judge files (``lm-eval-ext judge``) belong to the run whose results files they name; a
     judge entry counts only when the task's result (and samples log, when recorded) is the one
     the judge read. Judge results become cells ``judge/<protocol>`` of the judged task's family
@@ -414,8 +310,9 @@ def _add_judge(runs: list[Run], problems: list[Problem]) -> None:
             owners = sorted((r for r in runs if names & {p.name for p in r.results_files}),
                             key=lambda r: -len(names & {p.name for p in r.results_files}))
             if not owners:
-                problems.append(Problem(str(f), "names no results file of the run(s) here (it judged another run, "
-                                                "or was written before judge files named them); skipped"))
+                if whole_folder:  # (a results file given alone: the folder's other runs are not asked for)
+                    problems.append(Problem(str(f), "names no results file of the run(s) here (it judged another "
+                                                    "run, or was written before judge files named them); skipped"))
                 continue
             owner = owners[0]
             if attr == "judge":
@@ -428,14 +325,16 @@ def _add_judge(runs: list[Run], problems: list[Problem]) -> None:
 
 
 def _judged_here(f: Path, doc, run: Run, names: set[str], samples, problems: list[Problem]):
-    """`doc` with the task entries that judged this run's result of the task (None if none did)."""
+    """`doc` with the task entries that judged this run's outputs of the task: the samples log the
+    judge recorded is the run's (a file written before judges recorded logs: the results file the
+    task's result comes from is one the judge names); None if no entry did."""
     samples = samples if isinstance(samples, dict) else {}
     kept = {}
     for task, per in doc.tasks.items():
         source, log = run.sources.get(task), run.samples.get(task)
         if source is None:
             kept[task] = per  # not in the results: reported by _judge_cells
-        elif source.name not in names or (task in samples and (log is None or samples[task] != log.name)):
+        elif (log is None or samples[task] != log.name) if task in samples else source.name not in names:
             problems.append(Problem(str(f), f"task {task}: judged the outputs of {samples.get(task) or ', '.join(sorted(names))}, "
                                             f"not this run's ({log.name if log else source.name}); entry skipped"))
         else:
@@ -462,20 +361,6 @@ def _judge_cells(run: Run, problems: list[Problem]) -> None:
         ci = (float(entry.ci95[0]), float(entry.ci95[1])) if entry.ci95 else None
         run.cells.append(Cell(task, info.family, info.langs, f"judge/{proto},none",
                               Score(mean, number(entry.stderr), entry.n), None, ci))
-
-
-def same_identity(runs: list[Run]) -> list[tuple[Run, Run]]:
-    """(older, newer) for every run whose run id a newer run also has; newer = later results file
-    date (input order breaks ties)."""
-    groups: dict[str, list[Run]] = {}
-    for run in runs:
-        groups.setdefault(run.identity, []).append(run)
-    out = []
-    for same in groups.values():
-        if len(same) > 1:
-            newest = max(reversed(same), key=_newest)
-            out += [(r, newest) for r in same if r is not newest]
-    return out
 
 
 def _label(runs: list[Run]) -> None:
