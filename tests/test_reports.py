@@ -561,6 +561,34 @@ def test_each_results_file_of_a_shared_folder_is_read_with_its_own_samples(runs,
     assert row.split("|")[2].strip() == f"87.5 \\[{100 * ci_lo:.1f}, {100 * ci_hi:.1f}\\]", row
 
 
+def test_a_judge_file_belongs_to_the_run_it_judged(runs, tmp_path):
+    """The judge run on one results file of a shared folder: its judge cells belong to that run
+    (given alone or in the folder), never to the other configuration beside it."""
+    folder = tmp_path / "model-a"
+    shutil.copytree(runs["shared"], folder)
+    first, second = sorted(folder.glob("results_*.json"))
+
+    with ScriptedServer(lambda kind, payload: "Checks out.\nCorrect: yes\nSupported: yes") as server:
+        p = run_cli(["lm-eval-ext", "judge", str(first), "--judge-url", server.base_url, "--judge-model", "scripted",
+                     "--tasks", "mgsm_direct_de", "--cache", str(tmp_path / "judge.sqlite")])
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    from lm_eval_ext.reporting.runs import load_runs
+
+    def judge_cells(*paths):
+        loaded, _ = load_runs(list(paths))
+        return {r.results_files[-1].name: [c.task for c in r.cells if c.metric.startswith("judge/")] for r in loaded}
+
+    assert judge_cells(second) == {second.name: []}
+    assert judge_cells(first) == {first.name: ["mgsm_direct_de"]}
+    assert judge_cells(folder) == {first.name: ["mgsm_direct_de"], second.name: []}
+    # the judge records the results file and the samples log it read
+    (judged,) = folder.glob("judge_results_*.json")
+    record = json.loads(judged.read_text())["provenance"]["run"]
+    date = first.name[len("results_"):-len(".json")]
+    assert record["results_files"] == [first.name]
+    assert record["samples"]["mgsm_direct_de"] == f"samples_mgsm_direct_de_{date}.jsonl"
+
+
 def test_a_samples_log_changed_after_the_run_is_not_used(runs, tmp_path):
     """A log appended to after the run no longer matches the task hash lm-eval recorded: its
     per-item scores are off, with a Problem saying why; the results' own numbers stay."""
