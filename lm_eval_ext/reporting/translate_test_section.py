@@ -114,7 +114,7 @@ def sections(runs: list[Run], lines_of, iters: int = bootstrap.DEFAULT_ITERS) ->
                     delta, lo, hi, n = bootstrap.paired_bootstrap(a, b, iters=iters)
                     gap = f"{delta:+.3f} [{lo:+.3f}, {hi:+.3f}] (n={n})"
                 else:
-                    gap = f"{self_tr[1] - native[1]:+.3f} (no paired samples)"
+                    gap = f"{self_tr[1] - native[1]:+.3f} (no paired samples: the difference of the columns)"
                 rows.append(Row([Cell(lang_label(lang), header=True), Cell(_with_n(native)),
                                  Cell(_with_n(en_cot)), Cell(_with_n(self_tr)), Cell(gap),
                                  Cell(_fmt(chrf[1], 1.0, 1) if chrf else "—")]))
@@ -131,9 +131,9 @@ def sections(runs: list[Run], lines_of, iters: int = bootstrap.DEFAULT_ITERS) ->
                 f"English ceiling ({proto.native.format(lang='en')}): {_fmt(ceiling[1]) if ceiling else 'not run'}. "
                 f"Metric: {metric}; n = the items a value is over. Gap = self-translate − native, paired bootstrap "
                 f"95% CI over the items both scored, n of them ({bootstrap.signature(iters)})."))
-            head = ["language", "native", "English-CoT" if proto.english_cot else "—", "self-translate",
-                    "gap self-translate − native [95% CI]", "stage-1 chrF++"]
-            blocks.append(Table(head, rows, caption=f"{proto.source}: {metric}", cls="scores"))
+            columns = ["language", "native", "English-CoT" if proto.english_cot else "—", "self-translate",
+                       "gap self-translate − native [95% CI]", "stage-1 chrF++"]
+            blocks.append(Table(columns, rows, caption=f"{proto.source}: {metric}", cls="scores"))
             shown = [(name, vals) for name, vals in series.items() if any(v is not None for v in vals)]
             if ceiling:
                 shown.append(("English ceiling", [ceiling[1]] * len(cats)))
