@@ -216,7 +216,8 @@ def patch_evaluator_config(module) -> None:
     def process_tasks(self, *args, **kwargs):
         task_manager = original(self, *args, **kwargs)
         check_selected(getattr(self, "tasks", None), limit=getattr(self, "limit", None),
-                       model_args=getattr(self, "model_args", None))
+                       model_args=getattr(self, "model_args", None), samples=getattr(self, "samples", None),
+                       cache_requests=getattr(self, "cache_requests", None), model=getattr(self, "model", None))
         return task_manager
 
     process_tasks.__doc__ = original.__doc__
@@ -255,9 +256,10 @@ def patch_result_collection(module) -> None:
     module._collect_results = _collect_results
 
 
-def check_selected(names, limit=None, model_args=None) -> None:
-    """Check the data of every one of our tasks among `names` (before a model loads); `limit` and
-    `model_args` of the run go to the families' preflight checks (self-translate stage 2)."""
+def check_selected(names, limit=None, model_args=None, **run) -> None:
+    """Check the data of every one of our tasks among `names` (before a model loads); `limit`,
+    `model_args` and the rest of the run's settings (`samples`, `cache_requests`, `model`) go to the
+    families' preflight checks (self-translate stage 2)."""
     from lm_eval_ext import families
 
     index = task_index()
@@ -268,7 +270,7 @@ def check_selected(names, limit=None, model_args=None) -> None:
             entry = index[leaf]
             kwargs = (entry.cfg or {}).get("dataset_kwargs") or {}
             if kwargs.get("family"):
-                families.check_available(**{"task": leaf, **kwargs}, limit=limit, model_args=model_args)
+                families.check_available(**{"task": leaf, **kwargs}, limit=limit, model_args=model_args, **run)
 
 
 # ------------------------------------------------------- results annotation

@@ -608,6 +608,48 @@ def test_a_partial_rescore_carries_valid_earlier_values_forward(en_x_run, mt_mod
     assert all(math.isfinite(row[f"flores/en-{languages.get(t).code}/comet:translation"]) for t in TARGETS)
 
 
+def _own_pairs(results_file: Path, task: str) -> list[tuple[str, str, str]]:
+    """(source, hypothesis, reference) of the samples log written with `results_file`."""
+    date = results_file.name[len("results_"):-len(".json")]
+    lines = [json.loads(x) for x in (results_file.parent / f"samples_{task}_{date}.jsonl").read_text().splitlines()]
+    return [("", s["filtered_resps"][0], s["doc"]["reference"]) for s in sorted(lines, key=lambda s: s["doc_id"])]
+
+
+def test_rescore_of_a_results_file_given_alone_scores_its_own_samples(en_x_run, mt_models, tmp_path):
+    """A second configuration of the model (seed 7, another translation of every sentence) into
+    the same folder; rescoring the first results file alone scores the first run's translations,
+    the samples logs written with it, not the newest logs of the folder."""
+    folder = _fresh_run_copy(en_x_run, tmp_path)
+    (first,) = _results_files(folder)
+    tasks = [f"flores_{EN}-{t}" for t in TARGETS[:2]]
+    with ScriptedServer(lambda kind, payload: "Nothing to translate here.") as server:
+        proc = run_cli([
+            "lm_eval", "run", "--model", "local-chat-completions",
+            "--model_args", f"model=scripted,base_url={server.base_url}/chat/completions,num_concurrent=4,seed=7",
+            "--tasks", ",".join(tasks), "--limit", str(LIMIT), "--apply_chat_template", "--log_samples",
+            "--output_path", str(folder.parent)], env={**en_x_run["env"], "LM_EVAL_EXT_COMET": "off"})
+        assert proc.returncode == 0, proc.stderr[-4000:]
+    (_, second) = _results_files(folder)
+    env = {**en_x_run["env"], "LM_EVAL_EXT_BLEURT": f"{mt_models['bleurt']};batch_size=8"}
+    proc = run_cli(["lm-eval-ext", "rescore", str(first), "--metrics", "bleurt"], env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    new_file = Path(next(line.split(" ", 1)[1] for line in proc.stdout.splitlines() if line.startswith("wrote ")))
+    new = json.loads(new_file.read_text())
+    record = new["lm_eval_ext_rescore"]
+    assert record["rescored_from"] == [first.name]
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in env.items():
+            mp.setenv(k, v)
+        for task in tasks:
+            own, other = _own_pairs(first, task), _own_pairs(second, task)
+            assert own != other
+            want, not_this = neural.score("bleurt", own), neural.score("bleurt", other)
+            assert new["results"][task]["bleurt,translation"] == pytest.approx(want, abs=1e-6), task
+            assert abs(want - not_this) > 1e-3
+            assert record["samples"][task] == f"samples_{task}_{first.name[len('results_'):-len('.json')]}.jsonl"
+    neural.reset()
+
+
 def test_rescore_reads_a_damaged_folder_like_the_reports(en_x_run, mt_models, tmp_path):
     folder = _fresh_run_copy(en_x_run, tmp_path)
     (results_file,) = _results_files(folder)

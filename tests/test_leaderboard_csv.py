@@ -241,6 +241,29 @@ def test_two_folders_of_one_run_get_one_message(tasks, tmp_path):
     p = leaderboard(a, b, "--format", "csv")
     assert p.returncode == 0, p.stderr
     warnings = [line for line in p.stderr.splitlines() if "warning" in line]
-    assert len(warnings) == 1 and "the newer one is kept" in warnings[0], p.stderr
+    assert len(warnings) == 1 and "replaced by the newer result of the same model" in warnings[0], p.stderr
     assert "both are shown" not in p.stderr
     assert len(list(csv.DictReader(io.StringIO(p.stdout)))) == 2  # the signature row and one run
+
+
+def test_one_model_produced_two_ways_is_shown_twice_marked(tasks, tmp_path):
+    """Two folders of one model with the same tasks, one of them run 5-shot: the newer result does
+    not replace the older (they were not produced the same way); both are shown, marked with the
+    difference: two leaderboard rows, two report columns."""
+    (a,) = make_runs(tmp_path / "x", tasks, ["org/same"])
+    (b,) = make_runs(tmp_path / "y", tasks, ["org/same"])
+    rf = next(b.glob("results_*.json"))
+    doc = json.loads(rf.read_text())
+    doc["n-shot"] = {t: 5 for t in doc["results"]}
+    rf.write_text(json.dumps(doc))
+    p = leaderboard(a, b, "--format", "json")
+    assert p.returncode == 0, p.stderr
+    rows = json.loads(p.stdout)["rows"]
+    assert len(rows) == 2 and len({r["run_id"] for r in rows}) == 2, rows
+    assert "not merged" in p.stderr and "num_fewshot 5 vs none" in p.stderr, p.stderr
+    out = tmp_path / "rep"
+    p = run_cli(["lm-eval-ext", "report", str(a), str(b), "-o", str(out)])
+    assert p.returncode == 0, p.stderr
+    runs_table = (out / "report.md").read_text(encoding="utf-8").split("## Runs")[1].split("\n## ")[0]
+    columns = [line for line in runs_table.splitlines() if line.startswith("| org/same")]
+    assert len(columns) == 2 and sum("not merged: xquad_de: num_fewshot" in line for line in columns) == 1, columns

@@ -94,6 +94,41 @@ def test_cache_stays_here_and_only_misses_reach_the_worker(via_side, reference):
     assert sc.model_calls == 4  # the one new triple
 
 
+def _reporting_another_version(side: str, folder) -> str:
+    """A side interpreter that reports unbabel-comet 9.9.9: the real one, with a distribution
+    record of that version first on its path (importlib.metadata finds it before the real one),
+    running the very same comet code."""
+    record = folder / "fake" / "unbabel_comet-9.9.9.dist-info"
+    record.mkdir(parents=True)
+    (record / "METADATA").write_text("Metadata-Version: 2.1\nName: unbabel-comet\nVersion: 9.9.9\n")
+    wrapper = folder / "python-comet-9.9.9"
+    wrapper.write_text(f'#!/bin/sh\nPYTHONPATH="{record.parent}${{PYTHONPATH:+:$PYTHONPATH}}" exec "{side}" "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+def test_a_scorer_version_change_scores_again(via_side, reference, side, tmp_path, monkeypatch):
+    """One score cache, two side environments that differ in unbabel-comet's version: the second
+    worker scores the triples itself (a cached value of 2.2.7 never comes back as 9.9.9's), and
+    each environment finds its own scores again."""
+    triples, _ = reference
+    first = neural.segment_scores("comet", triples[:8])
+    old = neural.scorer("comet")
+    assert old.model_calls == 1 and "comet:2.2.7" in neural.signature("comet")
+    monkeypatch.setenv(neural.SIDE_PYTHON_ENV, _reporting_another_version(side, tmp_path))
+    again = neural.segment_scores("comet", triples[:8])
+    new = neural.scorer("comet")
+    assert new is not old and "comet:9.9.9" in neural.signature("comet")
+    assert new.model_calls == 1  # asked to score: the cache held no score of this scorer
+    assert again == pytest.approx(first, abs=1e-5)  # the same code underneath
+    monkeypatch.setenv(neural.SIDE_PYTHON_ENV, side)
+    assert neural.segment_scores("comet", triples[:8]) == first and neural.scorer("comet") is old
+    assert old.model_calls == 1 and new.model_calls == 1  # both from the cache now
+    monkeypatch.setenv(neural.SIDE_PYTHON_ENV, _reporting_another_version(side, tmp_path / "again"))
+    neural.segment_scores("comet", triples[:8])
+    assert neural.scorer("comet").model_calls == 0  # another path to the same environment: its scores
+
+
 def test_a_worker_dying_mid_request_costs_the_metric_not_the_run(via_side, reference):
     triples, ref = reference
     neural.segment_scores("bleurt", [("", h, r) for _, h, r in triples[:4]])

@@ -71,15 +71,17 @@ def parallel_families() -> list[Family]:
 
 
 def check_available(task: str | None = None, family: str = "", limit=None, model_args=None, preflight=True,
-                    **kwargs) -> None:
+                    samples=None, cache_requests=None, model=None, **kwargs) -> None:
     """Raise DataNotFoundError when local data is selected and a file is missing, or (`preflight`:
-    before a model loads) when the family's `preflight` finds a problem (`limit`, `model_args`: the run's).
+    before a model loads) when the family's `preflight` finds a problem (`limit`, `model_args`,
+    `samples`, `cache_requests`, `model`: the run's, as lm-eval's EvaluatorConfig holds them).
 
     Hub data cannot be checked without a download; it fails at load time with
     the hub's own message."""
     fam = get(family)
     if preflight and fam.preflight is not None:
-        fam.preflight(task=task, limit=limit, model_args=model_args, **kwargs)
+        fam.preflight(task=task, limit=limit, model_args=model_args, samples=samples, cache_requests=cache_requests,
+                      model=model, **kwargs)
     root = local_root()
     if root is None:
         return

@@ -120,7 +120,8 @@ class Family:
     parallel: Parallel | None = None  # the consistency adapter (parallel items only)
     annotate: Callable[..., None] | None = None  # run-time metadata into the results (plugin.annotate_results)
     rescore: Rescore | None = None
-    # checks beyond the data files, before a model loads: (task=, limit=, model_args=, **dataset_kwargs);
+    # checks beyond the data files, before a model loads: (task=, limit=, model_args=, samples=,
+    # cache_requests=, model=, **dataset_kwargs);
     # raises DataNotFoundError (self-translate stage 2: the stage-1 run it reads)
     preflight: Callable[..., None] | None = None
     # the docs hold an earlier run's outputs (self-translate stage 2: the model's translations), so

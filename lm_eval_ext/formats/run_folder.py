@@ -3,8 +3,10 @@
 - ``results_<date>.json``: one per ``lm_eval`` invocation (`RESULTS_RE`); its shape is
   checked by `shape_problem` and read by `read_results`;
 - ``samples_<task>_<date>.jsonl`` (``--log_samples``): one per task and invocation, named
-  with the date of the results file written by the same invocation (`SAMPLES_RE`, `stamp`);
-  read line by line by `read_samples`, per-item scores by `item_scores`.
+  with the date of the results file written by the same invocation (`SAMPLES_RE`, `stamp`):
+  `paired_samples` pairs them with that file, `task_hash` checks a log against the hash lm-eval
+  recorded in it (``task_hashes``); read line by line by `read_samples`, per-item scores by
+  `item_scores`.
 
 Family-agnostic and ground floor: the run model built from these files (`reporting.runs`),
 self-translate's stage-1 reader and the judge all read through here. Bad input never
@@ -18,6 +20,7 @@ file would block a reader forever, so it is named and skipped.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -214,7 +217,7 @@ def _walk(root: Path, problems: list[Problem]):
                 sub.append(p)
             elif stat.S_ISREG(mode):
                 yield p
-            elif RESULTS_RE.match(entry.name):  # samples logs: find_samples names them
+            elif RESULTS_RE.match(entry.name):  # samples logs: paired_samples names them
                 problems.append(Problem(str(p), f"is {file_kind(mode)}, not a regular file; skipped"))
         stack.extend(reversed(sub))
 
@@ -224,39 +227,83 @@ def _is_within(folder: Path, path: Path) -> bool:
     return folder in path.parents
 
 
-def merge_results(docs: list[dict]) -> dict:
-    """Results documents of one configuration merged, the later document winning per task."""
-    if len(docs) == 1:
-        return docs[0]
-    merged: dict = {}
-    for doc in docs:
-        for key, value in doc.items():
-            if isinstance(value, dict) and isinstance(merged.get(key), dict):
-                merged[key] = {**merged[key], **value}
-            else:
-                merged[key] = value
-    return merged
-
-
 # ------------------------------------------------------------------ samples logs
-def find_samples(folder: Path, problems: list[Problem] | None = None) -> dict[str, list[Path]]:
-    """{task: its samples logs in the folder, oldest first}; one that is not a regular file
-    (a FIFO, a device) is left out, and named in `problems` when given."""
-    files: dict[str, list[Path]] = {}
-    for f in folder.glob("samples_*.jsonl"):
+RESCORE_RECORD = "lm_eval_ext_rescore"  # what `lm-eval-ext rescore` adds to the results file it writes
+_HASH_FIELDS = ("doc_hash", "prompt_hash", "target_hash")
+
+
+def paired_samples(results: Path, doc: dict, problems: list[Problem]) -> dict[str, Path]:
+    """{task: the samples log written by the invocation that wrote `results`}, by lm-eval's own
+    naming: one invocation names its results file and its samples logs with one date
+    (``EvaluationTracker.date_id``), so a log pairs with exactly one results file, never with
+    "the newest in the folder". A results file written by ``lm-eval-ext rescore`` has no logs of
+    its own: its record names the logs its numbers were computed from. A log of the invocation
+    for a task the results file does not hold is a Problem."""
+    folder = results.parent
+    record = doc.get(RESCORE_RECORD)
+    if isinstance(record, dict):
+        return _rescored_samples(results, record, doc, problems)
+    date = stamp(results)
+    if date is None:
+        return {}
+    tasks = set(doc.get("results") or {}) | set(doc.get("configs") or {})
+    out: dict[str, Path] = {}
+    for f in sorted(folder.glob(f"samples_*_{date}.jsonl")):
         m = SAMPLES_RE.match(f.name)
-        if m:
-            try:
-                mode = f.stat().st_mode
-            except OSError:
-                mode = None
-            if mode is None or not stat.S_ISREG(mode):
-                if problems is not None:
-                    what = f"is {file_kind(mode)}, not a regular file" if mode is not None else "cannot be read"
-                    problems.append(Problem(str(f), f"{what}; samples skipped"))
-                continue
-            files.setdefault(m["task"], []).append(f)
-    return {task: sorted(fs, key=lambda p: p.name) for task, fs in sorted(files.items())}
+        if not m or m["date"] != date:
+            continue
+        try:
+            mode = f.stat().st_mode
+        except OSError:
+            mode = None
+        if mode is None or not stat.S_ISREG(mode):  # a FIFO or device would block a reader
+            what = f"is {file_kind(mode)}, not a regular file" if mode is not None else "cannot be read"
+            problems.append(Problem(str(f), f"{what}; samples skipped"))
+            continue
+        if m["task"] not in tasks:
+            problems.append(Problem(str(f), f"samples for task {m['task']!r}, which is not in the run's results "
+                                            f"({results.name}, written with it); samples skipped"))
+            continue
+        out[m["task"]] = f
+    return out
+
+
+def _rescored_samples(results: Path, record: dict, doc: dict, problems: list[Problem]) -> dict[str, Path]:
+    """The logs a rescored results file names (``samples``: {task: log}); a record written before
+    it named them: for each task the log of the newest results file it was rescored from."""
+    folder = results.parent
+    named = record.get("samples")
+    out: dict[str, Path] = {}
+    if isinstance(named, dict):
+        for task, name in named.items():
+            path = folder / Path(str(name)).name
+            if path.is_file():
+                out[str(task)] = path
+            else:
+                problems.append(Problem(str(results), f"task {task}: the samples log {name} its numbers were "
+                                                      "computed from is not in the folder; per-item scores off"))
+        return out
+    sources = [stamp(Path(str(n))) for n in record.get("rescored_from") or [] if isinstance(n, str)]
+    for task in doc.get("results") or {}:
+        for date in reversed([d for d in sources if d]):
+            path = folder / f"samples_{task}_{date}.jsonl"
+            if path.is_file():
+                out[task] = path
+                break
+    return out
+
+
+def task_hash(lines: list[dict]) -> str | None:
+    """lm-eval's hash of a task's logged samples (``EvaluationTracker.save_results_aggregated``:
+    SHA-256 of the doc, prompt and target hashes of every line, in order), None when a line
+    lacks them (an older lm-eval)."""
+    parts = []
+    for line in lines:
+        values = [line.get(k) for k in _HASH_FIELDS]
+        if not all(isinstance(v, str) for v in values):
+            return None
+        parts.append("".join(values))
+    return hashlib.sha256("".join(parts).encode("utf-8")).hexdigest()
 
 
 def read_samples(path: Path, problems: list[Problem] | None = None, limit: int | None = None) -> list[dict]:

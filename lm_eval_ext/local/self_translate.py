@@ -4,9 +4,12 @@ The model is built once with lm-eval's own registry (any backend: hf, vllm,
 local-completions, local-chat-completions, ...). Stage 1 (``<family>_self_translate_stage1_<l>``)
 and stage 2 (``<family>_self_translate_<l>``) run through ``lm_eval.simple_evaluate`` with that
 model object and are saved by lm-eval's own ``EvaluationTracker``, as ``lm_eval --output_path OUT``
-saves them: both into ``OUT/<model>/`` (the same model and arguments, so the run-folder reader
-merges the two results files into one run). Stage 2 reads stage 1 from that folder through
-``LM_EVAL_EXT_SELF_TRANSLATE_FROM``, exactly as the two-command route does.
+saves them: both into ``OUT/<model>/`` (the same model, so the run-folder reader merges the two
+results files into one run). Stage 2 reads stage 1 from the results file stage 1 just wrote
+through ``LM_EVAL_EXT_SELF_TRANSLATE_FROM``, exactly as the two-command route does (a folder that
+already holds stage-1 runs of other settings is no obstacle). Before stage 1 the command says
+whether OUT already holds a usable stage 1 of this model (same model identity, same data, every
+text the items need); ``--reuse-stage1`` then answers it instead of translating again.
 
 ``--limit N`` is the number of items stage 2 evaluates per language; stage 1 translates exactly
 the texts those items need (for XQuAD each paragraph once and the questions).
@@ -19,6 +22,7 @@ from the folder it names.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -26,6 +30,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from lm_eval_ext import model_identity
 from lm_eval_ext.exit_codes import ExitCode
 from lm_eval_ext.families import self_translate as st
 
@@ -133,7 +138,8 @@ def requested(pairs, stage: int, tasks: dict[str, list[int]]) -> list[str]:
 
 def _evaluate(lm, args, pairs, stage: int, tasks: dict[str, list[int]], out: Path) -> tuple[dict, Path]:
     """One stage through lm-eval (`tasks`: the doc indices of each language task), saved by
-    lm-eval's tracker into OUT/<model>/; returns the results and that folder."""
+    lm-eval's tracker into OUT/<model>/; returns the results and the results file written (a
+    non-zero rank of a distributed run, which writes nothing: OUT)."""
     from lm_eval import simple_evaluate
     from lm_eval.loggers import EvaluationTracker
 
@@ -151,7 +157,45 @@ def _evaluate(lm, args, pairs, stage: int, tasks: dict[str, list[int]], out: Pat
     tracker.save_results_aggregated(results=results, samples=samples)
     for task in results["configs"]:
         tracker.save_results_samples(task_name=task, samples=samples[task])
-    return results, out / str(tracker.general_config_tracker.model_name_sanitized)
+    folder = out / str(tracker.general_config_tracker.model_name_sanitized)
+    return results, folder / f"results_{tracker.date_id}.json"
+
+
+def usable_stage1(out: Path, model: str, model_args: str, stage2: dict[str, list[int]]) -> Path | None:
+    """The newest results file under `out` of a stage 1 of this model (its identity) that every
+    stage-2 task of the plan can read: same data, every text its items need."""
+    from lm_eval_ext.families.base import DataNotFoundError
+    from lm_eval_ext.formats import run_folder
+
+    wanted = model_identity.identity(model, model_args).key
+    found = []
+    for _, files in run_folder.find_results(out, []):
+        for path in files:
+            doc = run_folder.read_results(path, [])
+            cfg = (doc or {}).get("config") or {}
+            # the checkpoint as the arguments name it: a recorded hub sha is not known before loading
+            if doc is None or model_identity.identity(cfg.get("model"), cfg.get("model_args"), {
+                    "model_revision": cfg.get("model_revision")}).key != wanted:
+                continue
+            if all(st.stage1_task(*task.split("_self_translate_")) in (doc.get("results") or {}) for task in stage2):
+                found.append(path)
+    saved = os.environ.get(st.SETTING)
+    try:
+        for path in sorted(found, key=lambda p: p.name, reverse=True):
+            os.environ[st.SETTING] = str(path)
+            try:
+                for task, docs in stage2.items():
+                    source, lang = task.split("_self_translate_")
+                    st.preflight(task, source, lang, samples={task: docs})
+            except DataNotFoundError:
+                continue
+            return path
+    finally:
+        if saved is None:
+            os.environ.pop(st.SETTING, None)
+        else:
+            os.environ[st.SETTING] = saved
+    return None
 
 
 def _fmt(value) -> str:
@@ -185,23 +229,38 @@ def run(args) -> int:
         print(f"lm-eval-ext self-translate: error: --output_path {out}: {err.strerror or err}", file=sys.stderr)
         return ExitCode.BAD_INPUT
 
+    reusable = usable_stage1(out, args.model, args.model_args, stage2)
     print(f"[1/3] loading {args.model} ({args.model_args}) once for both stages", flush=True)
     try:
         lm = _backend(args.model).create_from_arg_string(
             args.model_args, {"batch_size": args.batch_size, "max_batch_size": args.max_batch_size,
                               "device": args.device})
         ranks = Ranks()
-        print(f"[2/3] stage 1: the model translates {sum(map(len, stage1.values()))} texts into English", flush=True)
-        res1, folder = _evaluate(lm, args, pairs, 1, stage1, out)
-        # lm-eval gathers stage 1 to rank 0, which saved it: it checks it, the other ranks wait for its word
-        word = ranks.share(_check_stage1(folder, stage2) if ranks.rank == 0 else None)
+        if ranks.rank == 0 and reusable is not None:
+            print(f"{out} already holds a usable stage 1 of this model: {reusable}"
+                  + ("; reused (--reuse-stage1)" if args.reuse_stage1 else "; --reuse-stage1 answers it instead of "
+                     "translating again"), flush=True)
+        elif ranks.rank == 0 and args.reuse_stage1:
+            print(f"--reuse-stage1: {out} holds no stage 1 of this model covering these items; running stage 1",
+                  flush=True)
+        if reusable is not None and args.reuse_stage1:
+            res1, results1 = json.loads(reusable.read_text(encoding="utf-8")), reusable
+            print("[2/3] stage 1: reused", flush=True)
+        else:
+            print(f"[2/3] stage 1: the model translates {sum(map(len, stage1.values()))} texts into English",
+                  flush=True)
+            res1, results1 = _evaluate(lm, args, pairs, 1, stage1, out)
+        # lm-eval gathers stage 1 to rank 0, which saved it: it checks it, the other ranks wait for its word.
+        # Stage 2 reads the stage 1 just written (or reused), never "the model's folder": it may hold
+        # stage-1 runs of other settings
+        word = ranks.share(_check_stage1(results1, stage2) if ranks.rank == 0 else None)
         if word["error"]:
             raise DataNotFoundError(word["error"])
         os.environ[st.SETTING] = word["setting"]
-        if ranks.rank == 0:
-            print(f"      saved in {folder}", flush=True)
+        if ranks.rank == 0 and not (reusable is not None and args.reuse_stage1):
+            print(f"      saved in {results1}", flush=True)
         print(f"[3/3] stage 2: the model answers its {sum(map(len, stage2.values()))} English texts", flush=True)
-        res2, _ = _evaluate(lm, args, pairs, 2, stage2, out)
+        res2, results2 = _evaluate(lm, args, pairs, 2, stage2, out)
     except (BadInput, DataNotFoundError) as err:
         print(f"lm-eval-ext self-translate: error: {err}", file=sys.stderr)
         return ExitCode.BAD_INPUT
@@ -214,8 +273,8 @@ def run(args) -> int:
     if ranks.rank != 0:  # rank 0 saved both stages and reports them
         return ExitCode.OK
     _print_table(pairs, res1, res2)
-    print(f"\nlm-eval output (one run: stage 1 and stage 2): {folder}")
-    print(f"  two-command equivalent: {st.SETTING}={folder} lm_eval ... --tasks "
+    print(f"\nlm-eval output (one run: stage 1 and stage 2): {results2.parent}")
+    print(f"  two-command equivalent: {st.SETTING}={results1} lm_eval ... --tasks "
           f"{','.join(stage2)} --limit {args.limit or 'none'}")
     print(f"wall time: {time.time() - started:.0f} s")
     return ExitCode.OK
@@ -234,16 +293,17 @@ def _backend(name: str):
         raise BadInput(f"--model {name}: the backend cannot be loaded here ({type(err).__name__}: {err})") from None
 
 
-def _check_stage1(folder: Path, stage2: dict[str, list[int]]) -> dict:
-    """Rank 0's word for every rank: the stage-1 setting of stage 2, and the error of the checks
-    `lm_eval` makes before a model loads, now that stage 1 exists (None: fine)."""
+def _check_stage1(results: Path, stage2: dict[str, list[int]]) -> dict:
+    """Rank 0's word for every rank: the stage-1 setting of stage 2 (the results file stage 1
+    wrote or the one reused), and the error of the checks `lm_eval` makes before a model loads,
+    now that stage 1 exists (None: fine)."""
     from lm_eval_ext.families.base import DataNotFoundError
 
-    os.environ[st.SETTING] = str(folder)
+    os.environ[st.SETTING] = str(results)
     try:
         for task, docs in stage2.items():
             source, lang = task.split("_self_translate_")
-            st.preflight(task, source, lang, limit=len(docs))
+            st.preflight(task, source, lang, samples={task: docs})
     except DataNotFoundError as err:
         return {"setting": os.environ[st.SETTING], "error": str(err)}
     return {"setting": os.environ[st.SETTING], "error": None}
@@ -298,4 +358,6 @@ def add_parser(sub, func) -> None:
     p.add_argument("--gen_kwargs", help="as for lm_eval, e.g. max_gen_toks=1024 (both stages)")
     p.add_argument("--seed", type=int, default=1234, help="lm-eval's seeds (few-shot sampling; default 1234)")
     p.add_argument("--output_path", required=True, help="output folder (lm_eval --output_path)")
+    p.add_argument("--reuse-stage1", action="store_true", help="answer a stage 1 of this model already in "
+                   "--output_path (same model identity and data, covering the items) instead of translating again")
     p.set_defaults(func=func)

@@ -105,11 +105,6 @@ class _Scorer:
         self.batch_size = cfg.batch_size or DEFAULT_BATCH_SIZE[self.device]
         self.model_calls = 0  # batches run (tests: a cached re-score makes none)
 
-    @property
-    def model_key(self) -> str:
-        path = Path(self.cfg.model).expanduser()
-        return str(path.resolve()) if path.exists() else self.cfg.model
-
     def signature(self) -> str:
         # Written by hand, not with `lm_eval_ext.signature.Signature`: this module is loaded by
         # path in the side environment, where lm_eval_ext is not importable. The string keeps

@@ -46,9 +46,9 @@ from lm_eval_ext.exit_codes import ExitCode
 from lm_eval_ext.metrics import bootstrap
 from lm_eval_ext.reporting import comparability
 from lm_eval_ext.reporting.document import md_cell
-from lm_eval_ext.formats.run_folder import Problem, item_scores, read_samples
+from lm_eval_ext.formats.run_folder import Problem, item_scores
 from lm_eval_ext.reporting.rows import row_key
-from lm_eval_ext.reporting.runs import Run, judge_item_scores, kind_of, load_runs
+from lm_eval_ext.reporting.runs import Run, judge_item_scores, kind_of, load_runs, sample_lines
 from lm_eval_ext.reporting.tables import (HELPER_METRIC_SUFFIXES, family_means, item_key_of, keyed_item_scores,
                                           mean_statistics, metric_label)
 
@@ -129,7 +129,7 @@ def _selected(run: Run, metrics: list[str] | None, all_metrics: bool) -> set[tup
 
 
 class _Lines:
-    """Samples logs read once per (run, task)."""
+    """Samples logs read once per (run, task), each checked against its results file (`runs.sample_lines`)."""
 
     def __init__(self, problems):
         self.problems, self._cache = problems, {}
@@ -137,7 +137,7 @@ class _Lines:
     def __call__(self, run: Run, task: str) -> list[dict]:
         key = (id(run), task)
         if key not in self._cache:
-            self._cache[key] = read_samples(run.samples[task], self.problems) if task in run.samples else []
+            self._cache[key] = sample_lines(run, task, self.problems)
         return self._cache[key]
 
 

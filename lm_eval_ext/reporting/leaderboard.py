@@ -1,4 +1,5 @@
-"""``lm-eval-ext leaderboard RUN_DIR... --csv OUT.csv``: one row per run.
+"""``lm-eval-ext leaderboard RUN_DIR... --csv OUT.csv``: one row per model (`runs.model_columns`:
+the runs of one model identity merged across folders, as the report's columns).
 
 Column scheme (stable; documented in reports/README.md):
 
@@ -22,16 +23,20 @@ then score columns ``<task family>/<row>/<metric>``, sorted:
   lm-eval's ``none`` filter.
 
 Values are raw (accuracy 0-1, BLEU 0-100), full precision; an empty cell means
-the run has no such number.
+the run has no such number. ``model`` is the model as recorded, or ``<model> answering
+<other model>'s translations`` for a self-translate stage 2 that read another model's stage 1;
+``run_dir`` the folder(s) the row's results come from. ``run_id`` is the first 12 hex digits of
+SHA-256 over the model identity (`model_identity`; request-only settings such as
+``num_concurrent`` are not part of it) and, per task, how its result was produced (version,
+few-shot, generation settings, scorer): merging into an existing CSV replaces a row with the
+same run_id instead of adding a second.
 
 A column never mixes numbers made different ways. Every value has the signature of how
 it was made (`comparability.column_signature`: task version, scorer and metric
 signatures, few-shot count, chat template, gen_kwargs, sample count, ...); the first row
 under the header, ``run_id`` = ``#signature``, holds each column's. A run whose value
 would land in a column of another signature gets a column of its own,
-``<column>~<first 8 hex digits of SHA-256 of its signature>``. ``run_id`` is the first 12 hex digits of SHA-256 over
-(model type, model, model args, task versions): merging into an existing CSV
-replaces a row with the same run_id instead of adding a second. Merges hold a
+``<column>~<first 8 hex digits of SHA-256 of its signature>``. Merges hold a
 lock on ``<csv>.lock`` and replace the file atomically; a file that cannot be
 read exactly is never overwritten. Text cells that a spreadsheet would take for
 a formula are written with a leading single quote (see reports/README.md).
@@ -52,7 +57,8 @@ from lm_eval_ext.reporting.document import md_cell
 from lm_eval_ext.formats.run_folder import Problem
 from lm_eval_ext.reporting.comparability import column_signature
 from lm_eval_ext.reporting.rows import row_key
-from lm_eval_ext.reporting.runs import Run, kind_of, load_runs, same_identity
+from lm_eval_ext.reporting.merge import same_identity
+from lm_eval_ext.reporting.runs import Run, kind_of, load_runs, model_columns
 from lm_eval_ext.reporting.tables import HELPER_METRIC_SUFFIXES, family_means, is_long_tail, metric_column
 from lm_eval_ext.signature import Signature
 
@@ -75,10 +81,10 @@ def many_rows(run: Run) -> dict[str, int]:
 def run_row(run: Run, per_language: bool = False) -> dict:
     hidden = set() if per_language else set(many_rows(run))
     row = {
-        "run_id": run.identity, "model": run.model, "model_type": run.model_type, "model_args": run.model_args,
+        "run_id": run.identity, "model": run.title, "model_type": run.model_type, "model_args": run.model_args,
         "date": run.date, "lm_eval_version": run.lm_eval_version, "lm_eval_ext_version": run.ext_version,
         "git_hash": run.git_hash, "n_tasks": str(sum(1 for t in run.tasks.values() if not t.is_group)),
-        "run_dir": str(run.path),
+        "run_dir": "; ".join(str(f) for f in run.folders),
     }
     sigs: dict[str, str] = {}
     fam: dict[tuple[str, str], dict] = {}
@@ -256,12 +262,12 @@ def update_csv(path: Path, new: list[dict]) -> list[dict]:
 
 
 def dedupe(runs: list[Run], problems: list[Problem]) -> list[Run]:
-    """One row per run identity: of runs with the same identity the newest (by results date) is kept."""
+    """One row per run id: of runs with the same run id the newest (by results date) is kept."""
     dropped = set()
     for older, newer in same_identity(runs):
         dropped.add(id(older))
-        problems.append(Problem(str(older.path), f"same run identity (model, model args, task versions) as "
-                                                 f"{newer.path}; one row per run: the newer one is kept"))
+        problems.append(Problem(str(older.path), f"same run id (model identity, tasks produced the same way) as "
+                                                 f"{newer.path}; one row per run id: the newer one is kept"))
     return [r for r in runs if id(r) not in dropped]
 
 
@@ -330,9 +336,9 @@ def to_markdown(rows: list[dict]) -> str:
 
 
 def build(paths, err=sys.stderr, per_language: bool = False) -> tuple[list[dict], list[Problem]]:
-    """Rows of the usable runs among `paths` (one per run identity); problems printed to `err`."""
+    """Rows of the usable runs among `paths` (one per model, `runs.model_columns`); problems printed to `err`."""
     runs, problems = load_runs(paths)
-    runs = dedupe(runs, problems)
+    runs = dedupe(model_columns(runs, problems), problems)
     for p in dict.fromkeys(problems):
         print(f"lm-eval-ext leaderboard: {kind_of(p)}: {p}", file=err)
     if not per_language:

@@ -30,9 +30,9 @@ from lm_eval_ext.reporting.document import (BulletList, Cell, Code, Details, Doc
                                             Paragraph, Pre, Row, Section, Span, Strong, Swatch, Table, to_html,
                                             to_markdown)
 from lm_eval_ext.formats.judge_file import JudgeEntry, JudgeResults
-from lm_eval_ext.formats.run_folder import Problem, item_scores, prompt_parts, read_samples
+from lm_eval_ext.formats.run_folder import Problem, item_scores, prompt_parts
 from lm_eval_ext.reporting.rows import row_key, row_label, tier_of
-from lm_eval_ext.reporting.runs import NotComputedNote, Run, kind_of, load_runs
+from lm_eval_ext.reporting.runs import NotComputedNote, Run, kind_of, load_runs, model_columns, sample_lines
 from lm_eval_ext.reporting.tables import (BOOKKEEPING_METRICS, HELPER_METRIC_SUFFIXES, MEAN_KINDS, MEAN_LABELS,
                                           Table as ScoreTable, build_tables, is_long_tail, mean_intervals,
                                           metric_label)
@@ -62,10 +62,9 @@ class Samples:
         self._cache: dict = {}
 
     def lines(self, run: Run, task: str) -> list[dict]:
-        key = (id(run), task)
+        key = (run.samples.get(task), task)
         if key not in self._cache:
-            path = run.samples.get(task)
-            self._cache[key] = read_samples(path, self.problems) if path else []
+            self._cache[key] = sample_lines(run, task, self.problems)
         return self._cache[key]
 
 
@@ -158,9 +157,22 @@ class Report:
 
     # ------------------------------------------------------------- sections
     def runs_section(self) -> Section:
-        rows = [Row([Cell([Swatch(svg.color(i)), r.label]), Cell(r.model), Cell([Code(r.model_args)]), Cell(r.date),
-                     Cell([Code(str(r.path))])]) for i, r in enumerate(self.runs)]
-        blocks = [Table(["column", "model", "model args", "date", "folder"], rows, cls="runs")]
+        rows = []
+        for i, r in enumerate(self.runs):
+            args = [Code(r.model_args)]
+            if r.model_identity.request_only:  # shown, but the same model with other values is this column
+                keys = ", ".join(dict.fromkeys(k for k, _ in r.model_identity.request_only))
+                args.append(Span(f" (request settings, not identity: {keys})", "muted"))
+            folders = [Code(str(f)) for f in r.folders]
+            where = [x for k, f in enumerate(folders) for x in ((", ", f) if k else (f,))]
+            if r.note:
+                where.append(Span(f" · {r.note}", "muted"))
+            rows.append(Row([Cell([Swatch(svg.color(i)), r.label]), Cell(r.model), Cell(args), Cell(r.date),
+                             Cell(where)]))
+        blocks = [Table(["column", "model", "model args", "date", "folder"], rows, cls="runs"),
+                  Paragraph("One column per model (model identity: backend, checkpoint and the model arguments "
+                            "that change what it answers; README). Results of one model in several folders merge, "
+                            "the newest result of a task winning where both were produced the same way.", cls="muted")]
         notes = [p for p in unique(self.problems) if isinstance(p, NotComputedNote)]
         if notes:  # one line per run and reason (the results say which metrics and why)
             label = {str(f): r.label for r in self.runs for f in r.results_files}
@@ -384,10 +396,14 @@ class Report:
 
 def provenance(r: Run):
     cfg = r.config
+    other = r.answering
     return [
         ("model", r.model), ("model type", r.model_type), ("model args", r.model_args),
-        ("run id", r.identity), ("folder", r.path),
-        ("results files", ", ".join(p.name for p in r.results_files)),
+        ("model identity", r.model_identity.describe()),
+        ("request settings (not identity)", r.model_identity.describe_requests() or "none"),
+        *([("translations answered", f"{other.name}'s ({other.describe()})")] if other is not None else []),
+        ("run id", r.identity), ("folder", ", ".join(str(f) for f in r.folders)),
+        ("results files", ", ".join(str(p) if len(r.folders) > 1 else p.name for p in r.results_files)),
         ("lm-eval version", r.lm_eval_version or "not recorded"),
         ("lm-eval-ext version", r.ext_version or f"not recorded in the run (report made with {__version__})"),
         ("date", r.date), ("git hash", r.git_hash or "not recorded"),
@@ -525,12 +541,7 @@ def _scores_text(doc: dict) -> str:
 def write_report(paths, out_dir, max_samples: int = 20, bootstrap_iters: int = bootstrap.DEFAULT_ITERS,
                  err=sys.stderr) -> tuple[Report, list[Problem]]:
     runs, problems = load_runs(paths)
-    first: dict[str, Run] = {}
-    for run in runs:  # one rule (runs.same_identity's), the report's consequence: every run is a column
-        other = first.setdefault(run.identity, run)
-        if other is not run:
-            problems.append(Problem(str(run.path), f"same model and model args (and task versions) as {other.path} "
-                                                   f"({run.model}); both are shown, labelled by folder"))
+    runs = model_columns(runs, problems)  # one column per model
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise files.OutputError(f"{out}: is a file; -o names the folder for report.md and report.html")

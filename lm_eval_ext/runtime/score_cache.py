@@ -1,10 +1,15 @@
 """Neural segment scores on disk: ``LM_EVAL_EXT_SCORE_CACHE`` (an SQLite file; default
 ``~/.cache/lm_eval_ext/neural_scores.sqlite``; ``off``: no cache).
 
-A score is stored under a key of (metric, model, source, hypothesis, reference); a killed run
-keeps what was scored before it stopped. A cache that cannot be opened, read or written (a
-folder, a read-only location, not an SQLite file) is warned about once and scoring goes on
-without it: the cache saves time, it never costs a score.
+A score is stored under a key of (metric, scorer, source, hypothesis, reference), where the
+scorer is everything a score depends on (`runtime.neural.cache_signature`: the scorer's
+signature, checkpoint files, interpreter and package versions): another checkpoint, another
+unbabel-comet or bleurt-pytorch, another side environment scores again, and a value never comes
+back under a signature that did not compute it. A killed run keeps what was scored before it
+stopped.
+A cache that cannot be opened, read or written (a folder, a read-only location, not an SQLite
+file) is warned about once and scoring goes on without it: the cache saves time, it never costs a
+score.
 """
 
 from __future__ import annotations
@@ -30,8 +35,8 @@ def cache_path() -> Path | None:
     return Path.home() / ".cache" / "lm_eval_ext" / "neural_scores.sqlite"
 
 
-def key(metric: str, model: str, src: str, hyp: str, ref: str) -> str:
-    return hashlib.sha256(json.dumps([metric, model, src, hyp, ref], ensure_ascii=False).encode()).hexdigest()
+def key(metric: str, scorer: str, src: str, hyp: str, ref: str) -> str:
+    return hashlib.sha256(json.dumps(["v2", metric, scorer, src, hyp, ref], ensure_ascii=False).encode()).hexdigest()
 
 
 class ScoreCache:
