@@ -278,6 +278,14 @@ _LANGS = [
                       instruction="संदर्भ में दिए गए सटीक शब्दों से ही प्रश्न का उत्तर दें, और कुछ न लिखें।"),
         qa_rules=QaRules(articles=()),
     ),
+    Language(  # PolyMath (issue 26): code facts only
+        code="id", iso639_3="ind", flores="ind_Latn", name="Indonesian", native_name="Bahasa Indonesia", script="Latn",
+        digits=None, decimal_sep=",", group_seps=(".",), joshi_class=3,
+    ),
+    Language(  # PolyMath (issue 26): code facts only
+        code="it", iso639_3="ita", flores="ita_Latn", name="Italian", native_name="Italiano", script="Latn",
+        digits=None, decimal_sep=",", group_seps=(".", NNBSP, NBSP), joshi_class=4,
+    ),
     Language(
         code="ja", iso639_3="jpn", flores="jpn_Jpan", name="Japanese", native_name="日本語", script="Jpan",
         digits=None, decimal_sep=".", group_seps=(",", "，"), joshi_class=5,
@@ -294,6 +302,18 @@ _LANGS = [
         qa_rules=QaRules(articles=(), segmentation="character",
                          segment_chars="\u3040-\u309f\u30a0-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f"),
         mt=MtLiterals(preamble_words=("翻訳", "訳")),
+    ),
+    Language(  # PolyMath (issue 26): code facts only
+        code="ko", iso639_3="kor", flores="kor_Hang", name="Korean", native_name="한국어", script="Hang",
+        digits=None, decimal_sep=".", group_seps=(",",), joshi_class=4, bleu_tokenizer="ko-mecab",
+    ),
+    Language(  # PolyMath (issue 26): code facts only
+        code="ms", iso639_3="zsm", flores="zsm_Latn", name="Malay", native_name="Bahasa Melayu", script="Latn",
+        digits=None, decimal_sep=".", group_seps=(",",), joshi_class=3,
+    ),
+    Language(  # PolyMath (issue 26): code facts only
+        code="pt", iso639_3="por", flores="por_Latn", name="Portuguese", native_name="Português", script="Latn",
+        digits=None, decimal_sep=",", group_seps=(".", NBSP, NNBSP), joshi_class=4,
     ),
     Language(
         code="ro", iso639_3="ron", flores="ron_Latn", name="Romanian", native_name="Română", script="Latn",
@@ -391,6 +411,8 @@ _BY_ISO3 = {lang.iso639_3: lang for lang in _LANGS}
 MGSM_LANGS = ("bn", "de", "en", "es", "fr", "ja", "ru", "sw", "te", "th", "zh")
 XQUAD_LANGS = ("ar", "de", "el", "en", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh")
 MLQA_LANGS = ("ar", "de", "en", "es", "hi", "vi", "zh")
+# PolyMath (QwenLM/PolyMath, run_eval.sh order)
+POLYMATH_LANGS = ("en", "zh", "ar", "bn", "de", "es", "fr", "id", "it", "ja", "ko", "ms", "pt", "ru", "sw", "te", "th", "vi")
 
 # BLEU tokenizers of FLORES-200 languages outside the registry (any pair can be generated),
 # by ISO 639-3: Mandarin and Cantonese as Chinese; Korean with ko-mecab when installed.

@@ -1,0 +1,448 @@
+"""PolyMath (Wang et al. 2025, QwenLM/PolyMath): multilingual math from grade school to olympiad.
+
+18 languages x 4 levels (low, medium, high, top) x 125 problems, parallel across languages
+(the same problem number in every language). One task per (language, level) and prompting
+mode (tasks/polymath/README.md):
+
+- ``native`` (the official default): the question, then the language's note asking for the
+  final answer in ``$\\boxed{}$`` (the release's ``instruction.py``, verbatim);
+- ``forcing_raw``: the note, then "think and answer in <the question's language>";
+- ``forcing_en``: the note, then "use English to think and answer" (in the question's language).
+
+Scoring, as the release's ``eval/run_eval.py`` scores: the reply's thinking part is kept apart
+(`metrics.reasoning.split`: ``<think>`` blocks, a template that opened the block in the prompt);
+the answer is the first ``\\boxed{...}`` of the answer part with spaces removed; it is compared
+with the gold by `runtime.math_check` (deadline per check). A reply cut off inside its thinking
+scores 0 and counts in ``truncated_in_thinking``. The benchmark score of a language is the
+difficulty-weighted accuracy DW-ACC = (1 low + 2 medium + 4 high + 8 top) / 15, a group value
+(`group_values`, applied by the plugin after lm-eval computed its groups; never a sample mean).
+
+Language consistency of the thinking and of the answer part: ours (`metrics.langid`, lingua:
+``thinking_lang_fidelity``, ``lang_fidelity``) and the release's rule with langdetect when it is
+installed (`metrics.langdetect_rule`: ``*_lang_cons_langdetect``).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from pathlib import Path
+
+from lm_eval_ext import languages
+from lm_eval_ext.families.base import (DataFormatError, DataNotFoundError, Extracted, Family, Pairing, Parallel,
+                                       ReplyFilter, read_jsonl)
+from lm_eval_ext.languages import POLYMATH_LANGS
+from lm_eval_ext.metrics import langdetect_rule, langid, math_answer
+from lm_eval_ext.metrics.reasoning import split
+
+HUB_PATH = "Qwen/PolyMath"
+LEVELS = ("low", "medium", "high", "top")
+WEIGHTS = {"low": 1, "medium": 2, "high": 4, "top": 8}  # DW-ACC, over their sum 15
+MODES = ("native", "forcing_raw", "forcing_en")
+FILTER = "boxed"  # the filter: the first \boxed{} of the answer part
+NO_ANSWER = "[no answer]"
+CUT_OFF = "[no answer: cut off while thinking]"
+TASK_VERSION = 1.0
+MAX_GEN_TOKS = 32768  # reasoning models think for thousands of tokens (README: budget, max_model_len)
+GROUP_METRICS = ("dw_acc", "dw_acc_official")
+
+# The release's instruction.py (QwenLM/PolyMath, Apache-2.0), verbatim as Python evaluates it:
+# its "\{\}" are invalid escapes that keep their backslashes, so the model reads $\boxed\{\}$.
+NOTE = {
+    "en": "Note: Please put the final answer in the $\\boxed\\{\\}$.",
+    "zh": "注意：请将最终答案放在 $\\boxed\\{\\}$ 中。",
+    "ar": "ملاحظة: يُرجى وضع الإجابة النهائية في $\\boxed\\{\\}$.",
+    "bn": "বিঃদ্রঃ: অনুগ্রহ করে চূড়ান্ত উত্তরটি $\\boxed\\{\\}$ এর মধ্যে রাখুন।",
+    "de": "Hinweis: Bitte setzen Sie die endgültige Antwort in $\\boxed\\{\\}$.",
+    "es": "Nota: Por favor, coloque la respuesta final en el $\\boxed\\{\\}$.",
+    "fr": "Remarque : Veuillez mettre la réponse finale dans le $\\boxed\\{\\}$.",
+    "id": "Catatan: Silakan letakkan jawaban akhir di dalam $\\boxed\\{\\}$.",
+    "it": "Nota: Per favore, metti la risposta finale nel $\\boxed\\{\\}$.",
+    "ja": "注意：最終的な答えを $\\boxed\\{\\}$ に入れてください。",
+    "ko": "참고: 최종 답안을 $\\boxed\\{\\}$ 안에 넣어 주세요.",
+    "ms": "Nota: Sila letakkan jawapan akhir dalam $\\boxed\\{\\}$.",
+    "pt": "Nota: Por favor, coloque a resposta final no $\\boxed\\{\\}$.",
+    "ru": "Примечание: Пожалуйста, поместите окончательный ответ в $\\boxed\\{\\}$.",
+    "sw": "Kumbuka: Tafadhali weka jibu la mwisho katika $\\boxed\\{\\}$.",
+    "te": "గమనిక: దయచేసి తుది జవాబును $\\boxed\\{\\}$ లో ఉంచండి.",
+    "th": "หมายเหตุ: กรุณาใส่คำตอบสุดท้ายใน $\\boxed\\{\\}$.",
+    "vi": "Lưu ý: Vui lòng đặt câu trả lời cuối cùng trong $\\boxed\\{\\}$.",
+}
+CONTROL = {
+    "forcing_raw": {
+        "en": "Use English to think and answer.",
+        "zh": "使用中文进行思考和回答。",
+        "ar": "استخدم العربية للتفكير والإجابة.",
+        "bn": "বাংলা ব্যবহার করে চিন্তা এবং উত্তর দিন।",
+        "de": "Verwende Deutsch, um zu denken und zu antworten.",
+        "es": "Usa español para pensar y responder.",
+        "fr": "Utilisez le français pour penser et répondre.",
+        "id": "Gunakan bahasa Indonesia untuk berpikir dan menjawab.",
+        "it": "Usa italiano per pensare e rispondere.",
+        "ja": "日本語を使って考え、回答してください。",
+        "ko": "한국어로 생각하고 답변하세요.",
+        "ms": "Gunakan bahasa Melayu untuk berfikir dan menjawab.",
+        "pt": "Use português para pensar e responder.",
+        "ru": "Используйте русский язык для размышлений и ответов.",
+        "sw": "Tumia Kiswahili kufikiri na kujibu.",
+        "te": "తెలుగును ఉపయోగించి ఆలోచించి సమాధానం ఇవ్వండి.",
+        "th": "ใช้ภาษาไทยในการคิดและตอบคำถาม.",
+        "vi": "Sử dụng tiếng Việt để suy nghĩ và trả lời.",
+    },
+    "forcing_en": {
+        "en": "Use English to think and answer.",
+        "zh": "使用英文进行思考和回答。",
+        "ar": "استخدم اللغة الإنجليزية للتفكير والإجابة.",
+        "bn": "ইংরেজি ব্যবহার করে চিন্তা এবং উত্তর দিন।",
+        "de": "Verwenden Sie Englisch, um zu denken und zu antworten.",
+        "es": "Usa inglés para pensar y responder.",
+        "fr": "Utilisez l'anglais pour penser et répondre.",
+        "id": "Gunakan bahasa Inggris untuk berpikir dan menjawab.",
+        "it": "Usa inglese per pensare e rispondere.",
+        "ja": "英語を使って考え、回答してください。",
+        "ko": "영어로 생각하고 답변하세요.",
+        "ms": "Gunakan bahasa Inggeris untuk berfikir dan menjawab.",
+        "pt": "Use inglês para pensar e responder.",
+        "ru": "Используйте английский язык, чтобы думать и отвечать.",
+        "sw": "Tumia Kiingereza kufikiri na kujibu.",
+        "te": "ఇంగ్లీష్‌ను ఉపయోగించి ఆలోచించి ఉత్తరించండి.",
+        "th": "ใช้ภาษาอังกฤษในการคิดและตอบคำถาม.",
+        "vi": "Sử dụng tiếng Anh để suy nghĩ và trả lời.",
+    },
+}
+
+
+# ----------------------------------------------------------------------- data
+def _check(lang: str, level: str | None = None, mode: str | None = None) -> None:
+    if lang not in POLYMATH_LANGS:
+        raise DataNotFoundError(f"PolyMath has no language {lang!r}; its languages are {', '.join(POLYMATH_LANGS)}")
+    if level is not None and level not in LEVELS:
+        raise DataNotFoundError(f"PolyMath has no level {level!r}; its levels are {', '.join(LEVELS)}")
+    if mode is not None and mode not in MODES:
+        raise DataNotFoundError(f"PolyMath has no mode {mode!r}; its modes are {', '.join(MODES)}")
+
+
+def data_file(lang: str, level: str) -> str:
+    return f"polymath/polymath_{lang}.{level}.jsonl"
+
+
+def required_files(lang: str, level: str, **_) -> list[str]:
+    _check(lang, level)
+    return [data_file(lang, level)]
+
+
+def records(rows, lang: str, level: str, where: str) -> list[dict]:
+    """Rows of the release (``id`` = ``<level>-<lang>-<n>``, ``question``, ``answer``) -> our docs,
+    with ``item_id`` = ``<level>-<n>``, the same in every language (the parallel item's key)."""
+    out = []
+    for i, row in enumerate(rows):
+        parts = str(row.get("id", "")).split("-")
+        if len(parts) != 3 or parts[0] != level or parts[1] != lang or not parts[2].isdigit():
+            raise DataFormatError(f"{where}, row {i + 1}: id {row.get('id')!r} is not {level}-{lang}-<number>")
+        for field in ("question", "answer"):
+            if not isinstance(row.get(field), str) or not row[field].strip():
+                raise DataFormatError(f"{where}, row {i + 1} ({row['id']}): field {field} is empty or not text")
+        out.append({"item_id": f"{level}-{parts[2]}", "id": row["id"], "lang": lang, "level": level,
+                    "question": row["question"], "answer": row["answer"]})
+    return out
+
+
+def read_level(root: Path | None, lang: str, level: str) -> list[dict]:
+    """Our docs of one (language, level): from the data folder, or the hub when `root` is None."""
+    _check(lang, level)
+    if root is None:
+        import datasets
+
+        rows = list(datasets.load_dataset(HUB_PATH, lang, split=level))
+        return records(rows, lang, level, f"{HUB_PATH} {lang}/{level}")
+    path = root / data_file(lang, level)
+    return records(read_jsonl(path, ("id", "question", "answer")), lang, level, str(path))
+
+
+def _to_datasets(docs):
+    import datasets
+
+    return datasets.DatasetDict({"test": datasets.Dataset.from_list(docs)})
+
+
+def load_local(root, lang: str, level: str, **_):
+    return _to_datasets(read_level(root, lang, level))
+
+
+def load_hub(lang: str, level: str, **_):
+    return _to_datasets(read_level(None, lang, level))
+
+
+# -------------------------------------------------------------------- prompts
+def reply_lang(lang: str, mode: str) -> str:
+    """The language the thinking and the answer should be in: English for forcing_en."""
+    return "en" if mode == "forcing_en" else lang
+
+
+def user_turn(lang: str, mode: str) -> str:
+    """The one user turn (a Jinja template of the doc): ``{question}\\n{note}``, and the
+    control sentence on its own line after the note (the release gives the strings, not
+    their assembly; this is ours, README)."""
+    _check(lang, mode=mode)
+    text = "{{question}}\n" + NOTE[lang]
+    if mode != "native":
+        text += "\n" + CONTROL[mode][lang]
+    return text
+
+
+def prompt_parts(lang: str, level: str = "low", mode: str = "native", **_) -> dict:
+    """Everything a task YAML needs: 0-shot, no system prompt, no stop sequence but the
+    model's end of turn, a budget for reasoning models."""
+    _check(lang, level, mode)
+    return {
+        "description": "",
+        "doc_to_text": user_turn(lang, mode),
+        "target_delimiter": " ",
+        "doc_to_target": "answer",  # logged for readers (the judge's gold); never shown in a prompt
+        "until": [],
+        "max_gen_toks": MAX_GEN_TOKS,
+    }
+
+
+# ----------------------------------------------------------------- extraction
+def extract(reply: str, prompt=None, expected: str | None = None) -> Extracted:
+    """The first boxed answer of the reply's answer part (spaces removed, as the release
+    extracts), carrying the reply, its thinking part, its answer part, whether it was cut
+    off inside its thinking (then CUT_OFF: no answer) and the language it should be in."""
+    thinking, answer, truncated = split(reply or "", prompt)
+    if truncated:
+        value = CUT_OFF
+    else:
+        boxed = math_answer.first_boxed(answer)
+        value = NO_ANSWER if boxed is None else boxed
+    return Extracted.of(value, reply, thinking=thinking, answer=answer, truncated=truncated, reply_lang=expected)
+
+
+class AnswerFilter(ReplyFilter):
+    """lm-eval filter: every reply (all k of a sampled run) -> its boxed answer (`extract`),
+    split with the rendered prompt when the plugin passes it (`ReplyFilter.prompts`)."""
+
+    def __init__(self, lang: str = "", mode: str = "native", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.lang, self.mode = lang, mode
+
+    def apply(self, resps, docs):
+        prompts, expected = self.prompts(len(resps)), reply_lang(self.lang, self.mode)
+        return [[extract(reply, prompt, expected) for reply in replies] for replies, prompt in zip(resps, prompts)]
+
+
+def scorer_signature(lang: str, mode: str) -> str:
+    return (f"polymath:v{TASK_VERSION}|lang:{lang}|mode:{mode}|reply-lang:{reply_lang(lang, mode)}"
+            f"|think:split(tags,prompt-open)|cut-in-thinking:0|extract:first-boxed(answer-part,spaces-removed)"
+            f"|{math_answer.SIGNATURE}|per-problem:mean-of-samples")
+
+
+# -------------------------------------------------------------------- scoring
+def _samples(results) -> list:
+    """The filtered replies of one document: a list of k (our filter keeps all of them)."""
+    first = results[0] if results else []
+    return list(first) if isinstance(first, (list, tuple)) else [first]
+
+
+def _mean(values) -> float | None:
+    kept = [v for v in values if v is not None]
+    return sum(kept) / len(kept) if kept else None
+
+
+def correct(answer: str, gold: str) -> tuple[bool, bool]:
+    """(right?, did the check run out of time?) for one extracted answer."""
+    if answer in (NO_ANSWER, CUT_OFF):
+        return False, False
+    from lm_eval_ext.runtime import math_check
+
+    verdict = math_check.check(str(answer), gold)
+    return verdict.equal, verdict.timed_out
+
+
+def process_results(doc: dict, results: list) -> dict:
+    """Per problem, the mean over its k samples (k = 1 unless the task repeats): acc,
+    truncated_in_thinking, no_answer, check_timeout; language identification of the answer
+    part (lang_fidelity, lang_undecidable) and of the thinking part (thinking_lang_fidelity,
+    None without thinking); the release's langdetect rule when langdetect is installed."""
+    samples = _samples(results)
+    expected = getattr(samples[0], "reply_lang", None) or doc["lang"] if samples else doc["lang"]
+    acc, cut, none, timeouts = [], [], [], []
+    for s in samples:
+        ok, timed_out = correct(str(s), doc["answer"])
+        acc.append(float(ok))
+        cut.append(float(str(s) == CUT_OFF))
+        none.append(float(str(s) == NO_ANSWER))
+        timeouts.append(float(timed_out))
+    out = {"acc": _mean(acc), "truncated_in_thinking": _mean(cut), "no_answer": _mean(none),
+           "check_timeout": _mean(timeouts)}
+    answers = [getattr(s, "answer", None) for s in samples]
+    thoughts = [getattr(s, "thinking", None) for s in samples]
+    if any(a is None for a in answers):  # someone else's filter: no parts to judge
+        return out
+    if not langid.unavailable():
+        fids = [langid.fidelity(a, expected) for a in answers]
+        out["lang_fidelity"] = _mean(fids)
+        out["lang_undecidable"] = _mean(float(f is None) for f in fids)
+        out["thinking_lang_fidelity"] = _mean(langid.fidelity(t, expected) if t else None for t in thoughts)
+    if not langdetect_rule.unavailable():
+        out["answer_lang_cons_langdetect"] = _mean(float(langdetect_rule.consistent(a, expected)) for a in answers)
+        out["thinking_lang_cons_langdetect"] = _mean(float(langdetect_rule.consistent(t or "", expected))
+                                                     for t in thoughts)
+    return out
+
+
+# ------------------------------------------------------------ DW-ACC (groups)
+def task_parts(task: str) -> tuple[str, str] | None:
+    """(language, level) of one of our task names (``polymath[_<mode>]_<lang>_<level>``)."""
+    parts = task.split("_")
+    if len(parts) >= 3 and parts[0] == "polymath" and parts[-1] in LEVELS and parts[-2] in POLYMATH_LANGS:
+        return parts[-2], parts[-1]
+    return None
+
+
+def dw_acc(levels: dict[str, float]) -> float:
+    """DW-ACC of one language from its four level accuracies (fractions)."""
+    return sum(WEIGHTS[lvl] * levels[lvl] for lvl in LEVELS) / sum(WEIGHTS.values())
+
+
+def dw_acc_official(levels: dict[str, float]) -> float:
+    """The release's number: each level's accuracy rounded to 0.1 % first, the weighted
+    sum rounded to 0.1 % again (run_eval.py), as a fraction."""
+    rounded = {lvl: round(levels[lvl] * 100, 1) for lvl in LEVELS}
+    return round(sum(WEIGHTS[lvl] * rounded[lvl] for lvl in LEVELS) / sum(WEIGHTS.values()), 1) / 100
+
+
+def dw_acc_stderr(stderrs: dict[str, float]) -> float:
+    """Standard error of DW-ACC from the levels' (independent problems)."""
+    return math.sqrt(sum((WEIGHTS[lvl] / sum(WEIGHTS.values())) ** 2 * stderrs[lvl] ** 2 for lvl in LEVELS))
+
+
+def _number(value) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def group_values(group: str, leaves: dict[str, dict]) -> dict[str, float]:
+    """The family contract's group hook (`base.Family.group_values`): DW-ACC of a group
+    whose leaves are all four levels of each of its languages, the unweighted mean over
+    its languages (and its standard error), per filter. A group of one level (polymath_low)
+    gets nothing: lm-eval's mean over languages is its value. Missing or NaN levels: NaN."""
+    by_lang: dict[str, dict[str, dict]] = {}
+    for task, metrics in leaves.items():
+        parts = task_parts(task)
+        if parts is None:
+            return {}
+        by_lang.setdefault(parts[0], {})[parts[1]] = metrics
+    if not by_lang or all(len(levels) < 2 for levels in by_lang.values()):
+        return {}
+    filters = sorted({key.split(",", 1)[1] for m in leaves.values() for key in m
+                      if key.startswith("acc,")})
+    out: dict[str, float] = {}
+    for filt in filters:
+        values, officials, errors = [], [], []
+        for lang, levels in by_lang.items():
+            accs = {lvl: _number(levels.get(lvl, {}).get(f"acc,{filt}")) for lvl in LEVELS}
+            if any(a is None or math.isnan(a) for a in accs.values()):
+                values = []
+                break
+            values.append(dw_acc(accs))
+            officials.append(dw_acc_official(accs))
+            ses = {lvl: _number(levels[lvl].get(f"acc_stderr,{filt}")) for lvl in LEVELS}
+            errors.append(None if any(s is None for s in ses.values()) else dw_acc_stderr(ses))
+        if not values:
+            out[f"dw_acc,{filt}"] = out[f"dw_acc_official,{filt}"] = float("nan")
+            out[f"dw_acc_stderr,{filt}"] = "N/A"
+            continue
+        n = len(values)
+        out[f"dw_acc,{filt}"] = sum(values) / n
+        # the release averages per-language numbers it already rounded
+        out[f"dw_acc_official,{filt}"] = round(sum(officials) / n * 100, 1) / 100 if n > 1 else officials[0]
+        out[f"dw_acc_stderr,{filt}"] = (math.sqrt(sum(e * e for e in errors)) / n
+                                        if all(e is not None for e in errors) else "N/A")
+    return out
+
+
+# ----------------------------------------------------------- run-time facts
+def annotate(task: str, cfg: dict, meta: dict, result, acc, bootstrap_iters) -> None:
+    """Run-time signatures (the checker's installed versions, langdetect's, the identifier's
+    for the thinking part, k and the decoding of a sampled run) and each logged sample's
+    thinking and answer parts (``reply_thinking``, ``reply_answer``, ``reply_truncated``
+    beside lm-eval's fields)."""
+    from lm_eval_ext.runtime import math_check
+
+    sigs = meta.setdefault("metric_signatures", {})
+    k = int(cfg.get("repeats") or 1)
+    gen = cfg.get("generation_kwargs") or {}
+    decoding = (f"sampled(temperature={gen.get('temperature')},top_p={gen.get('top_p', 1.0)})"
+                if gen.get("do_sample") else "greedy")
+    sigs["acc"] = f"{meta.get('scorer', '')}|{math_check.signature()}|samples:{k}|avg@{k}|decoding:{decoding}"
+    sigs["thinking_lang_fidelity"] = langid.signature()
+    for name in ("answer_lang_cons_langdetect", "thinking_lang_cons_langdetect"):
+        sigs[name] = langdetect_rule.signature()
+    for line in (acc or {}).get("logged_samples") or ():
+        if line.get("filter") != FILTER:
+            continue
+        parts = [r for rs in line.get("filtered_resps") or () for r in (rs if isinstance(rs, list) else [rs])]
+        line["reply_thinking"] = [getattr(p, "thinking", None) for p in parts]
+        line["reply_answer"] = [getattr(p, "answer", None) for p in parts]
+        line["reply_truncated"] = [bool(getattr(p, "truncated", False)) for p in parts]
+
+
+# ----------------------------------------------------- cross-lingual consistency
+CONSISTENCY_MODE = "native"
+
+
+@lru_cache(maxsize=65536)
+def same_answer(a: str, b: str) -> bool:
+    """Two extracted answers are the same answer: the checker both ways round (it is asked
+    with a gold; here neither is)."""
+    if a in (NO_ANSWER, CUT_OFF) or b in (NO_ANSWER, CUT_OFF):
+        return False
+    from lm_eval_ext.runtime import math_check
+
+    return a == b or math_check.check(a, b).equal
+
+
+def _parallel_rows(root, lang: str) -> list[dict]:
+    return [doc for level in LEVELS for doc in read_level(root, lang, level)]
+
+
+PARALLEL = Parallel(
+    mode=CONSISTENCY_MODE,
+    per_language_tasks={f"polymath_{level}": f"polymath_{{lang}}_{level}" for level in LEVELS},
+    dataset_kwargs=lambda lang: {"lang": lang, "level": "low", "mode": CONSISTENCY_MODE},
+    rows=_parallel_rows,
+    exemplars=lambda root, lang: [],  # 0-shot
+    item_id=lambda doc: str(doc["item_id"]),
+    doc_lang=lambda doc: doc.get("source_lang") or doc["lang"],
+    instruction=lambda lang: "",
+    prompt=lambda row: user_turn(row["lang"], CONSISTENCY_MODE).replace("{{question}}", row["question"]),
+    target=lambda row: " " + row["answer"],
+    stops=lambda lang: [],
+    extract=lambda reply, lang, row, strategy: str(extract(reply)),
+    correct=lambda row, answer: correct(answer, row["answer"])[0],
+    equal=lambda a, lang_a, b, lang_b: same_answer(a, b),
+    reply_lang=lambda lang: reply_lang(lang, CONSISTENCY_MODE),
+    filters=((FILTER, "first-boxed"),),
+    scorer=f"polymath:v{TASK_VERSION}|mode:native|{math_answer.SIGNATURE}|agreement:checker-equal,no-answer-never-equal"
+           "|consistency:jaccard-of-correct-sets",
+    max_gen_toks=MAX_GEN_TOKS,
+)
+
+FAMILY = Family(
+    name="polymath",
+    pairing=Pairing.SINGLE,
+    languages=POLYMATH_LANGS,
+    language_keys=(("lang",),),
+    required_files=required_files,
+    load_local=load_local,
+    load_hub=load_hub,
+    prompt=prompt_parts,
+    process_results=process_results,
+    reference_metric=f"acc,{FILTER}",
+    judge_protocol="math_cot",
+    reply_language=lambda kwargs: reply_lang(kwargs["lang"], kwargs.get("mode", "native")) if kwargs.get("lang") else None,
+    parallel=PARALLEL,
+    annotate=annotate,
+    group_values=group_values,
+    # item key (issue 22's Family.item_key): doc["item_id"] ("<level>-<n>", the same in every language)
+)
