@@ -5,6 +5,8 @@ regression board.
 - `paired_bootstrap(base, cand)`: 95% CI of mean(cand) - mean(base) over the
   items both runs scored, resampling *items* (the same resampled items for both
   runs), as in Koehn 2004 / Dror et al. 2018.
+- `stratified_bootstrap_ci(strata, weights)`: 95% CI of a weighted sum of stratum means
+  (PolyMath's DW-ACC: levels weighted 1:2:4:8), resampling items within each stratum.
 
 Both are deterministic for a given seed. Signature: ``bootstrap:percentile|
 iters:<B>|seed:<s>|ci:95``.
@@ -56,3 +58,19 @@ def paired_bootstrap(base: dict, cand: dict, iters: int = DEFAULT_ITERS, seed: i
     means = _resampled_means(diff, iters, seed)
     lo, hi = np.quantile(means, [0.025, 0.975])
     return float(diff.mean()), float(lo), float(hi), len(keys)
+
+
+def stratified_bootstrap_ci(strata: dict, weights: dict, iters: int = DEFAULT_ITERS,
+                            seed: int = DEFAULT_SEED) -> tuple[float, float, float]:
+    """(value, low, high) of sum(weights[s] * mean(strata[s])): each resample draws the items of
+    every stratum from that stratum (its size kept)."""
+    if not strata or any(len(v) == 0 for v in strata.values()):
+        raise ValueError("bootstrap of an empty stratum")
+    total = np.zeros(iters)
+    value = 0.0
+    for i, (name, scores) in enumerate(sorted(strata.items())):
+        values = np.asarray(list(scores), dtype=float)
+        total += weights[name] * _resampled_means(values, iters, seed + i)
+        value += weights[name] * float(values.mean())
+    lo, hi = np.quantile(total, [0.025, 0.975])
+    return value, float(lo), float(hi)
