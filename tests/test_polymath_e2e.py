@@ -253,3 +253,63 @@ def test_the_judge_reads_the_answer_part_and_the_gold(mixed_run, tmp_path):
     pi_third = next(p for p in prompts if "\\frac{\\pi}{3}" in p)
     assert "Die Antwort ist" in pi_third and "</think>" not in pi_third
     assert all("<think>" not in p for p in prompts)
+
+
+def test_consistency_task_compares_answers_with_the_checker(items, tmp_path):
+    """xlc_polymath through the Parallel adapter: the first two problems in all 18 languages.
+    Swahili gets problem 0 wrong; Telugu writes problem 1's answer as 3.00 (the same answer)."""
+    by_question, _ = items
+
+    def policy(kind, payload):
+        doc = _doc_of(payload, by_question)
+        if doc["lang"] == "sw" and doc["item_id"] == "low-0":
+            return "<think>hesabu</think>\\boxed{17}"
+        if doc["lang"] == "te" and doc["item_id"] == "low-1":
+            return "\\boxed{3.00}"
+        return f"<think>{doc['question']}</think>{gold_box(doc)}"
+
+    with ScriptedServer(policy) as server:
+        res = _run(server, "xlc_polymath", 36, tmp_path)["results"]["xlc_polymath"]
+    assert res["accuracy_sw,boxed"] == 0.5 and res["accuracy_te,boxed"] == 1.0 and res["accuracy_en,boxed"] == 1.0
+    assert res["agreement_en_sw,boxed"] == 0.5 and res["consistency_en_sw,boxed"] == 0.5
+    assert res["agreement_en_te,boxed"] == 1.0  # "3.00" and "3": the same answer by the checker, not by string
+    assert res["correct_all,boxed"] == 0.5 and res["correct_some,boxed"] == 0.5 and res["correct_none,boxed"] == 0.0
+
+
+def test_self_translate_through_the_registry_entry(items, tmp_path):
+    """Stage 1 translates German problems into English (the real English text), stage 2 answers
+    the translation with polymath_en's prompt and scorer: right on problems 0 and 1, wrong on 2."""
+    import re
+
+    from lm_eval_ext.families import self_translate as st
+
+    by_question, by_item = items
+
+    def policy(kind, payload):
+        prompt = last_user_message(payload)
+        m = re.fullmatch(r"(.+?): (.*)\nEnglish:", prompt, re.S)
+        if m:  # stage 1 (FLORES's prompt)
+            return by_item[(by_question[m[2]]["item_id"], "en")]["question"]
+        doc = _doc_of(payload, by_question)
+        assert doc["lang"] == "en"
+        return "\\boxed{0}" if doc["item_id"] == "low-2" else f"<think>ok</think>{gold_box(doc)}"
+
+    with ScriptedServer(policy) as server:
+        stage1 = _run(server, st.stage1_task("polymath", "de"), 3, tmp_path / "stage1")
+        assert stage1["results"]["polymath_self_translate_stage1_de"]["chrfpp,translation"] == 100.0
+        stage2 = _run_env(server, st.stage2_task("polymath", "de"), 3, tmp_path / "stage2",
+                          {st.SETTING: str(tmp_path / "stage1")})
+    r = stage2["results"]["polymath_self_translate_de"]
+    assert r["acc,boxed"] == pytest.approx(2 / 3) and r["translation_chrfpp,boxed"] == 100.0
+    assert math.isnan(r["dw_acc,boxed"])  # three low problems: DW-ACC needs every level
+    assert polymath.dw_acc_of_items([("low", 1.0), ("medium", 1.0), ("high", 0.0), ("top", 0.5), ("top", 0.5)]) \
+        == pytest.approx((1 + 2 + 0 + 8 * 0.5) / 15)
+
+
+def _run_env(server, tasks: str, limit: int, out: Path, env: dict) -> dict:
+    proc = run_cli(["lm_eval", "run", "--model", "local-chat-completions",
+                    "--model_args", f"model=scripted,base_url={server.base_url}/chat/completions,num_concurrent=8",
+                    "--tasks", tasks, "--limit", str(limit), "--apply_chat_template", "--log_samples",
+                    "--output_path", str(out)], env=env)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return _results(out)

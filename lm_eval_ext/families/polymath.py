@@ -387,6 +387,66 @@ def annotate(task: str, cfg: dict, meta: dict, result, acc, bootstrap_iters) -> 
         line["reply_truncated"] = [bool(getattr(p, "truncated", False)) for p in parts]
 
 
+# ------------------------------------------------------------- self-translate
+# The source adapter of `families.self_translate` (SOURCES["polymath"]): stage 1 translates each
+# problem into English, stage 2 answers the translation with the English prompt of polymath_en_*
+# and this family's scorer, all four levels in one task per language.
+ST_STAGE1_MAX_GEN_TOKS = 2048  # a top-level problem: up to ~300 English words, more tokens in other scripts
+
+
+def parallel_levels(root, lang: str) -> list[tuple[dict, dict]]:
+    """(problem in `lang`, the same problem in English) of every level, low to top."""
+    out = []
+    for level in LEVELS:
+        a, b = read_level(root, lang, level), read_level(root, "en", level)
+        if [d["item_id"] for d in a] != [d["item_id"] for d in b]:
+            raise DataFormatError(f"PolyMath {level}: {lang} and en list different problems; self-translate needs "
+                                  "the parallel files")
+        out += list(zip(a, b))
+    return out
+
+
+def st_files(lang: str) -> list[str]:
+    return [data_file(code, level) for code in (lang, "en") for level in LEVELS]
+
+
+def st_texts(root, lang: str) -> list[tuple[str, str, str]]:
+    """(text id = item id, the problem in `lang`, the English problem) in stage-2 order."""
+    return [(a["item_id"], a["question"], b["question"]) for a, b in parallel_levels(root, lang)]
+
+
+def st_docs(root, lang: str, translations: dict[str, str]) -> list[dict]:
+    """The English docs (gold, level) with the model's translation as the question, in data
+    order, as far as stage 1 translated."""
+    out = []
+    for a, b in parallel_levels(root, lang):
+        if a["item_id"] not in translations:
+            break
+        out.append({**b, "question": translations[a["item_id"]], "source_lang": lang,
+                    "original_question": a["question"], "reference_question": b["question"]})
+    return out
+
+
+def st_results(doc: dict, results: list) -> dict:
+    """polymath_en_*'s scorer on the answer to the translation, and ``dw_acc`` over the task's
+    items (`dw_acc_of_items`: a self-translate task holds all four levels of its language)."""
+    out = process_results(doc, results)
+    if out.get("acc") is not None:
+        out["dw_acc"] = (doc["level"], out["acc"])
+    return out
+
+
+def dw_acc_of_items(items) -> float:
+    """lm-eval aggregation of (level, acc) per item: DW-ACC of one task holding every level; NaN
+    when a level has no item (a --limit that stops inside the first levels)."""
+    by_level: dict[str, list[float]] = {}
+    for level, value in items:
+        by_level.setdefault(level, []).append(value)
+    if any(not by_level.get(level) for level in LEVELS):
+        return float("nan")
+    return dw_acc({level: sum(v) / len(v) for level, v in by_level.items()})
+
+
 # ----------------------------------------------------- cross-lingual consistency
 CONSISTENCY_MODE = "native"
 
