@@ -6,6 +6,7 @@
 | ``lm-eval-ext[ja]``      | mecab-python3, ipadic     | BLEU into Japanese (sacreBLEU's ja-mecab tokenizer) |
 | ``lm-eval-ext[embedded]``| gguf                      | converting the embedded demo model's GGUF file     |
 | ``lm-eval-ext[math]``    | math-verify               | PolyMath's symbolic answer checks (acc of LaTeX answers) |
+| ``lm-eval-ext[langdetect]`` | langdetect             | PolyMath's official-rule language consistency (not in ``all``) |
 
 Without one, the metrics it serves are NaN and the task's results say why
 (``configs.<task>.metadata.skipped_metrics``); the log says it once per process,
@@ -37,6 +38,8 @@ EXTRAS = {
                 "BLEU into Japanese (sacreBLEU's ja-mecab tokenizer)"),
     "embedded": Extra(("gguf",), "gguf", "converting the embedded model's GGUF file into a Hugging Face folder"),
     "math": Extra(("math_verify",), "math-verify", "PolyMath's symbolic answer checks (acc of LaTeX answers)"),
+    "langdetect": Extra(("langdetect",), "langdetect",
+                        "PolyMath's official-rule language consistency (*_lang_cons_langdetect)"),
 }
 
 

@@ -252,3 +252,25 @@ def test_checks_run_from_threads_with_a_deadline():
     slow = math_check.check("9^{9^{9}}", "9", deadline_s=1.0)
     assert slow == math_check.Verdict(False, timed_out=True)
     assert math_check.check("\\sqrt{8}", "$2\\sqrt{2}$").equal
+
+
+def test_without_math_verify_acc_is_nan_with_the_reason_never_a_partial_number():
+    """math-verify hidden (tests/support/hide_packages): numbers could still be compared, but a
+    partial acc would be a wrong number, so acc is left out on every document and skipped."""
+    from support.hidden import hidden_env
+
+    code = ("import json\n"
+            "from lm_eval_ext.families import polymath\n"
+            "doc = {'lang': 'de', 'answer': '18', 'level': 'low'}\n"
+            "out = polymath.process_results(doc, [[polymath.extract('\\\\boxed{18}', None, 'de')]])\n"
+            "meta = {}\n"
+            "polymath.annotate('polymath_de_low', {'generation_kwargs': {}}, meta, None, None, 0)\n"
+            "print(json.dumps({'keys': sorted(out), 'acc': str(meta['metric_signatures']['acc'])}))\n")
+    import os
+
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, **hidden_env("math_verify")}, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert "acc" not in got["keys"] and "check_timeout" not in got["keys"] and "truncated_in_thinking" in got["keys"]
+    assert got["acc"].startswith("skipped: math-verify not installed") and 'pip install "lm-eval-ext[math]"' in got["acc"]

@@ -141,4 +141,4 @@ def test_without_langdetect_the_official_rule_is_nan_with_the_reason():
     from lm_eval_ext.missing import skip_of
 
     reason = skip_of(langdetect_rule.signature()).reason
-    assert "langdetect not installed" in reason and "pip install langdetect" in reason
+    assert "langdetect not installed" in reason and 'pip install "lm-eval-ext[langdetect]"' in reason

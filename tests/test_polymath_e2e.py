@@ -107,10 +107,16 @@ def test_oracle_scores_one_everywhere_and_thinking_consistency_follows_the_think
         assert group["thinking_lang_fidelity,boxed"] == pytest.approx(sum(decided) / len(decided)), lang
     assert res["groups"]["polymath"]["dw_acc,boxed"] == 1.0
     assert res["groups"]["polymath_url"]["dw_acc,boxed"] == 1.0
-    # without langdetect: NaN, and why
+    # the release's langdetect rule: its value where langdetect is installed, else NaN and why
+    from lm_eval_ext.metrics import langdetect_rule
+
     meta = res["configs"]["polymath_de_low"]["metadata"]
-    assert "langdetect not installed" in meta["skipped_metrics"]["answer_lang_cons_langdetect"]
-    assert math.isnan(res["results"]["polymath_de_low"]["answer_lang_cons_langdetect,boxed"])
+    cons = res["results"]["polymath_de_low"]["answer_lang_cons_langdetect,boxed"]
+    if langdetect_rule.unavailable():
+        assert "langdetect not installed" in meta["skipped_metrics"]["answer_lang_cons_langdetect"]
+        assert math.isnan(cons)
+    else:
+        assert cons == float(langdetect_rule.consistent(f"{by_item[('low-0', 'de')]['question']}\n\n$$x$$", "de"))
     assert meta["metric_signatures"]["acc"].endswith("samples:1|avg@1|decoding:greedy")
     # the samples log keeps the thinking part and the answer part apart
     line = _samples(out, "polymath_sw_medium")[0]
@@ -313,3 +319,37 @@ def _run_env(server, tasks: str, limit: int, out: Path, env: dict) -> dict:
                     "--output_path", str(out)], env=env)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return _results(out)
+
+
+def test_sampled_decoding_reports_avg_at_k_and_records_k(items, tmp_path):
+    """k = 2 samples per problem (tasks written by the generator's --samples): the first problem
+    answered right once and wrong once, the second right twice: acc = avg@2 = (0.5 + 1) / 2."""
+    import subprocess
+    import sys
+
+    from lm_eval_ext import resources
+
+    by_question, _ = items
+    tasks = tmp_path / "sampled"
+    proc = subprocess.run([sys.executable, str(resources.tasks_dir() / "polymath" / "_generate.py"), "--samples", "2",
+                           "--temperature", "0.6", "--out", str(tasks)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    seen: dict = {}
+
+    def policy(kind, payload):
+        doc = _doc_of(payload, by_question)
+        n = seen[doc["item_id"]] = seen.get(doc["item_id"], 0) + 1
+        assert payload["temperature"] == 0.6
+        wrong = doc["item_id"] == "low-0" and n == 2
+        return "\\boxed{0}" if wrong else gold_box(doc)
+
+    with ScriptedServer(policy) as server:
+        res = _run(server, "polymath_k2_de_low", 2, tmp_path / "out", "--include_path", str(tasks))
+    assert seen == {"low-0": 2, "low-1": 2}
+    r = res["results"]["polymath_k2_de_low"]
+    assert r["acc,boxed"] == pytest.approx(0.75)
+    sig = res["configs"]["polymath_k2_de_low"]["metadata"]["metric_signatures"]["acc"]
+    assert sig.endswith("samples:2|avg@2|decoding:sampled(temperature=0.6,top_p=0.95)")
+    assert "sampling_warning" not in res["configs"]["polymath_k2_de_low"]["metadata"]
+    line = _samples(tmp_path / "out", "polymath_k2_de_low")[0]
+    assert len(line["resps"][0]) == 2 and len(line["reply_answer"]) == 2

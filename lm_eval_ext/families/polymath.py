@@ -24,6 +24,7 @@ installed (`metrics.langdetect_rule`: ``*_lang_cons_langdetect``).
 
 from __future__ import annotations
 
+import logging
 import math
 from functools import lru_cache
 from pathlib import Path
@@ -34,6 +35,8 @@ from lm_eval_ext.families.base import (DataFormatError, DataNotFoundError, Extra
 from lm_eval_ext.languages import POLYMATH_LANGS
 from lm_eval_ext.metrics import langdetect_rule, langid, math_answer
 from lm_eval_ext.metrics.reasoning import split
+
+log = logging.getLogger("lm_eval_ext")
 
 HUB_PATH = "Qwen/PolyMath"
 LEVELS = ("low", "medium", "high", "top")
@@ -264,17 +267,16 @@ def process_results(doc: dict, results: list) -> dict:
     truncated_in_thinking, no_answer, check_timeout; language identification of the answer
     part (lang_fidelity, lang_undecidable) and of the thinking part (thinking_lang_fidelity,
     None without thinking); the release's langdetect rule when langdetect is installed."""
+    from lm_eval_ext.runtime import math_check
+
     samples = _samples(results)
-    expected = getattr(samples[0], "reply_lang", None) or doc["lang"] if samples else doc["lang"]
-    acc, cut, none, timeouts = [], [], [], []
-    for s in samples:
-        ok, timed_out = correct(str(s), doc["answer"])
-        acc.append(float(ok))
-        cut.append(float(str(s) == CUT_OFF))
-        none.append(float(str(s) == NO_ANSWER))
-        timeouts.append(float(timed_out))
-    out = {"acc": _mean(acc), "truncated_in_thinking": _mean(cut), "no_answer": _mean(none),
-           "check_timeout": _mean(timeouts)}
+    expected = (getattr(samples[0], "reply_lang", None) if samples else None) or doc["lang"]
+    out = {"truncated_in_thinking": _mean(float(str(s) == CUT_OFF) for s in samples),
+           "no_answer": _mean(float(str(s) == NO_ANSWER) for s in samples)}
+    if not math_check.unavailable():  # without math-verify: NaN and why, on every document alike
+        verdicts = [correct(str(s), doc["answer"]) for s in samples]
+        out["acc"] = _mean(float(ok) for ok, _ in verdicts)
+        out["check_timeout"] = _mean(float(timed_out) for _, timed_out in verdicts)
     answers = [getattr(s, "answer", None) for s in samples]
     thoughts = [getattr(s, "thinking", None) for s in samples]
     if any(a is None for a in answers):  # someone else's filter: no parts to judge
@@ -369,22 +371,35 @@ def annotate(task: str, cfg: dict, meta: dict, result, acc, bootstrap_iters) -> 
     beside lm-eval's fields)."""
     from lm_eval_ext.runtime import math_check
 
+    from lm_eval_ext.missing import Skip
+
     sigs = meta.setdefault("metric_signatures", {})
     k = int(cfg.get("repeats") or 1)
     gen = cfg.get("generation_kwargs") or {}
     decoding = (f"sampled(temperature={gen.get('temperature')},top_p={gen.get('top_p', 1.0)})"
                 if gen.get("do_sample") else "greedy")
-    sigs["acc"] = f"{meta.get('scorer', '')}|{math_check.signature()}|samples:{k}|avg@{k}|decoding:{decoding}"
+    missing = math_check.unavailable()
+    sigs["acc"] = (Skip(missing) if missing else
+                   f"{meta.get('scorer', '')}|{math_check.signature()}|samples:{k}|avg@{k}|decoding:{decoding}")
+    for name in ("check_timeout", "dw_acc") if missing else ():
+        sigs[name] = Skip(missing)
     sigs["thinking_lang_fidelity"] = langid.signature()
     for name in ("answer_lang_cons_langdetect", "thinking_lang_cons_langdetect"):
         sigs[name] = langdetect_rule.signature()
-    for line in (acc or {}).get("logged_samples") or ():
-        if line.get("filter") != FILTER:
-            continue
+    identical = 0
+    lines = [line for line in (acc or {}).get("logged_samples") or () if line.get("filter") == FILTER]
+    for line in lines:
         parts = [r for rs in line.get("filtered_resps") or () for r in (rs if isinstance(rs, list) else [rs])]
         line["reply_thinking"] = [getattr(p, "thinking", None) for p in parts]
         line["reply_answer"] = [getattr(p, "answer", None) for p in parts]
         line["reply_truncated"] = [bool(getattr(p, "truncated", False)) for p in parts]
+        identical += k > 1 and len({getattr(p, "reply", None) for p in parts}) == 1
+    if k > 1 and lines and identical == len(lines):
+        # lm-eval's API models send one fixed seed with every request: a server that honours it
+        # (vLLM) returns the same sample k times (README, "Sampled decoding")
+        meta["sampling_warning"] = (f"all {k} samples of every problem are identical: avg@{k} is one sample "
+                                    "(a fixed per-request seed, or greedy decoding)")
+        log.warning("lm-eval-ext: %s: %s", task, meta["sampling_warning"])
 
 
 # ------------------------------------------------------------- self-translate

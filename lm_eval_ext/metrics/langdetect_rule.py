@@ -14,8 +14,9 @@ run), and nothing else. langdetect has no Malay profile: a Malay text over 15 ch
 never consistent under this rule (the release's numbers have the same property); our
 identifier (`metrics.langid`) knows Malay.
 
-langdetect is optional (``pip install langdetect``); without it `unavailable` says why and the
-metrics are NaN with that reason. Pure stdlib otherwise.
+langdetect is optional (``pip install "lm-eval-ext[langdetect]"``); without it `unavailable` says
+why and the metrics are NaN with that reason. `consistent` needs langdetect and the stdlib only
+(the tests load this file by path in an interpreter that has langdetect).
 """
 
 from __future__ import annotations
@@ -32,13 +33,13 @@ _seeded = False
 
 
 def unavailable() -> str | None:
-    """None when langdetect imports here, else why not."""
-    try:
-        import langdetect  # noqa: F401
-    except Exception as err:  # ImportError, or a broken install
-        return (f"langdetect not installed ({type(err).__name__}: {err}); needed for PolyMath's official-rule "
-                "language consistency (*_lang_cons_langdetect): pip install langdetect")
-    return None
+    """None when langdetect imports here, else why not (logged once per process)."""
+    from lm_eval_ext import optional
+
+    reason = optional.missing("langdetect")
+    if reason:
+        optional.warn_once(reason)
+    return reason
 
 
 def signature():
