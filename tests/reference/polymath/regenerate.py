@@ -7,38 +7,47 @@ from an extracted copy of the repository, inside the reference virtualenv.  It f
 builds nothing.
 
     python3 regenerate.py --repo /path/to/polymath-repo --python /path/to/polymath-ref/bin/python
-        [--pairs pairs.jsonl] [--out reference_verdicts.jsonl] [--jobs 2]
-        [--hard-timeout 120] [--no-untimed] [--no-direct]
+        [--pairs pairs.jsonl] [--out reference_verdicts.jsonl] [--jobs 2] [--hard-timeout 120]
+        [--variants untimed,official,warm,direct] [--update]
 
-    # adversarial set (long strings are stored as run-length "segments")
-    python3 regenerate.py ... --pairs adversarial.jsonl --out adversarial_verdicts.jsonl --hard-timeout 60
+    # CI / quick: only the deterministic reference verdicts
+    python3 regenerate.py --repo R --python PY --variants untimed,direct
+
+    # adversarial set (long strings are stored run-length encoded as "pred_segments"/"gold_segments")
+    python3 regenerate.py --repo R --python PY --pairs adversarial.jsonl --out adversarial_verdicts.jsonl \
+        --hard-timeout 90 --variants untimed,official
 
     # language-consistency reference (runs the official evaluation() once per case)
-    python3 regenerate.py ... --langdetect langdetect_cases.jsonl --out langdetect_reference.jsonl
+    python3 regenerate.py --repo R --python PY --langdetect langdetect_cases.jsonl --out langdetect_reference.jsonl
 
-The orchestrator runs under any Python 3; it starts <= --jobs worker processes with the
-reference interpreter (`--python`), which re-enter this file with --worker.
+The orchestrator runs under any Python 3; it starts <= --jobs (max 2) worker processes with the
+reference interpreter (--python), which re-enter this file with --worker.
 
-Per pair the worker forks a fresh process (own process group, address-space limit
---mem-gb) from a state identical to run_eval.py's main process (scripts + run_eval
-imported, nothing else warmed) and runs, exactly like run_eval.py does:
+For every pair a worker forks a fresh process (own process group, --mem-gb address-space limit,
+--hard-timeout wall limit) and does what run_eval.py does for one item:
 
-    extracted = extract_boxed_content("\\boxed{" + pred + "}")      # pred null -> no box
+    extracted = extract_boxed_content("\\boxed{" + pred + "}")     # pred null -> no box -> None
     extracted = extracted[0] if extracted else None
-    verdict   = math_equal(extracted, gold)        # official defaults: 1 s sympy subprocess timeouts
+    ok        = math_equal(extracted, gold)                        # official defaults
 
-Also recorded (unless disabled):
-  * untimed: math_equal(extracted, gold, timeout=False)  -- same code, sympy run in-process
-             without the 1 s subprocess limit (only --hard-timeout applies). Shows which
-             official verdicts depend on the 1 s limit / machine load.
-  * direct:  math_equal(pred, gold) without box extraction (only when extraction changed the
-             string, e.g. spaces removed).
-The official 1 s limit is observed (not altered) by wrapping scripts.call_with_timeout and
-timing each call; a call that returns False after >= 0.98 * timeout counts as a timeout.
+Variants (output fields):
+  untimed  -> "verdict": the deterministic reference. scripts.call_with_timeout (the official 1 s
+              sympy subprocess) is replaced by an in-process call of the same official function, so
+              the official logic runs to completion (only --hard-timeout applies). Reproducible
+              across machines/loads.
+  official -> "asrun_verdict" (+ asrun_seconds, n_sub, n_sub_timeout, max_sub_s, extracted):
+              exactly run_eval.py, official 1 s subprocess timeouts, parent state as in run_eval.py
+              (sympy's LaTeX parser not pre-loaded, so every subprocess pays its import). Depends on
+              machine speed and load. call_with_timeout is only wrapped to time it: a call that
+              returns False after >= 0.98 * timeout counts as a timeout.
+  warm     -> "warm_verdict": as official, but the worker pre-loads sympy's LaTeX parser (by calling
+              the official symbolic_equal once) before forking: approximates a fast machine.
+  direct   -> "direct_verdict": untimed math_equal(pred, gold) WITHOUT box extraction, only for pairs
+              where extraction changed the string (run_eval.py removes all ASCII spaces).
 
-Verdicts: "true" | "false" | "timeout" (False, and at least one 1 s sympy subprocess was
-killed) | "error" (math_equal raised: run_eval.py would crash) | "hang" (exceeded
---hard-timeout; killed by this harness).
+Verdict values: "true" | "false" | "timeout" (False, and at least one 1 s sympy subprocess was
+killed; run_eval.py counts it as wrong) | "error" (math_equal raised: run_eval.py would crash) |
+"hang" (exceeded --hard-timeout; killed by this harness).
 """
 import argparse
 import json
@@ -106,8 +115,11 @@ def orchestrate(a):
             per[v] = run_workers(a, rows, "pairs", v, jobs, tmp)
             print(f"variant {v}: {time.time() - t1:.0f}s", file=sys.stderr)
         merged = []
+        previous = {}
+        if a.update and os.path.exists(a.out):
+            previous = {x["id"]: x for x in load_jsonl(a.out)}
         for r in rows:
-            rec = {"id": r["id"]}
+            rec = dict(previous.get(r["id"], {"id": r["id"]}))
             if "untimed" in per:  # the deterministic reference: official logic, no 1 s limit
                 u = per["untimed"][r["id"]]
                 rec["verdict"] = u["verdict"]
@@ -177,11 +189,11 @@ def worker_pairs(a):
         calls.append((time.time() - t, False))
         return q.get()
 
-    if a.variant in ("warm", "untimed"):
+    if a.variant in ("warm", "untimed", "direct"):
         # pre-load sympy's lazily imported LaTeX parser etc. by running official code once
         for x, y in (("\\frac{1}{2}", "0.5"), ("x+1", "1+x"), ("(1,2)", "(1,2)")):
             scripts.symbolic_equal(x, y)
-    scripts.call_with_timeout = inprocess_call if a.variant == "untimed" else observed_call_with_timeout
+    scripts.call_with_timeout = inprocess_call if a.variant in ("untimed", "direct") else observed_call_with_timeout
 
     def run_one(fn):
         """fork; child runs fn() -> dict; returns (dict | None on hang, seconds)."""
@@ -348,6 +360,8 @@ def main():
     ap.add_argument("--jobs", type=int, default=2, help="parallel workers (capped at 2)")
     ap.add_argument("--hard-timeout", type=float, default=120.0, help="per-pair wall limit of this harness (s)")
     ap.add_argument("--mem-gb", type=float, default=4.0, help="address-space limit per pair (GiB)")
+    ap.add_argument("--update", action="store_true",
+                    help="keep the other variants' fields of an existing --out file, replace only those run now")
     ap.add_argument("--variants", default="untimed,official,warm,direct",
                     help="comma list of: untimed (reference verdict), official (as run_eval.py), warm, direct")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
