@@ -121,6 +121,13 @@ def plain_math_verify(pairs, deadline_s: float) -> dict[str, bool]:
     return out
 
 
+def _against(name: str, pairs, verdicts: dict) -> None:
+    """The candidate's errors against the construction label, whatever the release says."""
+    clear = [p for p in pairs if p["expect"] != "ambiguous"]
+    wrong = collections.Counter(p["kind"] for p in clear if verdicts[p["id"]] != (p["expect"] == "equal"))
+    print(f"{name} against the construction label: {sum(wrong.values())} of {len(clear)} clear pairs {dict(wrong)}")
+
+
 def _why(pair: dict) -> str:
     if pair["kind"] in OFFICIAL_BUG_NOTES:
         return OFFICIAL_BUG_NOTES[pair["kind"]]
@@ -159,6 +166,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     mine = ours(pairs)
     print(f"ours: {len(pairs)} pairs in {time.perf_counter() - t0:.1f} s")
+    _against("ours", pairs, mine)
     rows = report("ours", pairs, official, mine)
     kinds = collections.Counter((r["class"], r["kind"]) for r in rows)
     whys = {(r["class"], r["kind"]): r["why"] for r in rows}
@@ -168,6 +176,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         plain = plain_math_verify(pairs, args.deadline)
         print(f"math-verify: {len(pairs)} pairs in {time.perf_counter() - t0:.1f} s")
+        _against("math-verify", pairs, plain)
         report("math-verify (README call)", pairs, official, plain)
     if args.write:
         with open(REF / "disagreements.jsonl", "w", encoding="utf-8") as fh:

@@ -71,12 +71,16 @@ def first_boxed(text: str | None) -> str | None:
 # ------------------------------------------------------------------- normal forms
 _SPACES = re.compile(r"\s+")
 _WRAPPERS = ("\\displaystyle", "\\left", "\\right", "\\!", "\\,", "\\;", "\\:", "\\quad", "\\qquad", "\\ ")
-_FONT = re.compile(r"\\(?:mathbf|textbf|boldsymbol|mathrm|mathit|bm)\{([^{}]*)\}")
+_FONT = re.compile(r"\\(?:mathbf|textbf|boldsymbol|mathit|bm)\{([^{}]*)\}")  # not \\mathrm: units (`_strip_decorations`)
 _TEXT = re.compile(r"\\(?:text|textrm|textnormal|mbox|mathrm)\{([^{}]*)\}")
 _DEGREE = re.compile(r"\^\{?\\circ\}?|°|\\degree")
 _CURRENCY = re.compile(r"\\\$|US\$|[€£¥₹₩₫₦]|\\euro|\\pounds")
 _NESTED_BOX = re.compile(r"^\\boxed\{(.*)\}$", re.S)
 _INLINE = re.compile(r"^\\\((.*)\\\)$|^\\\[(.*)\\\]$", re.S)
+_LOST_SPACE = re.compile(r"\\\\(?=(?:text|textrm|mathrm|mbox|quad|qquad)\{?)")
+# a unit after the answer: 18\text{dollars}, \pi\text{units}, 83\text{m}^2, 18\mathrm{cm}
+_UNIT_AFTER = re.compile(r"^(.+?)\\(?:text|mbox|mathrm|textrm)\{[^{}\d]*\}(?:\^\{?\d\}?)?$", re.S)
+_OVERLINE = re.compile(r"^([-+]?)(\d*)\.(\d*)\\overline\{(\d+)\}$")
 
 
 def unwrap(text: str) -> str:
@@ -86,6 +90,8 @@ def unwrap(text: str) -> str:
     if "\\$" not in s:
         s = s.replace("$", "")
     s = _SPACES.sub("", s)
+    # "\ \text{km}" (a control space) lost its space to the extraction: "\\text{km}" is no line break
+    s = _LOST_SPACE.sub(r"\\", s)
     if not s.isascii() and any(unicodedata.category(ch) == "Cf" for ch in s):  # direction marks, zero-width spaces
         s = "".join(ch for ch in s if unicodedata.category(ch) != "Cf")
     depth = min(len(s) - len(s.lstrip("{")), len(s) - len(s.rstrip("}")), (len(s) - 1) // 2)
@@ -211,8 +217,7 @@ def _strip_decorations(s: str) -> tuple[str, bool]:
         if s.endswith(mark):
             s, percent = s[: -len(mark)], True
             break
-    # a unit after the number: 18\text{dollars}, 540\text{km/h}, 18\mathrm{cm}
-    m = re.match(r"^(.*?[\d}])\\(?:text|mbox|mathrm|textrm)\{[^{}\d]*\}$", s)
+    m = _UNIT_AFTER.match(s)
     if m:
         s = m.group(1)
     # a number inside \text{}: \text{540}, \text{540 km/h}, \text{five hundred forty}
@@ -222,7 +227,7 @@ def _strip_decorations(s: str) -> tuple[str, bool]:
         words = number_words(inner)
         if words is not None:
             return str(words), percent
-        um = re.match(r"^([-+]?[\d.,]*\d)[A-Za-z/]*$", inner)
+        um = re.match(r"^([-+]?[\d.,]*\d)[^\W\d_/]*(?:/[^\W\d_]+)?$", inner)  # 540km/h, 5Stück
         s = um.group(1) if um else inner
     return s, percent
 
@@ -260,6 +265,12 @@ def as_number(text: str) -> Number | None:
     m = _TIMES_TEN.match(s)
     if m and abs(int(m.group(2))) <= 400:
         return Number(Fraction(m.group(1)) * Fraction(10) ** int(m.group(2)), percent)
+    m = _OVERLINE.match(s)
+    if m:  # a repeating decimal: 0.8\overline{3} = 5/6
+        sign, whole, fixed, period = m.groups()
+        value = Fraction(int(whole or 0)) + (Fraction(int(fixed or 0)) + Fraction(int(period), 10 ** len(period) - 1)) \
+            / 10 ** len(fixed)
+        return Number(-value if sign == "-" else value, percent)
     m = _FRAC.match(s) or _SLASH.match(s)
     if m:
         sign, num, den = (m.groups() if len(m.groups()) == 3 else ("", *m.groups()))
@@ -339,6 +350,8 @@ def _value(expr):
 
     if not isinstance(expr, sympy.Expr) or not expr.is_number:
         return None
+    if not expr.is_Rational and expr.is_rational:  # 2\cdot(1012)^2 left unevaluated: its exact value
+        expr = expr.doit()
     if expr.is_Rational:
         return expr
     value = sympy.N(expr, 30)
