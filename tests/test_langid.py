@@ -131,4 +131,4 @@ def test_every_generative_task_of_ours_reports_lang_fidelity():
             languages.get(cfg["metadata"]["reply_lang"])  # a registry language
         assert cfg["metadata"]["fidelity_scorer"] == langid.SIGNATURE, name
         checked.add(name.split("_")[0])
-    assert checked == {"mgsm", "xquad", "mlqa", "flores", "xlc"}
+    assert checked == {"mgsm", "xquad", "mlqa", "flores", "xlc", "polymath"}
