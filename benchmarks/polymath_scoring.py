@@ -84,7 +84,8 @@ def main(argv=None) -> int:
     timeouts = sum(t for _, t in results)
     cut = sum(str(e) == polymath.CUT_OFF for e in extracted) / len(extracted)
     print(f"{len(texts)} replies: filter (split + first box) {t_filter:.1f} s, + checks {t_scoring:.1f} s in all "
-          f"({len(texts) / t_scoring:.0f} replies/s; CPU {c_scoring:.1f} s with the worker's); acc {accuracy:.4f}, cut off {cut:.4f}, check timeouts {timeouts}, "
+          f"({len(texts) / t_scoring:.0f} replies/s; CPU {c_scoring:.1f} s with the worker's); acc {accuracy:.4f}, "
+          f"cut off {cut:.4f}, check timeouts {timeouts}, "
           f"{math_check.check.cache_info().currsize} distinct checks")
     c1, t1 = cpu_seconds(), time.perf_counter()
     out = [polymath.process_results(d, [[e]]) for d, e in zip(docs, extracted)]

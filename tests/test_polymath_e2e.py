@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from support.env import run_cli
+from support.hidden import hidden_env
 from support.loopback import ScriptedServer, last_user_message
 
-from lm_eval_ext import languages
 from lm_eval_ext.families import polymath
 from lm_eval_ext.languages import POLYMATH_LANGS
 from lm_eval_ext.metrics import langid
@@ -62,11 +62,16 @@ def _samples(out: Path, task: str) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _run(server, tasks: str, limit: int, out: Path, *extra) -> dict:
+# runs that assert no language-identification value leave lingua out (its models take ~1 GB and
+# seconds to load in every lm_eval process): those metrics are then NaN with the reason
+NO_LINGUA = hidden_env("lingua")
+
+
+def _run(server, tasks: str, limit: int, out: Path, *extra, env=None) -> dict:
     proc = run_cli(["lm_eval", "run", "--model", "local-chat-completions",
                     "--model_args", f"model=scripted,base_url={server.base_url}/chat/completions,num_concurrent=8",
                     "--tasks", tasks, "--limit", str(limit), "--apply_chat_template", "--log_samples",
-                    "--output_path", str(out), *extra])
+                    "--output_path", str(out), *extra], env=env)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return _results(out)
 
@@ -138,7 +143,8 @@ def mixed_run(tmp_path_factory, items):
         if lang == "ja":
             return f"<think>{doc['question']} まず考えます。\\boxed{{{doc['answer']}}}か？"
         if lang == "sw":
-            return f"<think>{by_item[(doc['item_id'], 'en')]['question']}</think>Jibu ni $\\boxed{{{doc['answer'].replace('$', '')}\\text{{ dola}}}}$."
+            english = by_item[(doc["item_id"], "en")]["question"]
+            return f"<think>{english}</think>Jibu ni $\\boxed{{{doc['answer'].replace('$', '')}\\text{{ dola}}}}$."
         if level in ("low", "medium"):
             return f"<think>{doc['question']}</think>Die Antwort ist ${gold_box(doc)}$."
         if level == "high":
@@ -201,7 +207,7 @@ def test_hf_model_whose_template_opens_thinking_is_cut_off_inside_it(tiny_model_
     model = thinking_template_model if opens else tiny_model_dir
     proc = run_cli(["lm_eval", "run", "--model", "hf", "--model_args", f"pretrained={model},dtype=float32",
                     "--tasks", "polymath_de_low", "--limit", "2", "--apply_chat_template", "--gen_kwargs",
-                    "max_gen_toks=6", "--log_samples", "--output_path", str(tmp_path), "--batch_size", "2"])
+                    "max_gen_toks=6", "--log_samples", "--output_path", str(tmp_path), "--batch_size", "2"], env=NO_LINGUA)
     assert proc.returncode == 0, proc.stderr[-4000:]
     r = _results(tmp_path)["results"]["polymath_de_low"]
     assert r["acc,boxed"] == 0.0
@@ -275,7 +281,7 @@ def test_consistency_task_compares_answers_with_the_checker(items, tmp_path):
         return f"<think>{doc['question']}</think>{gold_box(doc)}"
 
     with ScriptedServer(policy) as server:
-        res = _run(server, "xlc_polymath", 36, tmp_path)["results"]["xlc_polymath"]
+        res = _run(server, "xlc_polymath", 36, tmp_path, env=NO_LINGUA)["results"]["xlc_polymath"]
     assert res["accuracy_sw,boxed"] == 0.5 and res["accuracy_te,boxed"] == 1.0 and res["accuracy_en,boxed"] == 1.0
     assert res["agreement_en_sw,boxed"] == 0.5 and res["consistency_en_sw,boxed"] == 0.5
     assert res["agreement_en_te,boxed"] == 1.0  # "3.00" and "3": the same answer by the checker, not by string
@@ -301,24 +307,16 @@ def test_self_translate_through_the_registry_entry(items, tmp_path):
         return "\\boxed{0}" if doc["item_id"] == "low-2" else f"<think>ok</think>{gold_box(doc)}"
 
     with ScriptedServer(policy) as server:
-        stage1 = _run(server, st.stage1_task("polymath", "de"), 3, tmp_path / "stage1")
+        stage1 = _run(server, st.stage1_task("polymath", "de"), 3, tmp_path / "stage1", env=NO_LINGUA)
         assert stage1["results"]["polymath_self_translate_stage1_de"]["chrfpp,translation"] == 100.0
-        stage2 = _run_env(server, st.stage2_task("polymath", "de"), 3, tmp_path / "stage2",
-                          {st.SETTING: str(tmp_path / "stage1")})
+        stage2 = _run(server, st.stage2_task("polymath", "de"), 3, tmp_path / "stage2",
+                      env={**NO_LINGUA, st.SETTING: str(tmp_path / "stage1")})
     r = stage2["results"]["polymath_self_translate_de"]
     assert r["acc,boxed"] == pytest.approx(2 / 3) and r["translation_chrfpp,boxed"] == 100.0
     assert math.isnan(r["dw_acc,boxed"])  # three low problems: DW-ACC needs every level
     assert polymath.dw_acc_of_items([("low", 1.0), ("medium", 1.0), ("high", 0.0), ("top", 0.5), ("top", 0.5)]) \
         == pytest.approx((1 + 2 + 0 + 8 * 0.5) / 15)
 
-
-def _run_env(server, tasks: str, limit: int, out: Path, env: dict) -> dict:
-    proc = run_cli(["lm_eval", "run", "--model", "local-chat-completions",
-                    "--model_args", f"model=scripted,base_url={server.base_url}/chat/completions,num_concurrent=8",
-                    "--tasks", tasks, "--limit", str(limit), "--apply_chat_template", "--log_samples",
-                    "--output_path", str(out)], env=env)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return _results(out)
 
 
 def test_sampled_decoding_reports_avg_at_k_and_records_k(items, tmp_path):
@@ -344,7 +342,7 @@ def test_sampled_decoding_reports_avg_at_k_and_records_k(items, tmp_path):
         return "\\boxed{0}" if wrong else gold_box(doc)
 
     with ScriptedServer(policy) as server:
-        res = _run(server, "polymath_k2_de_low", 2, tmp_path / "out", "--include_path", str(tasks))
+        res = _run(server, "polymath_k2_de_low", 2, tmp_path / "out", "--include_path", str(tasks), env=NO_LINGUA)
     assert seen == {"low-0": 2, "low-1": 2}
     r = res["results"]["polymath_k2_de_low"]
     assert r["acc,boxed"] == pytest.approx(0.75)

@@ -290,7 +290,7 @@ def test_language_inference_for_all_families():
     assert split_lang_suffix("xquad_de_en") == ("xquad", ("de", "en"))
     assert split_lang_suffix("mlqa_ar_zh") == ("mlqa", ("ar", "zh"))
     assert split_lang_suffix("flores_deu_Latn-eng_Latn") == ("flores", ("de", "en"))
-    assert split_lang_suffix("flores_kor_Hang-eng_Latn") == ("flores", ("kor_Hang", "en"))
+    assert split_lang_suffix("flores_tam_Taml-eng_Latn") == ("flores", ("tam_Taml", "en"))  # not a registry language
     assert split_lang_suffix("xquad_all") == ("xquad_all", ())
     assert split_lang_suffix("arc_easy") == ("arc_easy", ())
     assert task_languages("my_task", {"dataset_kwargs": {"lang": "sw"}}) == ("my_task", ("sw",))

@@ -29,9 +29,9 @@ import math
 from functools import lru_cache
 from pathlib import Path
 
-from lm_eval_ext import languages
 from lm_eval_ext.families.base import (DataFormatError, DataNotFoundError, Extracted, Family, Pairing, Parallel,
                                        ReplyFilter, read_jsonl)
+from lm_eval_ext.families.polymath_prompts import CONTROL, NOTE
 from lm_eval_ext.languages import POLYMATH_LANGS
 from lm_eval_ext.metrics import langdetect_rule, langid, math_answer
 from lm_eval_ext.metrics.reasoning import split
@@ -48,72 +48,6 @@ CUT_OFF = "[no answer: cut off while thinking]"
 TASK_VERSION = 1.0
 MAX_GEN_TOKS = 32768  # reasoning models think for thousands of tokens (README: budget, max_model_len)
 GROUP_METRICS = ("dw_acc", "dw_acc_official")
-
-# The release's instruction.py (QwenLM/PolyMath, Apache-2.0), verbatim as Python evaluates it:
-# its "\{\}" are invalid escapes that keep their backslashes, so the model reads $\boxed\{\}$.
-NOTE = {
-    "en": "Note: Please put the final answer in the $\\boxed\\{\\}$.",
-    "zh": "注意：请将最终答案放在 $\\boxed\\{\\}$ 中。",
-    "ar": "ملاحظة: يُرجى وضع الإجابة النهائية في $\\boxed\\{\\}$.",
-    "bn": "বিঃদ্রঃ: অনুগ্রহ করে চূড়ান্ত উত্তরটি $\\boxed\\{\\}$ এর মধ্যে রাখুন।",
-    "de": "Hinweis: Bitte setzen Sie die endgültige Antwort in $\\boxed\\{\\}$.",
-    "es": "Nota: Por favor, coloque la respuesta final en el $\\boxed\\{\\}$.",
-    "fr": "Remarque : Veuillez mettre la réponse finale dans le $\\boxed\\{\\}$.",
-    "id": "Catatan: Silakan letakkan jawaban akhir di dalam $\\boxed\\{\\}$.",
-    "it": "Nota: Per favore, metti la risposta finale nel $\\boxed\\{\\}$.",
-    "ja": "注意：最終的な答えを $\\boxed\\{\\}$ に入れてください。",
-    "ko": "참고: 최종 답안을 $\\boxed\\{\\}$ 안에 넣어 주세요.",
-    "ms": "Nota: Sila letakkan jawapan akhir dalam $\\boxed\\{\\}$.",
-    "pt": "Nota: Por favor, coloque a resposta final no $\\boxed\\{\\}$.",
-    "ru": "Примечание: Пожалуйста, поместите окончательный ответ в $\\boxed\\{\\}$.",
-    "sw": "Kumbuka: Tafadhali weka jibu la mwisho katika $\\boxed\\{\\}$.",
-    "te": "గమనిక: దయచేసి తుది జవాబును $\\boxed\\{\\}$ లో ఉంచండి.",
-    "th": "หมายเหตุ: กรุณาใส่คำตอบสุดท้ายใน $\\boxed\\{\\}$.",
-    "vi": "Lưu ý: Vui lòng đặt câu trả lời cuối cùng trong $\\boxed\\{\\}$.",
-}
-CONTROL = {
-    "forcing_raw": {
-        "en": "Use English to think and answer.",
-        "zh": "使用中文进行思考和回答。",
-        "ar": "استخدم العربية للتفكير والإجابة.",
-        "bn": "বাংলা ব্যবহার করে চিন্তা এবং উত্তর দিন।",
-        "de": "Verwende Deutsch, um zu denken und zu antworten.",
-        "es": "Usa español para pensar y responder.",
-        "fr": "Utilisez le français pour penser et répondre.",
-        "id": "Gunakan bahasa Indonesia untuk berpikir dan menjawab.",
-        "it": "Usa italiano per pensare e rispondere.",
-        "ja": "日本語を使って考え、回答してください。",
-        "ko": "한국어로 생각하고 답변하세요.",
-        "ms": "Gunakan bahasa Melayu untuk berfikir dan menjawab.",
-        "pt": "Use português para pensar e responder.",
-        "ru": "Используйте русский язык для размышлений и ответов.",
-        "sw": "Tumia Kiswahili kufikiri na kujibu.",
-        "te": "తెలుగును ఉపయోగించి ఆలోచించి సమాధానం ఇవ్వండి.",
-        "th": "ใช้ภาษาไทยในการคิดและตอบคำถาม.",
-        "vi": "Sử dụng tiếng Việt để suy nghĩ và trả lời.",
-    },
-    "forcing_en": {
-        "en": "Use English to think and answer.",
-        "zh": "使用英文进行思考和回答。",
-        "ar": "استخدم اللغة الإنجليزية للتفكير والإجابة.",
-        "bn": "ইংরেজি ব্যবহার করে চিন্তা এবং উত্তর দিন।",
-        "de": "Verwenden Sie Englisch, um zu denken und zu antworten.",
-        "es": "Usa inglés para pensar y responder.",
-        "fr": "Utilisez l'anglais pour penser et répondre.",
-        "id": "Gunakan bahasa Inggris untuk berpikir dan menjawab.",
-        "it": "Usa inglese per pensare e rispondere.",
-        "ja": "英語を使って考え、回答してください。",
-        "ko": "영어로 생각하고 답변하세요.",
-        "ms": "Gunakan bahasa Inggeris untuk berfikir dan menjawab.",
-        "pt": "Use inglês para pensar e responder.",
-        "ru": "Используйте английский язык, чтобы думать и отвечать.",
-        "sw": "Tumia Kiingereza kufikiri na kujibu.",
-        "te": "ఇంగ్లీష్‌ను ఉపయోగించి ఆలోచించి ఉత్తరించండి.",
-        "th": "ใช้ภาษาอังกฤษในการคิดและตอบคำถาม.",
-        "vi": "Sử dụng tiếng Anh để suy nghĩ và trả lời.",
-    },
-}
-
 
 # ----------------------------------------------------------------------- data
 def _check(lang: str, level: str | None = None, mode: str | None = None) -> None:
@@ -515,7 +449,8 @@ FAMILY = Family(
     process_results=process_results,
     reference_metric=f"acc,{FILTER}",
     judge_protocol="math_cot",
-    reply_language=lambda kwargs: reply_lang(kwargs["lang"], kwargs.get("mode", "native")) if kwargs.get("lang") else None,
+    reply_language=lambda kwargs: (reply_lang(kwargs["lang"], kwargs.get("mode", "native"))
+                                   if kwargs.get("lang") else None),
     parallel=PARALLEL,
     annotate=annotate,
     group_values=group_values,

@@ -71,7 +71,8 @@ def first_boxed(text: str | None) -> str | None:
 # ------------------------------------------------------------------- normal forms
 _SPACES = re.compile(r"\s+")
 _WRAPPERS = ("\\displaystyle", "\\left", "\\right", "\\!", "\\,", "\\;", "\\:", "\\quad", "\\qquad", "\\ ")
-_FONT = re.compile(r"\\(?:mathbf|textbf|boldsymbol|mathit|bm)\{([^{}]*)\}")  # not \\mathrm: units (`_strip_decorations`)
+# fonts only; \\mathrm is how units are written (`_strip_decorations` removes those)
+_FONT = re.compile(r"\\(?:mathbf|textbf|boldsymbol|mathit|bm)\{([^{}]*)\}")
 _TEXT = re.compile(r"\\(?:text|textrm|textnormal|mbox|mathrm)\{([^{}]*)\}")
 _DEGREE = re.compile(r"\^\{?\\circ\}?|°|\\degree")
 _CURRENCY = re.compile(r"\\\$|US\$|[€£¥₹₩₫₦]|\\euro|\\pounds")

@@ -103,7 +103,8 @@ def sections(runs: list[Run], lines_of, iters: int = bootstrap.DEFAULT_ITERS) ->
                     ci = (dw, dw - 1.96 * se, dw + 1.96 * se) if se is not None else None
                 ci_text = f"{_fmt(dw)} [{ci[1]:.3f}, {ci[2]:.3f}]" if ci and dw is not None else _fmt(dw)
                 extra = [_mean(_metric(run, t, m) for t in levels.values()) for m, _ in COLUMNS]
-                rows.append(Row([Cell(lang_label(lang), header=True), *[Cell(_fmt(accs[lvl])) for lvl in polymath.LEVELS],
+                rows.append(Row([Cell(lang_label(lang), header=True),
+                                 *[Cell(_fmt(accs[lvl])) for lvl in polymath.LEVELS],
                                  Cell(ci_text), Cell(_fmt(official, 3)), *[Cell(_fmt(v)) for v in extra]]))
                 cats.append(lang)
                 values.append(dw)
