@@ -205,11 +205,14 @@ def process_results(doc: dict, results: list) -> dict:
 
     samples = _samples(results)
     expected = (getattr(samples[0], "reply_lang", None) if samples else None) or doc["lang"]
-    out = {"truncated_in_thinking": _mean(float(str(s) == CUT_OFF) for s in samples),
-           "no_answer": _mean(float(str(s) == NO_ANSWER) for s in samples)}
+    out = {}
+    verdicts = None
     if not math_check.unavailable():  # without math-verify: NaN and why, on every document alike
         verdicts = [correct(str(s), doc["answer"]) for s in samples]
-        out["acc"] = _mean(float(ok) for ok, _ in verdicts)
+        out["acc"] = _mean(float(ok) for ok, _ in verdicts)  # first: the family's primary metric (compare)
+    out["truncated_in_thinking"] = _mean(float(str(s) == CUT_OFF) for s in samples)
+    out["no_answer"] = _mean(float(str(s) == NO_ANSWER) for s in samples)
+    if verdicts is not None:
         out["check_timeout"] = _mean(float(timed_out) for _, timed_out in verdicts)
     answers = [getattr(s, "answer", None) for s in samples]
     thoughts = [getattr(s, "thinking", None) for s in samples]
