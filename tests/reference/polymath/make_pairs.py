@@ -799,7 +799,8 @@ def set_variants(core, rng):
     v.append(("list_and", ", ".join(parts[:-1]) + " \\text{ and } " + parts[-1], E))
     v.append(("missing_element", "\\{" + ", ".join(parts[:-1]) + "\\}", D))
     v.append(("missing_element_bare", ", ".join(parts[1:]), D))
-    v.append(("extra_element", "\\{" + ", ".join(parts + ["0"]) + "\\}", D))
+    extra = next(str(k) for k in range(7, 1000) if str(k) not in parts)
+    v.append(("extra_element", "\\{" + ", ".join(parts + [extra]) + "\\}", D))
     v.append(("single_element", parts[0], D))
     return v
 

@@ -106,7 +106,11 @@ def orchestrate(a):
         res = run_workers(a, rows, "langdetect", "official", 1, tmp)
         merged = [res[r["id"]] for r in rows]
     else:
-        rows = load_jsonl(a.pairs)
+        all_rows = load_jsonl(a.pairs)
+        rows = all_rows
+        if a.ids:
+            wanted = set(a.ids.split(","))
+            rows = [r for r in all_rows if r["id"] in wanted]
         jobs = max(1, min(a.jobs, 2))
         variants = [v for v in a.variants.split(",") if v]
         per = {}
@@ -118,8 +122,12 @@ def orchestrate(a):
         previous = {}
         if a.update and os.path.exists(a.out):
             previous = {x["id"]: x for x in load_jsonl(a.out)}
-        for r in rows:
+        run_ids = {r["id"] for r in rows}
+        for r in (all_rows if a.update else rows):
             rec = dict(previous.get(r["id"], {"id": r["id"]}))
+            if r["id"] not in run_ids:  # --ids: keep the previous record untouched
+                merged.append(rec)
+                continue
             if "untimed" in per:  # the deterministic reference: official logic, no 1 s limit
                 u = per["untimed"][r["id"]]
                 rec["verdict"] = u["verdict"]
@@ -362,6 +370,7 @@ def main():
     ap.add_argument("--mem-gb", type=float, default=4.0, help="address-space limit per pair (GiB)")
     ap.add_argument("--update", action="store_true",
                     help="keep the other variants' fields of an existing --out file, replace only those run now")
+    ap.add_argument("--ids", help="comma list of pair ids to (re)run; use with --update")
     ap.add_argument("--variants", default="untimed,official,warm,direct",
                     help="comma list of: untimed (reference verdict), official (as run_eval.py), warm, direct")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
