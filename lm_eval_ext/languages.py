@@ -348,6 +348,10 @@ _LANGS = [
                          segment_chars="\u3040-\u309f\u30a0-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f"),
         mt=MtLiterals(preamble_words=("翻訳", "訳")),
     ),
+    Language(  # PolyMath: code facts only (no literals)
+        code="ms", iso639_3="zsm", flores="zsm_Latn", name="Malay", native_name="Bahasa Melayu", script="Latn",
+        digits=None, decimal_sep=".", group_seps=(",",), joshi_class=3,
+    ),
     Language(
         code="ko", iso639_3="kor", flores="kor_Hang", name="Korean", native_name="한국어", script="Hang",
         digits=None, decimal_sep=".", group_seps=(",",), joshi_class=4, bleu_tokenizer="ko-mecab",
@@ -486,6 +490,8 @@ MLQA_LANGS = ("ar", "de", "en", "es", "hi", "vi", "zh")
 # cross-lingual ones (an English prompt asks for l)
 LCB_MONOLINGUAL_LANGS = ("ar", "de", "en", "es", "fr", "hi", "id", "it", "ja", "ko", "pt", "ru", "tr", "vi", "zh")
 LCB_CROSSLINGUAL_LANGS = ("ar", "de", "es", "fr", "hi", "id", "it", "ja", "ko", "pt", "ru", "tr", "vi", "zh")
+# PolyMath (QwenLM/PolyMath, run_eval.sh order)
+POLYMATH_LANGS = ("en", "zh", "ar", "bn", "de", "es", "fr", "id", "it", "ja", "ko", "ms", "pt", "ru", "sw", "te", "th", "vi")
 
 
 

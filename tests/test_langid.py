@@ -16,17 +16,23 @@ def _texts(path, field, n):
         return [json.loads(line)[field] for line in fh][:n]
 
 
+# Indonesian and Malay are two standards of one language: lingua takes 3 of 40 FLORES sentences of
+# each for the other (measured; 9 and 5 of the 60-character cuts), and nothing else
+CLOSE_PAIR = {"id": "ms", "ms": "id"}
+
+
 @pytest.mark.parametrize("code", sorted(languages.LANGUAGES))
 def test_flores_sentences_identified_per_language(shared_data, code):
     """40 real FLORES devtest sentences per language, whole and cut to 60 characters."""
     texts = _texts(shared_data / "flores" / f"{languages.get(code).flores}.devtest.jsonl", "text", 40)
     whole = [langid.detect(t) for t in texts]
-    # Indonesian: lingua reads some sentences as Malay, its close relative (a reply in either is not
-    # told apart reliably; measured in BENCHMARKS.md)
-    slack = 2 if code == "id" else 0
-    assert sum(p == code for p in whole) >= 38 - slack, (code, whole)
     short = [langid.detect(t[:60]) for t in texts]
-    assert sum(p == code for p in short) >= 34 - slack - (2 if code == "id" else 0), (code, short)
+    if code in CLOSE_PAIR:
+        assert sum(p == code for p in whole) >= 37 and sum(p == code for p in short) >= 31, (code, whole, short)
+        assert sum(p in (code, CLOSE_PAIR[code]) for p in whole) == 40, (code, whole)
+        return
+    assert sum(p == code for p in whole) >= 38, (code, whole)
+    assert sum(p == code for p in short) >= 34, (code, short)
 
 
 @pytest.mark.parametrize("code", languages.MGSM_LANGS)
@@ -129,7 +135,7 @@ def test_every_generative_task_of_ours_reports_lang_fidelity():
             languages.get(cfg["metadata"]["reply_lang"])  # a registry language
         assert cfg["metadata"]["fidelity_scorer"] == langid.SIGNATURE, name
         checked.add(name.split("_")[0])
-    assert checked == {"mgsm", "xquad", "mlqa", "flores", "xlc", "lcb"}
+    assert checked == {"mgsm", "xquad", "mlqa", "flores", "xlc", "lcb", "polymath"}
 
 
 def test_the_none_skipping_mean_is_found_by_identity_not_by_name(tmp_path):

@@ -13,7 +13,7 @@ under ``tasks/`` with a generator, and one line below (ARCHITECTURE.md).
 
 The data setting is ``LM_EVAL_EXT_DATA_DIR``: unset, tasks load their hub
 datasets; set to a folder laid out like ``shared/data`` (``mgsm/``, ``xquad/``,
-``mlqa/``, ``flores/`` with JSONL files carrying the hub's field names), the same
+``mlqa/``, ``flores/``, ``polymath/`` with JSONL files carrying the hub's field names), the same
 tasks read those files. A missing file raises `DataNotFoundError` naming the path
 and the task.
 """
@@ -23,7 +23,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Mapping
 
-from lm_eval_ext.families import flores, lcb, mgsm, qa, self_translate, xlc
+from lm_eval_ext.families import flores, lcb, mgsm, polymath, qa, self_translate, xlc
 from lm_eval_ext.families.base import (DATA_DIR_ENV, DataFormatError, DataNotFoundError, Family, Pairing, hub_data,
                                        local_root, read_jsonl)
 
@@ -35,6 +35,7 @@ FAMILIES: Mapping[str, Family] = MappingProxyType({family.name: family for famil
     qa.XQUAD,
     qa.MLQA,
     flores.FAMILY,
+    polymath.FAMILY,
     xlc.FAMILY,
     *self_translate.FAMILIES,
     lcb.FAMILY,

@@ -24,6 +24,7 @@ import contextlib
 import json
 import math
 import os
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -127,6 +128,10 @@ class Family:
     # the docs hold an earlier run's outputs (self-translate stage 2: the model's translations), so
     # lm-eval's task hash differs between models by design and comparability does not compare it
     run_made_documents: bool = False
+    # a group value lm-eval cannot compute (PolyMath's DW-ACC weights levels 1:2:4:8): (group name,
+    # {leaf task: its results metrics}) -> {metric key: value} replacing lm-eval's, applied by the plugin
+    # after lm-eval computed its groups (plugin.patch_group_values); without that hook: NaN and the reason
+    group_values: Callable[[str, dict[str, dict]], dict[str, float]] | None = None
 
     def task_languages(self, kwargs: Mapping) -> tuple[str, ...] | None:
         """The codes of one task, as its dataset_kwargs write them (ISO 639-1 or FLORES-200),
@@ -173,6 +178,11 @@ class Extracted(str):
         return out
 
 
+# The rendered prompts of the instances lm-eval is filtering, in the order of their replies: set by
+# the plugin around each lm-eval filter pipeline (plugin.patch_filter_prompts); None without it.
+RENDERED_PROMPTS: ContextVar[tuple | None] = ContextVar("lm_eval_ext_rendered_prompts", default=None)
+
+
 class ReplyFilter(Filter):
     """The lm-eval filter base of our families: one value per reply, from `one(reply, doc)`."""
 
@@ -181,6 +191,14 @@ class ReplyFilter(Filter):
 
     def apply(self, resps, docs):
         return [[self.one(reply, doc) for reply in replies] for replies, doc in zip(resps, docs)]
+
+    @staticmethod
+    def prompts(n: int) -> list:
+        """The rendered prompt of each of the `n` instances being filtered (a string, or chat
+        messages), or None each where lm-eval did not pass them (a reasoning split then
+        cannot see a thinking block the prompt opened: `metrics.reasoning`)."""
+        prompts = RENDERED_PROMPTS.get()
+        return list(prompts) if prompts is not None and len(prompts) == n else [None] * n
 
 
 def line_start(label: str) -> str:

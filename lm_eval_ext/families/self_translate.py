@@ -1,4 +1,4 @@
-"""Self-translate (Etxaniz et al. 2023) and the translate-test protocol, for MGSM and XQuAD.
+"""Self-translate (Etxaniz et al. 2023) and the translate-test protocol, for MGSM, XQuAD and PolyMath.
 
 Two stages, both ordinary lm-eval tasks run with the model under test:
 
@@ -40,18 +40,19 @@ from functools import partial
 from pathlib import Path
 
 from lm_eval_ext import languages, model_identity
-from lm_eval_ext.families import flores, mgsm, qa
+from lm_eval_ext.families import flores, mgsm, polymath, qa
 from lm_eval_ext.families.base import DataFormatError, DataNotFoundError, Family, Pairing
 from lm_eval_ext.families.stage1_reader import (SETTING, STAGE1_RECORD, SelfTranslateError, Stage1Log, stage1_record,
                                                 stage1_run)
 from lm_eval_ext.formats import run_folder
-from lm_eval_ext.languages import MGSM_LANGS, XQUAD_LANGS
+from lm_eval_ext.languages import MGSM_LANGS, POLYMATH_LANGS, XQUAD_LANGS
 from lm_eval_ext.metrics import mt
 from lm_eval_ext.signature import Signature
 
 log = logging.getLogger(__name__)
 
-SOURCES = {"mgsm": MGSM_LANGS, "xquad": XQUAD_LANGS}
+# the source families; PolyMath's item-specific parts are its own (families.polymath, "self-translate")
+SOURCES = {"mgsm": MGSM_LANGS, "xquad": XQUAD_LANGS, "polymath": POLYMATH_LANGS}
 TASK_VERSION = 1.0
 TARGET = "en"
 STAGE1_METRICS = ("chrfpp", "bleu", "reply_cleaned", "lang_fidelity", "lang_undecidable")
@@ -131,10 +132,14 @@ def stage1_texts(root, source: str, lang: str) -> list[dict]:
     if source == "mgsm":
         return [_text(str(a["item_id"]), "question", a["question"], b["question"], lang)
                 for a, b in _mgsm_pairs(root, lang, "test")]
+    if source == "polymath":
+        return [_text(key, "question", text, ref, lang) for key, text, ref in polymath.st_texts(root, lang)]
     return _xquad_texts(_xquad_pairs(root, lang))
 
 
 def _stage1_exemplars(root, source: str, lang: str) -> list[dict]:
+    if source == "polymath":  # 0-shot chat only: every problem is a test item
+        return []
     if source == "mgsm":  # the paper's 8 exemplar questions, human-translated, in order
         return [_text(f"train:{i}", "question", a["question"], b["question"], lang)
                 for i, (a, b) in enumerate(_mgsm_pairs(root, lang, "train"))]
@@ -144,16 +149,19 @@ def _stage1_exemplars(root, source: str, lang: str) -> list[dict]:
 def _stage1_dataset(root, source: str, lang: str):
     import datasets
 
-    return datasets.DatasetDict({
-        "test": datasets.Dataset.from_list(stage1_texts(root, source, lang)),
-        "train": datasets.Dataset.from_list(_stage1_exemplars(root, source, lang)),
-    })
+    splits = {"test": datasets.Dataset.from_list(stage1_texts(root, source, lang))}
+    exemplars = _stage1_exemplars(root, source, lang)
+    if exemplars:
+        splits["train"] = datasets.Dataset.from_list(exemplars)
+    return datasets.DatasetDict(splits)
 
 
 def stage1_files(source: str, lang: str, **_) -> list[str]:
     _check(source, lang)
     if source == "mgsm":
         return [f for code in (lang, TARGET) for f in (f"mgsm/mgsm_{code}.jsonl", f"mgsm/mgsm_{code}.train.jsonl")]
+    if source == "polymath":
+        return polymath.st_files(lang)
     return [f"xquad/xquad.{lang}.jsonl", f"xquad/xquad.{TARGET}.jsonl"]
 
 
@@ -162,6 +170,8 @@ def stage1_prompt(source: str, lang: str) -> dict:
     parts = flores.prompt_parts(lang, TARGET)
     if source == "xquad":
         parts["max_gen_toks"] = XQUAD_STAGE1_MAX_GEN_TOKS
+    if source == "polymath":
+        parts["max_gen_toks"] = polymath.ST_STAGE1_MAX_GEN_TOKS
     return parts
 
 
@@ -262,11 +272,15 @@ def _xquad_stage2(root, lang: str, tr: dict[str, str]) -> list[dict]:
 
 def stage2_docs(root, source: str, lang: str, translations: dict[str, str]) -> list[dict]:
     """The items stage 1 translated, in data order (the longest covered prefix)."""
+    if source == "polymath":
+        return polymath.st_docs(root, lang, translations)
     return (_mgsm_stage2 if source == "mgsm" else _xquad_stage2)(root, lang, translations)
 
 
 def item_count(root, source: str, lang: str) -> int:
     """How many items a language of the source family has (what stage 2 evaluates without --limit)."""
+    if source == "polymath":
+        return len(polymath.parallel_levels(root, lang))
     return len(_mgsm_pairs(root, lang, "test")) if source == "mgsm" else len(_xquad_pairs(root, lang))
 
 
@@ -280,8 +294,8 @@ def limit_count(limit, total: int) -> int:
 
 def stage1_count(root, source: str, lang: str, items: int) -> int:
     """How many stage-1 texts (lm-eval's --limit of stage 1) the first `items` stage-2 items need:
-    MGSM one question per item; XQuAD also each paragraph once, before its first question."""
-    if source == "mgsm":
+    MGSM and PolyMath one question per item; XQuAD also each paragraph once, before its first question."""
+    if source in ("mgsm", "polymath"):
         return items
     texts = stage1_texts(root, source, lang)
     questions = [i for i, t in enumerate(texts) if t["kind"] == "question"]
@@ -326,7 +340,7 @@ def preflight(task: str | None = None, source: str = "", lang: str = "", limit=N
     else:
         needed = limit_count(limit, item_count(root, source, lang))
         if covered < needed:
-            hint = "the same --limit" if source == "mgsm" else (
+            hint = "the same --limit" if source in ("mgsm", "polymath") else (
                 f"--limit {stage1_count(root, source, lang, needed)} (stage 1 counts paragraphs and questions)")
             raise SelfTranslateError(
                 f"task {task} evaluates {needed} items but the stage-1 run in {SETTING}={path.parent} translated "
@@ -351,6 +365,8 @@ def _stage2_dataset(root, source: str, lang: str, task: str | None = None):
     stage1, _, tr = stage1_translations(task, source, lang, root)
     _READ[task] = stage1_record(stage1, tr)
     docs = stage2_docs(root, source, lang, tr)
+    if source == "polymath":
+        return datasets.DatasetDict({"test": datasets.Dataset.from_list(docs)})
     if source == "mgsm":
         extra = {"source_lang": lang, "original_question": None, "reference_question": None}
         exemplars = [{**r, **extra} for r in mgsm.normalize(TARGET, [], mgsm.read_split(root, TARGET, "train"))[1]]
@@ -407,8 +423,17 @@ def xquad_stage2_results(doc: dict, results: list[str]) -> dict:
 MGSM_STAGE2_METRICS = ("exact_match", "lang_fidelity", "lang_undecidable")
 
 
+def polymath_stage2_results(doc: dict, results: list) -> dict:
+    """polymath_en_*'s scorer on the English text (acc, and DW-ACC over the task's items) and the
+    translation it used."""
+    translation = _translation_items(doc)
+    return {**polymath.st_results(doc, results), "translation_chrfpp": translation, "translation_bleu": translation}
+
+
 def stage2_prompt(source: str, lang: str) -> dict:
     """The English prompt of mgsm_en_cot_en / xquad_en."""
+    if source == "polymath":
+        return polymath.prompt_parts(TARGET, "low", "native")
     return mgsm.prompt_parts(TARGET, "en_cot") if source == "mgsm" else qa.prompt_parts(TARGET, TARGET)
 
 
@@ -417,7 +442,8 @@ def scorer_signature(source: str, stage: int, lang: str) -> str:
         return str(Signature.of(("self-translate-stage1", "v1"), source, f"{lang}->en",
                                 Signature.parse(mt.static_scorer(TARGET)).without("spbleu"),
                                 Signature.parse(flores.cleaner_signature())))
-    inner = mgsm.scorer_signature(TARGET, "en_cot") if source == "mgsm" else qa.scorer_signature(TARGET)
+    inner = {"mgsm": lambda: mgsm.scorer_signature(TARGET, "en_cot"), "xquad": lambda: qa.scorer_signature(TARGET),
+             "polymath": lambda: polymath.scorer_signature(TARGET, "native")}[source]()
     return str(Signature.of(("self-translate", "v1"), source, f"{lang}->en", ("translations", SETTING),
                             Signature.parse(inner), ("translation", "chrfpp+bleu(corpus,each-text-once)")))
 
@@ -445,19 +471,27 @@ def _family(source: str, stage: int) -> Family:
         load_local=lambda root, lang, task=None, **_: _stage2_dataset(root, source, lang, task),
         load_hub=lambda lang, task=None, **_: _stage2_dataset(None, source, lang, task),
         prompt=partial(stage2_prompt, source),
-        process_results=mgsm_stage2_results if source == "mgsm" else xquad_stage2_results,
+        process_results={"mgsm": mgsm_stage2_results, "xquad": xquad_stage2_results,
+                         "polymath": polymath_stage2_results}[source],
         reference_metric=inner.reference_metric, judge_protocol=inner.judge_protocol,
         reply_language=lambda kwargs: TARGET,
         item_key=inner.item_key,  # the source family's items, in every language
         run_made_documents=True,  # the docs hold stage 1's translations, the model's own
-        annotate=partial(_annotate_stage2, source),
+        annotate=partial(_polymath_stage2_annotate if source == "polymath" else _annotate_stage2, source),
         preflight=lambda task=None, lang="", limit=None, model_args=None, samples=None, cache_requests=None,
         model=None, **_: preflight(task, source, lang, limit, model_args, samples, cache_requests, model),
     )
 
 
+def _polymath_stage2_annotate(source: str, task: str, cfg: dict, meta: dict, result, acc, bootstrap_iters) -> None:
+    """PolyMath's run-time facts (checker signature, each reply's thinking and answer parts), then
+    what every stage 2 records (the translations' sacreBLEU signatures, the stage 1 it read)."""
+    polymath.annotate(task, cfg, meta, result, acc, bootstrap_iters)
+    _annotate_stage2(source, task, cfg, meta, result, acc, bootstrap_iters)
+
+
 def families_of_source(source: str) -> Family:
-    return mgsm.FAMILY if source == "mgsm" else qa.XQUAD
+    return {"mgsm": mgsm.FAMILY, "xquad": qa.XQUAD, "polymath": polymath.FAMILY}[source]
 
 
 FAMILIES = tuple(_family(source, stage) for source in SOURCES for stage in (1, 2))

@@ -5,6 +5,8 @@ regression board.
 - `paired_bootstrap(base, cand)`: 95% CI of mean(cand) - mean(base) over the
   items both runs scored, resampling *items* (the same resampled items for both
   runs), as in Koehn 2004 / Dror et al. 2018.
+- `stratified_bootstrap_ci(strata, weights)`: 95% CI of a weighted sum of stratum means
+  (PolyMath's DW-ACC: levels weighted 1:2:4:8), resampling items within each stratum.
 
 - `rows_bootstrap(rows, statistics)`: 95% CIs of statistics of several rows' means (a
   family mean over languages, the English gap, the best-minus-worst spread), or with
@@ -170,3 +172,19 @@ def spread(selected) -> "callable":
     """A statistic: the best-minus-worst row mean among the rows `selected` (a boolean per row)."""
     mask = np.asarray(selected, dtype=bool)
     return lambda means: means[:, mask].max(axis=1) - means[:, mask].min(axis=1)
+
+
+def stratified_bootstrap_ci(strata: dict, weights: dict, iters: int = DEFAULT_ITERS,
+                            seed: int = DEFAULT_SEED) -> tuple[float, float, float]:
+    """(value, low, high) of sum(weights[s] * mean(strata[s])): each resample draws the items of
+    every stratum from that stratum (its size kept)."""
+    if not strata or any(len(v) == 0 for v in strata.values()):
+        raise ValueError("bootstrap of an empty stratum")
+    total = np.zeros(iters)
+    value = 0.0
+    for i, (name, scores) in enumerate(sorted(strata.items())):
+        values = np.asarray(list(scores), dtype=float)
+        total += weights[name] * _resampled_means(values, iters, seed + i)
+        value += weights[name] * float(values.mean())
+    lo, hi = np.quantile(total, [0.025, 0.975])
+    return value, float(lo), float(hi)

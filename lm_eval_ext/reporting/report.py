@@ -25,7 +25,8 @@ from pathlib import Path
 from lm_eval_ext import __version__, files, languages
 from lm_eval_ext.metrics import bootstrap
 from lm_eval_ext.resources import reports_dir
-from lm_eval_ext.reporting import confusion_section, long_tail, side_by_side, svg, translate_test_section
+from lm_eval_ext.reporting import (confusion_section, long_tail, polymath_section, side_by_side, svg,
+                                    translate_test_section)
 from lm_eval_ext.reporting.document import (BulletList, Cell, Code, Details, Document, Figures, Heading, Lines,
                                             Paragraph, Pre, Row, Section, Span, Strong, Swatch, Table, to_html,
                                             to_markdown)
@@ -130,6 +131,7 @@ class Report:
         if any(kind_of(p) == "warning" for p in self.problems):
             sections.append(self.skipped_section())
         sections += [self.family_section(family, tables) for family, tables in self.families.items()]
+        sections += polymath_section.sections(self.runs, self.samples.lines, self.iters)
         sections += translate_test_section.sections(self.runs, self.samples.lines, self.iters)
         sections += confusion_section.sections(self.runs, self.samples.lines, self.iters)
         judge = judge_section(self.runs)
