@@ -242,9 +242,9 @@ def _detected_label(text: str) -> str | None:
         return None
     try:
         lang = _lingua().detect_language_of(judged)
-    except Exception as err:  # a language model that fails to load mid-run: the metric, not the run
+        return None if lang is None else lang.iso_code_639_3.name.lower()
+    except Exception as err:  # a model that fails to load mid-run, a look-alike's answer: the metric, not the run
         raise LangidUnavailable(_failed(err)) from None
-    return None if lang is None else lang.iso_code_639_3.name.lower()
 
 
 def fidelity(reply: str, expected: str) -> float | None:
