@@ -308,8 +308,12 @@ FAILING = '''
 class _Iso:
     name = "DE"
 
+class _Iso3:
+    name = "DEU"
+
 class _Language:
     iso_code_639_1 = _Iso()
+    iso_code_639_3 = _Iso3()
 
 class _Detector:
     calls = 0
@@ -412,7 +416,7 @@ def test_a_look_alike_or_failing_lingua_costs_its_metrics_not_the_run(both_runs,
     normal, _ = both_runs["normal"]
     run, log = shadowed_runs[case]
     for task in SHADOW_TASKS:
-        skipped = EXPECTED_SKIPPED[task]
+        skipped = EXPECTED_SKIPPED[task] - {"lang_line_pass"}  # fastText's (the confusion extra), not lingua's
         meta = run["configs"][task]["metadata"]
         assert set(meta["skipped_metrics"]) == skipped, task
         assert all(meta["skipped_metrics"][m].startswith(reason) and LANGID_PIP in meta["skipped_metrics"][m]
