@@ -66,8 +66,8 @@ def test_the_installed_lm_eval_has_every_patch_point():
 
 
 def test_tasks_load_through_include_path_with_the_hook_off():
-    code = ("from lm_eval.tasks import TaskManager; "
-            f"print(TaskManager(include_path={str(resources.tasks_dir())!r}).task_index['mgsm_direct_de'].yaml_path)")
+    code = ("from lm_eval.tasks import TaskManager; from lm_eval_ext.compat import task_index; "
+            f"print(task_index(TaskManager(include_path={str(resources.tasks_dir())!r}))['mgsm_direct_de'].yaml_path)")
     off = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "LM_EVAL_EXT_AUTOLOAD": "0"})
     assert off.returncode == 0, off.stderr[-2000:]

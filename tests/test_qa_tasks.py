@@ -102,7 +102,7 @@ def test_prompt_in_the_question_language(shared_data, q):
     """Every language: the instruction, labels and question are in the question's
     language; the context in the context's; the same doc renders the same way in
     lm-eval's template engine."""
-    from lm_eval.utils import apply_template
+    from lm_eval_ext.compat import apply_template
 
     ctx = "en" if q != "en" else "zh"
     L, P = languages.get(q), languages.get(q).qa

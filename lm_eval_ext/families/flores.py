@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from lm_eval_ext import languages
+from lm_eval_ext import compat, languages
 from lm_eval_ext.families.base import (DataFormatError, DataNotFoundError, Extracted, Family, FirstNSampler, Pairing,
                                        ReplyFilter, Rescore, RescoreError, read_jsonl)
 from lm_eval_ext.metrics import langid, mt
@@ -256,6 +256,7 @@ class TranslationFilter(ReplyFilter):
     def __init__(self, src_lang: str = "", tgt_lang: str = "", **kwargs) -> None:
         super().__init__(**kwargs)
         self.src_lang, self.tgt_lang = src_lang, tgt_lang
+        self.stops = tuple(prompt_parts(src_lang, tgt_lang)["until"]) if src_lang and tgt_lang else ()
 
     def one(self, reply, doc):
         text, cleaned = clean_translation(reply, self.src_lang, self.tgt_lang, (doc or {}).get("source", ""))
@@ -331,7 +332,7 @@ def corpus_stderr(task: str, result, acc: dict | None, bootstrap_iters, metrics:
     at most BOOTSTRAP_CAP resamples) into the task's results, for each one with a value;
     returns the number of resamples (< 2: none computed)."""
     iters = min(int(bootstrap_iters or 0), mt.BOOTSTRAP_CAP)
-    for (metric, filt), items in ((acc or {}).get("raw_metrics") or {}).items():
+    for (metric, filt), items in compat.raw_metrics(acc).items():
         value = result.metrics.get(task, {}).get(f"{metric},{filt}")
         if metric in metrics and isinstance(value, float) and value == value:
             se = mt.bootstrap_stderr(metric, items, iters)
