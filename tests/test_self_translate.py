@@ -159,13 +159,13 @@ def test_perfect_translator_and_solver_score_one_everywhere(perfect, data):
     for c in XQUAD_LANGS:
         t1, t2 = r1[f"xquad_self_translate_stage1_{c}"], r2[f"xquad_self_translate_{c}"]
         assert t1["chrfpp,translation"] == pytest.approx(100.0) and t1["bleu,translation"] == pytest.approx(100.0)
-        for m in ("exact_match", "f1", "exact_match_squad", "f1_squad"):
+        for m in ("exact_match", "f1_qa", "exact_match_squad", "f1_squad"):
             assert t2[f"{m},clean"] == 1.0, (c, m)
         assert t2["translation_chrfpp,clean"] == pytest.approx(100.0)
     for group in ("mgsm_self_translate", "mgsm_self_translate_hrl", "mgsm_self_translate_url"):
         assert r2[group]["exact_match,strict-match"] == 1.0
     assert r2["mgsm_self_translate"]["exact_match_non_en,strict-match"] == 1.0
-    assert r2["xquad_self_translate"]["f1,clean"] == 1.0
+    assert r2["xquad_self_translate"]["f1_qa,clean"] == 1.0
     assert r1["mgsm_self_translate_stage1"]["chrfpp,translation"] == pytest.approx(100.0)
     # the samples log of stage 2 carries the original item, the model's translation and its answer
     s = samples(stage2, "xquad_self_translate_th")[0]
@@ -186,7 +186,7 @@ def test_perfect_translator_and_solver_score_one_everywhere(perfect, data):
 def _qa_scores(answer, golds):
     return {
         "exact_match": float(mlqa_extended.metric_max_over_ground_truths(mlqa_extended.exact_match_score, answer, golds, "en")),
-        "f1": float(mlqa_extended.metric_max_over_ground_truths(mlqa_extended.f1_score, answer, golds, "en")),
+        "f1_qa": float(mlqa_extended.metric_max_over_ground_truths(mlqa_extended.f1_score, answer, golds, "en")),
         "exact_match_squad": float(squad_v1_1.metric_max_over_ground_truths(squad_v1_1.exact_match_score, answer, golds)),
         "f1_squad": float(squad_v1_1.metric_max_over_ground_truths(squad_v1_1.f1_score, answer, golds)),
     }
@@ -225,7 +225,7 @@ def test_half_wrong_translator_and_solver_give_the_hand_computed_values(half, da
         # stage 2 used the paragraph once and the first ITEMS questions
         assert t2["translation_chrfpp,clean"] == pytest.approx(
             sacrebleu.corpus_chrf(texts[:ITEMS + 1], [refs[:ITEMS + 1]], word_order=2).score, abs=1e-9)
-        sums = dict.fromkeys(("exact_match", "f1", "exact_match_squad", "f1_squad"), 0.0)
+        sums = dict.fromkeys(("exact_match", "f1_qa", "exact_match_squad", "f1_squad"), 0.0)
         for i in range(ITEMS):
             j = mapped(i, True)
             answer = "Mount Everest" if solver_wrong(j, True) else en[j]["answers"]["text"][0]
@@ -233,7 +233,7 @@ def test_half_wrong_translator_and_solver_give_the_hand_computed_values(half, da
                 sums[m] += v
         for m, v in sums.items():
             assert t2[f"{m},clean"] == pytest.approx(v / ITEMS, abs=1e-9), (c, m)
-        assert 0 < sums["f1"] / ITEMS < 1
+        assert 0 < sums["f1_qa"] / ITEMS < 1
 
 
 def test_reports_leaderboard_compare_and_judge_read_a_self_translate_run(perfect, half, tmp_path):
@@ -244,7 +244,7 @@ def test_reports_leaderboard_compare_and_judge_read_a_self_translate_run(perfect
     assert proc.returncode == 0, proc.stderr[-2000:]
     header = board.read_text(encoding="utf-8").splitlines()[0]
     assert "mgsm_self_translate/de/exact_match:strict-match" in header
-    assert "xquad_self_translate/th/f1:clean" in header
+    assert "xquad_self_translate/th/f1_qa:clean" in header
     proc = run_cli(["lm-eval-ext", "compare", str(stage2_perfect), str(stage2_half), "--threshold", "0.02",
                     "--markdown", str(tmp_path / "board.md")])
     assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]  # the half-wrong run regressed
@@ -389,7 +389,7 @@ def test_one_command_with_the_tiny_model(tmp_path, tiny_model_dir):
     assert run.data["results"]["mgsm_self_translate_de"]["exact_match,strict-match"] in (0.0, 0.5, 1.0)
     # every language selected: lm-eval ran the groups, so their means over languages are there
     for group, key in (("mgsm_self_translate", "exact_match_non_en,strict-match"),
-                       ("mgsm_self_translate_url", "exact_match,flexible-extract"), ("xquad_self_translate", "f1,clean"),
+                       ("mgsm_self_translate_url", "exact_match,flexible-extract"), ("xquad_self_translate", "f1_qa,clean"),
                        ("mgsm_self_translate_stage1", "chrfpp,translation")):
         assert key in run.data["results"][group], group
     assert len(run.samples) == 2 * (len(MGSM_LANGS) + len(XQUAD_LANGS))

@@ -117,7 +117,7 @@ def _print_table(pairs, res1: dict, res2: dict) -> None:
     for source, lang in pairs:
         t1 = (res1.get("results") or {}).get(st.stage1_task(source, lang), {})
         t2 = (res2.get("results") or {}).get(st.stage2_task(source, lang), {})
-        key = "exact_match,strict-match" if source == "mgsm" else "f1,clean"
+        key = "exact_match,strict-match" if source == "mgsm" else "f1_qa,clean"
         print(f"{st.stage2_task(source, lang):<28} {_fmt(t1.get('chrfpp,translation')):>15} "
               f"{_fmt(t2.get(key)):>14}  ({key.split(',')[0]})")
 

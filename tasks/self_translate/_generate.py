@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import lm_eval_ext
+from lm_eval_ext import plugin
 from lm_eval_ext import languages
 from lm_eval_ext.families import flores, mgsm, qa, self_translate as st, taskgen
 from lm_eval_ext.families.taskgen import Function
@@ -51,6 +52,7 @@ def _common(source: str, stage: int, lang: str, task: str) -> dict:
 
 def _metadata(source, stage, lang, reply_lang):
     return {"version": st.TASK_VERSION, "lm_eval_ext_version": lm_eval_ext.__version__,
+            "lm_eval_ext": {"annotation": plugin.ANNOTATION_UNAVAILABLE},
             "tier": languages.get(lang).tier, "scorer": st.scorer_signature(source, stage, lang),
             "reply_lang": reply_lang, "fidelity_scorer": langid.SIGNATURE}
 
