@@ -407,14 +407,6 @@ ANNOTATION_UNAVAILABLE = ("unavailable: lm-eval-ext's results hook did not run i
                           "(`lm-eval-ext doctor` says why)")
 
 
-def annotation_of(config) -> str | None:
-    """``lm_eval_ext.annotation`` of a task config as the results record it (None: not said)."""
-    meta = (config or {}).get("metadata") if isinstance(config, dict) else None
-    ext = meta.get("lm_eval_ext") if isinstance(meta, dict) else None
-    value = ext.get("annotation") if isinstance(ext, dict) else None
-    return value if isinstance(value, str) else None
-
-
 def annotate_results(result, eval_results_acc=None, bootstrap_iters=None) -> None:
     from lm_eval_ext import families
 

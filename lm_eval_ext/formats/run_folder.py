@@ -209,6 +209,16 @@ def merge_results(docs: list[dict]) -> dict:
     return merged
 
 
+def annotation(config) -> str | None:
+    """``metadata.lm_eval_ext.annotation`` of a task config in a results file: ``ok`` when
+    lm-eval-ext's results hook annotated the task, ``unavailable: <reason>`` when it did not;
+    None for another task or a run made before the field existed."""
+    meta = config.get("metadata") if isinstance(config, dict) else None
+    ext = meta.get("lm_eval_ext") if isinstance(meta, dict) else None
+    value = ext.get("annotation") if isinstance(ext, dict) else None
+    return value if isinstance(value, str) else None
+
+
 # ------------------------------------------------------------------ samples logs
 def find_samples(folder: Path) -> dict[str, list[Path]]:
     """{task: its samples logs in the folder, oldest first}."""

@@ -25,8 +25,8 @@ from typing import Iterator
 
 from lm_eval_ext import families, model_identity
 from lm_eval_ext.formats import judge_file
-from lm_eval_ext.formats.run_folder import (RESULTS_RE, Problem, find_results, find_samples, item_scores, merge_results,
-                                            number, read_results, read_samples, stamp)
+from lm_eval_ext.formats.run_folder import (RESULTS_RE, Problem, annotation, find_results, find_samples, item_scores,
+                                            merge_results, number, read_results, read_samples, stamp)
 from lm_eval_ext.reporting.rows import split_lang_suffix, task_languages
 
 _NOT_METRICS = {"alias", "name", "sample_len", "sample_count", "samples", " "}
@@ -170,6 +170,7 @@ def load_run(folder: Path, files: list[Path], problems: list[Problem]) -> list[R
             for fs in configs.values()]
     for run in runs:
         _index(run, problems)
+        _unannotated(run, problems)
     _find_samples(runs, problems)
     _add_judge(runs, problems)
     return runs
@@ -341,6 +342,21 @@ def _index(run: Run, problems: list[Problem]) -> None:
                 run.cells.append(Cell(name, name, mlangs, f"{mbase},{filt}", score, None))
             else:
                 run.cells.append(Cell(name, name, (), key, score, metric_name))
+
+
+def _unannotated(run: Run, problems: list[Problem]) -> None:
+    """Our tasks whose results lm-eval-ext's results hook did not annotate (the plugin was not
+    active, or the lm-eval had no hook it knows): one problem per reason, naming the tasks."""
+    by_reason: dict[str, list[str]] = {}
+    for name, info in run.tasks.items():
+        value = annotation(info.config)
+        if value is not None and value.startswith("unavailable"):
+            by_reason.setdefault(value, []).append(name)
+    for reason, tasks in by_reason.items():
+        shown = ", ".join(tasks[:5]) + (f" and {len(tasks) - 5} more" if len(tasks) > 5 else "")
+        problems.append(Problem(str(run.results_files[-1]), f"results annotation {reason} (tasks {shown}): no "
+                                "run-time metric signatures, no NaN for metrics that could not be computed, "
+                                "no standard errors of corpus metrics"))
 
 
 def _undefined_reason(entry: dict, metric: str, filt: str) -> str:
