@@ -201,3 +201,23 @@ def test_a_results_hook_that_cannot_be_installed_leaves_lm_eval_running_and_says
     text = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
     assert "results annotation unavailable: lm-eval-ext's results hook did not run" in text
     assert "mgsm_direct_de" in text.split("results annotation unavailable")[1][:400]
+
+
+def test_the_declared_range_is_what_ci_tests():
+    """pyproject.toml admits exactly the line CI runs (compat.TESTED, pinned by the constraints files
+    of tests/run.sh's environments), and this environment runs one of them."""
+    import re
+
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
+    (spec,) = [Requirement(d).specifier for d in deps if Requirement(d).name == "lm-eval"]
+    assert all(spec.contains(v, prereleases=True) for v in compat.TESTED)
+    assert not spec.contains("0.4.11") and not spec.contains("0.6.0", prereleases=True)
+    pins = {f: re.search(r"^lm-eval==(\S+)", (REPO / "tests" / f).read_text(encoding="utf-8"), re.M)[1]
+            for f in ("constraints-lowest.txt", "constraints-lm05.txt")}
+    assert pins["constraints-lowest.txt"] == min(compat.TESTED, key=Version)
+    assert pins["constraints-lm05.txt"] in compat.TESTED
+    assert compat.lm_eval_version() in compat.TESTED
