@@ -135,7 +135,7 @@ def test_mlqa_prompt_and_scorer_follow_the_pair(mlqa_dir):
     assert qa.render_prompt(doc).startswith("السياق: " + doc["context"][:10])
     # scored with the answer (= context) language's rules: Chinese mixed segmentation
     gold = doc["answers"]["text"][0]
-    assert qa.process_results(doc, [gold]) == {"exact_match": 1.0, "f1": 1.0, "exact_match_squad": 1.0, "f1_squad": 1.0}
+    assert qa.process_results(doc, [gold]) == {"exact_match": 1.0, "f1_qa": 1.0, "exact_match_squad": 1.0, "f1_squad": 1.0}
 
 
 @pytest.mark.parametrize("lang", XQUAD_LANGS)
