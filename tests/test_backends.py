@@ -31,7 +31,9 @@ from support.loopback import ScriptedServer
 from support.qa_data import build_data_dir
 
 from lm_eval_ext import compat, families, plugin
+from lm_eval_ext.families import flores
 from lm_eval_ext.formats import run_folder
+from lm_eval_ext.formats.run_folder import read_samples
 
 LIMIT = 3  # items per task (the oracle knows the first 3 of every language)
 TASKS = ["mgsm_direct", "mgsm_native_cot_de", "mgsm_en_cot_th", "xquad_de", "xquad_th_en", "mlqa_de_en",
@@ -184,6 +186,10 @@ def test_report_and_leaderboard_read_the_run_with_plain_task_names(runs, tmp_pat
     assert not [t for t in (*run.tasks, *run.samples) if "::" in t]
     assert {"mgsm_direct_de", "xquad_de", "xlc_mgsm"} <= set(run.samples)
     assert not [p for p in problems if "annotation" in str(p) or "::" in str(p)]
+    # rescore's reader: the oracle's translations are the references (0.5 logs replies one list deeper)
+    path = run.samples["flores_eng_Latn-deu_Latn"]
+    triples = flores.logged_triples(read_samples(path), path)
+    assert len(triples) == LIMIT and all(hyp == ref for _, hyp, ref in triples)
     board = run_cli(["lm-eval-ext", "leaderboard", str(run_on), "--format", "json"])
     assert board.returncode == 0, board.stderr[-2000:]
     columns = json.loads(board.stdout)["columns"]

@@ -21,6 +21,7 @@ import re
 from pathlib import Path
 
 from lm_eval_ext import compat, languages
+from lm_eval_ext.formats import run_folder
 from lm_eval_ext.families.base import (DataFormatError, DataNotFoundError, Extracted, Family, FirstNSampler, Pairing,
                                        ReplyFilter, Rescore, RescoreError, read_jsonl)
 from lm_eval_ext.metrics import langid, mt
@@ -348,11 +349,11 @@ def logged_triples(samples: list[dict], path: Path) -> list[tuple[str, str, str]
     for s in samples:
         if s.get("filter", FILTER) != FILTER:
             continue
-        doc, resps = s.get("doc") or {}, s.get("filtered_resps")
-        if (not isinstance(doc, dict) or not isinstance(resps, list) or not resps
+        doc, hyp = s.get("doc") or {}, run_folder.first_response(s.get("filtered_resps"))
+        if (not isinstance(doc, dict) or hyp is None
                 or not isinstance(doc.get("source"), str) or not isinstance(doc.get("reference"), str)):
             raise RescoreError(f"{path}: doc {s.get('doc_id')} lacks doc.source/doc.reference/filtered_resps")
-        out.append((doc["source"], str(resps[0]), doc["reference"]))
+        out.append((doc["source"], hyp, doc["reference"]))
     if not out:
         raise RescoreError(f"{path}: no samples of filter {FILTER!r}")
     return out

@@ -267,11 +267,10 @@ def stage1_translations(task: str, source: str, lang: str, root) -> tuple[object
     out: dict[str, str] = {}
     problems: list = []
     for line in run_folder.read_samples(path, problems):
-        doc, resps = line.get("doc"), line.get("filtered_resps")
+        doc, reply = line.get("doc"), run_folder.first_response(line.get("filtered_resps"))
         if line.get("filter", flores.FILTER) != flores.FILTER:
             continue
-        if not isinstance(doc, dict) or not isinstance(doc.get("text_id"), str) or not isinstance(resps, list) \
-                or not resps or not isinstance(resps[0], str):
+        if not isinstance(doc, dict) or not isinstance(doc.get("text_id"), str) or reply is None:
             raise SelfTranslateError(f"task {task}: {path}, doc {line.get('doc_id')}: not a stage-1 sample of "
                                      f"{stage1_task(source, lang)} (no doc.text_id or filtered_resps)")
         ours = texts.get(doc["text_id"])
@@ -280,7 +279,7 @@ def stage1_translations(task: str, source: str, lang: str, root) -> tuple[object
                 f"task {task}: {path}, doc {line.get('doc_id')} ({doc['text_id']}): the stage-1 text is not the "
                 f"data's text of that item ({'unknown id' if ours is None else 'different text'}); stage 1 was "
                 "run on other data (LM_EVAL_EXT_DATA_DIR or hub version)")
-        out[doc["text_id"]] = resps[0]
+        out[doc["text_id"]] = reply
     if problems:
         raise SelfTranslateError(f"task {task}: {problems[0]}")
     return stage1, path, out

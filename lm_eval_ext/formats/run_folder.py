@@ -266,6 +266,15 @@ def read_samples(path: Path, problems: list[Problem] | None = None, limit: int |
     return out
 
 
+def first_response(value) -> str | None:
+    """The first reply of a logged ``resps`` or ``filtered_resps``: lm-eval 0.4.x logs the filtered
+    replies as ``[reply]``, 0.5 as ``[[reply]]`` (and ``resps`` as ``[[reply]]`` on both). None when
+    there is no text."""
+    while isinstance(value, list) and value:
+        value = value[0]
+    return value if isinstance(value, str) else None
+
+
 def chat_messages(value) -> list[dict] | None:
     """A chat prompt as lm-eval logs it for chat-completions models (a list of {role, content},
     or a JSON string of one, alone in a list), else None."""
