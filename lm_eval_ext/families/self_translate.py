@@ -403,13 +403,15 @@ def _stage2_dataset(root, source: str, lang: str, task: str | None = None):
                                  "fewshot": datasets.Dataset.from_list(pool, features=features)})
 
 
-def _translation_items(doc: dict) -> list[tuple[str, str, str]]:
+def _translation_items(doc: dict) -> tuple[tuple[str, str, str], ...]:
     """(model's translation, human English text, "en") of the texts a stage-2 item used:
-    XQuAD's paragraph only on the first item of its paragraph, so each text counts once."""
+    XQuAD's paragraph only on the first item of its paragraph, so each text counts once.
+    A tuple, never a list: lm-eval 0.5 takes a list value of process_results for one value per
+    repeat of the request."""
     items = [(doc["question"], doc["reference_question"], TARGET)]
     if doc.get("context_first"):
         items.append((doc["context"], doc["reference_context"], TARGET))
-    return items
+    return tuple(items)
 
 
 def translation_chrfpp(items) -> float:
