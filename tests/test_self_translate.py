@@ -15,7 +15,8 @@ from support.loopback import ScriptedServer, last_user_message
 from support.qa_data import read_jsonl
 from reference import mlqa_extended, squad_v1_1
 
-from lm_eval_ext import languages
+from lm_eval_ext import compat, languages
+from lm_eval_ext.formats import run_folder
 from lm_eval_ext.families import self_translate as st
 
 MGSM_LANGS = st.languages_of("mgsm")
@@ -95,15 +96,18 @@ def lm_eval(server, tasks, out, limit, env=None, extra=()):
 
 
 def results(out: Path) -> dict:
+    """The results files of a folder merged, task keys as our reader reads them (lm-eval 0.5 keys a
+    task inside a group "<group>::<task>")."""
     merged: dict = {}
     for path in sorted(out.rglob("results_*.json")):
-        for key, value in json.loads(path.read_text()).items():
+        for key, value in run_folder.normalize(json.loads(path.read_text())).items():
             merged[key] = {**merged[key], **value} if isinstance(value, dict) and key in merged else value
     return merged
 
 
 def samples(out: Path, task: str) -> list[dict]:
-    (path,) = list(out.rglob(f"samples_{task}_2*.jsonl"))
+    (path,) = [p for p in out.rglob("samples_*.jsonl") if run_folder.SAMPLES_RE.match(p.name)
+               and compat.base_task(run_folder.SAMPLES_RE.match(p.name)["task"]) == task]
     return read_jsonl(path)
 
 
@@ -172,7 +176,7 @@ def test_perfect_translator_and_solver_score_one_everywhere(perfect, data):
     assert s["doc"]["original_question"] == data.xquad["th"][0]["question"]
     assert s["doc"]["original_context"] == data.xquad["th"][0]["context"]
     assert s["doc"]["question"] == data.xquad["en"][0]["question"] and s["doc"]["ctx_lang"] == "en"
-    assert s["filtered_resps"][0] == data.xquad["en"][0]["answers"]["text"][0]
+    assert run_folder.first_response(s["filtered_resps"]) == data.xquad["en"][0]["answers"]["text"][0]
     s = samples(stage2, "mgsm_self_translate_bn")[0]
     assert s["doc"]["original_question"] == data.mgsm["bn"][0]["question"]
     assert s["doc"]["question"] == s["doc"]["reference_question"] == data.mgsm["en"][0]["question"]
