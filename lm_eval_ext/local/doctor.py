@@ -83,7 +83,7 @@ def run(args=None, out=None) -> int:
     lines.append(f"lm-eval {version}: " + ("tested" if version in compat.TESTED else "NOT tested")
                  + f" (CI tests {tested})")
     lines.append("autoload:")
-    healthy = _autoload_state(lines)
+    healthy = plugin_active = _autoload_state(lines)
     try:
         import lm_eval.api.metrics  # noqa: F401 - each import triggers its patch
         import lm_eval.config.evaluate_config  # noqa: F401
@@ -106,6 +106,11 @@ def run(args=None, out=None) -> int:
     else:
         lines.append(f"results annotation: our tasks' results will say {plugin.ANNOTATION_UNAVAILABLE[:60]!r}...")
     lines.append("tasks:")
+    if not plugin_active:
+        lines.append("  not looked up: without the autoload lm-eval finds ours only with --include_path")
+        lines.append("NOT ok: see above")
+        print("\n".join(lines), file=stream)
+        return ExitCode.BAD_INPUT
     try:
         from lm_eval.tasks import TaskManager
 
