@@ -10,7 +10,8 @@ what to patch.
 What moved (file:line of each wheel in the study behind issue 24):
 
 - the per-task results hook: ``evaluator_utils._collect_results`` (0.4.x) was renamed
-  ``_agg_and_collect`` (0.5), same parameters (`results_hook_name`);
+  ``_agg_and_collect`` (0.5), same parameters (`results_hook_name`); likewise the group
+  aggregation ``aggregate_groups`` -> ``_aggregate_groups`` (`group_hook_name`);
 - per-document metric values: ``acc["raw_metrics"]`` (0.4.x) vs. ``task.scorers[i].reduced_docs``
   (0.5) (`raw_metrics`);
 - ``apply_template``: ``lm_eval.utils`` (0.4.x) vs. ``lm_eval.config.templates`` (0.5);
@@ -55,6 +56,24 @@ RESULTS_HOOKS = ("_collect_results", "_agg_and_collect")
 def results_hook_name(evaluator_utils) -> str | None:
     """The name of the results hook in `evaluator_utils` (the first of `RESULTS_HOOKS` it has)."""
     return next((name for name in RESULTS_HOOKS if callable(getattr(evaluator_utils, name, None))), None)
+
+
+def task_key(task) -> str:
+    """The key of a Task object in lm-eval's results containers (metrics, configs): the task name
+    on 0.4.x, ``Task._qualified_name`` on 0.5 (``<group>::<task>`` inside a group)."""
+    return getattr(task, "_qualified_name", None) or task.task_name
+
+
+# lm_eval/evaluator_utils.py: the group aggregation, called by _process_results through a
+# module-global lookup after the results hook, before the results are assembled.
+#   0.4.12 :275, 0.4.13 :301   aggregate_groups(results)
+#   0.5.0.dev1 :257            _aggregate_groups(results)
+GROUP_HOOKS = ("aggregate_groups", "_aggregate_groups")
+
+
+def group_hook_name(evaluator_utils) -> str | None:
+    """The name of the group aggregation in `evaluator_utils` (the first of `GROUP_HOOKS` it has)."""
+    return next((name for name in GROUP_HOOKS if callable(getattr(evaluator_utils, name, None))), None)
 
 
 def raw_metrics(acc: Mapping | None) -> dict[tuple[str, str], list]:
@@ -198,16 +217,13 @@ def flatten_task_dict(task_dict: Mapping) -> dict:
     tasks: dict[str, Any] = {}
     groups: dict[str, Any] = {}
 
-    def key(task) -> str:
-        return getattr(task, "_qualified_name", None) or task.task_name
-
     def walk(mapping: Mapping) -> None:
         for k, v in mapping.items():
             if isinstance(v, Mapping):  # a group: its key is the Group object
                 groups[k.name] = k
                 walk(v)
             else:
-                tasks[key(v)] = v
+                tasks[task_key(v)] = v
 
     walk(task_dict)
     return {"tasks": tasks, "groups": groups, "group_map": {g.name: list(g.child_names) for g in groups.values()}}

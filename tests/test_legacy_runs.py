@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
-from pathlib import Path
 
 from support.env import REPO, run_cli
 

@@ -12,6 +12,7 @@ otherwise.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import traceback
@@ -21,6 +22,9 @@ from lm_eval_ext.exit_codes import ExitCode
 
 PTH = "lm_eval_ext.pth"
 EDITABLE_PTH = "_editable_impl_lm_eval_ext.pth"
+# the lm-eval modules whose loading installs a patch point (`lm_eval_ext._autoload`)
+PATCHED_MODULES = ("lm_eval.tasks.manager", "lm_eval.config.evaluate_config", "lm_eval.evaluator_utils",
+                   "lm_eval.api.metrics", "lm_eval.api.filter")
 
 
 def _site_dirs() -> list[Path]:
@@ -51,7 +55,7 @@ def _autoload_state(out: list[str]) -> bool:
         return False
     if "lm_eval_ext._autoload" not in sys.modules:
         try:
-            import lm_eval_ext._autoload  # noqa: F401 - what the .pth line tried at start
+            importlib.import_module("lm_eval_ext._autoload")  # what the .pth line tried at start
         except Exception as err:  # noqa: BLE001
             out.append(f"  the {PTH} line failed at interpreter start: {type(err).__name__}: {err}")
             out.extend("    " + line for line in traceback.format_exc().rstrip().splitlines()[-6:])
@@ -85,10 +89,8 @@ def run(args=None, out=None) -> int:
     lines.append("autoload:")
     healthy = plugin_active = _autoload_state(lines)
     try:
-        import lm_eval.api.metrics  # noqa: F401 - each import triggers its patch
-        import lm_eval.config.evaluate_config  # noqa: F401
-        import lm_eval.evaluator_utils  # noqa: F401
-        import lm_eval.tasks.manager  # noqa: F401
+        for module in PATCHED_MODULES:  # each import triggers its patch
+            importlib.import_module(module)
     except Exception as err:  # noqa: BLE001
         lines.append(f"lm-eval cannot be imported: {type(err).__name__}: {err}")
         print("\n".join(lines), file=stream)
@@ -128,6 +130,7 @@ def run(args=None, out=None) -> int:
 
 def _points() -> list[tuple[str, bool]]:
     """(patch point, installed?) for each point of `plugin.POINTS`, as the loaded lm-eval shows it."""
+    import lm_eval.api.filter as filters
     import lm_eval.api.metrics as metrics
     import lm_eval.config.evaluate_config as evaluate_config
     import lm_eval.evaluator_utils as evaluator_utils
@@ -139,9 +142,12 @@ def _points() -> list[tuple[str, bool]]:
         return bool(getattr(obj, "_lm_eval_ext_patched", False))
 
     hook = compat.results_hook_name(evaluator_utils)
+    groups = compat.group_hook_name(evaluator_utils)
     return [
         (plugin.TASK_MANAGER_INIT, patched(getattr(manager, "TaskManager", None))),
         (plugin.PROCESS_TASKS, patched(getattr(evaluate_config, "EvaluatorConfig", None))),
         (plugin.COLLECT_RESULTS, bool(hook) and patched(getattr(evaluator_utils, hook))),
         (plugin.STDERR_FOR_METRIC, patched(getattr(metrics, "stderr_for_metric", None))),
+        (plugin.GROUP_VALUES, bool(groups) and patched(getattr(evaluator_utils, groups))),
+        (plugin.FILTER_PROMPTS, patched(getattr(filters, "FilterEnsemble", None))),
     ]
