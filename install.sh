@@ -55,5 +55,7 @@ echo "neural environment: .venv-neural"
 # wheel but lm-eval's is in pip's cache by now; torch first, as above.
 [ -x .venv-lm05/bin/python ] || python3 -m venv .venv-lm05
 .venv-lm05/bin/python -m pip --disable-pip-version-check install -q "torch==2.13.0"
-.venv-lm05/bin/python -m pip --disable-pip-version-check install -q -e ".[langid,dev]" -c tests/constraints-lm05.txt
+# math and confusion: PolyMath's and LCB's scorers, so the oracle run over every family scores them
+.venv-lm05/bin/python -m pip --disable-pip-version-check install -q -e ".[langid,math,confusion,dev]" \
+  -c tests/constraints-lm05.txt
 echo "lm-eval 0.5 environment: .venv-lm05"
