@@ -425,7 +425,7 @@ MGSM_STAGE2_METRICS = ("exact_match", "lang_fidelity", "lang_undecidable")
 
 
 def polymath_stage2_results(doc: dict, results: list) -> dict:
-    """polymath_en_*'s scorer on the English text (acc, and DW-ACC over the task's items) and the
+    """polymath_en_*'s scorer on the English text (acc_math, and DW-ACC over the task's items) and the
     translation it used."""
     translation = _translation_items(doc)
     return {**polymath.st_results(doc, results), "translation_chrfpp": translation, "translation_bleu": translation}

@@ -49,8 +49,10 @@ _MAX_TIMESTAMP = 253402300799  # 9999-12-31: what a date can be shown as
 _TASK_KEYED = ("results", "configs", "versions", "n-samples", "higher_is_better", "groups", "task_hashes")
 
 # metric names lm-eval-ext changed: {name now: (old name, the families whose tasks wrote the old
-# one)}. The QA F1 was `f1` until lm-eval 0.5 registered `f1` for multiple-choice tasks.
-LEGACY_METRICS = {"f1_qa": ("f1", ("xquad", "mlqa", "xquad_self_translate"))}
+# one)}. The QA F1 was `f1` until lm-eval 0.5 registered `f1` for multiple-choice tasks; PolyMath's
+# accuracy was `acc` (registered for loglikelihood and multiple choice on every lm-eval version).
+LEGACY_METRICS = {"f1_qa": ("f1", ("xquad", "mlqa", "xquad_self_translate")),
+                  "acc_math": ("acc", ("polymath", "polymath_self_translate"))}
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,7 @@ def stage2_config(source: str, lang: str) -> dict:
         filters = [{"name": polymath.FILTER, "filter": [
             {"function": Function.of(polymath.AnswerFilter), "lang": st.TARGET, "mode": "native"}]}]
         split = {"test_split": "test"}
-        metrics = [_metric("acc"), _metric("dw_acc", Function.of(polymath.dw_acc_of_items)),
+        metrics = [_metric("acc_math"), _metric("dw_acc", Function.of(polymath.dw_acc_of_items)),
                    _metric("truncated_in_thinking", higher=False), _metric("no_answer", higher=False),
                    _metric("check_timeout", higher=False),
                    _metric("thinking_lang_fidelity", Function(langid.MEAN_DECIDABLE)),
