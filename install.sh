@@ -4,9 +4,10 @@
 # embedded demo model. Safe to run again.
 #
 #   bash install.sh          what `lm-eval-ext demo` and everyday use need
-#   bash install.sh --dev    also the test tools, and the neural environment .venv-neural
+#   bash install.sh --dev    also the test tools, the neural environment .venv-neural
 #                            (COMET/BLEURT reference packages with their own pins, at the
-#                            lowest versions we support) that tests/run.sh runs in
+#                            lowest versions we support, lm-eval 0.4.12) and .venv-lm05
+#                            (lm-eval 0.5) that tests/run.sh runs in
 set -euo pipefail
 cd "$(dirname "$0")"
 DEV=0
@@ -49,3 +50,12 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 &
     || echo "install.sh: chromium not installed (the report browser test will be skipped)" >&2
 fi
 echo "neural environment: .venv-neural"
+
+# lm-eval's next line (0.5.0.dev1, pinned: a pre-release) for the lm-eval-facing tests. Every
+# wheel but lm-eval's is in pip's cache by now; torch first, as above.
+[ -x .venv-lm05/bin/python ] || python3 -m venv .venv-lm05
+.venv-lm05/bin/python -m pip --disable-pip-version-check install -q "torch==2.13.0"
+# math and confusion: PolyMath's and LCB's scorers, so the oracle run over every family scores them
+.venv-lm05/bin/python -m pip --disable-pip-version-check install -q -e ".[langid,math,confusion,dev]" \
+  -c tests/constraints-lm05.txt
+echo "lm-eval 0.5 environment: .venv-lm05"

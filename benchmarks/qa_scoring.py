@@ -113,7 +113,7 @@ def main() -> None:
                 golds = d["answers"]["text"]
                 out[lang].append({
                     "exact_match": float(ref.metric_max_over_ground_truths(ref.exact_match_score, c, golds, lang)),
-                    "f1": float(ref.metric_max_over_ground_truths(ref.f1_score, c, golds, lang)),
+                    "f1_qa": float(ref.metric_max_over_ground_truths(ref.f1_score, c, golds, lang)),
                     "exact_match_squad": float(squad_v1_1.metric_max_over_ground_truths(squad_v1_1.exact_match_score, c, golds)),
                     "f1_squad": float(squad_v1_1.metric_max_over_ground_truths(squad_v1_1.f1_score, c, golds)),
                 })
@@ -149,7 +149,7 @@ def main() -> None:
     for lang in XQUAD_LANGS:
         mean = lambda rows, m: sum(r[m] for r in rows) / len(rows)  # noqa: E731
         b = f"{mean(builtin[lang], 'f1'):.4f}" if builtin else "n/a"
-        print(f"  {lang}: {mean(ours_scores[lang], 'f1'):.4f} / {mean(ours_scores[lang], 'f1_squad'):.4f} / {b}")
+        print(f"  {lang}: {mean(ours_scores[lang], 'f1_qa'):.4f} / {mean(ours_scores[lang], 'f1_squad'):.4f} / {b}")
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ def make_run(folder: Path, model: str, langs, rng, idx: int) -> Path:
     xl = [x for x in XQUAD if x in langs]
     for a in xl:
         for b in xl:
-            add(f"xquad_{a}_{b}", [("exact_match", 1), ("f1", 1)], {"family": "xquad", "ctx_lang": a, "q_lang": b},
+            add(f"xquad_{a}_{b}", [("exact_match", 1), ("f1_qa", 1)], {"family": "xquad", "ctx_lang": a, "q_lang": b},
                 f"xquad-f1:v1|ctx:{a}|q:{b}", n=1190)
     for c in (x for x in XQUAD if x in langs and x != "en"):
         for s, t in ((c, "en"), ("en", c)):

@@ -20,6 +20,11 @@ lm-eval modules to be imported and then patches them:
 - ``lm_eval.config.evaluate_config``: after the CLI resolves ``--tasks`` and
   before it loads any model, the data files of our selected tasks are checked,
   so a missing file or language fails in a second, naming the path and task.
+- ``lm_eval.api.metrics``: lm-eval computes no standard error for our aggregations
+  (0.5 would bootstrap each 100000 times; the results hook adds ours).
+
+A patch that fails never stops lm-eval: the point stays unpatched and
+``lm-eval-ext doctor`` says why (`lm_eval_ext.plugin.UNPATCHED`).
 
 Nothing is imported from lm-eval here. Set ``LM_EVAL_EXT_AUTOLOAD=0`` to switch
 the hook off (lm-eval then shows only its built-in tasks).
@@ -32,6 +37,7 @@ _PATCHES = {
     "lm_eval.tasks.manager": "patch_task_manager",
     "lm_eval.config.evaluate_config": "patch_evaluator_config",
     "lm_eval.evaluator_utils": "patch_result_collection",
+    "lm_eval.api.metrics": "patch_stderr",
     "lm_eval.api.filter": "patch_filter_prompts",
 }
 
@@ -46,12 +52,28 @@ class _PatchingLoader:
 
     def exec_module(self, module):
         self._real.exec_module(module)
-        from lm_eval_ext import plugin
-
-        getattr(plugin, self._patch_name)(module)
+        _patch(self._patch_name, module)
 
     def __getattr__(self, name):  # get_source, is_package, ... for tools
         return getattr(self._real, name)
+
+
+_FAILED_IMPORT = []
+
+
+def _patch(patch_name, module):
+    """Apply one patch; a failure leaves lm-eval as it is and is recorded (never raised)."""
+    try:
+        from lm_eval_ext import plugin
+    except Exception as err:  # noqa: BLE001 - lm-eval must run without us
+        if not _FAILED_IMPORT:
+            _FAILED_IMPORT.append(err)
+            sys.stderr.write(f"lm-eval-ext: not active ({type(err).__name__}: {err}); see: lm-eval-ext doctor\n")
+        return
+    try:
+        getattr(plugin, patch_name)(module)
+    except Exception as err:  # noqa: BLE001
+        plugin.refuse_after_error(patch_name, module, err)
 
 
 class _Finder:
@@ -75,10 +97,8 @@ def install():
         return
     already = [name for name in _PATCHES if name in sys.modules]
     if already:  # imported before us (unusual): patch in place
-        from lm_eval_ext import plugin
-
         for name in already:
-            getattr(plugin, _PATCHES[name])(sys.modules[name])
+            _patch(_PATCHES[name], sys.modules[name])
     sys.meta_path.insert(0, _Finder())
 
 

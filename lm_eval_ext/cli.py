@@ -274,6 +274,12 @@ def _cmd_neural_env(args) -> int:
     return run_command(args)
 
 
+def _cmd_doctor(args) -> int:
+    from lm_eval_ext.local.doctor import run
+
+    return run(args)
+
+
 def _cmd_self_translate(args) -> int:
     from lm_eval_ext.local.self_translate import run
 
@@ -388,6 +394,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true",
                    help="only check DIR (or $LM_EVAL_EXT_NEURAL_PYTHON): start a worker, list its packages")
     p.set_defaults(func=_cmd_neural_env)
+
+    p = sub.add_parser("doctor", help="is the plugin active here: versions, the autoload, each patch point of "
+                       "lm-eval and why one is not installed, our tasks as lm-eval finds them")
+    p.set_defaults(func=_cmd_doctor)
 
     from lm_eval_ext.local.self_translate import add_parser as add_self_translate
 

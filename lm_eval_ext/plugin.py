@@ -9,8 +9,12 @@
 - ``patch_result_collection``: run-time facts into the results of our tasks
   (`annotate_results`), and group values lm-eval cannot compute (`apply_group_values`:
   PolyMath's DW-ACC) after it computed its groups;
+- ``patch_stderr``: lm-eval computes no standard error for our aggregations (0.5 would bootstrap
+  every one of them 100000 times);
 - ``patch_filter_prompts``: our reply filters see the rendered prompts of the replies they
   filter (a chat template that opened ``<think>`` in the prompt).
+
+What differs between the supported lm-eval versions is asked of `lm_eval_ext.compat`.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import logging
 from functools import lru_cache
 from pathlib import Path
 
+from lm_eval_ext import compat
 from lm_eval_ext.missing import Skip, skip_of
 from lm_eval_ext.resources import tasks_dir
 
@@ -83,15 +88,22 @@ class _QuietOverrides(logging.Filter):
 
 class _QuietCustomDataset(logging.Filter):
     """lm-eval warns once per task that loads data through `custom_dataset`
-    ("Custom kwargs can be passed to `--metadata`..."): noise for our tasks,
-    which all do. Other tasks keep the warning."""
+    ("Custom kwargs can be passed to `--metadata`...") and, on 0.5, once per metric and task
+    build that a metric is not in its registry (every metric of ours: its values come from
+    `process_results`): noise for our tasks and metrics. Other tasks keep the warnings. Added
+    to each logger that emits them (`compat.CUSTOM_DATASET_LOGGERS`,
+    `compat.PLACEHOLDER_METRIC_LOGGER`): a filter does not see a child logger's records."""
 
-    names: set = set()
+    names: set = set()  # our task names
+    metrics: set = set()  # our metric names
 
     def filter(self, record):
-        msg = record.msg if isinstance(record.msg, str) else ""
-        if "Custom kwargs can be passed to `--metadata`" in msg:
-            return msg.split(":", 1)[0] not in self.names
+        task = compat.custom_dataset_task(record)
+        if task is not None:
+            return task not in self.names
+        metric = compat.placeholder_metric(record)
+        if metric is not None:
+            return metric not in self.metrics
         return True
 
 
@@ -124,6 +136,15 @@ def _refuse(point: str, why: str) -> None:
         log.error("lm-eval-ext: not installed (%s); our tasks still load with --include_path %s", reason, tasks_dir())
 
 
+def refuse_after_error(patch_name: str, module, err: Exception) -> None:
+    """A patch function that raised (a bug, or an lm-eval shape nobody checked for): lm-eval goes on
+    unpatched there, and the point says why."""
+    point = {"patch_task_manager": TASK_MANAGER_INIT, "patch_evaluator_config": PROCESS_TASKS,
+             "patch_result_collection": COLLECT_RESULTS, "patch_stderr": STDERR_FOR_METRIC,
+             "patch_filter_prompts": FILTER_PROMPTS}.get(patch_name, patch_name)
+    _refuse(point, f"patching {getattr(module, '__name__', module)} failed ({type(err).__name__}: {err})")
+
+
 def _signature_problem(fn, needs: tuple[str, ...]) -> str | None:
     """Why `fn` is not a function taking the parameters `needs` (by name), or None."""
     import inspect
@@ -140,9 +161,11 @@ def _signature_problem(fn, needs: tuple[str, ...]) -> str | None:
 
 TASK_MANAGER_INIT = "lm_eval.tasks.manager.TaskManager.__init__"
 PROCESS_TASKS = "lm_eval.config.evaluate_config.EvaluatorConfig.process_tasks"
-COLLECT_RESULTS = "lm_eval.evaluator_utils._collect_results"
-GROUP_VALUES = "lm_eval.evaluator_utils.aggregate_groups"
+COLLECT_RESULTS = "lm_eval.evaluator_utils." + " | ".join(compat.RESULTS_HOOKS)
+STDERR_FOR_METRIC = "lm_eval.api.metrics.stderr_for_metric"
+GROUP_VALUES = "lm_eval.evaluator_utils." + " | ".join(compat.GROUP_HOOKS)
 FILTER_PROMPTS = "lm_eval.api.filter.FilterEnsemble.apply"
+POINTS = (TASK_MANAGER_INIT, PROCESS_TASKS, COLLECT_RESULTS, STDERR_FOR_METRIC, GROUP_VALUES, FILTER_PROMPTS)
 
 
 def patch_task_manager(module) -> None:
@@ -184,12 +207,14 @@ def patch_task_manager(module) -> None:
             original_init(*bound.args, **bound.kwargs)
         finally:
             index_log.removeFilter(quiet)
-        _QUIET_CUSTOM_DATASET.names.update(
-            name for name, entry in getattr(self, "_index", {}).items() if is_ours(entry.yaml_path)
-        )
-        task_log = logging.getLogger("lm_eval.api.task")
-        if _QUIET_CUSTOM_DATASET not in task_log.filters:
-            task_log.addFilter(_QUIET_CUSTOM_DATASET)
+        for name, entry in (getattr(self, "_index", None) or {}).items():
+            if is_ours(entry.yaml_path):
+                _QUIET_CUSTOM_DATASET.names.add(name)
+                _QUIET_CUSTOM_DATASET.metrics.update(metric_names(entry.cfg or {}))
+        for logger_name in (*compat.CUSTOM_DATASET_LOGGERS, compat.PLACEHOLDER_METRIC_LOGGER):
+            logger = logging.getLogger(logger_name)
+            if _QUIET_CUSTOM_DATASET not in logger.filters:
+                logger.addFilter(_QUIET_CUSTOM_DATASET)
         if quiet.replaced:
             log.info(
                 "lm-eval-ext: %d built-in lm-eval tasks replaced by ours of the same name "
@@ -234,20 +259,32 @@ def patch_result_collection(module) -> None:
     """Run-time metric signatures, skipped metrics (NaN plus reason) and FLORES's
     corpus-metric standard errors into our tasks' results, after aggregation
     (when they are known) and before groups and files (`annotate_results`). lm-eval has no
-    public hook between a task's aggregation and the groups."""
+    public hook between a task's aggregation and the groups (0.5's scorer registry runs there,
+    but 0.4.x rejects the task key that selects a scorer, and a scorer cannot write the task's
+    config: ARCHITECTURE.md, "Integration points"). The hook is ``_collect_results`` on 0.4.x,
+    ``_agg_and_collect`` on 0.5 (`compat.results_hook_name`)."""
+    import functools
     import inspect
 
-    patch_group_values(module)
-    original = getattr(module, "_collect_results", None)
+    try:
+        patch_group_values(module)
+    except Exception as err:  # noqa: BLE001 - the results hook goes in all the same
+        _refuse(GROUP_VALUES, f"patching failed ({type(err).__name__}: {err})")
+    name = compat.results_hook_name(module)
+    original = getattr(module, name, None) if name else None
     if getattr(original, "_lm_eval_ext_patched", False):
+        return
+    if original is None:
+        _refuse(COLLECT_RESULTS, "lm_eval.evaluator_utils has none of " + ", ".join(compat.RESULTS_HOOKS))
         return
     why = _signature_problem(original, ("eval_results_acc", "bootstrap_iters"))
     if why:
-        _refuse(COLLECT_RESULTS, why)
+        _refuse(COLLECT_RESULTS, f"{name} {why}")
         return
     signature = inspect.signature(original)
 
-    def _collect_results(*args, **kwargs):
+    @functools.wraps(original)
+    def hook(*args, **kwargs):
         result = original(*args, **kwargs)
         try:
             bound = signature.bind(*args, **kwargs)
@@ -257,26 +294,56 @@ def patch_result_collection(module) -> None:
             log.warning("lm-eval-ext: could not add metric signatures: %s", err)
         return result
 
-    _collect_results._lm_eval_ext_patched = True
-    _collect_results.__signature__ = signature
-    module._collect_results = _collect_results
+    hook._lm_eval_ext_patched = True
+    setattr(module, name, hook)
+
+
+def patch_stderr(module) -> None:
+    """lm-eval computes no standard error for our aggregations, as on 0.4.x (which bootstraps only
+    its own): 0.5 bootstraps every aggregation but `mean` with the run's --bootstrap_iters (100000
+    by default) in a process pool, before our results hook runs (hours for a corpus BLEU, and a
+    PicklingError for xlc's aggregations). The results hook adds the ones we compute (FLORES's
+    capped bootstrap, the decidable means' closed form); the rest say N/A."""
+    import functools
+
+    original = getattr(module, "stderr_for_metric", None)
+    if getattr(original, "_lm_eval_ext_patched", False):
+        return
+    why = _signature_problem(original, compat.STDERR_FOR_METRIC_PARAMS)
+    if why:
+        _refuse(STDERR_FOR_METRIC, why)
+        return
+
+    @functools.wraps(original)
+    def stderr_for_metric(*args, **kwargs):
+        metric = args[0] if args else kwargs.get("metric")
+        return None if compat.ours(metric) else original(*args, **kwargs)
+
+    stderr_for_metric._lm_eval_ext_patched = True
+    module.stderr_for_metric = stderr_for_metric
 
 
 def patch_group_values(module) -> None:
     """Group values lm-eval cannot compute (a family's `group_values`: PolyMath's DW-ACC), right
-    after lm-eval computed its groups (``aggregate_groups(results)``, which ``_process_results``
-    calls by its module name) and before the results are assembled and written. lm-eval's group
-    aggregation knows only (size-)weighted means of the leaves' values."""
-    import inspect
+    after lm-eval computed its groups (``aggregate_groups(results)`` on 0.4.x, ``_aggregate_groups``
+    on 0.5, `compat.group_hook_name`, which ``_process_results`` calls by its module name) and
+    before the results are assembled and written. lm-eval's group aggregation knows only
+    (size-)weighted means of the leaves' values."""
+    import functools
 
-    original = getattr(module, "aggregate_groups", None)
+    name = compat.group_hook_name(module)
+    original = getattr(module, name, None) if name else None
     if getattr(original, "_lm_eval_ext_patched", False):
+        return
+    if original is None:
+        _refuse(GROUP_VALUES, "lm_eval.evaluator_utils has none of " + ", ".join(compat.GROUP_HOOKS))
         return
     why = _signature_problem(original, ("results",))
     if why:
-        _refuse(GROUP_VALUES, why)
+        _refuse(GROUP_VALUES, f"{name} {why}")
         return
 
+    @functools.wraps(original)
     def aggregate_groups(results, *args, **kwargs):
         out = original(results, *args, **kwargs)
         try:
@@ -286,9 +353,7 @@ def patch_group_values(module) -> None:
         return out
 
     aggregate_groups._lm_eval_ext_patched = True
-    aggregate_groups.__signature__ = inspect.signature(original)
-    aggregate_groups.__doc__ = original.__doc__
-    module.aggregate_groups = aggregate_groups
+    setattr(module, name, aggregate_groups)
 
 
 def _groups_of(results) -> list:
@@ -308,17 +373,18 @@ def _groups_of(results) -> list:
 
 def apply_group_values(results) -> None:
     """For each group whose leaves are all tasks of one family with `group_values`, that
-    function's values replace lm-eval's in the group's metrics."""
+    function's values replace lm-eval's in the group's metrics. The family sees its leaves by
+    task name (`compat.base_task`: 0.5 keys them ``<group>::<task>``)."""
     from lm_eval_ext import families
 
     for group in _groups_of(results):
-        leaves = [t.task_name for t in group.get_all_tasks()]
-        fams = {id(f): f for f in (families.of_config(results.configs.get(leaf) or {}) for leaf in leaves)}
+        keys = [compat.task_key(t) for t in group.get_all_tasks()]
+        fams = {id(f): f for f in (families.of_config(results.configs.get(key) or {}) for key in keys)}
         family = next(iter(fams.values())) if len(fams) == 1 else None
         if family is None or family.group_values is None:
             continue
-        values = family.group_values(group.name, {leaf: results.metrics[leaf] for leaf in leaves
-                                                  if leaf in results.metrics})
+        values = family.group_values(group.name, {compat.base_task(key, results.configs.get(key)): results.metrics[key]
+                                                  for key in keys if key in results.metrics})
         if values:
             results.metrics.setdefault(group.name, {"alias": group.alias or group.name, "name": group.name})
             results.metrics[group.name].update(values)
@@ -377,10 +443,14 @@ def check_selected(names, limit=None, model_args=None, **run) -> None:
 # Run-time facts into the results of every one of our tasks.
 #
 # Right after lm-eval aggregated the tasks (`patch_result_collection`
-# wraps ``lm_eval.evaluator_utils._collect_results``, so groups and the written
-# ``results_*.json`` see the outcome), each of our tasks' config metadata, which
-# lm-eval writes as ``configs.<task>.metadata``, gets:
+# wraps lm-eval's results hook, so groups and the written ``results_*.json`` see the
+# outcome), each of our tasks' config metadata, which lm-eval writes as
+# ``configs.<task>.metadata``, gets:
 #
+# - ``lm_eval_ext.annotation``: ``ok``. Every task YAML of ours says
+#   ``unavailable: <reason>`` there (`ANNOTATION_UNAVAILABLE`), so a run in which the hook
+#   did not run (no plugin, an lm-eval whose hook we do not know) says so in its results,
+#   and the report with it; a task whose annotation failed says why;
 # - ``metric_signatures``: ``{metric: signature}`` for each metric whose exact
 #   form depends on what is installed (the lingua version of ``lang_fidelity``;
 #   FLORES: sacreBLEU version and tokenizer, COMET/BLEURT model, ...), or
@@ -425,12 +495,10 @@ def decidable_means(task_metrics: dict | None, acc: dict | None, bootstrap_iters
     metric a task lacks)."""
     if not task_metrics or not acc or "task" not in acc:
         return
-    from lm_eval.api.metrics import mean_stderr
-
     from lm_eval_ext.missing import applicable, skips_none
 
     aggregations = acc["task"].aggregation()
-    for (metric, filt), values in acc.get("raw_metrics", {}).items():
+    for (metric, filt), values in compat.raw_metrics(acc).items():
         key, stderr_key = f"{metric},{filt}", f"{metric}_stderr,{filt}"
         if key not in task_metrics or not skips_none(aggregations.get(metric)):
             continue
@@ -440,7 +508,13 @@ def decidable_means(task_metrics: dict | None, acc: dict | None, bootstrap_iters
             task_metrics.pop(stderr_key, None)
             continue
         ok = isinstance(bootstrap_iters, int) and bootstrap_iters > 0 and len(kept) > 1
-        task_metrics[stderr_key] = mean_stderr(kept) if ok else "N/A"
+        task_metrics[stderr_key] = compat.mean_stderr(kept) if ok else "N/A"
+
+
+ANNOTATION_OK = "ok"
+# what every task YAML of ours carries until the hook replaces it (tasks/*/_generate.py)
+ANNOTATION_UNAVAILABLE = ("unavailable: lm-eval-ext's results hook did not run in this lm_eval process "
+                          "(`lm-eval-ext doctor` says why)")
 
 
 def annotate_results(result, eval_results_acc=None, bootstrap_iters=None) -> None:
@@ -450,21 +524,33 @@ def annotate_results(result, eval_results_acc=None, bootstrap_iters=None) -> Non
         family = families.of_config(cfg)
         if family is None:  # not one of our tasks
             continue
+        try:
+            _annotate_task(task, cfg, family, result, eval_results_acc, bootstrap_iters)
+            status = ANNOTATION_OK
+        except Exception as err:  # noqa: BLE001 - the other tasks and the run go on; the results say why
+            log.warning("lm-eval-ext: could not annotate the results of %s: %s", task, err)
+            status = f"unavailable: {type(err).__name__}: {err}"
         meta = dict(cfg.get("metadata") or {})
-        meta["metric_signatures"] = {**(meta.get("metric_signatures") or {}), **task_signatures(cfg, meta)}
-        if family.annotate is not None:  # the family's own run-time facts (FLORES: sacreBLEU, COMET, stderr)
-            family.annotate(task, cfg, meta, result, (eval_results_acc or {}).get(task), bootstrap_iters)
-        if family.group_values is not None and GROUP_VALUES in UNPATCHED:  # NaN and why, never lm-eval's mean
-            for metric in meta.get("group_metrics") or ():
-                meta["metric_signatures"][metric] = Skip(f"group value not computed: {UNPATCHED[GROUP_VALUES]}")
-        skipped = {m: skip.reason for m, sig in meta["metric_signatures"].items() if (skip := skip_of(sig))}
-        meta["metric_signatures"] = {m: str(sig) for m, sig in meta["metric_signatures"].items()}
-        meta["skipped_metrics"] = skipped
+        meta["lm_eval_ext"] = {**(meta.get("lm_eval_ext") or {}), "annotation": status}
         cfg["metadata"] = meta
-        decidable_means(result.metrics.get(task), (eval_results_acc or {}).get(task), bootstrap_iters)
-        metrics = result.metrics.get(task)
-        if metrics is not None:
-            for filt in filters_of(metrics):
-                for metric in skipped:  # NaN even where documents before a mid-run failure gave a mean
-                    metrics[f"{metric},{filt}"] = float("nan")
-                    metrics[f"{metric}_stderr,{filt}"] = "N/A"
+
+
+def _annotate_task(task, cfg, family, result, eval_results_acc, bootstrap_iters) -> None:
+    meta = dict(cfg.get("metadata") or {})
+    meta["metric_signatures"] = {**(meta.get("metric_signatures") or {}), **task_signatures(cfg, meta)}
+    if family.annotate is not None:  # the family's own run-time facts (FLORES: sacreBLEU, COMET, stderr)
+        family.annotate(task, cfg, meta, result, (eval_results_acc or {}).get(task), bootstrap_iters)
+    if family.group_values is not None and GROUP_VALUES in UNPATCHED:  # NaN and why, never lm-eval's mean
+        for metric in meta.get("group_metrics") or ():
+            meta["metric_signatures"][metric] = Skip(f"group value not computed: {UNPATCHED[GROUP_VALUES]}")
+    skipped = {m: skip.reason for m, sig in meta["metric_signatures"].items() if (skip := skip_of(sig))}
+    meta["metric_signatures"] = {m: str(sig) for m, sig in meta["metric_signatures"].items()}
+    meta["skipped_metrics"] = skipped
+    cfg["metadata"] = meta
+    decidable_means(result.metrics.get(task), (eval_results_acc or {}).get(task), bootstrap_iters)
+    metrics = result.metrics.get(task)
+    if metrics is not None:
+        for filt in filters_of(metrics):
+            for metric in skipped:  # NaN even where documents before a mid-run failure gave a mean
+                metrics[f"{metric},{filt}"] = float("nan")
+                metrics[f"{metric}_stderr,{filt}"] = "N/A"

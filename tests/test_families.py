@@ -92,3 +92,38 @@ def test_our_task_files_name_no_deprecated_module():
         module, _, name = dotted.rpartition(".")
         assert module.split(".")[1] in ("families", "metrics", "runtime"), dotted
         assert callable(getattr(import_module(module), name)), dotted
+
+
+def test_every_reply_filter_cuts_at_every_stop_of_its_task(our_tasks):
+    """Each reply filter of ours cuts at the stops its task asks for (`until`, written by the same
+    prompt builder): chat APIs get only the first four, and a server may ignore them all."""
+    import importlib
+
+    from lm_eval_ext.families.base import ReplyFilter
+
+    checked = set()
+    for name, cfg in our_tasks.items():
+        until = cfg["generation_kwargs"]["until"]
+        for pipeline in cfg["filter_list"]:
+            step = pipeline["filter"][0]
+            path = str(step["function"]).rpartition("/")[2]  # unresolved `!function`: "<yaml dir>/<dotted path>"
+            module, _, cls = path.rpartition(".")
+            filt = getattr(importlib.import_module(module), cls)(**{k: v for k, v in step.items() if k != "function"})
+            assert isinstance(filt, ReplyFilter) and list(filt.stops) == until, (name, pipeline["name"])
+            checked.add(families.of_config(cfg).name)
+    assert checked == set(families.FAMILIES)
+    assert {len(cfg["generation_kwargs"]["until"]) for cfg in our_tasks.values()} >= {2, 3, 5, 12, 24}
+
+
+def test_cut_at_stops_is_what_a_backend_that_honours_every_stop_returns():
+    from lm_eval_ext.families.base import cut_at_stops
+
+    stops = ["\nFrage:", "\n\n", "\nKontext:", "\nQuestion:", "\nContext:"]
+    assert cut_at_stops("Berlin\nContext: x\nFrage: y", stops) == "Berlin"  # the earliest, not the first listed
+    assert cut_at_stops("Berlin\nFrage:", stops) == "Berlin"  # a stop string the server returned
+    assert cut_at_stops("Berlin", stops) == "Berlin" and cut_at_stops("", stops) == ""
+    text = "a\nQuestion: b\n\nc"
+    hf_style = text  # lm-eval's hf model: s = s.split(term)[0] for each term
+    for term in stops:
+        hf_style = hf_style.split(term)[0]
+    assert cut_at_stops(text, stops) == hf_style == "a"

@@ -21,7 +21,8 @@ def test_lm_eval_ls_tasks_lists_ours_without_flags():
 
 
 def test_autoload_can_be_switched_off():
-    code = "from lm_eval.tasks import TaskManager; print(TaskManager().task_index['mgsm_direct_de'].yaml_path)"
+    code = ("from lm_eval.tasks import TaskManager; from lm_eval_ext.compat import task_index; "
+            "print(task_index(TaskManager())['mgsm_direct_de'].yaml_path)")
     on = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     off = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "LM_EVAL_EXT_AUTOLOAD": "0"})

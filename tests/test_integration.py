@@ -12,7 +12,7 @@ import types
 
 import pytest
 
-from lm_eval_ext import plugin, resources
+from lm_eval_ext import compat, plugin, resources
 
 
 @pytest.fixture()
@@ -24,7 +24,7 @@ def fresh_unpatched(monkeypatch):
 def test_a_results_hook_of_another_shape_is_refused_and_left_untouched(fresh_unpatched, caplog):
     module = types.ModuleType("lm_eval.evaluator_utils")
 
-    def _collect_results(acc, groups=None):  # 0.5 renamed and reshaped it
+    def _collect_results(acc, groups=None):  # reshaped
         return acc
 
     module._collect_results = _collect_results
@@ -35,8 +35,22 @@ def test_a_results_hook_of_another_shape_is_refused_and_left_untouched(fresh_unp
     assert f"lm-eval {plugin.lm_eval_version()}" in why and "eval_results_acc, bootstrap_iters" in why
     assert plugin.COLLECT_RESULTS in caplog.text and "--include_path" in caplog.text
     missing = types.ModuleType("lm_eval.evaluator_utils")
+    fresh_unpatched.clear()
     plugin.patch_result_collection(missing)  # gone altogether
-    assert plugin.COLLECT_RESULTS in fresh_unpatched
+    assert "has none of _collect_results, _agg_and_collect" in fresh_unpatched[plugin.COLLECT_RESULTS]
+
+
+def test_a_patch_that_raises_leaves_lm_eval_importable(fresh_unpatched, monkeypatch):
+    """A bug in a patch (or an lm-eval shape nobody checked for) never stops lm-eval's import."""
+    from lm_eval_ext import _autoload
+
+    def broken(module):
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(plugin, "patch_stderr", broken)
+    module = types.ModuleType("lm_eval.api.metrics")
+    _autoload._patch("patch_stderr", module)
+    assert "patching lm_eval.api.metrics failed (KeyError" in fresh_unpatched[plugin.STDERR_FOR_METRIC]
 
 
 def test_a_task_manager_of_another_shape_is_refused(fresh_unpatched):
@@ -60,14 +74,14 @@ def test_the_installed_lm_eval_has_every_patch_point():
 
     assert plugin.UNPATCHED == {}
     assert TaskManager._lm_eval_ext_patched and evaluate_config.EvaluatorConfig._lm_eval_ext_patched
-    assert evaluator_utils._collect_results._lm_eval_ext_patched
+    assert getattr(evaluator_utils, compat.results_hook_name(evaluator_utils))._lm_eval_ext_patched
     # keyword and positional callers both reach the patched __init__ (it binds by name)
     assert "mgsm_direct_de" in TaskManager(None, include_defaults=True).all_tasks
 
 
 def test_tasks_load_through_include_path_with_the_hook_off():
-    code = ("from lm_eval.tasks import TaskManager; "
-            f"print(TaskManager(include_path={str(resources.tasks_dir())!r}).task_index['mgsm_direct_de'].yaml_path)")
+    code = ("from lm_eval.tasks import TaskManager; from lm_eval_ext.compat import task_index; "
+            f"print(task_index(TaskManager(include_path={str(resources.tasks_dir())!r}))['mgsm_direct_de'].yaml_path)")
     off = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "LM_EVAL_EXT_AUTOLOAD": "0"})
     assert off.returncode == 0, off.stderr[-2000:]

@@ -163,7 +163,7 @@ def test_first_boxed_is_linear_on_a_million_unclosed_boxes():
 
 # --------------------------------------------------------------------------- DW-ACC
 def _leaf(acc, stderr=0.01, filt="boxed"):
-    return {f"acc,{filt}": acc, f"acc_stderr,{filt}": stderr}
+    return {f"acc_math,{filt}": acc, f"acc_math_stderr,{filt}": stderr}
 
 
 def test_dw_acc_weights_levels_1_2_4_8_and_rounds_like_the_release():
@@ -218,9 +218,9 @@ def test_group_hook_replaces_lm_evals_value_and_refuses_another_shape(monkeypatc
 def test_without_the_group_hook_dw_acc_is_nan_with_the_reason(monkeypatch):
     monkeypatch.setattr(plugin, "UNPATCHED", {plugin.GROUP_VALUES: "lm-eval 9: aggregate_groups: missing"})
     cfg = {"dataset_kwargs": {"family": "polymath", "lang": "de", "level": "low", "mode": "native"},
-           "metric_list": [{"metric": "acc"}], "metadata": {"group_metrics": ["dw_acc", "dw_acc_official"]},
+           "metric_list": [{"metric": "acc_math"}], "metadata": {"group_metrics": ["dw_acc", "dw_acc_official"]},
            "generation_kwargs": {}}
-    result = types.SimpleNamespace(configs={"polymath_de_low": cfg}, metrics={"polymath_de_low": {"acc,boxed": 1.0}})
+    result = types.SimpleNamespace(configs={"polymath_de_low": cfg}, metrics={"polymath_de_low": {"acc_math,boxed": 1.0}})
     plugin.annotate_results(result, {}, 0)
     meta = result.configs["polymath_de_low"]["metadata"]
     assert "group value not computed: lm-eval 9" in meta["skipped_metrics"]["dw_acc"]
@@ -265,12 +265,12 @@ def test_without_math_verify_acc_is_nan_with_the_reason_never_a_partial_number()
             "out = polymath.process_results(doc, [[polymath.extract('\\\\boxed{18}', None, 'de')]])\n"
             "meta = {}\n"
             "polymath.annotate('polymath_de_low', {'generation_kwargs': {}}, meta, None, None, 0)\n"
-            "print(json.dumps({'keys': sorted(out), 'acc': str(meta['metric_signatures']['acc'])}))\n")
+            "print(json.dumps({'keys': sorted(out), 'acc_math': str(meta['metric_signatures']['acc_math'])}))\n")
     import os
 
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**os.environ, **hidden_env("math_verify")}, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     got = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert "acc" not in got["keys"] and "check_timeout" not in got["keys"] and "truncated_in_thinking" in got["keys"]
-    assert got["acc"].startswith("skipped: math-verify not installed") and 'pip install "lm-eval-ext[math]"' in got["acc"]
+    assert "acc_math" not in got["keys"] and "check_timeout" not in got["keys"] and "truncated_in_thinking" in got["keys"]
+    assert got["acc_math"].startswith("skipped: math-verify not installed") and 'pip install "lm-eval-ext[math]"' in got["acc_math"]

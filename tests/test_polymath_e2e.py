@@ -101,7 +101,7 @@ def test_oracle_scores_one_everywhere_and_thinking_consistency_follows_the_think
     for task, metrics in res["results"].items():
         if polymath.task_parts(task) is None:
             continue
-        assert metrics["acc,boxed"] == 1.0 and metrics["truncated_in_thinking,boxed"] == 0.0, task
+        assert metrics["acc_math,boxed"] == 1.0 and metrics["truncated_in_thinking,boxed"] == 0.0, task
     for lang in POLYMATH_LANGS:
         group = res["groups"][f"polymath_{lang}"]
         assert group["dw_acc,boxed"] == 1.0 and group["dw_acc_official,boxed"] == 1.0, lang
@@ -128,7 +128,7 @@ def test_oracle_scores_one_everywhere_and_thinking_consistency_follows_the_think
     else:
         assert cons == pytest.approx(sum(float(langdetect_rule.consistent(
             f"{by_item[(f'low-{i}', 'de')]['question']}\n\n$$x$$", "de")) for i in range(LIMIT)) / LIMIT)
-    assert meta["metric_signatures"]["acc"].endswith("samples:1|avg@1|decoding:greedy")
+    assert meta["metric_signatures"]["acc_math"].endswith("samples:1|avg@1|decoding:greedy")
     # the samples log keeps the thinking part and the answer part apart
     line = _samples(out, "polymath_sw_medium")[0]
     doc = by_item[("medium-0", "sw")]
@@ -168,13 +168,13 @@ def test_mixed_server_values_computed_here(mixed_run):
     r, g = res["results"], res["groups"]
     levels = {"low": 1.0, "medium": 1.0, "high": 0.0, "top": 0.0}
     for level, acc in levels.items():
-        assert r[f"polymath_de_{level}"]["acc,boxed"] == acc
+        assert r[f"polymath_de_{level}"]["acc_math,boxed"] == acc
     assert r["polymath_de_top"]["no_answer,boxed"] == 1.0
     assert g["polymath_de"]["dw_acc,boxed"] == pytest.approx((1 * 1 + 2 * 1) / 15)
     assert g["polymath_de"]["dw_acc_official,boxed"] == pytest.approx(20.0 / 100)
     # a server that never closes its thinking: 0, counted; the \boxed{} inside the thinking is never read
     for level in polymath.LEVELS:
-        assert r[f"polymath_ja_{level}"]["acc,boxed"] == 0.0
+        assert r[f"polymath_ja_{level}"]["acc_math,boxed"] == 0.0
         assert r[f"polymath_ja_{level}"]["truncated_in_thinking,boxed"] == 1.0
     assert g["polymath_ja"]["dw_acc,boxed"] == 0.0 and g["polymath_ja"]["truncated_in_thinking,boxed"] == 1.0
     assert all(line["filtered_resps"] == [[polymath.CUT_OFF]] for line in _samples(out, "polymath_ja_low"))
@@ -217,7 +217,7 @@ def test_hf_model_whose_template_opens_thinking_is_cut_off_inside_it(tiny_model_
                     "max_gen_toks=6", "--log_samples", "--output_path", str(tmp_path), "--batch_size", "2"], env=NO_LINGUA)
     assert proc.returncode == 0, proc.stderr[-4000:]
     r = _results(tmp_path)["results"]["polymath_de_low"]
-    assert r["acc,boxed"] == 0.0
+    assert r["acc_math,boxed"] == 0.0
     assert r["truncated_in_thinking,boxed"] == (1.0 if opens else 0.0)
     lines = _samples(tmp_path, "polymath_de_low")
     assert all(("<think>" in str(line["arguments"])) == opens for line in lines)
@@ -246,7 +246,7 @@ def test_report_leaderboard_and_compare(oracle_run, mixed_run, tmp_path):
     rows = {r["run_dir"]: r for r in json.loads(board.stdout)["rows"]}
     assert rows[str(oracle)]["polymath_de/@group/dw_acc:boxed"] == 1.0
     assert rows[str(mixed)]["polymath_de/@group/dw_acc:boxed"] == pytest.approx(0.2)
-    assert rows[str(mixed)]["polymath_high/de/acc:boxed"] == 0.0 and rows[str(oracle)]["polymath/@group/dw_acc:boxed"] == 1.0
+    assert rows[str(mixed)]["polymath_high/de/acc_math:boxed"] == 0.0 and rows[str(oracle)]["polymath/@group/dw_acc:boxed"] == 1.0
     gate = run_cli(["lm-eval-ext", "compare", str(oracle), str(mixed), "--allow-missing", "--format", "md"])
     assert gate.returncode == 1, gate.stdout[-2000:] + gate.stderr[-2000:]  # regressed
     regressed = {line.split("|")[1].strip() for line in gate.stdout.splitlines() if line.endswith("REGRESSED |")}
@@ -319,7 +319,7 @@ def test_self_translate_through_the_registry_entry(items, tmp_path):
         stage2 = _run(server, st.stage2_task("polymath", "de"), 3, tmp_path / "stage2",
                       env={**NO_LINGUA, st.SETTING: str(tmp_path / "stage1")})
     r = stage2["results"]["polymath_self_translate_de"]
-    assert r["acc,boxed"] == pytest.approx(2 / 3) and r["translation_chrfpp,boxed"] == 100.0
+    assert r["acc_math,boxed"] == pytest.approx(2 / 3) and r["translation_chrfpp,boxed"] == 100.0
     assert math.isnan(r["dw_acc,boxed"])  # three low problems: DW-ACC needs every level
     assert polymath.dw_acc_of_items([("low", 1.0), ("medium", 1.0), ("high", 0.0), ("top", 0.5), ("top", 0.5)]) \
         == pytest.approx((1 + 2 + 0 + 8 * 0.5) / 15)
@@ -352,8 +352,8 @@ def test_sampled_decoding_reports_avg_at_k_and_records_k(items, tmp_path):
         res = _run(server, "polymath_k2_de_low", 2, tmp_path / "out", "--include_path", str(tasks), env=NO_LINGUA)
     assert seen == {"low-0": 2, "low-1": 2}
     r = res["results"]["polymath_k2_de_low"]
-    assert r["acc,boxed"] == pytest.approx(0.75)
-    sig = res["configs"]["polymath_k2_de_low"]["metadata"]["metric_signatures"]["acc"]
+    assert r["acc_math,boxed"] == pytest.approx(0.75)
+    sig = res["configs"]["polymath_k2_de_low"]["metadata"]["metric_signatures"]["acc_math"]
     assert sig.endswith("samples:2|avg@2|decoding:sampled(temperature=0.6,top_p=0.95)")
     assert "sampling_warning" not in res["configs"]["polymath_k2_de_low"]["metadata"]
     line = _samples(tmp_path / "out", "polymath_k2_de_low")[0]

@@ -72,7 +72,7 @@ def expected_fidelity(items, ctx, q, i):
 def expected_scores(core, golds, ctx):
     return {
         "exact_match": float(mlqa_extended.metric_max_over_ground_truths(mlqa_extended.exact_match_score, core, golds, ctx)),
-        "f1": float(mlqa_extended.metric_max_over_ground_truths(mlqa_extended.f1_score, core, golds, ctx)),
+        "f1_qa": float(mlqa_extended.metric_max_over_ground_truths(mlqa_extended.f1_score, core, golds, ctx)),
         "exact_match_squad": float(squad_v1_1.metric_max_over_ground_truths(squad_v1_1.exact_match_score, core, golds)),
         "f1_squad": float(squad_v1_1.metric_max_over_ground_truths(squad_v1_1.f1_score, core, golds)),
     }
@@ -139,7 +139,7 @@ def test_loopback_metrics_equal_the_official_scripts(loopback_run, items):
         ctx, q = _pair(task)
         samples = read_jsonl(next(out.rglob(f"samples_{task}_2*.jsonl")))
         assert sorted(s["doc_id"] for s in samples) == list(range(LIMIT))
-        sums = dict.fromkeys(("exact_match", "f1", "exact_match_squad", "f1_squad"), 0.0)
+        sums = dict.fromkeys(("exact_match", "f1_qa", "exact_match_squad", "f1_squad"), 0.0)
         fidelity = []
         for s in samples:
             i = s["doc_id"]
@@ -176,7 +176,7 @@ def test_loopback_metrics_equal_the_official_scripts(loopback_run, items):
 
     hrl = [f"xquad_{c}" for c in languages.of_tier(languages.HIGH, XQUAD_LANGS)]
     url = [f"xquad_{c}" for c in languages.of_tier(languages.LOW, XQUAD_LANGS)]
-    for m in ("exact_match", "f1", "exact_match_squad", "f1_squad"):
+    for m in ("exact_match", "f1_qa", "exact_match_squad", "f1_squad"):
         # groups: mean over languages (not items)
         assert res["xquad_all"][f"{m},clean"] == pytest.approx(mean(hrl + url, m), abs=1e-9)
         assert res["xquad_hrl"][f"{m},clean"] == pytest.approx(mean(hrl, m), abs=1e-9)
@@ -185,7 +185,7 @@ def test_loopback_metrics_equal_the_official_scripts(loopback_run, items):
     have = [n for n in hrl + url if "lang_fidelity" in per_task[n]]
     assert res["xquad_all"]["lang_fidelity,clean"] == pytest.approx(mean(have, "lang_fidelity"), abs=1e-9)
     # the scripted replies reach distinct values (the test can fail)
-    assert len({round(v["f1"], 6) for v in per_task.values()}) > 3
+    assert len({round(v["f1_qa"], 6) for v in per_task.values()}) > 3
     assert all_fidelity == {0.0, 1.0}
 
 
@@ -201,9 +201,9 @@ def test_tiny_model_zero_shot_chat_and_two_shot(tmp_path, tiny_model_dir, data_d
     res = _results(tmp_path / "chat")
     for c in XQUAD_LANGS:
         row = res["results"][f"xquad_{c}"]
-        for m in ("exact_match", "f1", "exact_match_squad", "f1_squad"):
+        for m in ("exact_match", "f1_qa", "exact_match_squad", "f1_squad"):
             assert 0.0 <= row[f"{m},clean"] <= 1.0
-    assert res["n-shot"]["xquad_de"] == 0 and "f1,clean" in res["results"]["xquad_all"]
+    assert res["n-shot"]["xquad_de"] == 0 and "f1_qa,clean" in res["results"]["xquad_all"]
     assert {f"mlqa_{c}_{c}" for c in MLQA_LANGS} <= set(res["results"]) and "f1_squad,clean" in res["results"]["mlqa_all"]
 
     proc = run_cli(["lm_eval", "run", "--tasks", "xquad_th,mlqa_zh_de", "--num_fewshot", "2", "--limit", "1",

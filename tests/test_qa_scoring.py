@@ -63,7 +63,7 @@ def _reference(pred, golds, lang):
     ref = mlqa_v1 if lang in MLQA_LANGS else mlqa_extended
     return {
         "exact_match": float(ref.metric_max_over_ground_truths(ref.exact_match_score, pred, golds, lang)),
-        "f1": float(ref.metric_max_over_ground_truths(ref.f1_score, pred, golds, lang)),
+        "f1_qa": float(ref.metric_max_over_ground_truths(ref.f1_score, pred, golds, lang)),
         "exact_match_squad": float(squad_v1_1.metric_max_over_ground_truths(squad_v1_1.exact_match_score, pred, golds)),
         "f1_squad": float(squad_v1_1.metric_max_over_ground_truths(squad_v1_1.f1_score, pred, golds)),
     }
@@ -80,7 +80,7 @@ def test_scorer_equals_official_scripts_on_real_answers(shared_data, lang):
             assert ours[metric] == pytest.approx(value, abs=1e-9), (lang, metric, pred, golds)
             informative[metric].add(round(value, 3))
     # the cases reach full, partial and zero credit under each metric family
-    for metric in ("f1", "f1_squad") if languages.get(lang).spaced else ("f1",):
+    for metric in ("f1_qa", "f1_squad") if languages.get(lang).spaced else ("f1_qa",):
         assert {0.0, 1.0} < informative[metric], (lang, metric)
 
 

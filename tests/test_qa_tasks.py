@@ -102,7 +102,7 @@ def test_prompt_in_the_question_language(shared_data, q):
     """Every language: the instruction, labels and question are in the question's
     language; the context in the context's; the same doc renders the same way in
     lm-eval's template engine."""
-    from lm_eval.utils import apply_template
+    from lm_eval_ext.compat import apply_template
 
     ctx = "en" if q != "en" else "zh"
     L, P = languages.get(q), languages.get(q).qa
@@ -135,7 +135,7 @@ def test_mlqa_prompt_and_scorer_follow_the_pair(mlqa_dir):
     assert qa.render_prompt(doc).startswith("السياق: " + doc["context"][:10])
     # scored with the answer (= context) language's rules: Chinese mixed segmentation
     gold = doc["answers"]["text"][0]
-    assert qa.process_results(doc, [gold]) == {"exact_match": 1.0, "f1": 1.0, "exact_match_squad": 1.0, "f1_squad": 1.0}
+    assert qa.process_results(doc, [gold]) == {"exact_match": 1.0, "f1_qa": 1.0, "exact_match_squad": 1.0, "f1_squad": 1.0}
 
 
 @pytest.mark.parametrize("lang", XQUAD_LANGS)

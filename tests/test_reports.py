@@ -320,11 +320,11 @@ def test_pair_family_heatmap_and_scatter(tmp_path):
     r = run_cli(["lm-eval-ext", "report", *map(str, runs), "-o", str(out)])
     assert r.returncode == 0, r.stderr
     html = (out / "report.html").read_text(encoding="utf-8")
-    assert "f1 · " in html and "↓ context / source" in html  # heatmaps, one per run
+    assert "f1_qa · " in html and "↓ context / source" in html  # heatmaps, one per run
     assert "agreement · " in html  # consistency matrix from metric-name pairs
-    assert "two metrics per language and model" in html  # scatter (exact_match vs f1)
+    assert "two metrics per language and model" in html  # scatter (exact_match vs f1_qa)
     results = json.loads(next(runs[0].glob("results_*.json")).read_text())
-    v = results["results"]["xquad_de_zh"]["f1,none"]
+    v = results["results"]["xquad_de_zh"]["f1_qa,none"]
     assert f"{100 * v:.1f}" in html
 
 

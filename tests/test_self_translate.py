@@ -15,7 +15,8 @@ from support.loopback import ScriptedServer, last_user_message
 from support.qa_data import read_jsonl
 from reference import mlqa_extended, squad_v1_1
 
-from lm_eval_ext import languages
+from lm_eval_ext import compat, languages
+from lm_eval_ext.formats import run_folder
 from lm_eval_ext.families import self_translate as st
 
 MGSM_LANGS = st.languages_of("mgsm")
@@ -95,15 +96,18 @@ def lm_eval(server, tasks, out, limit, env=None, extra=(), concurrent=4):
 
 
 def results(out: Path) -> dict:
+    """The results files of a folder merged, task keys as our reader reads them (lm-eval 0.5 keys a
+    task inside a group "<group>::<task>")."""
     merged: dict = {}
     for path in sorted(out.rglob("results_*.json")):
-        for key, value in json.loads(path.read_text()).items():
+        for key, value in run_folder.normalize(json.loads(path.read_text())).items():
             merged[key] = {**merged[key], **value} if isinstance(value, dict) and key in merged else value
     return merged
 
 
 def samples(out: Path, task: str) -> list[dict]:
-    (path,) = list(out.rglob(f"samples_{task}_2*.jsonl"))
+    (path,) = [p for p in out.rglob("samples_*.jsonl") if run_folder.SAMPLES_RE.match(p.name)
+               and compat.base_task(run_folder.SAMPLES_RE.match(p.name)["task"]) == task]
     return read_jsonl(path)
 
 
@@ -159,20 +163,20 @@ def test_perfect_translator_and_solver_score_one_everywhere(perfect, data):
     for c in XQUAD_LANGS:
         t1, t2 = r1[f"xquad_self_translate_stage1_{c}"], r2[f"xquad_self_translate_{c}"]
         assert t1["chrfpp,translation"] == pytest.approx(100.0) and t1["bleu,translation"] == pytest.approx(100.0)
-        for m in ("exact_match", "f1", "exact_match_squad", "f1_squad"):
+        for m in ("exact_match", "f1_qa", "exact_match_squad", "f1_squad"):
             assert t2[f"{m},clean"] == 1.0, (c, m)
         assert t2["translation_chrfpp,clean"] == pytest.approx(100.0)
     for group in ("mgsm_self_translate", "mgsm_self_translate_hrl", "mgsm_self_translate_url"):
         assert r2[group]["exact_match,strict-match"] == 1.0
     assert r2["mgsm_self_translate"]["exact_match_non_en,strict-match"] == 1.0
-    assert r2["xquad_self_translate"]["f1,clean"] == 1.0
+    assert r2["xquad_self_translate"]["f1_qa,clean"] == 1.0
     assert r1["mgsm_self_translate_stage1"]["chrfpp,translation"] == pytest.approx(100.0)
     # the samples log of stage 2 carries the original item, the model's translation and its answer
     s = samples(stage2, "xquad_self_translate_th")[0]
     assert s["doc"]["original_question"] == data.xquad["th"][0]["question"]
     assert s["doc"]["original_context"] == data.xquad["th"][0]["context"]
     assert s["doc"]["question"] == data.xquad["en"][0]["question"] and s["doc"]["ctx_lang"] == "en"
-    assert s["filtered_resps"][0] == data.xquad["en"][0]["answers"]["text"][0]
+    assert run_folder.first_response(s["filtered_resps"]) == data.xquad["en"][0]["answers"]["text"][0]
     s = samples(stage2, "mgsm_self_translate_bn")[0]
     assert s["doc"]["original_question"] == data.mgsm["bn"][0]["question"]
     assert s["doc"]["question"] == s["doc"]["reference_question"] == data.mgsm["en"][0]["question"]
@@ -186,7 +190,7 @@ def test_perfect_translator_and_solver_score_one_everywhere(perfect, data):
 def _qa_scores(answer, golds):
     return {
         "exact_match": float(mlqa_extended.metric_max_over_ground_truths(mlqa_extended.exact_match_score, answer, golds, "en")),
-        "f1": float(mlqa_extended.metric_max_over_ground_truths(mlqa_extended.f1_score, answer, golds, "en")),
+        "f1_qa": float(mlqa_extended.metric_max_over_ground_truths(mlqa_extended.f1_score, answer, golds, "en")),
         "exact_match_squad": float(squad_v1_1.metric_max_over_ground_truths(squad_v1_1.exact_match_score, answer, golds)),
         "f1_squad": float(squad_v1_1.metric_max_over_ground_truths(squad_v1_1.f1_score, answer, golds)),
     }
@@ -225,7 +229,7 @@ def test_half_wrong_translator_and_solver_give_the_hand_computed_values(half, da
         # stage 2 used the paragraph once and the first ITEMS questions
         assert t2["translation_chrfpp,clean"] == pytest.approx(
             sacrebleu.corpus_chrf(texts[:ITEMS + 1], [refs[:ITEMS + 1]], word_order=2).score, abs=1e-9)
-        sums = dict.fromkeys(("exact_match", "f1", "exact_match_squad", "f1_squad"), 0.0)
+        sums = dict.fromkeys(("exact_match", "f1_qa", "exact_match_squad", "f1_squad"), 0.0)
         for i in range(ITEMS):
             j = mapped(i, True)
             answer = "Mount Everest" if solver_wrong(j, True) else en[j]["answers"]["text"][0]
@@ -233,7 +237,7 @@ def test_half_wrong_translator_and_solver_give_the_hand_computed_values(half, da
                 sums[m] += v
         for m, v in sums.items():
             assert t2[f"{m},clean"] == pytest.approx(v / ITEMS, abs=1e-9), (c, m)
-        assert 0 < sums["f1"] / ITEMS < 1
+        assert 0 < sums["f1_qa"] / ITEMS < 1
 
 
 def test_reports_leaderboard_compare_and_judge_read_a_self_translate_run(perfect, half, tmp_path):
@@ -244,7 +248,7 @@ def test_reports_leaderboard_compare_and_judge_read_a_self_translate_run(perfect
     assert proc.returncode == 0, proc.stderr[-2000:]
     header = board.read_text(encoding="utf-8").splitlines()[0]
     assert "mgsm_self_translate/de/exact_match:strict-match" in header
-    assert "xquad_self_translate/th/f1:clean" in header
+    assert "xquad_self_translate/th/f1_qa:clean" in header
     proc = run_cli(["lm-eval-ext", "compare", str(stage2_perfect), str(stage2_half), "--threshold", "0.02",
                     "--markdown", str(tmp_path / "board.md")])
     assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]  # the half-wrong run regressed
@@ -446,7 +450,7 @@ def test_one_command_with_the_tiny_model(tmp_path, tiny_model_dir):
     assert run.data["results"]["mgsm_self_translate_de"]["exact_match,strict-match"] in (0.0, 0.5, 1.0)
     # every language selected: lm-eval ran the groups, so their means over languages are there
     for group, key in (("mgsm_self_translate", "exact_match_non_en,strict-match"),
-                       ("mgsm_self_translate_url", "exact_match,flexible-extract"), ("xquad_self_translate", "f1,clean"),
+                       ("mgsm_self_translate_url", "exact_match,flexible-extract"), ("xquad_self_translate", "f1_qa,clean"),
                        ("mgsm_self_translate_stage1", "chrfpp,translation")):
         assert key in run.data["results"][group], group
     assert len(run.samples) == 2 * (len(MGSM_LANGS) + len(XQUAD_LANGS))

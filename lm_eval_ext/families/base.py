@@ -35,8 +35,8 @@ from lm_eval.api.samplers import ContextSampler, FirstNSampler
 
 __all__ = [
     "DATA_DIR_ENV", "ContextSampler", "DataFormatError", "DataNotFoundError", "Extracted", "Family", "FirstNSampler",
-    "Pairing", "Parallel", "ReplyFilter", "Rescore", "RescoreError", "hub_data", "is_number", "label_gap", "line_start",
-    "local_root", "read_jsonl",
+    "Pairing", "Parallel", "ReplyFilter", "Rescore", "RescoreError", "cut_at_stops", "hub_data", "is_number", "label_gap",
+    "line_start", "local_root", "read_jsonl",
 ]
 
 DATA_DIR_ENV = "LM_EVAL_EXT_DATA_DIR"
@@ -178,19 +178,40 @@ class Extracted(str):
         return out
 
 
+def cut_at_stops(text: str, stops) -> str:
+    """A reply as a backend that honours every stop sequence returns it: up to the first
+    occurrence of any of `stops` (lm-eval's hf and vLLM models cut so). Also drops a stop
+    string a server returned at the end of its reply."""
+    end = len(text)
+    for stop in stops:
+        if stop:
+            at = text.find(stop, 0, end)
+            if at != -1:
+                end = at
+    return text[:end]
+
+
 # The rendered prompts of the instances lm-eval is filtering, in the order of their replies: set by
 # the plugin around each lm-eval filter pipeline (plugin.patch_filter_prompts); None without it.
 RENDERED_PROMPTS: ContextVar[tuple | None] = ContextVar("lm_eval_ext_rendered_prompts", default=None)
 
 
 class ReplyFilter(Filter):
-    """The lm-eval filter base of our families: one value per reply, from `one(reply, doc)`."""
+    """The lm-eval filter base of our families: one value per reply, from `one(reply, doc)`.
+
+    Each reply is first cut at every stop sequence of the filter's task (`stops`, set by the
+    subclass from the family's prompt builder, which also writes the task's ``until``): API
+    models get only some of them (lm-eval sends ``stop[:4]`` to chat-completions servers), a
+    server may ignore them or return the stop string; every backend then scores alike."""
+
+    stops: tuple[str, ...] = ()
 
     def one(self, reply: str, doc: dict) -> Extracted:
         raise NotImplementedError
 
     def apply(self, resps, docs):
-        return [[self.one(reply, doc) for reply in replies] for replies, doc in zip(resps, docs)]
+        return [[self.one(cut_at_stops(reply, self.stops) if isinstance(reply, str) else reply, doc)
+                 for reply in replies] for replies, doc in zip(resps, docs)]
 
     @staticmethod
     def prompts(n: int) -> list:

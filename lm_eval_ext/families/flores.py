@@ -20,7 +20,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from lm_eval_ext import languages
+from lm_eval_ext import compat, languages
+from lm_eval_ext.formats import run_folder
 from lm_eval_ext.families.base import (DataFormatError, DataNotFoundError, Extracted, Family, FirstNSampler, Pairing,
                                        ReplyFilter, Rescore, RescoreError, read_jsonl)
 from lm_eval_ext.metrics import confusion, langid, mt
@@ -271,6 +272,7 @@ class TranslationFilter(ReplyFilter):
     def __init__(self, src_lang: str = "", tgt_lang: str = "", **kwargs) -> None:
         super().__init__(**kwargs)
         self.src_lang, self.tgt_lang = src_lang, tgt_lang
+        self.stops = tuple(prompt_parts(src_lang, tgt_lang)["until"]) if src_lang and tgt_lang else ()
 
     def one(self, reply, doc):
         text, cleaned = clean_translation(reply, self.src_lang, self.tgt_lang, (doc or {}).get("source", ""))
@@ -376,7 +378,7 @@ def corpus_stderr(task: str, result, acc: dict | None, bootstrap_iters, metrics:
     at most BOOTSTRAP_CAP resamples) into the task's results, for each one with a value;
     returns the number of resamples (< 2: none computed)."""
     iters = min(int(bootstrap_iters or 0), mt.BOOTSTRAP_CAP)
-    for (metric, filt), items in ((acc or {}).get("raw_metrics") or {}).items():
+    for (metric, filt), items in compat.raw_metrics(acc).items():
         value = result.metrics.get(task, {}).get(f"{metric},{filt}")
         if metric in metrics and isinstance(value, float) and value == value:
             se = mt.bootstrap_stderr(metric, items, iters)
@@ -392,11 +394,11 @@ def logged_triples(samples: list[dict], path: Path) -> list[tuple[str, str, str]
     for s in samples:
         if s.get("filter", FILTER) != FILTER:
             continue
-        doc, resps = s.get("doc") or {}, s.get("filtered_resps")
-        if (not isinstance(doc, dict) or not isinstance(resps, list) or not resps
+        doc, hyp = s.get("doc") or {}, run_folder.first_response(s.get("filtered_resps"))
+        if (not isinstance(doc, dict) or hyp is None
                 or not isinstance(doc.get("source"), str) or not isinstance(doc.get("reference"), str)):
             raise RescoreError(f"{path}: doc {s.get('doc_id')} lacks doc.source/doc.reference/filtered_resps")
-        out.append((doc["source"], str(resps[0]), doc["reference"]))
+        out.append((doc["source"], hyp, doc["reference"]))
     if not out:
         raise RescoreError(f"{path}: no samples of filter {FILTER!r}")
     return out

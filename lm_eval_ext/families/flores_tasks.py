@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import lm_eval_ext
+from lm_eval_ext import plugin
 from lm_eval_ext import files, languages
 from lm_eval_ext.families import flores, taskgen
 from lm_eval_ext.families.taskgen import Function
@@ -74,6 +75,8 @@ def task_config(src: str, tgt: str, include: str = COMMON) -> dict:
             # custom_dataset receives metadata and dataset_kwargs together: no shared keys
             "version": flores.TASK_VERSION,
             "lm_eval_ext_version": lm_eval_ext.__version__,
+            # what the results say until lm-eval-ext's results hook replaces it with "ok"
+            "lm_eval_ext": {"annotation": plugin.ANNOTATION_UNAVAILABLE},
             "tier": tier_of(src, tgt),
             "scorer": flores.scorer_signature(tgt),
             # lang_fidelity / lang_undecidable: the cleaned translation should be in the target language

@@ -237,6 +237,7 @@ class AnswerFilter(ReplyFilter):
     def __init__(self, lang: str, mode: str, strategy: str, **kwargs) -> None:
         super().__init__(**kwargs)
         self.lang, self.mode, self.strategy = lang, mode, strategy
+        self.stops = tuple(prompt_parts(lang, mode)["until"])
 
     def one(self, reply, doc):
         return Extracted.of(extract(reply, self.lang, self.mode, self.strategy), reply, mode=self.mode)
@@ -272,7 +273,7 @@ CONSISTENCY_MODE = "native_cot"
 
 
 def _render(template_key: str, row: dict) -> str:
-    from lm_eval.utils import apply_template
+    from lm_eval_ext.compat import apply_template
 
     return apply_template(prompt_parts(row["lang"], CONSISTENCY_MODE)[template_key], row)
 

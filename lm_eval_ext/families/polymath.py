@@ -197,7 +197,7 @@ def correct(answer: str, gold: str) -> tuple[bool, bool]:
 
 
 def process_results(doc: dict, results: list) -> dict:
-    """Per problem, the mean over its k samples (k = 1 unless the task repeats): acc,
+    """Per problem, the mean over its k samples (k = 1 unless the task repeats): acc_math,
     truncated_in_thinking, no_answer, check_timeout; language identification of the answer
     part (lang_fidelity, lang_undecidable, lang_line_pass) and of the thinking part (thinking_lang_fidelity,
     None without thinking); the release's langdetect rule when langdetect is installed."""
@@ -209,7 +209,7 @@ def process_results(doc: dict, results: list) -> dict:
     verdicts = None
     if not math_check.unavailable():  # without math-verify: NaN and why, on every document alike
         verdicts = [correct(str(s), doc["answer"]) for s in samples]
-        out["acc"] = _mean(float(ok) for ok, _ in verdicts)  # first: the family's primary metric (compare)
+        out["acc_math"] = _mean(float(ok) for ok, _ in verdicts)  # first: the family's primary metric (compare)
     out["truncated_in_thinking"] = _mean(float(str(s) == CUT_OFF) for s in samples)
     out["no_answer"] = _mean(float(str(s) == NO_ANSWER) for s in samples)
     if verdicts is not None:
@@ -277,18 +277,18 @@ def group_values(group: str, leaves: dict[str, dict]) -> dict[str, float]:
     if not by_lang or all(len(levels) < 2 for levels in by_lang.values()):
         return {}
     filters = sorted({key.split(",", 1)[1] for m in leaves.values() for key in m
-                      if key.startswith("acc,")})
+                      if key.startswith("acc_math,")})
     out: dict[str, float] = {}
     for filt in filters:
         values, officials, errors = [], [], []
         for lang, levels in by_lang.items():
-            accs = {lvl: _number(levels.get(lvl, {}).get(f"acc,{filt}")) for lvl in LEVELS}
+            accs = {lvl: _number(levels.get(lvl, {}).get(f"acc_math,{filt}")) for lvl in LEVELS}
             if any(a is None or math.isnan(a) for a in accs.values()):
                 values = []
                 break
             values.append(dw_acc(accs))
             officials.append(dw_acc_official(accs))
-            ses = {lvl: _number(levels[lvl].get(f"acc_stderr,{filt}")) for lvl in LEVELS}
+            ses = {lvl: _number(levels[lvl].get(f"acc_math_stderr,{filt}")) for lvl in LEVELS}
             errors.append(None if any(s is None for s in ses.values()) else dw_acc_stderr(ses))
         if not values:
             out[f"dw_acc,{filt}"] = out[f"dw_acc_official,{filt}"] = float("nan")
@@ -319,7 +319,7 @@ def annotate(task: str, cfg: dict, meta: dict, result, acc, bootstrap_iters) -> 
     decoding = (f"sampled(temperature={gen.get('temperature')},top_p={gen.get('top_p', 1.0)})"
                 if gen.get("do_sample") else "greedy")
     missing = math_check.unavailable()
-    sigs["acc"] = (Skip(missing) if missing else
+    sigs["acc_math"] = (Skip(missing) if missing else
                    f"{meta.get('scorer', '')}|{math_check.signature()}|samples:{k}|avg@{k}|decoding:{decoding}")
     for name in ("check_timeout", "dw_acc") if missing else ():
         sigs[name] = Skip(missing)
@@ -386,8 +386,8 @@ def st_results(doc: dict, results: list) -> dict:
     """polymath_en_*'s scorer on the answer to the translation, and ``dw_acc`` over the task's
     items (`dw_acc_of_items`: a self-translate task holds all four levels of its language)."""
     out = process_results(doc, results)
-    if out.get("acc") is not None:
-        out["dw_acc"] = (doc["level"], out["acc"])
+    if out.get("acc_math") is not None:
+        out["dw_acc"] = (doc["level"], out["acc_math"])
     return out
 
 
@@ -453,7 +453,7 @@ FAMILY = Family(
     load_hub=load_hub,
     prompt=prompt_parts,
     process_results=process_results,
-    reference_metric=f"acc,{FILTER}",
+    reference_metric=f"acc_math,{FILTER}",
     judge_protocol="math_cot",
     reply_language=lambda kwargs: (reply_lang(kwargs["lang"], kwargs.get("mode", "native"))
                                    if kwargs.get("lang") else None),

@@ -54,7 +54,8 @@ XQUAD_PARAGRAPHS_PER_ARTICLE = 5
 XQUAD_PARAGRAPHS = 240
 TASK_VERSION = 1.1  # 1.1: label stops only at a line start
 FILTER_NAME = "clean"
-METRICS = ("exact_match", "f1", "exact_match_squad", "f1_squad")
+# f1_qa, not f1: lm-eval 0.5 registers `f1` for multiple-choice tasks (metrics/qa.py)
+METRICS = ("exact_match", "f1_qa", "exact_match_squad", "f1_squad")
 FIELDS = ("id", "context", "question", "answers")
 
 
@@ -313,6 +314,7 @@ class AnswerFilter(ReplyFilter):
     def __init__(self, ctx_lang: str, q_lang: str, **kwargs) -> None:
         super().__init__(**kwargs)
         self.ctx_lang, self.q_lang = ctx_lang, q_lang
+        self.stops = tuple(prompt_parts(ctx_lang, q_lang)["until"])
 
     def one(self, reply, doc):
         return Extracted.of(clean_answer(reply, self.ctx_lang, self.q_lang, doc.get("context")), reply)

@@ -219,11 +219,10 @@ def stage1_translations(task: str, source: str, lang: str, root) -> tuple[Stage1
     out: dict[str, str] = {}
     problems: list = []
     for line in run_folder.read_samples(path, problems):
-        doc, resps = line.get("doc"), line.get("filtered_resps")
+        doc, reply = line.get("doc"), run_folder.first_response(line.get("filtered_resps"))
         if line.get("filter", flores.FILTER) != flores.FILTER:
             continue
-        if not isinstance(doc, dict) or not isinstance(doc.get("text_id"), str) or not isinstance(resps, list) \
-                or not resps or not isinstance(resps[0], str):
+        if not isinstance(doc, dict) or not isinstance(doc.get("text_id"), str) or reply is None:
             raise SelfTranslateError(f"task {task}: {path}, doc {line.get('doc_id')}: not a stage-1 sample of "
                                      f"{stage1_task(source, lang)} (no doc.text_id or filtered_resps)")
         ours = texts.get(doc["text_id"])
@@ -232,7 +231,7 @@ def stage1_translations(task: str, source: str, lang: str, root) -> tuple[Stage1
                 f"task {task}: {path}, doc {line.get('doc_id')} ({doc['text_id']}): the stage-1 text is not the "
                 f"data's text of that item ({'unknown id' if ours is None else 'different text'}); stage 1 was "
                 "run on other data (LM_EVAL_EXT_DATA_DIR or hub version)")
-        out[doc["text_id"]] = resps[0]
+        out[doc["text_id"]] = reply
     if problems:
         raise SelfTranslateError(f"task {task}: {problems[0]}")
     return stage1, path, out
@@ -386,13 +385,15 @@ def _stage2_dataset(root, source: str, lang: str, task: str | None = None):
                                  "fewshot": datasets.Dataset.from_list(pool, features=features)})
 
 
-def _translation_items(doc: dict) -> list[tuple[str, str, str]]:
+def _translation_items(doc: dict) -> tuple[tuple[str, str, str], ...]:
     """(model's translation, human English text, "en") of the texts a stage-2 item used:
-    XQuAD's paragraph only on the first item of its paragraph, so each text counts once."""
+    XQuAD's paragraph only on the first item of its paragraph, so each text counts once.
+    A tuple, never a list: lm-eval 0.5 takes a list value of process_results for one value per
+    repeat of the request."""
     items = [(doc["question"], doc["reference_question"], TARGET)]
     if doc.get("context_first"):
         items.append((doc["context"], doc["reference_context"], TARGET))
-    return items
+    return tuple(items)
 
 
 def translation_chrfpp(items) -> float:
@@ -424,7 +425,7 @@ MGSM_STAGE2_METRICS = ("exact_match", "lang_fidelity", "lang_undecidable")
 
 
 def polymath_stage2_results(doc: dict, results: list) -> dict:
-    """polymath_en_*'s scorer on the English text (acc, and DW-ACC over the task's items) and the
+    """polymath_en_*'s scorer on the English text (acc_math, and DW-ACC over the task's items) and the
     translation it used."""
     translation = _translation_items(doc)
     return {**polymath.st_results(doc, results), "translation_chrfpp": translation, "translation_bleu": translation}

@@ -134,19 +134,26 @@ class SameLanguageSampler(ContextSampler):
         return [{**d, "xlc_row": json.dumps(d["xlc_row"], ensure_ascii=False)} for d in shots[:n]]
 
 
-def _cut(text: str, stops) -> str:
-    for stop in stops:
-        if stop and stop in text:
-            text = text[: text.index(stop)]
-    return text
+def task_stops(source: str) -> list[str]:
+    """The stop sequences of ``xlc_<source>``: every language's (a reply is cut at any of them, by
+    the backend or by the filter). The ones that matter most come first, for chat APIs that get
+    only four: the whitespace stops, then the English labels (models continue in English most
+    often), then the other languages' labels in registry order."""
+    fam, par = source_family(source)
+    english = par.stops(ENGLISH) if ENGLISH in fam.languages else []
+    out: list[str] = []
+    for lang in fam.languages:
+        for stop in par.stops(lang):
+            if stop not in out:
+                out.append(stop)
+    return sorted(out, key=lambda s: (s.strip() != "", s not in english))
 
 
 def answer_of(reply: str, doc: dict, strategy: str) -> Extracted:
-    """The reply cleaner of a consistency doc: the reply cut at the source family's own stop
-    sequences of the doc's language (the task asks the server to stop at every language's;
-    see the README), then the source family's extraction."""
+    """The reply cleaner of a consistency doc (already cut at the task's stops by the filter):
+    the source family's extraction in the doc's language."""
     _, par = source_family(doc["xlc_source"])
-    reply = _cut(reply or "", par.stops(doc["xlc_lang"]))
+    reply = reply or ""
     return Extracted.of(par.extract(reply, doc["xlc_lang"], _row(doc), strategy), reply)
 
 
@@ -156,6 +163,7 @@ class AnswerFilter(ReplyFilter):
     def __init__(self, source: str, strategy: str, **kwargs) -> None:
         super().__init__(**kwargs)
         self.source, self.strategy = source, strategy
+        self.stops = tuple(task_stops(source))
 
     def one(self, reply, doc):
         return answer_of(reply, doc, self.strategy)

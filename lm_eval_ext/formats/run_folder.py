@@ -1,4 +1,4 @@
-"""An lm-eval run folder, as files: what lm-eval 0.4.x writes into ``--output_path``.
+"""An lm-eval run folder, as files: what lm-eval 0.4.x and 0.5 write into ``--output_path``.
 
 - ``results_<date>.json``: one per ``lm_eval`` invocation (`RESULTS_RE`); its shape is
   checked by `shape_problem` and read by `read_results`;
@@ -7,6 +7,11 @@
   `paired_samples` pairs them with that file, `task_hash` checks a log against the hash lm-eval
   recorded in it (``task_hashes``); read line by line by `read_samples`, per-item scores by
   `item_scores`.
+
+Read as one shape whichever version wrote them (`normalize`): lm-eval 0.5 keys a task inside a
+group ``<group>::<task>`` (results, configs, samples file names), read as ``<task>``; and a
+metric lm-eval-ext renamed (`LEGACY_METRICS`: the QA ``f1``, now ``f1_qa``) is read under its
+name now, so runs made before and after a rename share their columns.
 
 Family-agnostic and ground floor: the run model built from these files (`reporting.runs`),
 self-translate's stage-1 reader and the judge all read through here. Bad input never
@@ -29,6 +34,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from lm_eval_ext.compat import base_task
 from lm_eval_ext.missing import applies
 
 DATE_PATTERN = r"\d{4}-\d{2}-\d{2}T[0-9\-.]+"
@@ -40,6 +46,13 @@ _OBJECT_FIELDS = ("results", "configs", "versions", "groups", "group_subtasks", 
                   "config")
 _OBJECT_VALUED = ("configs", "higher_is_better", "n-samples")  # {task: object}
 _MAX_TIMESTAMP = 253402300799  # 9999-12-31: what a date can be shown as
+_TASK_KEYED = ("results", "configs", "versions", "n-samples", "higher_is_better", "groups", "task_hashes")
+
+# metric names lm-eval-ext changed: {name now: (old name, the families whose tasks wrote the old
+# one)}. The QA F1 was `f1` until lm-eval 0.5 registered `f1` for multiple-choice tasks; PolyMath's
+# accuracy was `acc` (registered for loglikelihood and multiple choice on every lm-eval version).
+LEGACY_METRICS = {"f1_qa": ("f1", ("xquad", "mlqa", "xquad_self_translate")),
+                  "acc_math": ("acc", ("polymath", "polymath_self_translate"))}
 
 
 @dataclass(frozen=True)
@@ -153,6 +166,70 @@ def read_results(path: Path, problems: list[Problem]) -> dict | None:
     if why:
         problems.append(Problem(str(path), f"{why}; file skipped"))
         return None
+    return normalize(data)
+
+
+def normalize(data: dict) -> dict:
+    """A results document in the one shape the readers know (a new dict when anything changes):
+    task keys without lm-eval 0.5's ``<group>::`` prefix, and `LEGACY_METRICS` under their names
+    now (tasks of the families that wrote them, and groups made of such tasks only)."""
+    configs = data.get("configs") or {}
+    names = {key: base_task(key, configs.get(key)) for section in _TASK_KEYED
+             for key in (data.get(section) or {}) if "::" in key}
+    for group, subtasks in (data.get("group_subtasks") or {}).items():
+        names.update({t: base_task(t, configs.get(t)) for t in subtasks if isinstance(t, str) and "::" in t})
+    if names:
+        data = dict(data)
+        for section in _TASK_KEYED:
+            if isinstance(data.get(section), dict):
+                data[section] = {names.get(k, k): v for k, v in data[section].items()}
+        if isinstance(data.get("group_subtasks"), dict):
+            data["group_subtasks"] = {names.get(g, g): [names.get(t, t) for t in v]
+                                      for g, v in data["group_subtasks"].items()}
+    return _rename_legacy_metrics(data)
+
+
+def _rename_legacy_metrics(data: dict) -> dict:
+    configs = data.get("configs") or {}
+    subtasks = data.get("group_subtasks") or {}
+
+    def family(task: str) -> str | None:
+        kwargs = (configs.get(task) or {}).get("dataset_kwargs") if isinstance(configs.get(task), dict) else None
+        value = kwargs.get("family") if isinstance(kwargs, dict) else None
+        return value if isinstance(value, str) else None
+
+    def leaves(name: str, seen=()) -> list[str]:
+        if name in seen or not isinstance(subtasks.get(name), list):
+            return [name]
+        return [leaf for child in subtasks[name] for leaf in leaves(child, (*seen, name))]
+
+    renames: dict[str, dict[str, str]] = {}  # task or group -> {old metric: new}
+    for new, (old, fams) in LEGACY_METRICS.items():
+        for name in {**(data.get("results") or {}), **(data.get("groups") or {})}:
+            found = leaves(name)
+            if found and all(family(leaf) in fams for leaf in found):
+                renames.setdefault(name, {})[old] = new
+    if not renames:
+        return data
+
+    def entry(name: str, values):
+        rename = renames.get(name)
+        if not rename or not isinstance(values, dict):
+            return values
+        out = {}
+        for key, value in values.items():
+            metric, comma, filt = key.partition(",")
+            base, stderr = (metric[: -len("_stderr")], "_stderr") if metric.endswith("_stderr") else (metric, "")
+            new = f"{rename[base]}{stderr}{comma}{filt}" if base in rename else key
+            if new != key and new in values:
+                new = key  # both present: the current name wins, the old one stays as it is
+            out[new] = value
+        return out
+
+    data = dict(data)
+    for section in ("results", "groups", "higher_is_better"):
+        if isinstance(data.get(section), dict):
+            data[section] = {name: entry(name, values) for name, values in data[section].items()}
     return data
 
 
@@ -227,6 +304,16 @@ def _is_within(folder: Path, path: Path) -> bool:
     return folder in path.parents
 
 
+def annotation(config) -> str | None:
+    """``metadata.lm_eval_ext.annotation`` of a task config in a results file: ``ok`` when
+    lm-eval-ext's results hook annotated the task, ``unavailable: <reason>`` when it did not;
+    None for another task or a run made before the field existed."""
+    meta = config.get("metadata") if isinstance(config, dict) else None
+    ext = meta.get("lm_eval_ext") if isinstance(meta, dict) else None
+    value = ext.get("annotation") if isinstance(ext, dict) else None
+    return value if isinstance(value, str) else None
+
+
 # ------------------------------------------------------------------ samples logs
 RESCORE_RECORD = "lm_eval_ext_rescore"  # what `lm-eval-ext rescore` adds to the results file it writes
 _HASH_FIELDS = ("doc_hash", "prompt_hash", "target_hash")
@@ -260,11 +347,12 @@ def paired_samples(results: Path, doc: dict, problems: list[Problem]) -> dict[st
             what = f"is {file_kind(mode)}, not a regular file" if mode is not None else "cannot be read"
             problems.append(Problem(str(f), f"{what}; samples skipped"))
             continue
-        if m["task"] not in tasks:
-            problems.append(Problem(str(f), f"samples for task {m['task']!r}, which is not in the run's results "
+        task = base_task(m["task"])  # lm-eval 0.5 names a task inside a group "<group>::<task>"
+        if task not in tasks:
+            problems.append(Problem(str(f), f"samples for task {task!r}, which is not in the run's results "
                                             f"({results.name}, written with it); samples skipped"))
             continue
-        out[m["task"]] = f
+        out[task] = f
     return out
 
 
@@ -346,6 +434,15 @@ def read_samples(path: Path, problems: list[Problem] | None = None, limit: int |
     return out
 
 
+def first_response(value) -> str | None:
+    """The first reply of a logged ``resps`` or ``filtered_resps``: lm-eval 0.4.x logs the filtered
+    replies as ``[reply]``, 0.5 as ``[[reply]]`` (and ``resps`` as ``[[reply]]`` on both). None when
+    there is no text."""
+    while isinstance(value, list) and value:
+        value = value[0]
+    return value if isinstance(value, str) else None
+
+
 def chat_messages(value) -> list[dict] | None:
     """A chat prompt as lm-eval logs it for chat-completions models (a list of {role, content},
     or a JSON string of one, alone in a list), else None."""
@@ -394,11 +491,12 @@ def item_scores(lines: list[dict], metric_key: str, every_item: bool = False, ke
     items; an undecidable reply's lang_fidelity is None, an older run's absent). `key` (a
     line -> key function) keys the items otherwise than by doc_id (a family's item key)."""
     metric_name, _, filt = metric_key.partition(",")
+    old_name = LEGACY_METRICS.get(metric_name, (None,))[0]  # a log written before the rename
     out: dict = {}
     for doc in lines:
         if doc.get("filter", "none") != filt:
             continue
-        raw = doc.get(metric_name)
+        raw = doc.get(metric_name, doc.get(old_name) if old_name else None)
         if not applies(raw):  # the one "does not apply" rule (missing.py); an absent key too
             if every_item:
                 return None

@@ -30,7 +30,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from lm_eval_ext import model_identity
+from lm_eval_ext import compat, model_identity
 from lm_eval_ext.exit_codes import ExitCode
 from lm_eval_ext.families import self_translate as st
 
@@ -202,12 +202,22 @@ def _fmt(value) -> str:
     return "-" if not isinstance(value, (int, float)) or value != value else f"{value:.3g}"
 
 
+def _by_task(res: dict) -> dict:
+    """The results by task name (lm-eval 0.5 keys a task inside a group "<group>::<task>")."""
+    configs = res.get("configs") or {}
+    return {compat.base_task(k, configs.get(k)): v for k, v in (res.get("results") or {}).items()}
+
+
+_STAGE2_KEY = {"mgsm": "exact_match,strict-match", "xquad": "f1_qa,clean", "polymath": "dw_acc,boxed"}
+
+
 def _print_table(pairs, res1: dict, res2: dict) -> None:
     print(f"\n{'task':<28} {'stage-1 chrF++':>15} {'stage-2 score':>14}")
+    r1, r2 = _by_task(res1), _by_task(res2)
     for source, lang in pairs:
-        t1 = (res1.get("results") or {}).get(st.stage1_task(source, lang), {})
-        t2 = (res2.get("results") or {}).get(st.stage2_task(source, lang), {})
-        key = "exact_match,strict-match" if source == "mgsm" else "f1,clean"
+        t1 = r1.get(st.stage1_task(source, lang), {})
+        t2 = r2.get(st.stage2_task(source, lang), {})
+        key = _STAGE2_KEY[source]
         print(f"{st.stage2_task(source, lang):<28} {_fmt(t1.get('chrfpp,translation')):>15} "
               f"{_fmt(t2.get(key)):>14}  ({key.split(',')[0]})")
 

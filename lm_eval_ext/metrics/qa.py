@@ -2,7 +2,7 @@
 
 Two families, both pure functions of (prediction, gold answers, language):
 
-- ``exact_match`` / ``f1``: the rules of the official MLQA evaluation script
+- ``exact_match`` / ``f1_qa``: the rules of the official MLQA evaluation script
   (``mlqa_evaluation_v1.py``, Lewis et al. 2020): lower-case; remove every
   Unicode punctuation character (categories P*) and ASCII ``string.punctuation``;
   remove the language's articles; tokenise on whitespace, with "mixed
@@ -21,6 +21,11 @@ Two families, both pure functions of (prediction, gold answers, language):
 
 Per item both return floats in [0, 1]; lm-eval averages them. The per-language
 rules are tabulated in tasks/qa/README.md.
+
+The MLQA-rules F1 is ``f1_qa`` in the results: lm-eval 0.5 registers ``f1`` for
+multiple-choice tasks and refuses a generation task that names it. Runs made before
+the rename call it ``f1``; the run-folder reader reads it as ``f1_qa``
+(`lm_eval_ext.formats.run_folder.LEGACY_METRICS`).
 """
 
 from __future__ import annotations
@@ -133,7 +138,7 @@ def score(prediction: str, golds, lang: str) -> dict[str, float]:
     golds = _golds(golds)
     return {
         "exact_match": exact_match(prediction, golds, lang),
-        "f1": f1(prediction, golds, lang),
+        "f1_qa": f1(prediction, golds, lang),
         "exact_match_squad": exact_match_squad(prediction, golds),
         "f1_squad": f1_squad(prediction, golds),
     }

@@ -54,7 +54,7 @@ from pathlib import Path
 
 from lm_eval_ext import __version__, files
 from lm_eval_ext.reporting.document import md_cell
-from lm_eval_ext.formats.run_folder import Problem
+from lm_eval_ext.formats.run_folder import LEGACY_METRICS, Problem
 from lm_eval_ext.reporting.comparability import column_signature
 from lm_eval_ext.reporting.rows import row_key
 from lm_eval_ext.reporting.merge import same_identity
@@ -185,6 +185,19 @@ def _value(column: str, cell: str):
     return text
 
 
+def current_column(column: str) -> str:
+    """A score column of a board written before a metric was renamed, under its name now
+    (``xquad/de/f1:clean`` -> ``xquad/de/f1_qa:clean``), so its rows line up with new runs'. Our
+    tasks' metrics always name their filter; lm-eval's own (``mlqa/de-en/f1``) do not, and stay."""
+    head, _, metric = column.rpartition("/")
+    name, _, filt = metric.partition(":")
+    owner = head.partition("/")[0]
+    for new, (old, fams) in LEGACY_METRICS.items():
+        if name == old and filt and any(owner == f or owner.startswith(f + "_") for f in fams):
+            return f"{head}/{new}:{filt}"
+    return column
+
+
 def read_csv(path: Path) -> list[dict]:
     """Rows of an existing leaderboard (UTF-8, with or without BOM), each with the signatures of
     its values (the ``#signature`` row; '' for a file written before it). Anything that cannot be
@@ -221,9 +234,13 @@ def read_csv(path: Path) -> list[dict]:
                                        f"{len(header)}")
             if unneutralize(cells[header.index("run_id")] if header.index("run_id") < len(cells) else "") \
                     == SIGNATURE_ROW:
-                signatures = {c: unneutralize(v) for c, v in zip(header, cells) if c not in ID_COLUMNS and v}
+                signatures = {current_column(c): unneutralize(v) for c, v in zip(header, cells)
+                              if c not in ID_COLUMNS and v}
                 continue
             row = {c: _value(c, v) for c, v in zip(header, cells) if v != ""}
+            for old in [c for c in row if current_column(c) != c]:  # a board from before a rename
+                value = row.pop(old)
+                row.setdefault(current_column(old), value)
             if not row.get("run_id"):
                 raise LeaderboardError(f"{path}: line {reader.line_num} has no run_id")
             rows.append(row)

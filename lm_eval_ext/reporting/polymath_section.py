@@ -74,7 +74,7 @@ def dw_acc_ci(run: Run, lines_of, levels: dict[str, str], iters: int):
     for level, task in levels.items():
         if task not in run.samples:
             return None
-        scores = item_scores(lines_of(run, task), f"acc,{F}")
+        scores = item_scores(lines_of(run, task), f"acc_math,{F}")
         if not scores:
             return None
         strata[level] = list(scores.values())
@@ -89,7 +89,7 @@ def sections(runs: list[Run], lines_of, iters: int = bootstrap.DEFAULT_ITERS) ->
             rows, cats, values = [], [], []
             for lang in sorted(by_lang, key=lambda c: lang_sort_key((c,))):
                 levels = by_lang[lang]
-                accs = {lvl: _metric(run, levels[lvl], "acc") if lvl in levels else None for lvl in polymath.LEVELS}
+                accs = {lvl: _metric(run, levels[lvl], "acc_math") if lvl in levels else None for lvl in polymath.LEVELS}
                 complete = all(a is not None and not math.isnan(a) for a in accs.values())
                 dw = _group(run, f"{prefix}_{lang}", "dw_acc")
                 if dw is None and complete:
@@ -121,7 +121,7 @@ def sections(runs: list[Run], lines_of, iters: int = bootstrap.DEFAULT_ITERS) ->
                   "±1.96 standard errors of the group where the run has no samples logs."))
             head = ["language", *polymath.LEVELS, "DW-ACC [95% CI]", "DW-ACC (release rounding)",
                     *[label for _, label in COLUMNS]]
-            blocks.append(Table(head, rows, caption=f"{prefix}: accuracy (acc,{F}) per level", cls="scores"))
+            blocks.append(Table(head, rows, caption=f"{prefix}: accuracy (acc_math,{F}) per level", cls="scores"))
             blocks.append(Figures([svg.bars(cats, [(run.label or run.model, values)], f"{prefix} DW-ACC")]))
     if not blocks:
         return []

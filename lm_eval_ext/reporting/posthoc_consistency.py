@@ -20,16 +20,13 @@ import math
 from pathlib import Path
 
 from lm_eval_ext import families
-from lm_eval_ext.formats.run_folder import Problem, read_samples
+from lm_eval_ext.formats.run_folder import Problem, first_response, read_samples
 from lm_eval_ext.reporting import runs
 from lm_eval_ext.metrics.consistency import SUMMARY_METRICS, Record, compute
 
 
 def _answer(sample: dict) -> str:
-    resp = sample.get("filtered_resps")
-    while isinstance(resp, list) and resp:
-        resp = resp[0]
-    return "" if resp is None else str(resp)
+    return first_response(sample.get("filtered_resps")) or ""
 
 
 def records_from_samples(path: Path, source: str, problems: list) -> dict[str, list[Record]]:

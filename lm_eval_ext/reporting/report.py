@@ -31,7 +31,7 @@ from lm_eval_ext.reporting.document import (BulletList, Cell, Code, Details, Doc
                                             Paragraph, Pre, Row, Section, Span, Strong, Swatch, Table, to_html,
                                             to_markdown)
 from lm_eval_ext.formats.judge_file import JudgeEntry, JudgeResults
-from lm_eval_ext.formats.run_folder import Problem, item_scores, prompt_parts
+from lm_eval_ext.formats.run_folder import Problem, first_response, item_scores, prompt_parts
 from lm_eval_ext.reporting.rows import row_key, row_label, tier_of
 from lm_eval_ext.reporting.runs import NotComputedNote, Run, kind_of, load_runs, model_columns, sample_lines
 from lm_eval_ext.reporting.tables import (BOOKKEEPING_METRICS, HELPER_METRIC_SUFFIXES, MEAN_KINDS, MEAN_LABELS,
@@ -365,7 +365,7 @@ class Report:
                 Cell(str(doc_id)),
                 Cell(Pre(_prompt_text(first), fold="prompt")),
                 Cell(Pre(_output_text(first))),
-                Cell(Lines([[Span(d.get("filter", "none"), "filt"), f" {_short(d.get('filtered_resps'))}"] for d in docs])),
+                Cell(Lines([[Span(d.get("filter", "none"), "filt"), f" {_filtered_text(d)}"] for d in docs])),
                 Cell(Pre(_short(first.get("target")))),
                 Cell(Lines([[Span(d.get("filter", "none"), "filt"), f" {_scores_text(d)}"] for d in docs])),
             ]))
@@ -515,6 +515,13 @@ def _short(value, limit=2000) -> str:
         value = value[0]
     text = value if isinstance(value, str) else repr(value)
     return text if len(text) <= limit else text[:limit] + " …"
+
+
+def _filtered_text(doc: dict) -> str:
+    """The extracted answer (lm-eval 0.5 logs it one list deeper than 0.4.x); other values as they are."""
+    value = doc.get("filtered_resps")
+    text = first_response(value)
+    return _short(value if text is None else text)
 
 
 def _prompt_text(doc: dict) -> str:

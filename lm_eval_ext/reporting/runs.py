@@ -38,8 +38,8 @@ from typing import Iterator
 from lm_eval_ext import families, missing, model_identity
 from lm_eval_ext.families import stage1_reader
 from lm_eval_ext.formats import judge_file
-from lm_eval_ext.formats.run_folder import (RESULTS_RE, SAMPLES_RE, Problem, find_results, item_scores, number,
-                                            paired_samples, read_results, read_samples, stamp, task_hash)
+from lm_eval_ext.formats.run_folder import (RESULTS_RE, SAMPLES_RE, Problem, annotation, find_results, item_scores,
+                                            number, paired_samples, read_results, read_samples, stamp, task_hash)
 from lm_eval_ext.model_identity import ModelIdentity
 from lm_eval_ext.reporting import merge
 from lm_eval_ext.reporting.rows import split_lang_suffix, task_languages
@@ -230,6 +230,7 @@ def _unit(folder: Path, f: Path, doc: dict, problems: list[Problem]) -> list[Run
     stage-2 tasks that answered another model's translations apart from the rest."""
     run = Run(path=folder, results_files=[f], data=doc)
     _index(run, problems)
+    _unannotated(run, problems)
     run.samples = paired_samples(f, doc, problems)
     run.sources = {task: f for task in run.tasks}
     origins: dict = {}
@@ -506,6 +507,21 @@ def _skip_reason(meta, metric: str) -> str:
     skipped = meta.get("skipped_metrics") if isinstance(meta, dict) else None
     reason = skipped.get(metric) if isinstance(skipped, dict) else None
     return reason.strip() if isinstance(reason, str) and reason.strip() else ""
+
+
+def _unannotated(run: Run, problems: list[Problem]) -> None:
+    """Our tasks whose results lm-eval-ext's results hook did not annotate (the plugin was not
+    active, or the lm-eval had no hook it knows): one problem per reason, naming the tasks."""
+    by_reason: dict[str, list[str]] = {}
+    for name, info in run.tasks.items():
+        value = annotation(info.config)
+        if value is not None and value.startswith("unavailable"):
+            by_reason.setdefault(value, []).append(name)
+    for reason, tasks in by_reason.items():
+        shown = ", ".join(tasks[:5]) + (f" and {len(tasks) - 5} more" if len(tasks) > 5 else "")
+        problems.append(Problem(str(run.results_files[-1]), f"results annotation {reason} (tasks {shown}): no "
+                                "run-time metric signatures, no NaN for metrics that could not be computed, "
+                                "no standard errors of corpus metrics"))
 
 
 def _undefined_reason(entry: dict, metric: str, filt: str) -> str:

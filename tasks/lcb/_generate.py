@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import lm_eval_ext
+from lm_eval_ext import plugin
 from lm_eval_ext import languages
 from lm_eval_ext.families import lcb, taskgen
 from lm_eval_ext.families.taskgen import Function
@@ -59,6 +60,8 @@ def task_config(setting: str, lang: str) -> dict:
         "metadata": {
             "version": lcb.TASK_VERSION,
             "lm_eval_ext_version": lm_eval_ext.__version__,
+            # what the results say until lm-eval-ext's results hook replaces it with "ok"
+            "lm_eval_ext": {"annotation": plugin.ANNOTATION_UNAVAILABLE},
             "tier": languages.get(lang).tier,
             "scorer": lcb.scorer_signature(setting, lang),
             # lang_fidelity / lang_line_pass: the reply should be in the language asked for

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import lm_eval_ext
+from lm_eval_ext import plugin
 from lm_eval_ext import languages
 from lm_eval_ext.families import mgsm, taskgen
 from lm_eval_ext.families.taskgen import Function
@@ -62,6 +63,8 @@ def task_config(lang: str, mode: str) -> dict:
             # custom_dataset receives metadata and dataset_kwargs together: no shared keys
             "version": mgsm.TASK_VERSION,
             "lm_eval_ext_version": lm_eval_ext.__version__,
+            # what the results say until lm-eval-ext's results hook replaces it with "ok"
+            "lm_eval_ext": {"annotation": plugin.ANNOTATION_UNAVAILABLE},
             "tier": L.tier,
             "scorer": mgsm.scorer_signature(lang, mode),
             # lang_fidelity / lang_undecidable: the reply should be in this language

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import lm_eval_ext
+from lm_eval_ext import plugin
 from lm_eval_ext import families, languages
 from lm_eval_ext.families import qa, taskgen
 from lm_eval_ext.families.taskgen import Function
@@ -57,6 +58,8 @@ def task_config(family: str, ctx: str, q: str) -> dict:
             # custom_dataset receives metadata and dataset_kwargs together: no shared keys
             "version": qa.TASK_VERSION,
             "lm_eval_ext_version": lm_eval_ext.__version__,
+            # what the results say until lm-eval-ext's results hook replaces it with "ok"
+            "lm_eval_ext": {"annotation": plugin.ANNOTATION_UNAVAILABLE},
             **({"tier": languages.get(ctx).tier} if ctx == q else {}),
             "scorer": qa.scorer_signature(ctx),
             # lang_fidelity / lang_undecidable: the reply should be in the context's language

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import lm_eval_ext
+from lm_eval_ext import plugin
 from lm_eval_ext import languages
 from lm_eval_ext.families import flores, mgsm, polymath, qa, self_translate as st, taskgen
 from lm_eval_ext.families.taskgen import Function
@@ -52,6 +53,7 @@ def _common(source: str, stage: int, lang: str, task: str) -> dict:
 
 def _metadata(source, stage, lang, reply_lang):
     return {"version": st.TASK_VERSION, "lm_eval_ext_version": lm_eval_ext.__version__,
+            "lm_eval_ext": {"annotation": plugin.ANNOTATION_UNAVAILABLE},
             "tier": languages.get(lang).tier, "scorer": st.scorer_signature(source, stage, lang),
             "reply_lang": reply_lang, "fidelity_scorer": langid.SIGNATURE}
 
@@ -83,7 +85,7 @@ def stage2_config(source: str, lang: str) -> dict:
         filters = [{"name": polymath.FILTER, "filter": [
             {"function": Function.of(polymath.AnswerFilter), "lang": st.TARGET, "mode": "native"}]}]
         split = {"test_split": "test"}
-        metrics = [_metric("acc"), _metric("dw_acc", Function.of(polymath.dw_acc_of_items)),
+        metrics = [_metric("acc_math"), _metric("dw_acc", Function.of(polymath.dw_acc_of_items)),
                    _metric("truncated_in_thinking", higher=False), _metric("no_answer", higher=False),
                    _metric("check_timeout", higher=False),
                    _metric("thinking_lang_fidelity", Function(langid.MEAN_DECIDABLE)),

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import lm_eval_ext
+from lm_eval_ext import plugin
 from lm_eval_ext import families
 from lm_eval_ext.families import taskgen, xlc
 from lm_eval_ext.families.taskgen import Function
@@ -20,17 +21,6 @@ from lm_eval_ext.metrics import langid
 HERE = Path(__file__).resolve().parent
 SCRIPT = "tasks/xlc/_generate.py"
 HEADER = taskgen.header(SCRIPT, "lm_eval_ext/families/ (the families' consistency adapters)")
-
-
-def _until(fam: families.Family) -> list[str]:
-    """Every language's stop sequences, shortest-first common ones first (APIs
-    that keep only 4 stops keep these); the filter re-applies each doc's own."""
-    out: list[str] = []
-    for lang in fam.languages:
-        for stop in fam.parallel.stops(lang):
-            if stop not in out:
-                out.append(stop)
-    return sorted(out, key=lambda s: (s.strip() != "", s != "Question:"))
 
 
 def task_config(source: str) -> dict:
@@ -56,7 +46,7 @@ def task_config(source: str) -> dict:
         "description": "xlc_instruction",  # the doc's field: each language its own instruction
         "doc_to_text": "xlc_prompt",
         "doc_to_target": "xlc_target",  # exemplars' answers; for test docs only logged
-        "generation_kwargs": {"until": _until(fam), "do_sample": False, "temperature": 0.0,
+        "generation_kwargs": {"until": xlc.task_stops(source), "do_sample": False, "temperature": 0.0,
                               "max_gen_toks": adapter.max_gen_toks},
         "filter_list": [
             {"name": fname, "filter": [
@@ -70,6 +60,8 @@ def task_config(source: str) -> dict:
         "metadata": {
             "version": xlc.TASK_VERSION,
             "lm_eval_ext_version": lm_eval_ext.__version__,
+            # what the results say until lm-eval-ext's results hook replaces it with "ok"
+            "lm_eval_ext": {"annotation": plugin.ANNOTATION_UNAVAILABLE},
             "langs": list(fam.languages),
             "prompt_mode": adapter.mode,
             "scorer": adapter.scorer,

@@ -6,7 +6,8 @@
 `policy(kind, payload)` gets the endpoint ("chat" or "completions") and the
 request JSON and returns the reply text, or a `Fault` to answer with an HTTP
 error, a delay or a broken body. Every request is recorded in
-`server.requests`. Stop sequences are applied as a real server would.
+`server.requests`. Stop sequences are applied as a real server would, unless
+``ignore_stops=True`` (a server that runs on past them, or returns them).
 """
 
 from __future__ import annotations
@@ -60,8 +61,9 @@ class LoopbackHTTP:
 
 
 class ScriptedServer(LoopbackHTTP):
-    def __init__(self, policy, model_name="scripted", port=0):
+    def __init__(self, policy, model_name="scripted", port=0, ignore_stops=False):
         self.policy = policy
+        self.ignore_stops = ignore_stops
         self.model_name = model_name
         self.requests: list[tuple[str, dict]] = []
         self.headers: list[dict] = []  # request headers, in arrival order (credential checks)
@@ -105,7 +107,7 @@ class ScriptedServer(LoopbackHTTP):
                         time.sleep(reply.delay)
                     self._send(reply.status, reply.body, reply.headers)
                     return
-                text = _cut(reply, payload.get("stop"))
+                text = reply if server.ignore_stops else _cut(reply, payload.get("stop"))
                 if kind == "chat":
                     choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
                 else:
