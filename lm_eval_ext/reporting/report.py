@@ -21,7 +21,7 @@ from pathlib import Path
 from lm_eval_ext import __version__, files, languages
 from lm_eval_ext.metrics import bootstrap
 from lm_eval_ext.resources import reports_dir
-from lm_eval_ext.reporting import svg, translate_test_section
+from lm_eval_ext.reporting import latent_section, svg, translate_test_section
 from lm_eval_ext.reporting.document import (BulletList, Cell, Code, Details, Document, Figures, Heading, Lines,
                                             Paragraph, Pre, Row, Section, Span, Strong, Swatch, Table, to_html,
                                             to_markdown)
@@ -116,8 +116,11 @@ class Report:
         sections = [self.runs_section()]
         if self.problems:
             sections.append(self.skipped_section())
-        sections += [self.family_section(family, tables) for family, tables in self.families.items()]
+        latent = latent_section.families(self.runs)  # shown in their own section below
+        sections += [self.family_section(family, tables) for family, tables in self.families.items()
+                     if family not in latent]
         sections += translate_test_section.sections(self.runs, self.samples.lines, self.iters)
+        sections += [s for s in (latent_section.section(self.runs),) if s is not None]
         judge = judge_section(self.runs)
         if judge is not None:
             sections.append(judge)

@@ -3,7 +3,8 @@ of lm-eval run folders.
 
 A *run* is one model configuration's results in one folder: its ``results_<date>.json`` files
 (several are merged, the newest result of a task winning), the samples logs written with them and
-the judge files beside them. A path given by the user may be a run folder itself, an
+the judge files beside them, and the ``latent_language_<date>.json`` files of the same model (a
+folder holding only those is a run too). A path given by the user may be a run folder itself, an
 ``--output_path`` folder with one sub-folder per model (each becomes a run), or a single results
 file. The files are read through `lm_eval_ext.formats` (the run folder and the judge files);
 which row a task's numbers belong to is `reporting.rows`; which runs are the same model is
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Iterator
 
 from lm_eval_ext import families, model_identity
-from lm_eval_ext.formats import judge_file
+from lm_eval_ext.formats import judge_file, latent_language
 from lm_eval_ext.formats.run_folder import (RESULTS_RE, Problem, find_results, find_samples, item_scores, merge_results,
                                             number, read_results, read_samples, stamp)
 from lm_eval_ext.reporting.rows import split_lang_suffix, task_languages
@@ -81,6 +82,7 @@ class Run:
     samples: dict[str, Path] = field(default_factory=dict)  # task -> newest samples file
     judge: list = field(default_factory=list)  # [(path, doc)] of judge_results_*.json, oldest first
     pairwise: list = field(default_factory=list)  # [(path, doc)] of judge_pairwise_*.json, oldest first
+    latent: list = field(default_factory=list)  # [(path, doc)] of latent_language_*.json, oldest first
     # (family, langs, metric key) -> why the value is undefined (NaN in the results): the row
     # exists, only this metric has no number there
     undefined: dict = field(default_factory=dict)
@@ -224,12 +226,62 @@ def _judge_cells(run: Run, problems: list[Problem]) -> None:
                               Score(mean, number(entry.stderr), entry.n), None, ci))
 
 
+LATENT_METRIC = "english_share,none"
+
+
+def add_latent(runs: list[Run], folder: Path, files: list[Path], problems: list[Problem]) -> list[Run]:
+    """Latent-language files (``lm-eval-ext latent-language``) join the run of their model (model
+    type, model, model args) in their folder, else make a run of their own; each language pair
+    becomes a cell ``latent_<task>`` / its language row / ``english_share`` (the newest file wins
+    per task and pair), the file's signature the task's scorer."""
+    out = list(runs)
+    for f in files:
+        doc = latent_language.read(f, problems)
+        if doc is None:
+            continue
+        key = (doc.model_type, doc.model_name, doc.model_args)
+        owner = next((r for r in out if (r.model_type, r.model, r.model_args) == key), None)
+        if owner is None:
+            owner = Run(path=folder, results_files=[f], data={
+                "config": {"model": doc.model_type, "model_args": doc.model.get("model_args")},
+                "model_name": doc.model_name, "results": {}, "date": doc.date,
+                "lm_eval_ext_version": doc.lm_eval_ext_version})
+            out.append(owner)
+        owner.latent.append((f, doc))
+    for run in out:
+        latest = {}
+        for f, doc in run.latent:
+            for pair in doc.pairs.values():
+                latest[(doc.task, pair.key)] = (doc, pair)
+        for (task, _), (doc, pair) in sorted(latest.items()):
+            name = f"latent_{task}"
+            config = {"task": name, "metadata": {"scorer": doc.signature}}
+            run.tasks[name] = TaskInfo(name=name, family=name, langs=(), version=str(doc.format_version),
+                                       scorer=doc.signature, config=config, higher_is_better={"english_share": True})
+            run.data["versions"] = {**(run.data.get("versions") or {}), name: str(doc.format_version)}
+            run.data["configs"] = {**(run.data.get("configs") or {}), name: config}
+            share = pair.english_share
+            if share is None:
+                run.undefined[(name, pair.langs, LATENT_METRIC)] = "no mass on either word in the middle layers"
+                continue
+            run.cells.append(Cell(name, name, pair.langs, LATENT_METRIC,
+                                  Score(float(share["value"]), number(share.get("se")), pair.n), None,
+                                  (float(share["ci"][0]), float(share["ci"][1]))))
+    return out
+
+
 def load_runs(paths, problems: list[Problem] | None = None) -> tuple[list[Run], list[Problem]]:
     problems = [] if problems is None else problems
     runs: list[Run] = []
     for p in paths:
-        for folder, files in find_results(Path(p), problems):
-            runs.extend(load_run(folder, files, problems))
+        latent = latent_language.find(Path(p))
+        missing: list[Problem] = []
+        found = [] if Path(p).is_file() and latent else find_results(Path(p), missing)
+        problems += missing if found or not latent else []  # a folder of latent-language files only is fine
+        for folder, files in found:
+            runs.extend(add_latent(load_run(folder, files, problems), folder, latent.pop(folder, []), problems))
+        for folder, files in latent.items():
+            runs.extend(add_latent([], folder, files, problems))
     _label(runs)
     return runs, problems
 
