@@ -133,6 +133,8 @@ def test_lens_equals_hand_computation_batched_and_padded(models, kind):
     assert (enc.attention_mask == 0).any()  # the batch is padded: the short prompts see left padding
     values = lens.run(enc.input_ids, enc.attention_mask, target_ids, english_ids)
     assert values.check < 1e-5  # the last layer through the lens is the model's own distribution
+    # only the last position of each layer was kept (a view would keep every position alive)
+    assert values.kept_bytes == lens.points * len(prompts) * model.config.hidden_size * 4
     for row, prompt in enumerate(prompts):
         p_t, p_e, ent = hand_lens(kind, model, tok, prompt, target_ids[row], english_ids[row])
         assert values.p_target[row].tolist() == pytest.approx(p_t, abs=2e-6)
@@ -218,6 +220,32 @@ def test_filter_keeps_only_concepts_whose_masses_differ(tiny_model_dir):
         assert vocab.first_token(c.word("de"))[0] in target_ids  # each word's own first token counts for it
         assert vocab.first_token(c.word("en"))[0] in english_ids
         assert c.word("de").casefold() != c.word("en").casefold()
+
+
+def test_a_first_token_that_is_a_prefix_of_the_other_word_drops_the_concept(sentencepiece):
+    """Singhalesisch / Sinhala under this SentencePiece model: first tokens ▁S and ▁Si differ, but ▁S
+    is a prefix of Sinhala too, so the German word's own first token would count for neither."""
+    _, tok = sentencepiece
+    vocab = tk.Vocabulary.of(tok)
+    cases = [c for c in cc.pool(["de"]) if c.word("de").casefold() != c.word("en").casefold()
+             and vocab.first_token(c.word("de"))[0] != vocab.first_token(c.word("en"))[0]
+             and (vocab.first_token(c.word("de"))[0] in vocab.prefix_ids(c.word("en"))
+                  or vocab.first_token(c.word("en"))[0] in vocab.prefix_ids(c.word("de")))]
+    assert cases
+    chosen = tk.select(cases, vocab, "de")
+    assert not chosen.kept and chosen.dropped["shared_first_token"] + chosen.dropped["partial_character"] == len(cases)
+
+
+def test_masses_are_exclusive(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    vocab = tk.Vocabulary.of(AutoTokenizer.from_pretrained(tiny_model_dir))
+    shared = set(vocab.prefix_ids("Spanien")) & set(vocab.prefix_ids("Spain"))
+    assert {vocab.token_bytes[i] for i in shared} >= {b"S", b" S"}
+    target_ids, english_ids, n_shared = tk.exclusive_ids(vocab, "Spanien", "Spain")
+    assert n_shared == len(shared) and not shared & (set(target_ids) | set(english_ids))
+    assert set(target_ids) == set(vocab.prefix_ids("Spanien")) - shared
+    assert set(english_ids) == set(vocab.prefix_ids("Spain")) - shared
 
 
 def test_unknown_tokenizer_scheme_is_refused():

@@ -64,6 +64,7 @@ class LayerValues:
     p_english: torch.Tensor
     entropy: torch.Tensor
     check: float  # max |p_lens - p_model| at the last layer
+    kept_bytes: int = 0  # the storage the hooks kept: (L+1) x B x d values, never a whole layer output
 
 
 class LogitLens:
@@ -144,6 +145,7 @@ class LogitLens:
                 h.remove()
         if any(c is None for c in captured):
             raise LensError(f"{type(self.model).__name__}: the forward pass did not run every decoder layer")
+        kept_bytes = sum(c.untyped_storage().nbytes() for c in captured)
         p_t, p_e, ent = [], [], []
         probs = None
         for hidden in captured:
@@ -154,4 +156,5 @@ class LogitLens:
             ent.append(entropy_bits(logprobs))
         own_probs = torch.softmax(own.float(), dim=-1)
         check = float((probs - own_probs).abs().max())
-        return LayerValues(torch.stack(p_t, 1).cpu(), torch.stack(p_e, 1).cpu(), torch.stack(ent, 1).cpu(), check)
+        return LayerValues(torch.stack(p_t, 1).cpu(), torch.stack(p_e, 1).cpu(), torch.stack(ent, 1).cpu(), check,
+                           kept_bytes)
