@@ -5,6 +5,7 @@
 | ``lm-eval-ext[langid]``  | lingua-language-detector  | lang_fidelity, lang_undecidable, exact_match_in_lang, xlc's lang_fidelity_<l> |
 | ``lm-eval-ext[ja]``      | mecab-python3, ipadic     | BLEU into Japanese (sacreBLEU's ja-mecab tokenizer) |
 | ``lm-eval-ext[embedded]``| gguf                      | converting the embedded demo model's GGUF file     |
+| ``lm-eval-ext[latent]``  | babel                     | the concepts of ``lm-eval-ext latent-language`` (CLDR) |
 
 Without one, the metrics it serves are NaN and the task's results say why
 (``configs.<task>.metadata.skipped_metrics``); the log says it once per process,
@@ -35,6 +36,7 @@ EXTRAS = {
     "ja": Extra(("MeCab", "ipadic"), "mecab-python3 and ipadic",
                 "BLEU into Japanese (sacreBLEU's ja-mecab tokenizer)"),
     "embedded": Extra(("gguf",), "gguf", "converting the embedded model's GGUF file into a Hugging Face folder"),
+    "latent": Extra(("babel",), "babel", "the concepts of lm-eval-ext latent-language (CLDR's localized names)"),
 }
 
 

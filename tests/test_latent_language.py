@@ -295,14 +295,26 @@ def test_per_layer_cis_are_the_bootstrap_modules():
         mean, lo, hi = bootstrap.bootstrap_ci(p_t[:, layer], iters=500, seed=7)
         assert out["p_target"][layer] == pytest.approx(mean)
         assert out["ci"]["p_target"][layer] == pytest.approx([lo, hi])
-    # the share by hand: middle third of 7 points = layers 2..4
+    # the share by hand: the intermediate layers 1..5 of 7 points (all above the 1% floor here)
+    assert summary.intermediate_layers(7) == [1, 2, 3, 4, 5]
     assert summary.middle_layers(7) == [2, 3, 4] and summary.middle_layers(31) == list(range(10, 21))
     en, tgt = p_e.mean(0), p_t.mean(0)
-    ratios = [en[i] / (en[i] + tgt[i]) for i in (2, 3, 4)]
+    ratios = [en[i] / (en[i] + tgt[i]) for i in range(1, 6)]
     share = out["english_share"]
-    assert share["value"] == pytest.approx(max(ratios))
-    assert share["peak_layer"] == (2, 3, 4)[int(np.argmax(ratios))]
+    assert share["value"] == pytest.approx(max(ratios)) and share["peak_layer"] == 1 + int(np.argmax(ratios))
     assert share["ci"][0] <= share["value"] <= share["ci"][1] and share["se"] > 0
+    assert out["middle_third"]["value"] == pytest.approx(max(ratios[1:4]))
+
+
+def test_share_ignores_layers_without_mass_on_either_word():
+    """A layer where both words hold under 1% reads noise (1e-5 against 1e-10 is no 'share' of 1.0)."""
+    p_t = np.zeros((4, 6))
+    p_e = np.zeros((4, 6))
+    p_e[:, 2], p_t[:, 2] = 1e-5, 1e-10  # noise
+    p_e[:, 3], p_t[:, 3] = 0.2, 0.2  # half and half
+    p_t[:, 5] = 0.9  # the output layer (not counted)
+    out = summary.summarize(p_t, p_e, np.ones((4, 6)), iters=50)
+    assert out["english_share"]["value"] == pytest.approx(0.5) and out["english_share"]["peak_layer"] == 3
 
 
 def test_share_is_undefined_without_mass_in_the_middle():
@@ -372,12 +384,13 @@ def test_bad_input_exits_2_naming_what(capsys, models, tmp_path):
 
 @pytest.fixture(scope="module")
 def latent_runs(models, tmp_path_factory) -> dict[str, Path]:
-    """Two runs of the command: the tiny Llama and the tiny GPT-2, German and Chinese."""
+    """Two runs of the command: the tiny Llama and the tiny GPT-2, German and Chinese (a random
+    model puts well under 1% on any word: no floor)."""
     out = tmp_path_factory.mktemp("latent_runs")
     folders = {}
     for kind in ("llama", "gpt2"):
         code = cli_main(["latent-language", "--model_args", f"pretrained={models[kind]}", "--langs", "de,zh",
-                         "--limit", "6", "--device", "cpu", "--bootstrap_iters", "200",
+                         "--limit", "6", "--device", "cpu", "--bootstrap_iters", "200", "--share_floor", "0",
                          "--output_path", str(out / kind)])
         assert code == ExitCode.OK
         (folders[kind],) = {p.parent for p in (out / kind).rglob("latent_language_*.json")}
@@ -392,7 +405,7 @@ def test_run_file_holds_what_the_issue_asks(latent_runs, models):
     assert doc.layers == 3 and doc.task == "translation" and set(doc.pairs) == {"fr->de", "fr->zh"}
     assert doc.model["model"] == "hf" and doc.model_name == str(models["llama"])
     for key in ("task:translation", "template:translation-v1", "concepts:cldr-", "babel:", "tokenizer:",
-                "lens:norm(LlamaRMSNorm)+unembed"):
+                "lens:norm(LlamaRMSNorm)+unembed", "share:peak-intermediate(floor 0)"):
         assert key in doc.signature
     assert doc.concepts["categories"]["weekday"] == 7
     for pair in doc.pairs.values():

@@ -15,7 +15,8 @@ results files in ``OUT/<model>/``:
 - ``pairs``: ``{"<source>-><target>": PairResult}`` (source = target for repetition and cloze):
   per layer the mean over concepts of ``p_target``, ``p_english`` and ``entropy`` (bits), ``ci``
   (``{name: [[low, high] per layer]}``, bootstrap 95%), ``n`` concepts, ``english_share`` (the
-  summary number with its CI; null when both masses are 0 in every middle layer), what the
+  summary number with its CI, `lm_eval_ext.latent.summary`; null when no intermediate layer puts
+  1% on the two words), ``middle_third`` (the same over the middle third of the depth), what the
   tokenizer filter ``dropped`` by reason, the ``kept`` count per category, ``shots``, one ``example``
   prompt, ``shared``: the concepts with tokens that are prefixes of both words (counted for
   neither language: the masses are exclusive, `lm_eval_ext.latent.tokens.exclusive_ids`).
@@ -60,7 +61,8 @@ class PairResult:
     p_english: list
     entropy: list
     ci: dict  # {curve: [[low, high] per layer]}
-    english_share: dict | None = None  # {value, ci: [low, high], se, layers: [first, last], peak_layer}
+    english_share: dict | None = None  # {value, ci: [low, high], se, layers: [first, last], peak_layer, floor}
+    middle_third: dict | None = None  # the same statistic over the middle third of the depth only
     dropped: dict = field(default_factory=dict)
     kept: dict = field(default_factory=dict)
     shots: int = 0
@@ -164,13 +166,15 @@ def _pair_problem(key: str, pair, layers: int) -> str | None:
         if not isinstance(bands, list) or len(bands) != layers or not all(
                 isinstance(b, list) and len(b) == 2 and all(_finite(x) for x in b) for b in bands):
             return f"'ci.{name}' is not a list of {layers} [low, high] pairs"
-    share = pair.get("english_share")
-    if share is not None:
+    for name in ("english_share", "middle_third"):
+        share = pair.get(name)
+        if share is None:
+            continue
         if not isinstance(share, dict) or not _finite(share.get("value")) or not 0 <= share["value"] <= 1 or not (
                 isinstance(share.get("ci"), list) and len(share["ci"]) == 2 and all(_finite(x) for x in share["ci"])):
-            return f"'english_share' is {share!r}, not an object with a value in [0, 1] and a [low, high] ci"
+            return f"'{name}' is {share!r}, not an object with a value in [0, 1] and a [low, high] ci"
         if share.get("se") is not None and not _finite(share["se"]):
-            return f"'english_share.se' is {share['se']!r}, not a number"
+            return f"'{name}.se' is {share['se']!r}, not a number"
     for name in ("dropped", "kept"):
         if not isinstance(pair.get(name, {}), dict):
             return f"'{name}' is not an object"

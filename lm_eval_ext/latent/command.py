@@ -175,7 +175,10 @@ def run(args) -> int:
 
     args.seed = bootstrap.DEFAULT_SEED if args.seed is None else args.seed
     args.bootstrap_iters = args.bootstrap_iters or bootstrap.DEFAULT_ITERS
+    floor = summary.FLOOR if args.share_floor is None else args.share_floor
     try:
+        if not 0 <= floor < 1:
+            raise BadInput(f"--share_floor {floor}: a probability in [0, 1)")
         if args.shots < 0 or args.bootstrap_iters < 1:
             raise BadInput(f"--shots {args.shots} / --bootstrap_iters {args.bootstrap_iters}: need shots >= 0, iters >= 1")
         pairs = plan(args)
@@ -237,11 +240,12 @@ def run(args) -> int:
     for key, (source, target, chosen, kept) in plans.items():
         rows = [v for it, v in zip(items, values) if it["pair"] == key]
         stats = summary.summarize([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
-                                  iters=args.bootstrap_iters, seed=args.seed)
+                                  iters=args.bootstrap_iters, seed=args.seed, floor=floor)
         example = next(it["prompt"] for it in items if it["pair"] == key)
         results[key] = fmt.PairResult(source=source, target=target, n=stats["n"], p_target=stats["p_target"],
                                       p_english=stats["p_english"], entropy=stats["entropy"], ci=stats["ci"],
-                                      english_share=stats["english_share"], dropped=chosen.dropped,
+                                      english_share=stats["english_share"], middle_third=stats["middle_third"],
+                                      dropped=chosen.dropped,
                                       kept=cc.category_counts(kept), shots=args.shots, example=example,
                                       shared=sum(1 for it in items if it["pair"] == key and it["shared"]))
     model = {"model": args.model, "model_args": args.model_args,
@@ -251,7 +255,8 @@ def run(args) -> int:
     sig = signature(("task", args.task), ("template", f"{args.task}-v{pr.TEMPLATE_VERSION}"), ("shots", args.shots),
                     ("concepts", f"cldr-{versions['cldr']}"), ("babel", versions["babel"]),
                     ("limit", limit or "all"), ("seed", args.seed), ("tokenizer", tokenizer_id(lm.tokenizer, vocab)),
-                    ("lens", lens.describe()), ("mass", "prefix-bytes+space,exclusive"))
+                    ("lens", lens.describe()), ("mass", "prefix-bytes+space,exclusive"),
+                    ("share", f"peak-intermediate(floor {floor:g})"))
     english_pool = cc.pool([])
     doc = fmt.LatentLanguageResults(
         model=model, layers=lens.points, signature=sig, task=args.task, pairs=results,
@@ -261,8 +266,7 @@ def run(args) -> int:
                   "seed": args.seed, "limit": limit, "batch_size": used_batch, "device": str(lm.device),
                   "dtype": str(next(lm.model.parameters()).dtype).replace("torch.", ""),
                   "bootstrap": summary.ci_signature(args.bootstrap_iters, args.seed),
-                  "share": f"peak over layers {summary.MIDDLE[0]:.3g}-{summary.MIDDLE[1]:.3g} of the depth of "
-                           "mean P(en) / (mean P(en) + mean P(target))",
+                  "share": summary.share_rule(floor),
                   "lens_check_max_abs_diff": worst, "prompts": len(items),
                   "seconds": {"load": round(load_s, 2), "forward": round(forward_s, 2),
                               "total": round(time.time() - started, 2)}},
@@ -311,5 +315,7 @@ def add_parser(sub, func) -> None:
     p.add_argument("--seed", type=int, help="seed of the concept sample, the shots and the bootstrap (default: the "
                    "bootstrap's, 1234)")
     p.add_argument("--bootstrap_iters", type=int, help="bootstrap resamples of the concepts (default 2000)")
+    p.add_argument("--share_floor", type=float, help="least mean mass on the two words for a layer to count in the "
+                   "English-latent share (default 0.01; a random or tiny model may need less)")
     p.add_argument("--output_path", required=True, help="output folder (as lm_eval --output_path)")
     p.set_defaults(func=func)

@@ -54,12 +54,14 @@ class Concept:
 
 
 def _babel():
-    try:
-        import babel
-        from babel import Locale, UnknownLocaleError
-    except ImportError as err:
-        raise MissingBabel(f"the latent-language concepts come from CLDR through babel, which is not installed "
-                           f"({err}): pip install \"lm-eval-ext[latent]\"") from None
+    from lm_eval_ext import optional
+
+    reason = optional.missing("latent")
+    if reason:
+        raise MissingBabel(reason)
+    import babel
+    from babel import Locale, UnknownLocaleError
+
     return babel, Locale, UnknownLocaleError
 
 

@@ -24,9 +24,11 @@ INTRO = ("At every layer (0 = the embeddings) the residual stream at the last pr
          "the model's final norm and unembedding (the logit lens); P(target) and P(English) are the probability "
          "masses of the tokens that are prefixes of the concept's word in the target language and in English "
          "(a token that is a prefix of both counts for neither). Concepts: CLDR's names of territories, languages, "
-         "weekdays and months. English-latent share: the peak over the middle third of the layers of mean P(en) / "
-         "(mean P(en) + mean P(target)); 0.5 favours neither, near 1 English (the paper's finding for Llama 2), near "
-         "0 the target. 95% CIs: bootstrap over concepts.")
+         "weekdays and months. English-latent share: the peak, over the layers between the embeddings and the output "
+         "layer where the two words hold at least 1% of the mass, of mean P(en) / (mean P(en) + mean P(target)); "
+         "0.5: no layer favours English over the target, near 1: a layer puts almost all of it on English (the "
+         "paper's finding for Llama 2), near 0: the target only. The same over the middle third of the depth is "
+         "shown beside it. 95% CIs: bootstrap over concepts.")
 
 
 def families(runs: list[Run]) -> set[str]:
@@ -43,8 +45,8 @@ def _latest(run: Run) -> list[tuple[LatentLanguageResults, PairResult]]:
     return [latest[k] for k in sorted(latest)]
 
 
-def _share(pair: PairResult) -> str:
-    s = pair.english_share
+def _share(pair: PairResult, name: str = "english_share") -> str:
+    s = getattr(pair, name)
     return "—" if not s else f"{s['value']:.3f} [{s['ci'][0]:.3f}, {s['ci'][1]:.3f}]"
 
 
@@ -58,12 +60,9 @@ def _chart(doc: LatentLanguageResults, pair: PairResult, run: Run) -> str:
              for name in ("p_target", "p_english")}
     series = [(f"P({pair.target})", xs, pair.p_target, *lo_hi["p_target"], TARGET),
               ("P(en)", xs, pair.p_english, *lo_hi["p_english"], ENGLISH)]
-    share = pair.english_share
-    shade = None
-    if share:
-        shade = (share["layers"][0] / (doc.layers - 1), share["layers"][1] / (doc.layers - 1))
+    third = (1 / 3, 2 / 3)  # shaded: the middle third of the depth
     return svg.lines(series, f"{row_label(pair.langs)} · {doc.task} · {run.label}", "relative depth (layer / last)",
-                     "probability", shade=shade)
+                     "probability", shade=third)
 
 
 def _layer_table(doc: LatentLanguageResults, pair: PairResult) -> Table:
@@ -102,10 +101,10 @@ def section(runs: list[Run]) -> Section | None:
             drops = ", ".join(f"{n} {why}" for why, n in pair.dropped.items() if n) or "none"
             detail.append(Row([Cell(f"{row_label(pair.langs)} · {doc.task}", header=True), Cell(str(pair.n)),
                                Cell(drops, cls="small"), Cell(str(pair.shared)), Cell(_share(pair)), Cell(peak),
-                               Cell(p_last)]))
+                               Cell(_share(pair, "middle_third")), Cell(p_last)]))
         blocks.append(Table(["pair · task", "concepts", "dropped by the tokenizer filter",
                              "with shared prefix tokens", "English-latent share [95% CI]", "peak layer (depth)",
-                             "P(target), last layer [95% CI]"], detail, cls="scores"))
+                             "middle third only [95% CI]", "P(target), last layer [95% CI]"], detail, cls="scores"))
         blocks.append(Figures([_chart(doc, pair, run) for doc, pair in latest],
                               svg.legend(["P(target)", "P(en)"])))
         blocks.append(Details("per-layer values", [item for doc, pair in latest
