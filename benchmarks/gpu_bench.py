@@ -566,6 +566,9 @@ def run_latent(model_dir: Path, out: Path, batch_size: str, limit: str) -> None:
              "prompts": settings["prompts"], "batch_size": settings["batch_size"], "layers": doc.layers,
              "pairs": {k: p.n for k, p in doc.pairs.items()}, "lens_check": settings["lens_check_max_abs_diff"],
              "ours": peak_memory()}
+    import gc
+
+    gc.collect()  # the command's model
     if gpu:
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()

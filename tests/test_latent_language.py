@@ -315,6 +315,10 @@ def test_share_ignores_layers_without_mass_on_either_word():
     p_t[:, 5] = 0.9  # the output layer (not counted)
     out = summary.summarize(p_t, p_e, np.ones((4, 6)), iters=50)
     assert out["english_share"]["value"] == pytest.approx(0.5) and out["english_share"]["peak_layer"] == 3
+    p_e[:, 1], p_t[:, 1] = 0.02, 0.0  # English only, little mass; and at layer 4 English only, more mass
+    p_e[:, 4] = 0.3
+    out = summary.summarize(p_t, p_e, np.ones((4, 6)), iters=50)
+    assert out["english_share"]["value"] == 1.0 and out["english_share"]["peak_layer"] == 4
 
 
 def test_share_is_undefined_without_mass_in_the_middle():

@@ -119,8 +119,10 @@ class LogitLens:
         """One left-padded batch: P(target), P(English) and the entropy at every layer."""
         captured: list[torch.Tensor | None] = [None] * self.points
 
+        device = self.head.weight.device  # a model split over devices: decode where the unembedding is
+
         def keep(i, hidden):
-            captured[i] = hidden[:, -1, :].detach().clone()
+            captured[i] = hidden[:, -1, :].detach().to(device, copy=True)
 
         def before_first(module, args, kwargs):
             keep(0, args[0] if args else kwargs["hidden_states"])
@@ -154,7 +156,7 @@ class LogitLens:
             p_t.append(prefix_mass(probs, target_ids))
             p_e.append(prefix_mass(probs, english_ids))
             ent.append(entropy_bits(logprobs))
-        own_probs = torch.softmax(own.float(), dim=-1)
+        own_probs = torch.softmax(own.float().to(probs.device), dim=-1)
         check = float((probs - own_probs).abs().max())
         return LayerValues(torch.stack(p_t, 1).cpu(), torch.stack(p_e, 1).cpu(), torch.stack(ent, 1).cpu(), check,
                            kept_bytes)

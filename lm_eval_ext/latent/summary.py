@@ -76,8 +76,12 @@ def _estimate(means: dict, resampled: dict, layers: list[int], floor: float) -> 
     draws = draws[np.isfinite(draws)]
     lo, hi = np.quantile(draws, [0.025, 0.975]) if len(draws) else (value, value)
     curve = share_curve(means["p_english"][layers], means["p_target"][layers], floor)
+    mass = means["p_english"][layers] + means["p_target"][layers]
+    # the peak layer: of the layers at the peak share (ties, e.g. 1.0 wherever the target has no mass), the
+    # one where the two words hold the most mass
+    peak = int(np.argmax(np.where(np.nan_to_num(curve, nan=-1.0) >= value - 1e-9, mass, -1.0)))
     return {"value": value, "ci": [float(lo), float(hi)], "se": float(draws.std(ddof=1)) if len(draws) > 1 else 0.0,
-            "layers": [layers[0], layers[-1]], "peak_layer": int(layers[int(np.nanargmax(curve))]),
+            "layers": [layers[0], layers[-1]], "peak_layer": int(layers[peak]),
             "floor": floor, "defined_draws": int(len(draws))}
 
 

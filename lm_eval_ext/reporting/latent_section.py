@@ -54,15 +54,15 @@ def _depth(layers: int) -> list[float]:
     return [i / (layers - 1) for i in range(layers)]
 
 
-def _chart(doc: LatentLanguageResults, pair: PairResult, run: Run) -> str:
+def _chart(doc: LatentLanguageResults, pair: PairResult) -> str:
     xs = _depth(doc.layers)
     lo_hi = {name: ([b[0] for b in pair.ci.get(name, [])] or None, [b[1] for b in pair.ci.get(name, [])] or None)
              for name in ("p_target", "p_english")}
     series = [(f"P({pair.target})", xs, pair.p_target, *lo_hi["p_target"], TARGET),
               ("P(en)", xs, pair.p_english, *lo_hi["p_english"], ENGLISH)]
     third = (1 / 3, 2 / 3)  # shaded: the middle third of the depth
-    return svg.lines(series, f"{row_label(pair.langs)} · {doc.task} · {run.label}", "relative depth (layer / last)",
-                     "probability", shade=third)
+    return svg.lines(series, f"{' → '.join(pair.langs)} · {doc.task} (n {pair.n})",
+                     "relative depth (layer / last; grey: middle third)", "probability", shade=third)
 
 
 def _layer_table(doc: LatentLanguageResults, pair: PairResult) -> Table:
@@ -105,7 +105,7 @@ def section(runs: list[Run]) -> Section | None:
         blocks.append(Table(["pair · task", "concepts", "dropped by the tokenizer filter",
                              "with shared prefix tokens", "English-latent share [95% CI]", "peak layer (depth)",
                              "middle third only [95% CI]", "P(target), last layer [95% CI]"], detail, cls="scores"))
-        blocks.append(Figures([_chart(doc, pair, run) for doc, pair in latest],
+        blocks.append(Figures([_chart(doc, pair) for doc, pair in latest],
                               svg.legend(["P(target)", "P(en)"])))
         blocks.append(Details("per-layer values", [item for doc, pair in latest
                                                    for item in (Heading(f"{row_label(pair.langs)} · {doc.task}", 4),

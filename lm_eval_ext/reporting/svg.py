@@ -160,7 +160,9 @@ def lines(series: list[tuple], title: str, xlabel: str, ylabel: str, y_max: floa
     xs = [x for s in series for x in s[1]] or [0.0, 1.0]
     x0, x1 = min(xs), max(xs)
     tops = [v for s in series for v in list(s[2]) + list(s[4] or []) if v is not None]
-    y1 = y_max if y_max is not None else _nice_max(max(tops or [1.0]))
+    top_value = max(tops or [1.0])
+    y1 = y_max if y_max is not None else next((c for c in (0.05, 0.1, 0.2, 0.25, 0.5) if top_value <= c), None) \
+        or _nice_max(top_value)
 
     def px(v):
         return left + plot_w * (v - x0) / ((x1 - x0) or 1)
@@ -174,7 +176,7 @@ def lines(series: list[tuple], title: str, xlabel: str, ylabel: str, y_max: floa
     if shade:
         a, b = px(shade[0]), px(shade[1])
         out.append(f'<rect x="{a:.1f}" y="{top}" width="{b - a:.1f}" height="{plot_h}" fill="#f2f2f2">'
-                   f'<title>{esc(shade[0])}–{esc(shade[1])} of the depth</title></rect>')
+                   f'<title>{_fmt(shade[0])}–{_fmt(shade[1])}</title></rect>')
     for k in range(5):
         yv, xv = y1 * k / 4, x0 + (x1 - x0) * k / 4
         out.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{py(yv):.1f}" y2="{py(yv):.1f}" class="grid"/>'
