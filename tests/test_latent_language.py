@@ -152,6 +152,33 @@ def test_lens_check_catches_an_output_transformation_it_does_not_apply(models):
     assert lens.run(enc.input_ids, enc.attention_mask, [ids], [ids]).check > 1e-2
 
 
+def test_auto_batch_size_halves_on_out_of_memory_and_loses_no_prompt(models):
+    """Auto batch size on a GPU that runs out of memory above 2 prompts (the out-of-memory error
+    injected; a CPU has no such limit): every prompt is measured once, in its own row."""
+    import lm_eval.api.registry
+
+    from lm_eval_ext.latent.command import measure
+
+    lm = lm_eval.api.registry.get_model("hf").create_from_arg_string(f"pretrained={models['llama']}",
+                                                                    {"batch_size": 1, "device": "cpu"})
+    concepts = cc.pool(["de"])[:7]
+    items = [{"prompt": pr.prompt("repetition", c, concepts[:k], "de"),
+              "target_ids": byte_level_reference(lm.tokenizer, c.word("de")),
+              "english_ids": byte_level_reference(lm.tokenizer, c.word("en"))} for k, c in enumerate(concepts)]
+
+    class SmallGPU(LogitLens):
+        def run(self, input_ids, *rest):
+            if len(input_ids) > 2:
+                raise torch.cuda.OutOfMemoryError("injected")
+            return super().run(input_ids, *rest)
+
+    rows, size, _ = measure(lm, SmallGPU(lm.model), items, None, 16)
+    single, _, _ = measure(lm, LogitLens(lm.model), items, 1, 16)
+    assert size == 2 and len(rows) == len(items)
+    for got, alone in zip(rows, single):
+        assert np.allclose(np.array(got), np.array(alone), atol=1e-5)
+
+
 def test_model_without_final_norm_is_refused(models, tmp_path):
     opt = build_tiny_decoder("opt-post-ln", models["llama"], tmp_path / "opt")
     model, _ = _load(opt)
@@ -384,6 +411,16 @@ def test_bad_input_exits_2_naming_what(capsys, models, tmp_path):
                         "--output_path", str(tmp_path))
     assert code == ExitCode.BAD_INPUT and "fr->zh" in err and "partial_character" in err and "filtered out" in err
     assert not list(tmp_path.rglob("latent_language_*.json"))
+
+
+def test_without_babel_the_command_names_the_extra(tmp_path):
+    from support.env import run_cli
+    from support.hidden import hidden_env
+
+    proc = run_cli(["lm-eval-ext", "latent-language", "--model_args", "pretrained=unused", "--langs", "de",
+                    "--output_path", str(tmp_path)], env=hidden_env("babel"), timeout=120)
+    assert proc.returncode == ExitCode.BAD_INPUT, proc.stderr[-2000:]
+    assert "babel not installed" in proc.stderr and 'pip install "lm-eval-ext[latent]"' in proc.stderr
 
 
 @pytest.fixture(scope="module")

@@ -118,12 +118,14 @@ def tokenizer_id(tokenizer, vocab: tk.Vocabulary) -> str:
     return f"{type(tokenizer).__name__}/{vocab.scheme}/{len(vocab.token_bytes)}/{digest.hexdigest()[:12]}"
 
 
-def _measure(lm, lens, items: list[dict], batch: int | None, max_batch: int, log) -> tuple[list, int, float]:
-    """Run every prompt (longest first); per item the (p_target, p_english, entropy) rows."""
+def measure(lm, lens, items: list[dict], batch: int | None, start: int, log=lambda msg: None) \
+        -> tuple[list, int, float]:
+    """Run every prompt, longest first; per item its (p_target, p_english, entropy) rows, the batch
+    size used and the largest lens check. `batch` None: auto, from `start`, halved while the GPU
+    runs out of memory (the longest prompts come first, so a size that fits them fits the rest)."""
     import torch
 
-    on_gpu = lm.device is not None and str(lm.device).startswith("cuda")
-    size = batch or (max_batch if on_gpu else CPU_BATCH)
+    size = batch or start
     lengths = [len(lm.tok_encode(it["prompt"])) for it in items]
     order = sorted(range(len(items)), key=lambda i: -lengths[i])
     half = next(p.dtype for p in lm.model.parameters()) in (torch.float16, torch.bfloat16)
@@ -230,7 +232,8 @@ def run(args) -> int:
         f"lens {lens.describe()}")
     forward_start = time.time()
     try:
-        values, used_batch, worst = _measure(lm, lens, items, batch, args.max_batch_size, log)
+        on_gpu = str(lm.device).startswith("cuda")
+        values, used_batch, worst = measure(lm, lens, items, batch, args.max_batch_size if on_gpu else CPU_BATCH, log)
     except LensError as err:
         return bad(err)
     forward_s = time.time() - forward_start
