@@ -346,6 +346,7 @@ def test_share_ignores_layers_without_mass_on_either_word():
     p_e[:, 4] = 0.3
     out = summary.summarize(p_t, p_e, np.ones((4, 6)), iters=50)
     assert out["english_share"]["value"] == 1.0 and out["english_share"]["peak_layer"] == 4
+    assert out["english_share"]["p_english_at_peak"] == pytest.approx(0.3)
 
 
 def test_share_is_undefined_without_mass_in_the_middle():

@@ -287,12 +287,13 @@ def run(args) -> int:
 
 def _print_table(doc: fmt.LatentLanguageResults) -> None:
     print(f"\n{'pair':<10} {'n':>5} {'dropped':>8} {'English-latent share [95% CI]':>31} {'peak':>5} "
-          f"{'P(target) last':>15}")
+          f"{'P(en) there':>12} {'P(target) last':>15}")
     for key, p in doc.pairs.items():
         s = p.english_share
         share = f"{s['value']:.3f} [{s['ci'][0]:.3f}, {s['ci'][1]:.3f}]" if s else "undefined"
-        peak = str(s["peak_layer"]) if s else "-"
-        print(f"{key:<10} {p.n:>5} {sum(p.dropped.values()):>8} {share:>31} {peak:>5} {p.p_target[-1]:>15.3f}")
+        peak, mass = (str(s["peak_layer"]), f"{s['p_english_at_peak']:.3f}") if s else ("-", "-")
+        print(f"{key:<10} {p.n:>5} {sum(p.dropped.values()):>8} {share:>31} {peak:>5} {mass:>12} "
+              f"{p.p_target[-1]:>15.3f}")
 
 
 def add_parser(sub, func) -> None:

@@ -82,7 +82,9 @@ def _estimate(means: dict, resampled: dict, layers: list[int], floor: float) -> 
     peak = int(np.argmax(np.where(np.nan_to_num(curve, nan=-1.0) >= value - 1e-9, mass, -1.0)))
     return {"value": value, "ci": [float(lo), float(hi)], "se": float(draws.std(ddof=1)) if len(draws) > 1 else 0.0,
             "layers": [layers[0], layers[-1]], "peak_layer": int(layers[peak]),
-            "floor": floor, "defined_draws": int(len(draws))}
+            "p_english_at_peak": float(means["p_english"][layers[peak]]),
+            "p_target_at_peak": float(means["p_target"][layers[peak]]), "floor": floor,
+            "defined_draws": int(len(draws))}
 
 
 def summarize(p_target, p_english, entropy, iters: int = bootstrap.DEFAULT_ITERS,

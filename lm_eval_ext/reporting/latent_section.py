@@ -95,7 +95,9 @@ def section(runs: list[Run]) -> Section | None:
         detail = []
         for doc, pair in latest:
             share = pair.english_share
-            peak = "—" if not share else f"{share['peak_layer']} ({share['peak_layer'] / (doc.layers - 1):.2f})"
+            peak = "—" if not share else (
+                f"{share['peak_layer']} ({share['peak_layer'] / (doc.layers - 1):.2f}): P(en) "
+                f"{share.get('p_english_at_peak', float('nan')):.3f}, P(target) {share.get('p_target_at_peak', float('nan')):.3f}")
             last = pair.ci.get("p_target")
             p_last = f"{pair.p_target[-1]:.3f}" + (f" [{last[-1][0]:.3f}, {last[-1][1]:.3f}]" if last else "")
             drops = ", ".join(f"{n} {why}" for why, n in pair.dropped.items() if n) or "none"
@@ -103,7 +105,7 @@ def section(runs: list[Run]) -> Section | None:
                                Cell(drops, cls="small"), Cell(str(pair.shared)), Cell(_share(pair)), Cell(peak),
                                Cell(_share(pair, "middle_third")), Cell(p_last)]))
         blocks.append(Table(["pair · task", "concepts", "dropped by the tokenizer filter",
-                             "with shared prefix tokens", "English-latent share [95% CI]", "peak layer (depth)",
+                             "with shared prefix tokens", "English-latent share [95% CI]", "peak layer (depth): masses",
                              "middle third only [95% CI]", "P(target), last layer [95% CI]"], detail, cls="scores"))
         blocks.append(Figures([_chart(doc, pair) for doc, pair in latest],
                               svg.legend(["P(target)", "P(en)"])))
