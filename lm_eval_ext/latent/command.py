@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import hashlib
+import random
 import sys
 import time
 from datetime import datetime
@@ -182,7 +183,8 @@ def run(args) -> int:
         if not 0 <= floor < 1:
             raise BadInput(f"--share_floor {floor}: a probability in [0, 1)")
         if args.shots < 0 or args.bootstrap_iters < 1:
-            raise BadInput(f"--shots {args.shots} / --bootstrap_iters {args.bootstrap_iters}: need shots >= 0, iters >= 1")
+            raise BadInput(f"--shots {args.shots} / --bootstrap_iters {args.bootstrap_iters}: "
+                           "need shots >= 0, iters >= 1")
         pairs = plan(args)
         limit, batch = _limit(args.limit), _batch(args.batch_size)
         pools = {pair: cc.pool(sorted(set(pair))) for pair in pairs}
@@ -216,8 +218,6 @@ def run(args) -> int:
                        f"this tokenizer ({reasons or 'none in CLDR'}); nothing to measure")
         kept = chosen.kept
         if limit is not None and limit < len(kept):
-            import random
-
             kept = sorted(random.Random(f"{args.seed}|{key}").sample(kept, limit), key=chosen.kept.index)
         plans[key] = (source, target, chosen, kept)
         for concept in kept:
@@ -277,9 +277,12 @@ def run(args) -> int:
     from lm_eval.utils import sanitize_model_name
 
     folder = out_root / sanitize_model_name(model["model_name"])
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / fmt.file_name(datetime.now().isoformat().replace(":", "-"))
-    fmt.write(path, doc)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fmt.write(path, doc)
+    except OSError as err:
+        return bad(f"{path}: cannot be written ({err.strerror or err})")
     _print_table(doc)
     print(f"\nsaved: {path}\nwall time: {time.time() - started:.0f} s (forward passes {forward_s:.0f} s)")
     return ExitCode.OK

@@ -75,7 +75,8 @@ class LogitLens:
                            None)
         name = type(model).__name__
         if not self.layers:
-            raise LensError(f"{name}: no decoder layers found (looked for base_model.{', base_model.'.join(LAYER_PATHS)})")
+            raise LensError(f"{name}: no decoder layers found (looked for base_model."
+                            f"{', base_model.'.join(LAYER_PATHS)})")
         self.norm = next((m for m in (_get(base, p) for p in NORM_PATHS) if isinstance(m, torch.nn.Module)), None)
         if self.norm is None:
             raise LensError(

@@ -33,8 +33,9 @@ def template_id(task: str, shots: int) -> str:
 
 
 def _line(task: str, concept, source: str | None, target: str, open_end: bool) -> str:
-    text = TEMPLATES[task].format(src_label=cc.label(source) if source else "", src=concept.word(source) if source else "",
-                                  tgt_label=cc.label(target), tgt=concept.word(target), cue=concept.cue)
+    text = TEMPLATES[task].format(src_label=cc.label(source) if source else "",
+                                  src=concept.word(source) if source else "", tgt_label=cc.label(target),
+                                  tgt=concept.word(target), cue=concept.cue)
     if open_end:  # cut after the opening quote of the last target word
         return text[: text.rindex('"', 0, len(text) - 1) + 1]
     return text

@@ -96,8 +96,9 @@ def section(runs: list[Run]) -> Section | None:
         for doc, pair in latest:
             share = pair.english_share
             peak = "—" if not share else (
-                f"{share['peak_layer']} ({share['peak_layer'] / (doc.layers - 1):.2f}): P(en) "
-                f"{share.get('p_english_at_peak', float('nan')):.3f}, P(target) {share.get('p_target_at_peak', float('nan')):.3f}")
+                f"{share['peak_layer']} ({share['peak_layer'] / (doc.layers - 1):.2f}): "
+                f"P(en) {share.get('p_english_at_peak', float('nan')):.3f}, "
+                f"P(target) {share.get('p_target_at_peak', float('nan')):.3f}")
             last = pair.ci.get("p_target")
             p_last = f"{pair.p_target[-1]:.3f}" + (f" [{last[-1][0]:.3f}, {last[-1][1]:.3f}]" if last else "")
             drops = ", ".join(f"{n} {why}" for why, n in pair.dropped.items() if n) or "none"
