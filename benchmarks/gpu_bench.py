@@ -21,7 +21,7 @@ Parts (--parts, default mgsm,flores,neural,judge; latent on request):
 
 mgsm, flores
           `lm_eval --model hf` on mgsm_native_cot (all 11 languages; --mgsm-limit
-          per language) and flores_en_x (--flores-limit per direction), 0-shot chat,
+          per language) and flores16_en_x (the 16 registry languages; --flores-limit per direction), 0-shot chat,
           fixed max_gen_toks (a random model never stops: the worst case), COMET and
           BLEURT off; wall time, generation time, tokens/s, peak memory. Then the
           same prompts, read back from lm-eval's samples logs, through a bare
@@ -323,7 +323,7 @@ def lm_eval_run(a, cfg: dict, model_dir: Path, out: Path, task: str, limit: int 
     return stats, wall, stdout, cmd
 
 
-GENERATION = {"mgsm": ("mgsm_native_cot", "mgsm_limit"), "flores": ("flores_en_x", "flores_limit")}
+GENERATION = {"mgsm": ("mgsm_native_cot", "mgsm_limit"), "flores": ("flores16_en_x", "flores_limit")}
 
 
 def bench_generation(a, cfg: dict, model_dir: Path, out: Path, part: str) -> dict:

@@ -3,15 +3,17 @@ texts in all registry languages, and speed.
 
     python benchmarks/langid_choice.py [--data ../shared/data] [--n 150]
 
-Texts: FLORES-200 devtest sentences (all 17 registry languages) and MGSM test
-questions (the 11 MGSM languages), each cut to 20, 40 and 60 characters (at a
-word boundary in spaced languages): model replies that get judged are often
-that short. A prediction counts as right when it maps to the text's registry
+Texts: FLORES-200 devtest sentences (all registry languages), MGSM test
+questions (the 11 MGSM languages) and Language Confusion Benchmark prompts (its 15
+monolingual languages, as released: real user requests), each cut to 20, 40 and
+60 characters (at a word boundary in spaced languages): model replies that get
+judged are often that short. A prediction counts as right when it maps to the text's registry
 language (`lm_eval_ext.metrics.langid.to_registry_code`); "undecided" (the detector
 gives up) counts as wrong. Candidates see every language they know (no
 restriction to our 17): a reply in Portuguese must not pass as Spanish.
 Needs the candidates installed: langid==1.1.6 pycld2==0.42
-lingua-language-detector==2.1.1 (only the chosen one is a dependency).
+lingua-language-detector==2.1.1 (only the chosen one is a dependency), and
+lm-eval-ext[confusion] for fastText lid.176.ftz (the model file LCB scores with).
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ def texts(data: Path, n: int) -> dict[tuple[str, str], list[str]]:
     for code in languages.MGSM_LANGS:
         with open(data / "mgsm" / f"mgsm_{code}.jsonl", encoding="utf-8") as fh:
             out[("mgsm", code)] = [json.loads(line)["question"] for line in fh][:n]
+    from lm_eval_ext.families import lcb
+
+    for code in lcb.LANGS["monolingual"]:
+        prompts = [d["prompt"].strip() for d in lcb.docs(data, "monolingual", code)]
+        out[("lcb", code)] = prompts[:: max(1, len(prompts) // n)][:n]  # every source of the language
     return out
 
 
@@ -78,6 +85,32 @@ def _lingua(low_accuracy: bool, restricted: bool = False):
     return f
 
 
+def _lingua_registry():
+    """lingua restricted to the registry's languages (the languages under test), nothing else."""
+    from lingua import IsoCode639_1, LanguageDetectorBuilder
+
+    codes = [getattr(IsoCode639_1, c.upper()) for c in languages.LANGUAGES]
+    det = LanguageDetectorBuilder.from_iso_codes_639_1(*codes).build()
+
+    def f(text):
+        lang = det.detect_language_of(text)
+        return None if lang is None else lang.iso_code_639_1.name.lower()
+    return f
+
+
+def _fasttext_lid176():
+    """fastText lid.176.ftz (the file LCB's scorer uses), top-1 label, all 176 languages; one line
+    per call (fastText reads one line)."""
+    from lm_eval_ext.metrics import confusion
+
+    model = confusion._model()
+
+    def f(text):
+        labels, _ = model.predict(" ".join(text.split("\n")), k=1, threshold=0.0)
+        return labels[0].removeprefix("__label__") if len(labels) else None
+    return f
+
+
 def _langid():
     import langid
 
@@ -103,6 +136,8 @@ CANDIDATES = {
     "lingua 2.1.1 high accuracy": lambda: _lingua(False),
     "lingua 2.1.1 low accuracy": lambda: _lingua(True),
     "lingua 2.1.1 high accuracy, registry + confusers": lambda: _lingua(False, restricted=True),
+    "lingua 2.1.1 high accuracy, registry only": _lingua_registry,
+    "fastText lid.176.ftz (fasttext-predict)": _fasttext_lid176,
 }
 
 
@@ -146,13 +181,17 @@ def measure(name: str, corpus) -> dict:
     fn = CANDIDATES[name]()
     fn("warm up: this loads the model")
     load_s = time.perf_counter() - t0
+    from lm_eval_ext.metrics.langid import judged_text, undecidable
+
     per_lang: dict[str, list[int]] = {}
     per_len: dict[str, list[int]] = {}
+    per_source: dict[str, list[int]] = {}
     elapsed, count = 0.0, 0
     for (source, code), items in corpus.items():
         spaced = languages.get(code).spaced
         for n in LENGTHS:
-            batch = [cut(t, n, spaced) for t in items]
+            # only what lang_fidelity decides (2+ words, 4+ letters): the others are excluded there
+            batch = [c for c in (cut(t, n, spaced) for t in items) if not undecidable(judged_text(c))]
             start = time.perf_counter()
             preds = [fn(t) for t in batch]
             elapsed += time.perf_counter() - start
@@ -160,10 +199,13 @@ def measure(name: str, corpus) -> dict:
             hits = [int(to_registry_code(p) == code) for p in preds]
             per_lang.setdefault(code, []).extend(hits)
             per_len.setdefault(str(n), []).extend(hits)
+            per_source.setdefault(source, []).extend(hits)
     rss_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024
     return {
         "acc": {c: sum(h) / len(h) for c, h in per_lang.items()},
         "by_len": {n: sum(h) / len(h) for n, h in per_len.items()},
+        "by_source": {s: sum(h) / len(h) for s, h in per_source.items()},
+        "n": count,
         "us_per_text": elapsed / count * 1e6,
         "load_s": load_s,
         "rss_mb": rss_mb,
@@ -185,8 +227,9 @@ def main(argv=None) -> int:
               "% read as a registry language")
         print("| detector | " + " | ".join("whole" if n == LENGTHS[-1] else f"{n} ch" for n in LENGTHS) + " |")
         print("|---" * (len(LENGTHS) + 1) + "|")
+        wanted = [w.strip() for w in (args.candidates or "high accuracy,fastText").split(",") if w.strip()]
         for name in CANDIDATES:
-            if "high accuracy" in name:
+            if any(w in name for w in wanted):
                 r = outside_read_as_ours(name, args.data, args.n)
                 print(f"| {name} | " + " | ".join(f"{100 * r[str(n)]:.1f}" for n in LENGTHS) + " |")
         return 0
@@ -209,7 +252,8 @@ def main(argv=None) -> int:
         rows[name] = json.loads(proc.stdout.strip().splitlines()[-1])
     codes = list(languages.LANGUAGES)
     n_texts = sum(len(v) for v in corpus.values())
-    print(f"{n_texts} texts (FLORES devtest x 17 languages, MGSM test x 11) cut to {LENGTHS[:-1]} characters and whole")
+    print(f"{n_texts} texts (FLORES devtest x {len(languages.LANGUAGES)} languages, MGSM test x 11, LCB prompts x 15) "
+          f"cut to {LENGTHS[:-1]} characters and whole")
     print("accuracy (%) per language, mean/min over languages, accuracy per length; speed per text;")
     print("load = import + model load + first call; memory = peak RSS growth of a fresh process\n")
     print("| detector | " + " | ".join(codes) + " | mean | min | "
@@ -222,6 +266,10 @@ def main(argv=None) -> int:
         lens = " | ".join(f"{100 * r['by_len'][str(n)]:.1f}" for n in LENGTHS)
         print(f"| {name} | {cells} | {100 * statistics.mean(acc.values()):.1f} | "
               f"{100 * min(acc.values()):.0f} | {lens} | {r['us_per_text']:.0f} | {r['load_s']:.1f} | {r['rss_mb']:.0f} |")
+    print("\naccuracy (%) per text source, decidable texts at all lengths:")
+    for name, r in rows.items():
+        print(f"| {name} | " + " | ".join(f"{s} {100 * v:.1f}" for s, v in r["by_source"].items())
+              + f" | {r['n']} texts |")
     return 0
 
 

@@ -59,8 +59,11 @@ from lm_eval_ext import languages  # noqa: E402
 N = 3  # items per language
 PORTS = {"oracle": 47311, "noisy": 47312, "judge": 47313}  # fixed: the run id hashes the model args
 MGSM_MODES = ("direct", "native_cot", "en_cot")
+# FLORES: the registry's 16 languages <-> English through their tier groups (flores_x_en and
+# flores_en_x cover all 203 FLORES-200 languages; benchmarks/flores_all.py runs those)
 PER_LANGUAGE_TASKS = ["mgsm_direct", "mgsm_native_cot", "mgsm_en_cot", "xquad_all", "xquad_de_en", "xquad_zh_ar",
-                      "xquad_th_en", "mlqa_all", "mlqa_de_en", "mlqa_zh_es", "flores_en_x", "flores_x_en"]
+                      "xquad_th_en", "mlqa_all", "mlqa_de_en", "mlqa_zh_es", "flores_en_x_hrl", "flores_en_x_url",
+                      "flores_x_en_hrl", "flores_x_en_url"]
 PAIRWISE_TASKS = "mgsm_native_cot_*,xquad_de,xquad_th,flores_eng_Latn-deu_Latn,flores_tha_Thai-eng_Latn"
 TIMING_KEYS = {"total_evaluation_time_seconds", "start_time", "end_time", "date", "at"}
 ENV_KEYS = {"pretty_env_info", "transformers_version", "git_hash", "upper_git_hash", "lm_eval_version",
@@ -376,6 +379,8 @@ def report_numbers(runs: list[str], out: Path) -> dict:
             "ci": {f"{key(langs)}|{i}": list(ci) for (fam, metric, langs, i), ci in sorted(report.cis.items())
                    if fam == t.family and metric == t.metric},
             "means": {f"{kind}|{i}": v for (kind, i), v in sorted(t.means.items())},
+            "mean_ci": {f"{kind}|{i}": [ci.lo, ci.hi, ci.method] for i in range(len(report.runs))
+                        for kind, ci in sorted(report.mean_cis.get((id(t), i), {}).items())},
         })
     return {"runs": [r.label for r in report.runs], "families": list(report.families), "tables": tables,
             "problems": [str(p) for p in dict.fromkeys(problems)]}
@@ -389,7 +394,7 @@ def compare_numbers(runs: list[str]) -> dict:
     (cand,), _ = load_runs([runs[1]])
     rows, problems = compare_runs(base, cand, threshold=0.02, all_metrics=True)
     return {"rows": [[r.task, r.family, list(r.langs), r.metric, r.base, r.cand, r.delta, r.lo, r.hi, r.n,
-                      r.method, r.higher_is_better, r.verdict] for r in rows],
+                      r.method, r.higher_is_better, r.verdict, r.kind, r.incomparable] for r in rows],
             "problems": [str(p) for p in dict.fromkeys(problems)]}
 
 

@@ -13,6 +13,10 @@ lm-eval modules to be imported and then patches them:
   our task configs get the signatures of this run's metrics (and the reasons
   for skipped ones, which are NaN) in their metadata, and FLORES's corpus
   metrics a capped bootstrap standard error (`lm_eval_ext.plugin.annotate_results`).
+- ``lm_eval.evaluator_utils`` also: after lm-eval computed its groups, the group values it
+  cannot compute (PolyMath's difficulty-weighted DW-ACC) replace its means.
+- ``lm_eval.api.filter``: our reply filters see each reply's rendered prompt (a chat template
+  that opened ``<think>`` in the prompt).
 - ``lm_eval.config.evaluate_config``: after the CLI resolves ``--tasks`` and
   before it loads any model, the data files of our selected tasks are checked,
   so a missing file or language fails in a second, naming the path and task.
@@ -28,6 +32,7 @@ _PATCHES = {
     "lm_eval.tasks.manager": "patch_task_manager",
     "lm_eval.config.evaluate_config": "patch_evaluator_config",
     "lm_eval.evaluator_utils": "patch_result_collection",
+    "lm_eval.api.filter": "patch_filter_prompts",
 }
 
 

@@ -48,6 +48,12 @@ def positive(text: str) -> float:
     return value
 
 
+def _path(text: str):
+    from pathlib import Path
+
+    return Path(text)
+
+
 def _cmd_tasks(args) -> int:
     from lm_eval.tasks._index import Kind
 
@@ -66,7 +72,7 @@ def _cmd_tasks(args) -> int:
                     codes.append(code)
         return codes
 
-    known = set(languages.LANGUAGES) | {lang.flores for lang in languages.LANGUAGES.values()}
+    known = set(languages.LANGUAGES) | set(languages.FLORES200)
     groups = sorted(n for n, e in index.items() if e.kind == Kind.GROUP)
     tasks = sorted(n for n, e in index.items() if e.kind in (Kind.TASK, Kind.PY_TASK))
     if args.json:
@@ -80,7 +86,8 @@ def _cmd_tasks(args) -> int:
     width = max(map(len, [*groups, *tasks]), default=10) + 2
     for g in groups:
         codes = langs_of(g)
-        print(f"  {g:<{width}}{len(plugin.leaf_tasks(g, index)):>3} tasks  {' '.join(codes)}")
+        shown = " ".join(codes[:16]) + (f" … ({len(codes)} languages)" if len(codes) > 16 else "")
+        print(f"  {g:<{width}}{len(plugin.leaf_tasks(g, index)):>3} tasks  {shown}")
     print(f"\nTasks ({len(tasks)}):")
     for t in tasks:
         codes = langs_of(t)
@@ -88,6 +95,25 @@ def _cmd_tasks(args) -> int:
             f"{c} {languages.get(c).name} ({languages.get(c).tier_label})" if c in known else c for c in codes
         )
         print(f"  {t:<{width}}{desc}")
+    return ExitCode.OK
+
+
+def _cmd_flores_pairs(args) -> int:
+    from lm_eval_ext import files
+    from lm_eval_ext.families import flores_tasks, taskgen
+
+    srcs, tgts = flores_tasks.parse_codes(args.src), flores_tasks.parse_codes(args.tgt)
+    try:
+        written = flores_tasks.write_pairs(srcs, tgts, args.out, taskgen.header(flores_tasks.PAIRS_SCRIPT,
+                                                                                 "the language registry"))
+    except (flores_tasks.PairError, flores_tasks.flores.DataNotFoundError) as err:
+        print(f"lm-eval-ext flores-pairs: error: {err}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    except OSError as err:
+        raise files.OutputError(f"{args.out}: cannot be written ({err.strerror or err})") from None
+    names = [p.stem for p in written]
+    print(f"wrote {len(written)} task(s) to {args.out}: {', '.join(names[:5])}{' …' if len(names) > 5 else ''}\n"
+          f"run them with: lm_eval --include_path {args.out} --tasks {names[0] if len(names) == 1 else ','.join(names[:2]) + (',...' if len(names) > 2 else '')} ...")
     return ExitCode.OK
 
 
@@ -106,8 +132,13 @@ def _cmd_report(args) -> int:
         print("lm-eval-ext report: error: no usable run among the inputs (report written with the list "
               "of problems)", file=sys.stderr)
         return ExitCode.BAD_INPUT
+    from lm_eval_ext.reporting.runs import kind_of
+
+    kinds = [kind_of(p) for p in set(problems)]
+    notes = f", {kinds.count('note')} note(s) on metrics not computed" if "note" in kinds else ""
     print(f"wrote {args.output}/report.md and {args.output}/report.html "
-          f"({len(report.runs)} run(s), {len(report.families)} task families, {len(set(problems))} warning(s))")
+          f"({len(report.runs)} run(s), {len(report.families)} task families, {kinds.count('warning')} warning(s)"
+          f"{notes})")
     return ExitCode.OK
 
 
@@ -115,7 +146,7 @@ def _cmd_leaderboard(args) -> int:
     from lm_eval_ext import files
     from lm_eval_ext.reporting import leaderboard as lb
 
-    rows, _ = lb.build(args.run_dirs)
+    rows, _ = lb.build(args.run_dirs, per_language=args.per_language)
     if not rows:
         print("lm-eval-ext leaderboard: error: no usable run among the inputs"
               + (f"; {args.csv} left as it was" if args.csv else ""), file=sys.stderr)
@@ -231,6 +262,12 @@ def _cmd_rescore(args) -> int:
     return run_rescore(args)
 
 
+def _cmd_confusion(args) -> int:
+    from lm_eval_ext.reporting.confusion_csv import run
+
+    return run(args)
+
+
 def _cmd_neural_env(args) -> int:
     from lm_eval_ext.local.neural_env import run_command
 
@@ -261,6 +298,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_tasks)
 
+    p = sub.add_parser("flores-pairs", help="write FLORES tasks for any ordered pairs of FLORES-200 languages into a "
+                       "folder for lm_eval --include_path",
+                       description="Writes flores_<src>-<tgt> for every ordered pair of a --src and a --tgt language "
+                       "(src != tgt), plus the common base they include, so that DIR is self-contained: "
+                       "lm_eval --include_path DIR --tasks flores_deu_Latn-fra_Latn. Codes: the 204 FLORES-200 codes "
+                       "(lm_eval_ext/data/flores200.csv); 'all' means every one of them.")
+    p.add_argument("--src", required=True, metavar="CODES", help="comma-separated FLORES-200 codes, or all")
+    p.add_argument("--tgt", required=True, metavar="CODES", help="comma-separated FLORES-200 codes, or all")
+    p.add_argument("--out", required=True, type=_path, metavar="DIR", help="folder to write the task files into")
+    p.set_defaults(func=_cmd_flores_pairs)
+
     p = sub.add_parser(
         "demo",
         help="evaluate the embedded SmolLM2-135M-Instruct on MGSM in every language (offline, CPU)",
@@ -285,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", metavar="OUT.csv", help="write (merge into, if it exists) this CSV")
     p.add_argument("--format", choices=["csv", "md", "json"], help="print in this format (default: csv when no --csv)")
     p.add_argument("-o", "--output", help="write the --format output here instead of stdout")
+    p.add_argument("--per-language", action="store_true",
+                   help="a column for every language row, also in a family of more than 40 directions into "
+                   "and out of English (FLORES-200's 406), which by default shows its means, tiers and groups")
     p.set_defaults(func=_cmd_leaderboard)
 
     p = sub.add_parser("consistency", help="cross-lingual consistency (as xlc_<family>) from the samples logs "
@@ -308,6 +359,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--junit", metavar="FILE", help="also write JUnit XML here (CI test report)")
     p.add_argument("--allow-missing", action="store_true", help="a task, language or metric of the baseline "
                    "missing in the candidate is a warning (default: it fails the gate, exit 1)")
+    p.add_argument("--allow-incomparable", action="store_true", help="a task made another way in the two runs "
+                   "(task version, scorer or metric signatures, few-shot, chat template, gen_kwargs, ...) is listed "
+                   "as not comparable but not gated (default: exit 4)")
+    p.add_argument("--gate", action="append", choices=["means", "parity"], default=[],
+                   help="also gate on the family means over languages (means) or on the best-minus-worst spread "
+                   "and the English gap (parity); repeatable (default: the per-language rows only)")
     p.add_argument("--bootstrap-iters", type=positive_int, default=2000)
     p.set_defaults(func=_cmd_compare)
 
@@ -318,6 +375,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", default="comet,bleurt", help="comma-separated: comet, bleurt (default both); "
                    "models and batch sizes: LM_EVAL_EXT_COMET / LM_EVAL_EXT_BLEURT (tasks/flores/README.md)")
     p.set_defaults(func=_cmd_rescore)
+
+    from lm_eval_ext.reporting.confusion_csv import add_parser as add_confusion
+
+    add_confusion(sub, _cmd_confusion)
 
     p = sub.add_parser("neural-env", help="create (or --check) a side environment for COMET/BLEURT, whose "
                        "released packages pin transformers<5 and numpy<2",

@@ -7,6 +7,11 @@
   read-merge-write of a file several processes update (the leaderboard CSV).
 - `write_output`: `write_atomic` for a path the user named, creating missing
   folders; any failure is an `OutputError` that names the path (exit 2).
+
+A path that is a symbolic link (a CI job's ``--csv`` pointing at a shared board) is
+written and locked at the file it points to (`real_path`): the link stays, the shared
+file gets the rows, and writers through the link and through the real path lock the
+same ``<real file>.lock``.
 """
 
 from __future__ import annotations
@@ -22,8 +27,14 @@ class OutputError(OSError):
     """An output path that cannot be written (a folder, no permission, disk full)."""
 
 
+def real_path(path: Path) -> Path:
+    """The file a path names once every symbolic link in it is followed: what gets replaced
+    and locked, so that a link survives and keeps pointing at the file that was updated."""
+    return Path(os.path.realpath(path))
+
+
 def write_atomic(path: Path, text: str) -> None:
-    path = Path(path)
+    path = real_path(path)
     try:  # the replaced file keeps its permissions (a group-writable shared CSV stays so)
         mode = os.stat(path).st_mode & 0o7777
     except OSError:
@@ -58,7 +69,8 @@ def _umask() -> int:
 def locked(path: Path):
     """Hold an exclusive lock on ``<path>.lock`` (created if missing; never removed, so that
     every process locks the same inode)."""
-    lock_path = Path(path).with_name(Path(path).name + ".lock")
+    path = real_path(path)
+    lock_path = path.with_name(path.name + ".lock")
     with open(lock_path, "a") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
@@ -73,7 +85,7 @@ def prepare_output(path: Path) -> Path:
     if path.is_dir():
         raise OutputError(f"{path}: is a folder; give a file name")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        real_path(path).parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise OutputError(f"{path}: cannot create its folder ({err.strerror or err})") from None
     return path

@@ -15,13 +15,22 @@ naming the language, the literal and this file. Fields with a neutral default
 
 Sources
 - Codes: ISO 639-1 / 639-3 and the FLORES-200 code (``<iso639-3>_<ISO 15924>``).
+- The 204 FLORES-200 languages: `FLORES200`, keyed by FLORES code, read from
+  ``lm_eval_ext/data/flores200.csv`` (`lm_eval_ext.language_table`), which ``tasks/flores/_registry.py`` derives from
+  maintained sources (langcodes/CLDR names, the IANA registry, the Unicode Line_Break
+  property, the identifiers' labels, the NLLB team's resource counts); nothing in it is
+  typed per language. A hand-written row below overrides the table's facts for its
+  FLORES code and takes the facts it does not give (identifier labels, NLLB tier,
+  spacing, BLEU tokenizer) from the table (tasks/flores/README.md, "Language facts").
 - Resource tier: Shi et al. 2023 ("Language models are multilingual
   chain-of-thought reasoners") split MGSM into high-resource (de en es fr ja ru
   zh) and underrepresented (bn sw te th) languages by their share of the
   pretraining data. Languages outside MGSM are placed by the Joshi et al. 2020
   taxonomy class ("The state and fate of linguistic diversity"): class >= 4 is
   high-resource. The rule reproduces Shi et al.'s split on all 11 MGSM languages
-  (tested).
+  (tested). A FLORES-200 language without a Joshi class here is placed by its NLLB
+  resource level (`Language.nllb_tier`: >= 1M public sentence pairs high, else low;
+  ``tier_source`` says which); MGSM, XQuAD and MLQA languages all have Joshi classes.
 - MGSM literals (question prefix, step-by-step cue, answer sentence) are the ones
   in the human-translated MGSM exemplars of Shi et al. (tested against the data).
   The zero-shot instructions were written for this project; they are short on
@@ -44,9 +53,18 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping
 
+from lm_eval_ext import language_table
+
 HIGH = "high"
 LOW = "low"
+UNKNOWN = "unknown"
 TIER_LABELS = {HIGH: "high-resource", LOW: "underrepresented"}
+# The NLLB team's resource levels (Language.nllb_tier), as their evaluation code buckets FLORES-200
+NLLB_TIERS = ("high", "low", "very_low", "unplaced")
+NLLB_TIER_LABELS = {"high": "NLLB high-resource (≥1M public sentence pairs)",
+                    "low": "NLLB low-resource (100k–1M pairs)",
+                    "very_low": "NLLB very low-resource (≤100k pairs)",
+                    "unplaced": "not an NLLB-200 language (no count)"}
 
 NBSP = "\u00a0"  # no-break space
 NNBSP = "\u202f"  # narrow no-break space: the French and Russian thousands separator
@@ -138,21 +156,34 @@ class MtLiterals(Literals):
 
 @dataclass(frozen=True, kw_only=True)
 class Language:
-    code: str  # ISO 639-1
+    code: str  # the registry key: ISO 639-1 for the hand-written rows, else the FLORES-200 code
     iso639_3: str
     flores: str  # FLORES-200 code
-    name: str  # English name
+    name: str  # English name (with the script where FLORES has the language in two)
     native_name: str
     script: str  # ISO 15924
-    digits: str | None  # the script's own digits 0-9, when it has them
-    decimal_sep: str
-    group_seps: tuple[str, ...]  # thousands separators in use, most common first
-    joshi_class: int
+    digits: str | None = None  # the script's own digits 0-9, when it has them (None: not recorded)
+    decimal_sep: str | None = None  # None: not recorded (a FLORES-200 row)
+    group_seps: tuple[str, ...] = ()  # thousands separators in use, most common first
+    joshi_class: int | None = None  # None: not placed by Joshi et al. (see tier)
     # letters written without spaces between words (regex character ranges): in language
     # identification two of them count as a word
     unspaced_letters: str = ""
     ascii_marks: tuple[tuple[str, str], ...] = ()  # native decimal/grouping marks read as "." / ","
-    bleu_tokenizer: str = "13a"  # sacreBLEU's tokenizer for BLEU into this language
+    # sacreBLEU's tokenizer for BLEU into this language; "none": BLEU is undefined (an unspaced
+    # script without a word tokenizer); "" in a hand-written row: the FLORES-200 table's
+    bleu_tokenizer: str = ""
+    # -- facts of the FLORES-200 table (lm_eval_ext/data/flores200.csv), filled in for the hand-written rows
+    iso639_1: str = ""
+    macrolanguage: str = ""  # ISO 639-3 of its macrolanguage (IANA registry), "" when none
+    spaced_script: bool = True  # the script separates words with spaces (Unicode Line_Break, UAX #14)
+    native_name_source: str = ""  # where native_name comes from ("fallback: English name" when none was found)
+    lid176: str = ""  # the fastText lid.176 label that stands for it, "" when none
+    lid176_match: str = ""  # direct | macrolanguage | ""
+    lingua: str = ""  # the lingua ISO 639-3 code that stands for it, "" when none
+    lingua_match: str = ""  # direct | macrolanguage | ""
+    nllb_tier: str = ""  # high | low | very_low | unplaced (NLLB_TIER_LABELS)
+    nllb_train_pairs: int | None = None
     mgsm: MgsmLiterals = MgsmLiterals()
     qa: QaLiterals = QaLiterals()
     qa_rules: QaRules = QaRules()
@@ -166,16 +197,30 @@ class Language:
 
     @property
     def spaced(self) -> bool:
-        """Words separated by spaces (False: zh, ja, th)."""
-        return not self.unspaced_letters
+        """Words separated by spaces (False: zh, ja, th, lo, km, my, bo, ...)."""
+        return self.spaced_script and not self.unspaced_letters
 
     @property
     def tier(self) -> str:
-        return HIGH if self.joshi_class >= 4 else LOW
+        """high / low: Joshi class >= 4 where the registry gives one, else the NLLB level
+        (high = high, low and very_low = low); unknown for a language with neither."""
+        if self.joshi_class is not None:
+            return HIGH if self.joshi_class >= 4 else LOW
+        return {"high": HIGH, "low": LOW, "very_low": LOW}.get(self.nllb_tier, UNKNOWN)
+
+    @property
+    def tier_source(self) -> str:
+        return "Joshi et al. 2020 / Shi et al. 2023" if self.joshi_class is not None else "NLLB (fairseq train_counts)"
 
     @property
     def tier_label(self) -> str:
-        return TIER_LABELS[self.tier]
+        return TIER_LABELS.get(self.tier, UNKNOWN)
+
+    @property
+    def has_mt_words(self) -> bool:
+        """Whether the FLORES reply cleaner knows words of this language (else its rule is language-neutral)."""
+        mt = self.mt
+        return bool(mt.preamble_words or mt.translation_label or mt.note_openers)
 
     def __str__(self) -> str:  # pragma: no cover - convenience
         return f"{self.code} ({self.name})"
@@ -279,6 +324,14 @@ _LANGS = [
         qa_rules=QaRules(articles=()),
     ),
     Language(
+        code="id", iso639_3="ind", flores="ind_Latn", name="Indonesian", native_name="Bahasa Indonesia", script="Latn",
+        digits=None, decimal_sep=",", group_seps=(".",), joshi_class=3,
+    ),
+    Language(
+        code="it", iso639_3="ita", flores="ita_Latn", name="Italian", native_name="Italiano", script="Latn",
+        digits=None, decimal_sep=",", group_seps=(".", NNBSP, NBSP), joshi_class=4,
+    ),
+    Language(
         code="ja", iso639_3="jpn", flores="jpn_Jpan", name="Japanese", native_name="日本語", script="Jpan",
         digits=None, decimal_sep=".", group_seps=(",", "，"), joshi_class=5,
         unspaced_letters="\u3040-\u30ff" + _CJK, bleu_tokenizer="ja-mecab",
@@ -294,6 +347,18 @@ _LANGS = [
         qa_rules=QaRules(articles=(), segmentation="character",
                          segment_chars="\u3040-\u309f\u30a0-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f"),
         mt=MtLiterals(preamble_words=("翻訳", "訳")),
+    ),
+    Language(  # PolyMath: code facts only (no literals)
+        code="ms", iso639_3="zsm", flores="zsm_Latn", name="Malay", native_name="Bahasa Melayu", script="Latn",
+        digits=None, decimal_sep=".", group_seps=(",",), joshi_class=3,
+    ),
+    Language(
+        code="ko", iso639_3="kor", flores="kor_Hang", name="Korean", native_name="한국어", script="Hang",
+        digits=None, decimal_sep=".", group_seps=(",",), joshi_class=4, bleu_tokenizer="ko-mecab",
+    ),
+    Language(
+        code="pt", iso639_3="por", flores="por_Latn", name="Portuguese", native_name="Português", script="Latn",
+        digits=None, decimal_sep=",", group_seps=(".", NNBSP, NBSP), joshi_class=4,
     ),
     Language(
         code="ro", iso639_3="ron", flores="ron_Latn", name="Romanian", native_name="Română", script="Latn",
@@ -383,26 +448,60 @@ _LANGS = [
     ),
 ]
 
+
+# ------------------------------------------------------------------ the FLORES-200 table
+FLORES200_FILE = language_table.FLORES200_FILE
+RegistryError = language_table.RegistryError
+
+
+def _merged(hand: Language, row: dict | None) -> Language:
+    """A hand-written row with the table's facts it leaves open."""
+    if row is None:
+        raise RegistryError(f"language {hand.code!r} of {REGISTRY_FILE} has FLORES code {hand.flores!r}, which is not "
+                            f"one of the FLORES-200 codes of {FLORES200_FILE}")
+    facts = language_table.facts(row)
+    if not hand.bleu_tokenizer:
+        facts["bleu_tokenizer"] = row["bleu_tokenizer"]
+    facts["native_name_source"] = "hand-written (lm_eval_ext/languages.py)"
+    return dataclasses.replace(hand, **facts)
+
+
+def _from_table(row: dict) -> Language:
+    return Language(code=row["flores_code"], iso639_3=row["iso639_3"], flores=row["flores_code"], name=row["name"],
+                    native_name=row["native_name"], script=row["script"], bleu_tokenizer=row["bleu_tokenizer"],
+                    **language_table.facts(row))
+
+
+_TABLE = language_table.read()
+_LANGS = [_merged(lang, _TABLE.get(lang.flores)) for lang in _LANGS]
+
 LANGUAGES: Mapping[str, Language] = MappingProxyType({lang.code: lang for lang in _LANGS})
 _BY_FLORES = {lang.flores: lang for lang in _LANGS}
-_BY_ISO3 = {lang.iso639_3: lang for lang in _LANGS}
+# Every FLORES-200 language by its FLORES code (the registry key of the languages without a
+# hand-written row), in code order; a hand-written row stands for its own code.
+FLORES200: Mapping[str, Language] = MappingProxyType(
+    {code: _BY_FLORES.get(code) or _from_table(row) for code, row in sorted(_TABLE.items())})
 
 # Language sets of the benchmarks, in the benchmarks' own order.
 MGSM_LANGS = ("bn", "de", "en", "es", "fr", "ja", "ru", "sw", "te", "th", "zh")
 XQUAD_LANGS = ("ar", "de", "el", "en", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh")
 MLQA_LANGS = ("ar", "de", "en", "es", "hi", "vi", "zh")
+# Language Confusion Benchmark (Marchisio et al. 2024): monolingual prompts (the user writes in l) and
+# cross-lingual ones (an English prompt asks for l)
+LCB_MONOLINGUAL_LANGS = ("ar", "de", "en", "es", "fr", "hi", "id", "it", "ja", "ko", "pt", "ru", "tr", "vi", "zh")
+LCB_CROSSLINGUAL_LANGS = ("ar", "de", "es", "fr", "hi", "id", "it", "ja", "ko", "pt", "ru", "tr", "vi", "zh")
+# PolyMath (QwenLM/PolyMath, run_eval.sh order)
+POLYMATH_LANGS = ("en", "zh", "ar", "bn", "de", "es", "fr", "id", "it", "ja", "ko", "ms", "pt", "ru", "sw", "te", "th", "vi")
 
-# BLEU tokenizers of FLORES-200 languages outside the registry (any pair can be generated),
-# by ISO 639-3: Mandarin and Cantonese as Chinese; Korean with ko-mecab when installed.
-OTHER_BLEU_TOKENIZERS: Mapping[str, str] = MappingProxyType({"cmn": "zh", "yue": "zh", "kor": "ko-mecab"})
 
 
 def get(code: str) -> Language:
-    """Look a language up by ISO 639-1 or FLORES-200 code."""
-    lang = LANGUAGES.get(code) or _BY_FLORES.get(code)
+    """Look a language up by the ISO 639-1 code of a hand-written row or by FLORES-200 code."""
+    lang = LANGUAGES.get(code) or FLORES200.get(code)
     if lang is None:
         known = ", ".join(sorted(LANGUAGES))
-        raise KeyError(f"unknown language {code!r}; the registry knows: {known}")
+        raise KeyError(f"unknown language {code!r}; the registry knows the ISO 639-1 codes {known} and the "
+                       f"{len(FLORES200)} FLORES-200 codes of {FLORES200_FILE.name} (e.g. deu_Latn)")
     return lang
 
 
@@ -417,10 +516,8 @@ def all_native_digits() -> str:
 
 
 def bleu_tokenizer(flores_code: str) -> str:
-    """sacreBLEU's tokenizer for BLEU into a FLORES-200 language (by its ISO 639-3 part)."""
-    iso3 = flores_code.split("_")[0]
-    lang = _BY_ISO3.get(iso3)
-    return lang.bleu_tokenizer if lang is not None else OTHER_BLEU_TOKENIZERS.get(iso3, "13a")
+    """sacreBLEU's tokenizer for BLEU into a FLORES-200 language; "none": BLEU is undefined there."""
+    return get(flores_code).bleu_tokenizer
 
 
 def unspaced_letters() -> str:

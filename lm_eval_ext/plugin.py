@@ -7,7 +7,10 @@
 - ``patch_evaluator_config``: the data files of the selected tasks are checked
   (`families.check_available`) before any model loads;
 - ``patch_result_collection``: run-time facts into the results of our tasks
-  (`annotate_results`).
+  (`annotate_results`), and group values lm-eval cannot compute (`apply_group_values`:
+  PolyMath's DW-ACC) after it computed its groups;
+- ``patch_filter_prompts``: our reply filters see the rendered prompts of the replies they
+  filter (a chat template that opened ``<think>`` in the prompt).
 """
 
 from __future__ import annotations
@@ -138,6 +141,8 @@ def _signature_problem(fn, needs: tuple[str, ...]) -> str | None:
 TASK_MANAGER_INIT = "lm_eval.tasks.manager.TaskManager.__init__"
 PROCESS_TASKS = "lm_eval.config.evaluate_config.EvaluatorConfig.process_tasks"
 COLLECT_RESULTS = "lm_eval.evaluator_utils._collect_results"
+GROUP_VALUES = "lm_eval.evaluator_utils.aggregate_groups"
+FILTER_PROMPTS = "lm_eval.api.filter.FilterEnsemble.apply"
 
 
 def patch_task_manager(module) -> None:
@@ -216,7 +221,8 @@ def patch_evaluator_config(module) -> None:
     def process_tasks(self, *args, **kwargs):
         task_manager = original(self, *args, **kwargs)
         check_selected(getattr(self, "tasks", None), limit=getattr(self, "limit", None),
-                       model_args=getattr(self, "model_args", None))
+                       model_args=getattr(self, "model_args", None), samples=getattr(self, "samples", None),
+                       cache_requests=getattr(self, "cache_requests", None), model=getattr(self, "model", None))
         return task_manager
 
     process_tasks.__doc__ = original.__doc__
@@ -231,6 +237,7 @@ def patch_result_collection(module) -> None:
     public hook between a task's aggregation and the groups."""
     import inspect
 
+    patch_group_values(module)
     original = getattr(module, "_collect_results", None)
     if getattr(original, "_lm_eval_ext_patched", False):
         return
@@ -255,9 +262,104 @@ def patch_result_collection(module) -> None:
     module._collect_results = _collect_results
 
 
-def check_selected(names, limit=None, model_args=None) -> None:
-    """Check the data of every one of our tasks among `names` (before a model loads); `limit` and
-    `model_args` of the run go to the families' preflight checks (self-translate stage 2)."""
+def patch_group_values(module) -> None:
+    """Group values lm-eval cannot compute (a family's `group_values`: PolyMath's DW-ACC), right
+    after lm-eval computed its groups (``aggregate_groups(results)``, which ``_process_results``
+    calls by its module name) and before the results are assembled and written. lm-eval's group
+    aggregation knows only (size-)weighted means of the leaves' values."""
+    import inspect
+
+    original = getattr(module, "aggregate_groups", None)
+    if getattr(original, "_lm_eval_ext_patched", False):
+        return
+    why = _signature_problem(original, ("results",))
+    if why:
+        _refuse(GROUP_VALUES, why)
+        return
+
+    def aggregate_groups(results, *args, **kwargs):
+        out = original(results, *args, **kwargs)
+        try:
+            apply_group_values(out if out is not None else results)
+        except Exception as err:  # never lose computed results over a group value
+            log.warning("lm-eval-ext: could not compute group values: %s", err)
+        return out
+
+    aggregate_groups._lm_eval_ext_patched = True
+    aggregate_groups.__signature__ = inspect.signature(original)
+    aggregate_groups.__doc__ = original.__doc__
+    module.aggregate_groups = aggregate_groups
+
+
+def _groups_of(results) -> list:
+    """Every group of lm-eval's results container (nested ones too), each once."""
+    seen, out = set(), []
+    stack = list((getattr(results, "groups", None) or {}).values())
+    while stack:
+        group = stack.pop()
+        name = getattr(group, "name", None)
+        if name is None or name in seen:
+            continue
+        seen.add(name)
+        out.append(group)
+        stack.extend(getattr(group, "get_all_groups", lambda **_: [])(recursive=False))
+    return out
+
+
+def apply_group_values(results) -> None:
+    """For each group whose leaves are all tasks of one family with `group_values`, that
+    function's values replace lm-eval's in the group's metrics."""
+    from lm_eval_ext import families
+
+    for group in _groups_of(results):
+        leaves = [t.task_name for t in group.get_all_tasks()]
+        fams = {id(f): f for f in (families.of_config(results.configs.get(leaf) or {}) for leaf in leaves)}
+        family = next(iter(fams.values())) if len(fams) == 1 else None
+        if family is None or family.group_values is None:
+            continue
+        values = family.group_values(group.name, {leaf: results.metrics[leaf] for leaf in leaves
+                                                  if leaf in results.metrics})
+        if values:
+            results.metrics.setdefault(group.name, {"alias": group.alias or group.name, "name": group.name})
+            results.metrics[group.name].update(values)
+
+
+def patch_filter_prompts(module) -> None:
+    """Our reply filters see the rendered prompt of each reply (`families.base.RENDERED_PROMPTS`)
+    while lm-eval runs a filter pipeline: a reply to a prompt whose chat template opened
+    ``<think>`` carries no tag when it is cut off inside its thinking (`metrics.reasoning`).
+    lm-eval hands filters the replies and docs only."""
+    FilterEnsemble = getattr(module, "FilterEnsemble", None)
+    if FilterEnsemble is None:
+        _refuse(FILTER_PROMPTS, "lm_eval.api.filter has no FilterEnsemble")
+        return
+    if getattr(FilterEnsemble, "_lm_eval_ext_patched", False):
+        return
+    original = getattr(FilterEnsemble, "apply", None)
+    why = _signature_problem(original, ("self", "instances"))
+    if why:
+        _refuse(FILTER_PROMPTS, why)
+        return
+
+    def apply(self, instances, *args, **kwargs):
+        from lm_eval_ext.families.base import RENDERED_PROMPTS
+
+        prompts = tuple((getattr(inst, "args", None) or (None,))[0] for inst in instances)
+        token = RENDERED_PROMPTS.set(prompts)
+        try:
+            return original(self, instances, *args, **kwargs)
+        finally:
+            RENDERED_PROMPTS.reset(token)
+
+    apply.__doc__ = original.__doc__
+    FilterEnsemble.apply = apply
+    FilterEnsemble._lm_eval_ext_patched = True
+
+
+def check_selected(names, limit=None, model_args=None, **run) -> None:
+    """Check the data of every one of our tasks among `names` (before a model loads); `limit`,
+    `model_args` and the rest of the run's settings (`samples`, `cache_requests`, `model`) go to the
+    families' preflight checks (self-translate stage 2)."""
     from lm_eval_ext import families
 
     index = task_index()
@@ -268,7 +370,7 @@ def check_selected(names, limit=None, model_args=None) -> None:
             entry = index[leaf]
             kwargs = (entry.cfg or {}).get("dataset_kwargs") or {}
             if kwargs.get("family"):
-                families.check_available(**{"task": leaf, **kwargs}, limit=limit, model_args=model_args)
+                families.check_available(**{"task": leaf, **kwargs}, limit=limit, model_args=model_args, **run)
 
 
 # ------------------------------------------------------- results annotation
@@ -302,22 +404,21 @@ def filters_of(task_metrics: dict) -> set[str]:
 
 def task_signatures(cfg: dict, meta: dict) -> dict[str, str | Skip]:
     """Run-time signatures of the metrics every family shares (language identification)."""
-    from lm_eval_ext.metrics import langid
+    from lm_eval_ext.metrics import confusion, langid
 
     if not meta.get("fidelity_scorer"):  # a task without lang_fidelity (FLORES --pair outside the registry)
         return {}
     sig = langid.signature()
-    return {name: sig for name in metric_names(cfg) if langid.uses_langid(name)}
-
-
-def _is_mean_decidable(fn) -> bool:
-    # by name: lm-eval may load the YAML's `!function` module from its file, a second module object
-    return getattr(fn, "__qualname__", None) == "mean_decidable" and str(getattr(fn, "__module__", "")).endswith("langid")
+    out = {name: sig for name in metric_names(cfg) if langid.uses_langid(name)}
+    if confusion.LINE_PASS in metric_names(cfg):
+        out[confusion.LINE_PASS] = confusion.signature()
+    return out
 
 
 def decidable_means(task_metrics: dict | None, acc: dict | None, bootstrap_iters) -> None:
-    """The metrics aggregated with ``langid.mean_decidable`` (documents log None where
-    the metric does not apply) read as a plain ``mean`` whose documents omit the key:
+    """The metrics aggregated with the one None-skipping mean (`missing.mean_applicable`, named
+    ``langid.mean_decidable`` in the YAMLs; found by identity, `missing.skips_none`: documents
+    log None where the metric does not apply) read as a plain ``mean`` whose documents omit the key:
     lm-eval's closed-form standard error (``mean_stderr``) over the decided values
     (lm-eval reports N/A for an aggregation it does not know), and no key at all when
     no document decided (so a group's mean skips the task, as lm-eval does for a
@@ -326,14 +427,14 @@ def decidable_means(task_metrics: dict | None, acc: dict | None, bootstrap_iters
         return
     from lm_eval.api.metrics import mean_stderr
 
-    from lm_eval_ext.metrics import langid
+    from lm_eval_ext.missing import applicable, skips_none
 
     aggregations = acc["task"].aggregation()
     for (metric, filt), values in acc.get("raw_metrics", {}).items():
         key, stderr_key = f"{metric},{filt}", f"{metric}_stderr,{filt}"
-        if key not in task_metrics or not _is_mean_decidable(aggregations.get(metric)):
+        if key not in task_metrics or not skips_none(aggregations.get(metric)):
             continue
-        kept = langid.decided(values)
+        kept = applicable(values)
         if not kept:
             task_metrics.pop(key, None)
             task_metrics.pop(stderr_key, None)
@@ -353,6 +454,9 @@ def annotate_results(result, eval_results_acc=None, bootstrap_iters=None) -> Non
         meta["metric_signatures"] = {**(meta.get("metric_signatures") or {}), **task_signatures(cfg, meta)}
         if family.annotate is not None:  # the family's own run-time facts (FLORES: sacreBLEU, COMET, stderr)
             family.annotate(task, cfg, meta, result, (eval_results_acc or {}).get(task), bootstrap_iters)
+        if family.group_values is not None and GROUP_VALUES in UNPATCHED:  # NaN and why, never lm-eval's mean
+            for metric in meta.get("group_metrics") or ():
+                meta["metric_signatures"][metric] = Skip(f"group value not computed: {UNPATCHED[GROUP_VALUES]}")
         skipped = {m: skip.reason for m, sig in meta["metric_signatures"].items() if (skip := skip_of(sig))}
         meta["metric_signatures"] = {m: str(sig) for m, sig in meta["metric_signatures"].items()}
         meta["skipped_metrics"] = skipped
@@ -361,7 +465,6 @@ def annotate_results(result, eval_results_acc=None, bootstrap_iters=None) -> Non
         metrics = result.metrics.get(task)
         if metrics is not None:
             for filt in filters_of(metrics):
-                for metric in skipped:
-                    if f"{metric},{filt}" not in metrics:
-                        metrics[f"{metric},{filt}"] = float("nan")
-                        metrics[f"{metric}_stderr,{filt}"] = "N/A"
+                for metric in skipped:  # NaN even where documents before a mid-run failure gave a mean
+                    metrics[f"{metric},{filt}"] = float("nan")
+                    metrics[f"{metric}_stderr,{filt}"] = "N/A"

@@ -244,6 +244,39 @@ def test_consistency_over_an_even_number_of_languages_survives_data_parallel(tin
     assert sum(math.isnan(v) for k, v in dp.items() if re.fullmatch(r"accuracy_..,clean", k)) == 8
 
 
+def _task_results(out: Path, task: str) -> dict:
+    """The results of `task` among the results files of a run folder (one per stage)."""
+    (found,) = [doc["results"][task] for doc in (json.loads(p.read_text(encoding="utf-8"))
+                                                 for p in out.rglob("results_*.json")) if task in doc["results"]]
+    return found
+
+
+@pytest.mark.slow
+def test_self_translate_runs_data_parallel_and_equals_one_process(tiny_model_dir, tmp_path):
+    """`lm-eval-ext self-translate` under torchrun: rank 0 saves and checks stage 1, rank 1
+    waits for its word (before, rank 1 looked for stage 1 before rank 0 had written it and
+    exited 2); both stages equal one process's, every document answered once."""
+    args = ["self-translate", "--model_args", f"pretrained={tiny_model_dir}", "--tasks", "mgsm", "--langs", "de",
+            "--limit", "4", "--batch_size", "1", "--gen_kwargs", "max_gen_toks=8", "--device", "cpu"]
+    single = run_cli(["lm-eval-ext", *args[:1], "--model", "hf", *args[1:], "--output_path", str(tmp_path / "single")],
+                     env=ONE_THREAD)
+    assert single.returncode == 0, single.stderr[-3000:]
+    dp = subprocess.run(
+        [str(BIN / "torchrun"), "--standalone", "--nproc_per_node", "2", str(REPO / "tests" / "support" / "dp_launch.py"),
+         "lm-eval-ext", *args[:1], "--model", "hf-cpu-dp", *args[1:], "--output_path", str(tmp_path / "dp")],
+        env={**os.environ, **ONE_THREAD, "ACCELERATE_USE_CPU": "true"}, capture_output=True, text=True, timeout=900)
+    assert dp.returncode == 0, dp.stdout[-2000:] + dp.stderr[-4000:]
+    for task in ("mgsm_self_translate_stage1_de", "mgsm_self_translate_de"):
+        ranks = set(re.findall(rf"Building contexts for {re.escape(task)} on rank (\d+)", dp.stderr))
+        assert ranks == {"0", "1"}, task
+    assert dp.stdout.count("lm-eval output (one run: stage 1 and stage 2)") == 1  # rank 0 reports
+    for task in ("mgsm_self_translate_stage1_de", "mgsm_self_translate_de"):
+        assert differences(_task_results(tmp_path / "single", task), _task_results(tmp_path / "dp", task)) == [], task
+    for task in ("mgsm_self_translate_stage1_de", "mgsm_self_translate_de"):
+        assert [sample_view(s) for s in samples_of(tmp_path / "dp", task)] == \
+            [sample_view(s) for s in samples_of(tmp_path / "single", task)]
+
+
 # ------------------------------------------------------------ server farm
 class RoundRobinProxy(LoopbackHTTP):
     """An HTTP proxy on loopback sending each request to the next backend in turn

@@ -24,8 +24,9 @@ def our_tasks():
 
 
 def test_every_task_of_ours_names_a_registry_family_and_its_language_keys(our_tasks):
-    # MGSM, XQuAD, MLQA, FLORES, consistency, self-translate (stage 1 and 2 of MGSM and XQuAD)
-    assert len(our_tasks) == 33 + 144 + 49 + 32 + 2 + 2 * (10 + 11)
+    # MGSM, XQuAD, MLQA, FLORES (203 languages x 2), consistency (2 + PolyMath's), PolyMath (3 modes),
+    # self-translate (stages 1 and 2 of MGSM, XQuAD, PolyMath), LCB (15 monolingual, 14 cross-lingual)
+    assert len(our_tasks) == 33 + 144 + 49 + 406 + 3 + 3 * 72 + 2 * (10 + 11 + 17) + 15 + 14
     for name, cfg in our_tasks.items():
         family = families.of_config(cfg)
         assert family is not None, name
@@ -41,8 +42,14 @@ def test_every_task_of_ours_names_a_registry_family_and_its_language_keys(our_ta
 
 def test_the_registry_and_the_task_names_agree_on_every_task_of_ours(our_tasks):
     """The reader takes our tasks' languages from the registry; on our own task files that is
-    what the generic name rule reads too (so runs of the previous release read the same)."""
+    what the generic name rule reads too (so runs of the previous release read the same).
+    PolyMath (new) puts the level after the language: the registry's table is polymath_<level>."""
     for name, cfg in our_tasks.items():
+        if cfg["dataset_kwargs"]["family"] == "polymath":
+            level = cfg["dataset_kwargs"]["level"]
+            assert task_languages(name, cfg) == (name.replace(f"_{cfg['dataset_kwargs']['lang']}_{level}", f"_{level}"),
+                                                 (cfg["dataset_kwargs"]["lang"],)), name
+            continue
         assert task_languages(name, cfg) == generic_task_languages(name, cfg), name
 
 
@@ -72,7 +79,7 @@ def test_unknown_families_and_sources_are_named():
 
 def test_our_task_files_name_no_deprecated_module():
     """Generated files and the hand-written common bases: every `!function` resolves, and
-    none goes through an old module path."""
+    each names a module of the layers task files may use (no removed 0.1.0 path)."""
     from importlib import import_module
 
     tasks = Path(resources.tasks_dir())
@@ -83,5 +90,5 @@ def test_our_task_files_name_no_deprecated_module():
     assert len(seen) > 20
     for dotted in sorted(seen):
         module, _, name = dotted.rpartition(".")
-        assert module.split(".")[1] in ("families", "metrics"), dotted
+        assert module.split(".")[1] in ("families", "metrics", "runtime"), dotted
         assert callable(getattr(import_module(module), name)), dotted

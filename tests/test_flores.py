@@ -53,25 +53,45 @@ def test_generated_tasks_are_current_and_cover_the_registry():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     import yaml
 
-    for code, lang in languages.LANGUAGES.items():
-        if code == "en":
-            continue
-        for src, tgt, folder in ((lang.flores, EN, "x_en"), (EN, lang.flores, "en_x")):
-            path = REPO / "tasks/flores" / folder / f"flores_{src}-{tgt}.yaml"
-            text = path.read_text(encoding="utf-8")
+    def load(path):
+        return yaml.safe_load((REPO / "tasks/flores" / path).read_text(encoding="utf-8"))
+
+    others = [c for c in languages.FLORES200 if c != EN]
+    assert len(others) == 203
+    for code in others:
+        for src, tgt, folder in ((code, EN, "x_en"), (EN, code, "en_x")):
+            text = (REPO / "tasks/flores" / folder / f"flores_{src}-{tgt}.yaml").read_text(encoding="utf-8")
             assert f"Translate the following text from {languages.get(src).name} to {languages.get(tgt).name}." in text
     for direction in ("x_en", "en_x"):
-        top = yaml.safe_load((REPO / f"tasks/flores/{direction}/_flores_{direction}.yaml").read_text())
-        assert top["task"] == [f"flores_{direction}_hrl", f"flores_{direction}_url"]
+        # every FLORES-200 language, partitioned by its NLLB level
+        top = load(f"{direction}/_flores_{direction}.yaml")
+        assert top["task"] == [f"flores_{direction}_nllb_{t}" for t in languages.NLLB_TIERS]
         leaves = []
-        for tier, suffix in ((languages.HIGH, "hrl"), (languages.LOW, "url")):
-            sub = yaml.safe_load((REPO / f"tasks/flores/{direction}/_flores_{direction}_{suffix}.yaml").read_text())
+        for tier in languages.NLLB_TIERS:
+            sub = load(f"{direction}/_flores_{direction}_nllb_{tier}.yaml")
             assert all(not a["weight_by_size"] for a in sub["aggregate_metric_list"])
             leaves += sub["task"]
             for name in sub["task"]:
-                code = name.split("_", 1)[1].replace(f"{EN}", "").strip("-")
-                assert languages.get(code).tier == tier, name
-        assert len(leaves) == len(languages.LANGUAGES) - 1
+                code = name.split("_", 1)[1].replace(EN, "").strip("-")
+                assert languages.get(code).nllb_tier == tier, name
+        assert sorted(leaves) == sorted(f"flores_{s}-{t}" for c in others
+                                        for s, t in (((c, EN),) if direction == "x_en" else ((EN, c),)))
+        # the 16 hand-written languages by their registry tiers, as before FLORES-200
+        assert load(f"{direction}/_flores16_{direction}.yaml")["task"] == [f"flores_{direction}_hrl", f"flores_{direction}_url"]
+        hand = []
+        for tier, suffix in ((languages.HIGH, "hrl"), (languages.LOW, "url")):
+            sub = load(f"{direction}/_flores_{direction}_{suffix}.yaml")
+            hand += sub["task"]
+            for name in sub["task"]:
+                code = name.split("_", 1)[1].replace(EN, "").strip("-")
+                assert languages.get(code).tier == tier and code in [l.flores for l in languages.LANGUAGES.values()]
+        assert len(hand) == len(languages.LANGUAGES) - 1
+    assert load("_flores_all.yaml")["task"] == ["flores_x_en", "flores_en_x"]
+    # a metric undefined for a member is not averaged in the group, and the group says why
+    url = load("en_x/_flores_en_x_url.yaml")
+    assert "bleu" not in [a["metric"] for a in url["aggregate_metric_list"]]
+    assert "tha_Thai" in url["metadata"]["not_averaged"]["bleu"]
+    assert "bleu" in [a["metric"] for a in load("x_en/_flores_x_en_url.yaml")["aggregate_metric_list"]]
 
 
 def test_any_pair_through_the_generator_and_k_shot_from_dev(tmp_path):
@@ -167,7 +187,7 @@ def test_reply_cleaning_rule_on_real_sentences():
 
 # ------------------------------------------------------------ lexical metrics
 @pytest.mark.parametrize("tgt,tokenize", [("deu_Latn", "13a"), ("zho_Hans", "zh"), ("jpn_Jpan", "ja-mecab"),
-                                          (EN, "13a"), ("tha_Thai", "13a")])
+                                          (EN, "13a"), ("yue_Hant", "zh"), ("amh_Ethi", "13a")])
 def test_bleu_and_chrfpp_equal_sacrebleu(tgt, tokenize):
     refs = _texts(tgt, 120)
     hyps = _degrade(refs, spaced=languages.get(tgt).spaced)
@@ -181,6 +201,19 @@ def test_bleu_and_chrfpp_equal_sacrebleu(tgt, tokenize):
     sig = mt.runtime_signatures(tgt)
     assert f"tok:{tokenize}" in sig["bleu"] and f"version:{sacrebleu.__version__}" in sig["bleu"]
     assert "nw:2" in sig["chrfpp"]
+
+
+@pytest.mark.parametrize("tgt", ["tha_Thai", "lao_Laoo", "bod_Tibt"])
+def test_bleu_into_an_unspaced_script_is_nan_with_the_reason_and_chrfpp_is_sacrebleus(tgt):
+    refs = _texts(tgt, 60)
+    hyps = _degrade(refs, spaced=False)
+    items = [(h, r, tgt) for h, r in zip(hyps, refs)]
+    value = mt.bleu(items)
+    assert math.isnan(value) and "without spaces" in value.skip.reason and tgt[-4:] in value.skip.reason
+    assert mt.bootstrap_stderr("bleu", items, 100) is None
+    assert str(mt.runtime_signatures(tgt)["bleu"]).startswith("skipped: BLEU is undefined into the")
+    assert mt.static_scorer(tgt).startswith("bleu:undefined(unspaced script)|")
+    assert mt.chrfpp(items) == pytest.approx(sacrebleu.corpus_chrf(hyps, [refs], word_order=2).score, abs=1e-9)
 
 
 def test_bootstrap_stderr_from_sentence_statistics_equals_full_recomputation():
@@ -387,7 +420,7 @@ def en_x_run(tmp_path_factory, mt_models):
         proc = run_cli([
             "lm_eval", "run", "--model", "local-chat-completions",
             "--model_args", f"model=scripted,base_url={server.base_url}/chat/completions,num_concurrent=4",
-            "--tasks", "flores_en_x", "--limit", str(LIMIT), "--apply_chat_template",
+            "--tasks", "flores16_en_x", "--limit", str(LIMIT), "--apply_chat_template",
             "--log_samples", "--output_path", str(out / "run"),
         ], env=env)
         assert proc.returncode == 0, proc.stderr[-4000:]
@@ -430,28 +463,41 @@ def test_end_to_end_en_x_through_loopback(en_x_run, mt_models):
         assert r["lang_fidelity,translation"] == (0.5 if _off_target(tgt) else 1.0)
         assert r["lang_undecidable,translation"] == 0.0
         tok = mt.bleu_tokenizer(tgt)
-        assert r["bleu,translation"] == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs], tokenize=tok).score, abs=1e-9)
+        if tok == mt.UNDEFINED:  # Thai: BLEU undefined, NaN with the reason
+            assert math.isnan(r["bleu,translation"]), tgt
+            assert "without spaces" in res["configs"][task]["metadata"]["skipped_metrics"]["bleu"]
+        else:
+            assert r["bleu,translation"] == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs], tokenize=tok).score,
+                                                          abs=1e-9)
         assert r["chrfpp,translation"] == pytest.approx(sacrebleu.corpus_chrf(hyps, [refs], word_order=2).score, abs=1e-9)
         assert r["reply_cleaned,translation"] == (0.5 if TARGETS.index(tgt) % 2 == 0 else 0.0)
         assert math.isnan(r["spbleu,translation"]) and math.isnan(r["bleurt,translation"])
         assert not math.isnan(r["comet,translation"])
         # stderr: our capped bootstrap (1000 resamples), not lm-eval's 100k; none for COMET
         items = [(h, ref, tgt) for h, ref in zip(hyps, refs)]
-        assert r["bleu_stderr,translation"] == pytest.approx(mt.bootstrap_stderr("bleu", items, 1000), abs=1e-9)
+        if tok == mt.UNDEFINED:
+            assert r["bleu_stderr,translation"] == "N/A" and mt.bootstrap_stderr("bleu", items, 1000) is None
+        else:
+            assert r["bleu_stderr,translation"] == pytest.approx(mt.bootstrap_stderr("bleu", items, 1000), abs=1e-9)
         assert r["comet_stderr,translation"] == "N/A"
         meta = res["configs"][task]["metadata"]
         sigs = meta["metric_signatures"]
-        assert f"tok:{tok}" in sigs["bleu"] and f"version:{sacrebleu.__version__}" in sigs["bleu"]
+        if tok != mt.UNDEFINED:
+            assert f"tok:{tok}" in sigs["bleu"] and f"version:{sacrebleu.__version__}" in sigs["bleu"]
         assert sigs["comet"].startswith(f"comet:{mt_models['comet']}|batch:4|device:cpu")
         assert "no-flores200.model" in meta["skipped_metrics"]["spbleu"]
         assert "LM_EVAL_EXT_BLEURT=off" in meta["skipped_metrics"]["bleurt"]
-        assert meta["scorer"].startswith("bleu:sacrebleu(corpus|tok:")
+        assert meta["scorer"].startswith("bleu:undefined(unspaced script)|" if tok == mt.UNDEFINED else
+                                         "bleu:sacrebleu(corpus|tok:")
         per_task[tgt] = r
     # groups: means over languages and tiers
-    for group, codes in (("flores_en_x", TARGETS),
+    for group, codes in (("flores16_en_x", TARGETS),
                          ("flores_en_x_hrl", [t for t in TARGETS if languages.get(t).tier == languages.HIGH]),
                          ("flores_en_x_url", [t for t in TARGETS if languages.get(t).tier == languages.LOW])):
         for metric in ("bleu", "chrfpp", "comet", "reply_cleaned", "lang_fidelity"):
+            if metric == "bleu" and "tha_Thai" in codes:  # not averaged where a member's BLEU is undefined
+                assert f"{metric},translation" not in res["results"][group], group
+                continue
             want = sum(per_task[c][f"{metric},translation"] for c in codes) / len(codes)
             assert res["results"][group][f"{metric},translation"] == pytest.approx(want, abs=1e-9), (group, metric)
 
@@ -473,7 +519,8 @@ def test_rescore_adds_neural_metrics_beside_the_old_results(en_x_run, mt_models)
         o, n = old["results"][task], new["results"][task]
         # COMET from the cache/recomputation equals what the run computed; BLEU unchanged
         assert n["comet,translation"] == pytest.approx(o["comet,translation"], abs=1e-9)
-        assert n["bleu,translation"] == o["bleu,translation"]
+        assert n["bleu,translation"] == o["bleu,translation"] or math.isnan(n["bleu,translation"]) and \
+            math.isnan(o["bleu,translation"]) and tgt == "tha_Thai"  # BLEU undefined into Thai
         samples = sorted(_samples(run, task), key=lambda s: s["doc_id"])
         pairs = [("", s["filtered_resps"][0], s["doc"]["reference"]) for s in samples]
         with pytest.MonkeyPatch.context() as mp:
@@ -485,7 +532,7 @@ def test_rescore_adds_neural_metrics_beside_the_old_results(en_x_run, mt_models)
         assert "bleurt" not in meta["skipped_metrics"]
         assert meta["metric_signatures"]["bleurt"].startswith(f"bleurt:{mt_models['bleurt']}|batch:8")
     vals = [new["results"][f"flores_{EN}-{t}"]["bleurt,translation"] for t in TARGETS]
-    assert new["results"]["flores_en_x"]["bleurt,translation"] == pytest.approx(sum(vals) / len(vals), abs=1e-9)
+    assert new["results"]["flores16_en_x"]["bleurt,translation"] == pytest.approx(sum(vals) / len(vals), abs=1e-9)
     # the report reads the run with the rescored file winning
     from lm_eval_ext.formats.run_folder import find_results
     from lm_eval_ext.reporting import runs
@@ -559,6 +606,48 @@ def test_a_partial_rescore_carries_valid_earlier_values_forward(en_x_run, mt_mod
     assert sorted(new["lm_eval_ext_rescore"]["carried_forward"]) == sorted(f"flores_{EN}-{t}" for t in TARGETS)
     row = _leaderboard_row(folder, env)
     assert all(math.isfinite(row[f"flores/en-{languages.get(t).code}/comet:translation"]) for t in TARGETS)
+
+
+def _own_pairs(results_file: Path, task: str) -> list[tuple[str, str, str]]:
+    """(source, hypothesis, reference) of the samples log written with `results_file`."""
+    date = results_file.name[len("results_"):-len(".json")]
+    lines = [json.loads(x) for x in (results_file.parent / f"samples_{task}_{date}.jsonl").read_text().splitlines()]
+    return [("", s["filtered_resps"][0], s["doc"]["reference"]) for s in sorted(lines, key=lambda s: s["doc_id"])]
+
+
+def test_rescore_of_a_results_file_given_alone_scores_its_own_samples(en_x_run, mt_models, tmp_path):
+    """A second configuration of the model (seed 7, another translation of every sentence) into
+    the same folder; rescoring the first results file alone scores the first run's translations,
+    the samples logs written with it, not the newest logs of the folder."""
+    folder = _fresh_run_copy(en_x_run, tmp_path)
+    (first,) = _results_files(folder)
+    tasks = [f"flores_{EN}-{t}" for t in TARGETS[:2]]
+    with ScriptedServer(lambda kind, payload: "Nothing to translate here.") as server:
+        proc = run_cli([
+            "lm_eval", "run", "--model", "local-chat-completions",
+            "--model_args", f"model=scripted,base_url={server.base_url}/chat/completions,num_concurrent=4,seed=7",
+            "--tasks", ",".join(tasks), "--limit", str(LIMIT), "--apply_chat_template", "--log_samples",
+            "--output_path", str(folder.parent)], env={**en_x_run["env"], "LM_EVAL_EXT_COMET": "off"})
+        assert proc.returncode == 0, proc.stderr[-4000:]
+    (_, second) = _results_files(folder)
+    env = {**en_x_run["env"], "LM_EVAL_EXT_BLEURT": f"{mt_models['bleurt']};batch_size=8"}
+    proc = run_cli(["lm-eval-ext", "rescore", str(first), "--metrics", "bleurt"], env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    new_file = Path(next(line.split(" ", 1)[1] for line in proc.stdout.splitlines() if line.startswith("wrote ")))
+    new = json.loads(new_file.read_text())
+    record = new["lm_eval_ext_rescore"]
+    assert record["rescored_from"] == [first.name]
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in env.items():
+            mp.setenv(k, v)
+        for task in tasks:
+            own, other = _own_pairs(first, task), _own_pairs(second, task)
+            assert own != other
+            want, not_this = neural.score("bleurt", own), neural.score("bleurt", other)
+            assert new["results"][task]["bleurt,translation"] == pytest.approx(want, abs=1e-6), task
+            assert abs(want - not_this) > 1e-3
+            assert record["samples"][task] == f"samples_{task}_{first.name[len('results_'):-len('.json')]}.jsonl"
+    neural.reset()
 
 
 def test_rescore_reads_a_damaged_folder_like_the_reports(en_x_run, mt_models, tmp_path):

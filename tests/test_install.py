@@ -53,6 +53,7 @@ def test_wheel_ships_tasks_and_autoload(tmp_path):
     assert "lm_eval_ext/tasks/mgsm/_mgsm_common_yaml" in names
     assert "lm_eval_ext/tasks/mgsm/native_cot/mgsm_native_cot_te.yaml" in names
     assert "lm_eval_ext/reports/README.md" in names
+    assert "lm_eval_ext/data/flores200.csv" in names  # the FLORES-200 language table the registry reads
     assert not [n for n in names if n.endswith(".jsonl")]  # no benchmark data in the wheel
 
     # A non-editable install in a bare venv: the .pth runs at startup and the
@@ -64,7 +65,8 @@ def test_wheel_ships_tasks_and_autoload(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     probe = ("import sys, lm_eval_ext.resources as d; "
              "print('lm_eval_ext._autoload' in sys.modules, d.tasks_dir())")
-    out = subprocess.run([str(venv / "bin" / "python"), "-c", probe], capture_output=True, text=True)
+    bare = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the installed wheel, not a checkout
+    out = subprocess.run([str(venv / "bin" / "python"), "-c", probe], capture_output=True, text=True, env=bare)
     loaded, path = out.stdout.split()
     assert loaded == "True" and path.startswith(str(venv)) and path.endswith("lm_eval_ext/tasks")
 

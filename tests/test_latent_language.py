@@ -24,6 +24,7 @@ from lm_eval_ext.latent import summary
 from lm_eval_ext.latent import tokens as tk
 from lm_eval_ext.latent.lens import LensError, LogitLens
 from lm_eval_ext.metrics import bootstrap
+from lm_eval_ext.signature import Signature
 from support.tiny_models import build_byte_tokenizer, build_tiny_decoder, train_sentencepiece
 
 SP = "\u2581"
@@ -446,9 +447,12 @@ def test_run_file_holds_what_the_issue_asks(latent_runs, models):
     assert not problems
     assert doc.layers == 3 and doc.task == "translation" and set(doc.pairs) == {"fr->de", "fr->zh"}
     assert doc.model["model"] == "hf" and doc.model_name == str(models["llama"])
-    for key in ("task:translation", "template:translation-v1", "concepts:cldr-", "babel:", "tokenizer:",
-                "lens:norm(LlamaRMSNorm)+unembed", "share:peak-intermediate(floor 0)"):
-        assert key in doc.signature
+    sig = Signature.parse(doc.signature)
+    assert sig.head == ("logit-lens-latent-language", "v1") and str(sig) == doc.signature
+    assert sig.get("task") == "translation" and sig.get("template") == "translation-v1"
+    assert sig.get("concepts").startswith("cldr-") and sig.get("babel") == cc.versions()["babel"]
+    assert sig.get("tokenizer") and sig.get("share") == "peak-intermediate(floor 0)"
+    assert doc.settings["lens"] == "norm(LlamaRMSNorm)+unembed"  # the model's, shown, not compared
     assert doc.concepts["categories"]["weekday"] == 7
     for pair in doc.pairs.values():
         assert pair.n <= 6 and len(pair.p_target) == 3 and len(pair.ci["p_english"]) == 3
@@ -477,8 +481,31 @@ def test_report_leaderboard_and_compare_read_the_runs(latent_runs, tmp_path, cap
     out = capsys.readouterr().out
     assert code == ExitCode.OK and "fr-de" in out and "english_share" in out and "unchanged" in out
     code = cli_main(["compare", str(llama), str(gpt2), "--threshold", "0"])
+    out = capsys.readouterr().out  # two architectures, one tokenizer: comparable (the lens is the model's)
+    assert code in (ExitCode.OK, ExitCode.REGRESSED) and out.count("latent_translation_fr_") == 2
+
+
+def test_compare_gates_a_share_made_another_way(latent_runs, models, tmp_path, capsys):
+    """Another prompt (--shots 2): compare refuses the pair (exit 4) naming the field; the
+    leaderboard puts it in a column of its own signature."""
+    from lm_eval_ext.reporting import leaderboard
+
+    code = cli_main(["latent-language", "--model_args", f"pretrained={models['llama']}", "--langs", "de,zh",
+                     "--limit", "6", "--shots", "2", "--device", "cpu", "--bootstrap_iters", "200",
+                     "--share_floor", "0", "--output_path", str(tmp_path / "out")])
+    assert code == ExitCode.OK
+    (other,) = {p.parent for p in (tmp_path / "out").rglob("latent_language_*.json")}
+    code = cli_main(["compare", str(latent_runs["llama"]), str(other)])
     out = capsys.readouterr().out
-    assert code in (ExitCode.OK, ExitCode.REGRESSED) and out.count("english_share") == 2
+    assert code == ExitCode.NOT_COMPARABLE and "scorer shots:4 vs shots:2" in out and "2 not comparable" in out
+    (new,) = other.glob("latent_language_*.json")
+    assert fmt.read(new, []).pairs["fr->de"].example.count("\n") == 2  # two shots above the open line
+    rows, _ = leaderboard.build([latent_runs["llama"], other], err=io.StringIO())
+    placed, signatures = leaderboard.place(rows)
+    columns = sorted(k for k in signatures if k.startswith("latent_translation/fr-de/english_share"))
+    assert len(rows) == 2 and len(columns) == 2 and columns[1].startswith(columns[0] + "~")
+    first, second = (Signature.parse(signatures[c]) for c in columns)
+    assert [change.name for change in first.diff(second)] == ["scorer"]  # the file's signature, hashed
 
 
 def test_latent_file_joins_the_lm_eval_run_of_its_model(latent_runs, tmp_path, shared_data):
@@ -501,7 +528,9 @@ def test_latent_file_joins_the_lm_eval_run_of_its_model(latent_runs, tmp_path, s
     runs, problems = load_runs([folder])
     assert len(runs) == 1 and not problems
     families = {c.family for c in runs[0].cells}
-    assert {"xquad", "latent_translation"} <= families and runs[0].tasks["latent_translation"].scorer == doc.signature
+    assert {"xquad", "latent_translation"} <= families
+    assert runs[0].tasks["latent_translation_fr_de"].scorer == doc.signature
+    assert set(runs[0].latent) == {"latent_translation_fr_de", "latent_translation_fr_zh"}
     data["config"]["model_args"] = "pretrained=another"  # another model: two runs in one folder
     results.write_text(json.dumps(data))
     runs, _ = load_runs([folder])

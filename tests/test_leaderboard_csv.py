@@ -45,7 +45,7 @@ def leaderboard(*args, **kw):
 
 def rows_of(path: Path) -> list[dict]:
     with open(path, encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
+        return [r for r in csv.DictReader(fh) if r["run_id"] != "#signature"]  # the columns' signatures
 
 
 # ------------------------------------------------------------------ item 1: no lost rows
@@ -67,6 +67,32 @@ def test_concurrent_merges_of_distinct_runs_keep_every_row(tasks, tmp_path):
         assert len(models) == 4 + (trial + 1) * per_trial, models
         assert sorted(models) == [f"org/model-{i:02d}" for i in range(4 + (trial + 1) * per_trial)]
     assert board.stat().st_mode & 0o777 == 0o664  # the atomic replace keeps the file's permissions
+
+
+def test_a_board_reached_through_a_link_gets_every_row_and_the_link_stays(tasks, tmp_path):
+    """CI jobs point --csv at a link to a shared board, others at the board itself: the rows
+    land in the shared file, the link stays a link, and both kinds of writer exclude each other
+    (one lock, beside the real file)."""
+    runs = make_runs(tmp_path / "runs", tasks, [f"org/model-{i:02d}" for i in range(9)])
+    shared, mine = tmp_path / "shared", tmp_path / "mine"
+    shared.mkdir()
+    mine.mkdir()
+    board, link = shared / "board.csv", mine / "board.csv"
+    link.symlink_to(Path("..") / "shared" / "board.csv")  # dangling until the first write
+    p = leaderboard(runs[0], "--csv", link)
+    assert p.returncode == 0, p.stderr
+    assert link.is_symlink() and [r["model"] for r in rows_of(board)] == ["org/model-00"]
+    lm_eval_ext = str(Path(sys.executable).parent / "lm-eval-ext")
+    procs = [subprocess.Popen([lm_eval_ext, "leaderboard", str(r), "--csv", str(link if i % 2 else board)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i, r in enumerate(runs[1:])]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    assert link.is_symlink() and link.resolve() == board.resolve()
+    assert sorted(r["model"] for r in rows_of(board)) == [f"org/model-{i:02d}" for i in range(9)]
+    assert sorted(f.name for f in mine.iterdir()) == ["board.csv"]  # no private copy, no second lock
+    assert sorted(f.name for f in shared.iterdir()) == ["board.csv", "board.csv.lock"]
 
 
 def test_a_write_that_fails_midway_leaves_the_old_file(tasks, tmp_path):
@@ -122,7 +148,7 @@ def _open_quote(text):
 
 
 @pytest.mark.parametrize("damage,why", [
-    (_cp1252, "is not UTF-8 (byte 0xe8 on line 2"),
+    (_cp1252, "is not UTF-8 (byte 0xe8 on line 3"),  # line 2: the signature row
     (_no_run_id_column, "no run_id column"),
     (_row_without_run_id, "line 2 has no run_id"),
     (_extra_cell, "line 2 has"),
@@ -183,7 +209,7 @@ def test_no_cell_is_a_live_formula_and_numbers_stay_numbers(tasks, shared_data, 
     assert p.returncode == 0, p.stderr
     rows = rows_of(board)
     assert [r["model"] for r in rows] == ["'" + EVIL_MODEL, "org/plain"]
-    assert board.read_text(encoding="utf-8").splitlines()[1] == text.splitlines()[1]
+    assert board.read_text(encoding="utf-8").splitlines()[2] == text.splitlines()[2]  # [1]: the signature row
     assert float(rows[0]["xquad/@gap_en/exact_match"]) == pytest.approx(-0.5)
     j = leaderboard(evil, "--format", "json")
     (jrow,) = json.loads(j.stdout)["rows"]
@@ -215,6 +241,29 @@ def test_two_folders_of_one_run_get_one_message(tasks, tmp_path):
     p = leaderboard(a, b, "--format", "csv")
     assert p.returncode == 0, p.stderr
     warnings = [line for line in p.stderr.splitlines() if "warning" in line]
-    assert len(warnings) == 1 and "the newer one is kept" in warnings[0], p.stderr
+    assert len(warnings) == 1 and "replaced by the newer result of the same model" in warnings[0], p.stderr
     assert "both are shown" not in p.stderr
-    assert len(list(csv.DictReader(io.StringIO(p.stdout)))) == 1
+    assert len(list(csv.DictReader(io.StringIO(p.stdout)))) == 2  # the signature row and one run
+
+
+def test_one_model_produced_two_ways_is_shown_twice_marked(tasks, tmp_path):
+    """Two folders of one model with the same tasks, one of them run 5-shot: the newer result does
+    not replace the older (they were not produced the same way); both are shown, marked with the
+    difference: two leaderboard rows, two report columns."""
+    (a,) = make_runs(tmp_path / "x", tasks, ["org/same"])
+    (b,) = make_runs(tmp_path / "y", tasks, ["org/same"])
+    rf = next(b.glob("results_*.json"))
+    doc = json.loads(rf.read_text())
+    doc["n-shot"] = {t: 5 for t in doc["results"]}
+    rf.write_text(json.dumps(doc))
+    p = leaderboard(a, b, "--format", "json")
+    assert p.returncode == 0, p.stderr
+    rows = json.loads(p.stdout)["rows"]
+    assert len(rows) == 2 and len({r["run_id"] for r in rows}) == 2, rows
+    assert "not merged" in p.stderr and "num_fewshot 5 vs none" in p.stderr, p.stderr
+    out = tmp_path / "rep"
+    p = run_cli(["lm-eval-ext", "report", str(a), str(b), "-o", str(out)])
+    assert p.returncode == 0, p.stderr
+    runs_table = (out / "report.md").read_text(encoding="utf-8").split("## Runs")[1].split("\n## ")[0]
+    columns = [line for line in runs_table.splitlines() if line.startswith("| org/same")]
+    assert len(columns) == 2 and sum("not merged: xquad_de: num_fewshot" in line for line in columns) == 1, columns

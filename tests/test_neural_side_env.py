@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 import pytest
 from support.env import SHARED_DATA, in_neural_python, run_cli
@@ -93,6 +94,41 @@ def test_cache_stays_here_and_only_misses_reach_the_worker(via_side, reference):
     assert sc.model_calls == 4  # the one new triple
 
 
+def _reporting_another_version(side: str, folder) -> str:
+    """A side interpreter that reports unbabel-comet 9.9.9: the real one, with a distribution
+    record of that version first on its path (importlib.metadata finds it before the real one),
+    running the very same comet code."""
+    record = folder / "fake" / "unbabel_comet-9.9.9.dist-info"
+    record.mkdir(parents=True)
+    (record / "METADATA").write_text("Metadata-Version: 2.1\nName: unbabel-comet\nVersion: 9.9.9\n")
+    wrapper = folder / "python-comet-9.9.9"
+    wrapper.write_text(f'#!/bin/sh\nPYTHONPATH="{record.parent}${{PYTHONPATH:+:$PYTHONPATH}}" exec "{side}" "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+def test_a_scorer_version_change_scores_again(via_side, reference, side, tmp_path, monkeypatch):
+    """One score cache, two side environments that differ in unbabel-comet's version: the second
+    worker scores the triples itself (a cached value of 2.2.7 never comes back as 9.9.9's), and
+    each environment finds its own scores again."""
+    triples, _ = reference
+    first = neural.segment_scores("comet", triples[:8])
+    old = neural.scorer("comet")
+    assert old.model_calls == 1 and "comet:2.2.7" in neural.signature("comet")
+    monkeypatch.setenv(neural.SIDE_PYTHON_ENV, _reporting_another_version(side, tmp_path))
+    again = neural.segment_scores("comet", triples[:8])
+    new = neural.scorer("comet")
+    assert new is not old and "comet:9.9.9" in neural.signature("comet")
+    assert new.model_calls == 1  # asked to score: the cache held no score of this scorer
+    assert again == pytest.approx(first, abs=1e-5)  # the same code underneath
+    monkeypatch.setenv(neural.SIDE_PYTHON_ENV, side)
+    assert neural.segment_scores("comet", triples[:8]) == first and neural.scorer("comet") is old
+    assert old.model_calls == 1 and new.model_calls == 1  # both from the cache now
+    monkeypatch.setenv(neural.SIDE_PYTHON_ENV, _reporting_another_version(side, tmp_path / "again"))
+    neural.segment_scores("comet", triples[:8])
+    assert neural.scorer("comet").model_calls == 0  # another path to the same environment: its scores
+
+
 def test_a_worker_dying_mid_request_costs_the_metric_not_the_run(via_side, reference):
     triples, ref = reference
     neural.segment_scores("bleurt", [("", h, r) for _, h, r in triples[:4]])
@@ -146,3 +182,138 @@ def test_neural_env_check_command(side, tmp_path):
     assert "unbabel-comet 2.2.7" in proc.stdout and f"{neural.SIDE_PYTHON_ENV}={side}" in proc.stdout
     proc = run_cli(["lm-eval-ext", "neural-env", "--check", str(tmp_path / "nothing")])
     assert proc.returncode == 2 and "cannot start it" in proc.stderr
+
+
+# ------------------------------------------------ side interpreters that misbehave
+@pytest.fixture()
+def fake_comet(monkeypatch):
+    """COMET through whatever interpreter a test names; no cache, BLEURT off."""
+    monkeypatch.setenv("LM_EVAL_EXT_COMET", "fake/comet-model")
+    monkeypatch.setenv("LM_EVAL_EXT_BLEURT", "off")
+    monkeypatch.setenv(score_cache.CACHE_ENV, "off")
+    neural.reset()
+    yield monkeypatch
+    neural.reset()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_a_banner_or_a_warning_on_stdout_is_a_reason_and_the_check_exits_2(fake_comet, tmp_path):
+    from support import fake_side
+
+    for python, line in ((fake_side.banner(tmp_path), "Activating the neural environment ..."),
+                         (fake_side.protocol(tmp_path, "warns"), "UserWarning: TypedStorage is deprecated")):
+        neural.reset()
+        fake_comet.setenv(neural.SIDE_PYTHON_ENV, python)
+        value = neural.comet(_triples(3))
+        assert isinstance(value, NotComputed) and math.isnan(value)
+        assert value.skip.reason.startswith(f"the side interpreter printed non-protocol output: {line}"), value
+        assert f"{neural.SIDE_PYTHON_ENV}={python}" in value.skip.reason
+        assert all(not _alive(w.proc.pid) for w in neural_worker.WORKERS.values())  # killed
+        proc = run_cli(["lm-eval-ext", "neural-env", "--check"], env={neural.SIDE_PYTHON_ENV: python}, timeout=120)
+        if line.startswith("Activating"):  # --check loads no model: the warning one passes it
+            assert proc.returncode == 2, proc.stderr
+            assert f"error: the side interpreter printed non-protocol output: {line}" in proc.stderr
+            assert "Traceback" not in proc.stderr
+        else:
+            assert proc.returncode == 0, proc.stderr
+
+
+def test_a_side_interpreter_that_never_answers_is_killed_at_its_deadline(fake_comet, tmp_path):
+    from support import fake_side
+
+    python = fake_side.silent(tmp_path)
+    fake_comet.setenv(neural.SIDE_PYTHON_ENV, python)
+    fake_comet.setenv(neural_worker.TIMEOUT_ENV, "1")
+    value = neural.comet(_triples(3))
+    assert isinstance(value, NotComputed)
+    assert value.skip.reason.startswith(f"the neural worker ({neural.SIDE_PYTHON_ENV}={python}) did not answer the "
+                                        "'hello' request within 1 s (LM_EVAL_EXT_NEURAL_TIMEOUT"), value
+    # not asked again in this process: every later task gets the reason at once
+    started = time.monotonic()
+    again = neural.comet(_triples(3))
+    assert time.monotonic() - started < 0.5 and again.skip.reason == value.skip.reason
+    proc = run_cli(["lm-eval-ext", "neural-env", "--check"],
+                   env={neural.SIDE_PYTHON_ENV: python, neural_worker.TIMEOUT_ENV: "1"}, timeout=120)
+    assert proc.returncode == 2 and "did not answer the 'hello' request within 1 s" in proc.stderr, proc.stderr
+    fake_comet.setenv(neural_worker.TIMEOUT_ENV, "soon")
+    neural.reset()
+    value = neural.comet(_triples(3))
+    assert value.skip.reason == "LM_EVAL_EXT_NEURAL_TIMEOUT='soon': not a number of seconds > 0"
+
+
+def test_the_scoring_deadline_grows_with_the_segments_of_a_request(fake_comet, tmp_path):
+    """A scorer that takes SLOW_SECONDS per request: within the deadline of 100 segments
+    (3 s x 2), past the deadline of 3 (3 s x 1.03), where it is killed."""
+    from support import fake_side
+
+    fake_comet.setenv(neural.SIDE_PYTHON_ENV, fake_side.protocol(tmp_path, "slow"))
+    fake_comet.setenv(neural_worker.TIMEOUT_ENV, "3")
+    assert neural_worker.score_deadline(3) + 1.4 < fake_side.SLOW_SECONDS < neural_worker.score_deadline(100) - 1.4
+    assert neural.comet(_triples(100)) == pytest.approx(50.0)
+    pid = neural_worker.WORKERS[neural.side_python()].proc.pid
+    value = neural.comet(_triples(3))
+    assert isinstance(value, NotComputed)
+    assert "did not answer the 'score' request within 3 s" in value.skip.reason and "killed" in value.skip.reason
+    assert not _alive(pid)
+
+
+@pytest.mark.slow
+def test_a_hung_worker_costs_comet_not_the_run(tmp_path):
+    """lm_eval end to end: generation, BLEU and chrF++ done, the worker hangs on COMET; the
+    run is written with COMET NaN and the reason."""
+    from support import fake_side
+    from support.loopback import ScriptedServer
+
+    task = "flores_eng_Latn-deu_Latn"
+    refs = [json.loads(line)["text"] for line in open(SHARED_DATA / "flores" / f"{DE}.devtest.jsonl",
+                                                      encoding="utf-8")][:3]
+    with ScriptedServer(lambda kind, payload: refs[0]) as server:
+        proc = run_cli(["lm_eval", "run", "--model", "local-chat-completions", "--model_args",
+                        f"model=scripted,base_url={server.base_url}/chat/completions", "--tasks", task,
+                        "--limit", "3", "--apply_chat_template", "--output_path", str(tmp_path / "out")],
+                       env={neural.SIDE_PYTHON_ENV: fake_side.protocol(tmp_path, "hangs"),
+                            neural_worker.TIMEOUT_ENV: "2", "LM_EVAL_EXT_COMET": "fake/comet-model",
+                            "LM_EVAL_EXT_BLEURT": "off", score_cache.CACHE_ENV: "off"}, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    (path,) = list((tmp_path / "out").rglob("results_*.json"))
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    res, meta = doc["results"][task], doc["configs"][task]["metadata"]
+    assert math.isnan(res["comet,translation"]) and res["chrfpp,translation"] > 0
+    assert "did not answer the 'score' request within 2 s" in meta["skipped_metrics"]["comet"]
+
+
+def test_neural_env_given_a_missing_interpreter_or_a_file_exits_2_naming_it(tmp_path):
+    proc = run_cli(["lm-eval-ext", "neural-env", str(tmp_path / "env"), "--python", "/nonexistent/python3"])
+    assert proc.returncode == 2, proc.stderr
+    assert "error: --python /nonexistent/python3: cannot run it (No such file or directory)" in proc.stderr
+    afile = tmp_path / "notes.txt"
+    afile.write_text("not a folder\n")
+    proc = run_cli(["lm-eval-ext", "neural-env", str(afile)])
+    assert proc.returncode == 2 and f"error: DIR {afile}: exists and is not a folder" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and afile.read_text() == "not a folder\n"
+
+
+def test_a_score_cache_that_cannot_be_opened_is_warned_about_once_and_scoring_goes_on(fake_comet, tmp_path, caplog):
+    from support import fake_side
+
+    fake_comet.setenv(neural.SIDE_PYTHON_ENV, fake_side.protocol(tmp_path, "answers"))
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    not_sqlite = tmp_path / "scores.sqlite"
+    not_sqlite.write_bytes(b"\x00garbage, not an SQLite file\n" * 64)
+    for path in (tmp_path, a_file / "scores.sqlite", not_sqlite):  # a folder, under a file, not SQLite
+        fake_comet.setenv(score_cache.CACHE_ENV, str(path))
+        caplog.clear()
+        for _ in range(2):
+            assert neural.comet(_triples(3)) == pytest.approx(50.0), path
+        warnings = [r.getMessage() for r in caplog.records if "score cache" in r.getMessage()]
+        assert len(warnings) == 1 and f"the score cache {path} cannot be opened" in warnings[0], warnings
+        assert "scoring without it" in warnings[0]
+    assert not_sqlite.read_bytes().startswith(b"\x00garbage")

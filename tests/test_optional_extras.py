@@ -1,5 +1,5 @@
-"""Optional extras really absent: lingua (lm-eval-ext[langid]) and MeCab
-(lm-eval-ext[ja]) made unimportable in a subprocess (tests/support/hide_packages), the
+"""Optional extras really absent: lingua (lm-eval-ext[langid]), MeCab (lm-eval-ext[ja]) and fastText
+(lm-eval-ext[confusion]: lang_line_pass) made unimportable in a subprocess (tests/support/hide_packages), the
 same code and the same scripted replies run with and without them. Without an
 extra its metrics are NaN with the reason in the results and one log line with
 the pip command; every other number equals the normal run's."""
@@ -21,9 +21,10 @@ from lm_eval_ext import languages
 from lm_eval_ext.families import flores
 from lm_eval_ext.languages import MGSM_LANGS
 
-HIDDEN = "lingua,MeCab"
+HIDDEN = "lingua,MeCab,fasttext"
 LANGID_PIP = 'pip install "lm-eval-ext[langid]"'
 JA_PIP = 'pip install "lm-eval-ext[ja]"'
+CONFUSION_PIP = 'pip install "lm-eval-ext[confusion]"'
 LIMIT = 2
 FLORES_TASKS = ("flores_eng_Latn-jpn_Jpan", "flores_eng_Latn-deu_Latn")
 TASKS = ("mgsm_native_cot_url", "xquad_de", *FLORES_TASKS, "xlc_mgsm")
@@ -117,11 +118,11 @@ def test_unit_paths_without_lingua_and_mecab_equal_the_normal_ones_but_for_their
 
     assert normal["signature"].startswith(f"langid:lingua-{version('lingua-language-detector')}|languages:all")
     assert normal["detect"] == "de"
-    assert normal["fidelity_metrics"] == {"lang_undecidable": 0.0, "lang_fidelity": 1.0}
+    assert normal["fidelity_metrics"] == {"lang_undecidable": 0.0, "lang_fidelity": 1.0, "lang_line_pass": 1.0}
     assert normal["mgsm"] == {"exact_match": 1.0, "exact_match_non_en": 1.0, "lang_undecidable": 0.0,
-                              "lang_fidelity": 1.0, "exact_match_in_lang": 1.0}
+                              "lang_fidelity": 1.0, "lang_line_pass": 1.0, "exact_match_in_lang": 1.0}
     assert normal["xlc_record"][-1] == 1.0
-    assert {"lang_fidelity", "lang_undecidable"} <= set(normal["flores_keys"])
+    assert {"lang_fidelity", "lang_undecidable", "lang_line_pass"} <= set(normal["flores_keys"])
     assert "tok:ja-mecab" in normal["corpora"]["jpn_Jpan"]["signature"]
     assert LANGID_PIP not in normal_log and JA_PIP not in normal_log
     # without lingua: a reason naming the package and the extra, never an ImportError
@@ -131,7 +132,8 @@ def test_unit_paths_without_lingua_and_mecab_equal_the_normal_ones_but_for_their
     assert hidden["fidelity_metrics"] == {}
     assert hidden["mgsm"] == {"exact_match": 1.0, "exact_match_non_en": 1.0}
     assert hidden["xlc_record"][:-1] == normal["xlc_record"][:-1] and hidden["xlc_record"][-1] is None
-    assert set(normal["flores_keys"]) - set(hidden["flores_keys"]) == {"lang_fidelity", "lang_undecidable"}
+    assert set(normal["flores_keys"]) - set(hidden["flores_keys"]) == {"lang_fidelity", "lang_undecidable",
+                                                                         "lang_line_pass"}
     # without MeCab: Japanese BLEU is NaN with the reason, never another tokenizer's number
     ja, de = hidden["corpora"]["jpn_Jpan"], hidden["corpora"]["deu_Latn"]
     assert ja["bleu"] is None and ja["bleu_stderr"] is None
@@ -140,7 +142,7 @@ def test_unit_paths_without_lingua_and_mecab_equal_the_normal_ones_but_for_their
     assert ja["chrfpp"] == normal["corpora"]["jpn_Jpan"]["chrfpp"]
     assert de == normal["corpora"]["deu_Latn"]
     # the log: once per process each, naming the package and the pip command
-    assert log.count(LANGID_PIP) == 1 and log.count(JA_PIP) == 1, log[-3000:]
+    assert log.count(LANGID_PIP) == 1 and log.count(JA_PIP) == 1 and log.count(CONFUSION_PIP) == 1, log[-3000:]
     assert "Traceback" not in log
 
 
@@ -196,10 +198,11 @@ def both_runs(replies, tmp_path_factory):
             assert proc.returncode == 0, proc.stderr[-4000:]
             (path,) = list((out / name).rglob("results_*.json"))
             runs[name] = (json.loads(path.read_text()), proc.stderr)
+    runs["folder"] = out
     return runs
 
 
-LANGID_METRICS = {"lang_fidelity", "lang_undecidable"}
+LANGID_METRICS = {"lang_fidelity", "lang_undecidable", "lang_line_pass"}  # lang_line_pass: the confusion extra
 EXPECTED_SKIPPED = {
     **{f"mgsm_native_cot_{x}": LANGID_METRICS | {"exact_match_in_lang"} for x in languages.of_tier(languages.LOW, MGSM_LANGS)},
     "xquad_de": LANGID_METRICS,
@@ -229,13 +232,16 @@ def test_lm_eval_without_lingua_and_mecab_nan_with_reason_and_the_rest_equal(bot
         assert set(h_meta["skipped_metrics"]) == skipped | always, task
         for metric in skipped:
             reason = h_meta["skipped_metrics"][metric]
-            pip = JA_PIP if metric == "bleu" else LANGID_PIP
-            assert pip in reason and ("mecab-python3" if metric == "bleu" else "lingua-language-detector") in reason
-        # the installed lingua version in the normal run's signatures
+            pip, package = {"bleu": (JA_PIP, "mecab-python3"), "lang_line_pass": (CONFUSION_PIP, "fasttext-predict")}.get(
+                metric, (LANGID_PIP, "lingua-language-detector"))
+            assert pip in reason and package in reason, (task, metric, reason)
+        # the installed lingua version, the language-ID model file's hash in the normal run's signatures
         from importlib.metadata import version
 
         assert all(n_meta["metric_signatures"][m].startswith(f"langid:lingua-{version('lingua-language-detector')}|")
-                   for m in skipped if m != "bleu"), task
+                   for m in skipped if m not in ("bleu", "lang_line_pass")), task
+        if "lang_line_pass" in skipped:
+            assert n_meta["metric_signatures"]["lang_line_pass"].startswith("line-langid:v1|lid:lid.176.ftz@sha256:")
         n_res, h_res = normal["results"][task], hidden["results"][task]
         filters = {k.split(",")[1] for k in n_res if "," in k}
         decided = 0
@@ -255,6 +261,170 @@ def test_lm_eval_without_lingua_and_mecab_nan_with_reason_and_the_rest_equal(bot
     assert math.isnan(g_h["lang_fidelity,strict-match"]) and g_n["lang_fidelity,strict-match"] == 1.0
     assert g_h["exact_match,strict-match"] == g_n["exact_match,strict-match"] == 0.5
     # logs: one line per missing part with the pip command, none in the normal run
-    assert log.count(LANGID_PIP) == 1 and log.count(JA_PIP) == 1, log[-4000:]
-    assert LANGID_PIP not in normal_log and JA_PIP not in normal_log
+    assert log.count(LANGID_PIP) == 1 and log.count(JA_PIP) == 1 and log.count(CONFUSION_PIP) == 1, log[-4000:]
+    assert LANGID_PIP not in normal_log and JA_PIP not in normal_log and CONFUSION_PIP not in normal_log
+    assert "ImportError" not in log and "Traceback" not in log
+
+
+def test_report_and_leaderboard_note_each_missing_part_once_per_run(both_runs, tmp_path):
+    """A run without lingua, MeCab, the confusion extra, the flores200 model, COMET and BLEURT: one note per reason
+    (its metrics, how many tasks, the reason the results record), never a warning per cell."""
+    hidden, _ = both_runs["hidden"]
+    reasons = {r for cfg in hidden["configs"].values() for r in (cfg["metadata"].get("skipped_metrics") or {}).values()}
+    assert len(reasons) == 6  # lingua, MeCab, the confusion extra, the flores200 model, COMET off, BLEURT off
+    folder = both_runs["folder"] / "hidden"
+    p = run_cli(["lm-eval-ext", "leaderboard", str(folder), "--format", "json"])
+    assert p.returncode == 0, p.stderr
+    notes = [line for line in p.stderr.splitlines() if ": note: " in line]
+    assert len(notes) == len(reasons) and all(any(r in n for n in notes) for r in reasons), notes
+    (langid_note,) = [n for n in notes if LANGID_PIP in n]
+    n_tasks = sum(any(LANGID_PIP in r for r in (cfg["metadata"].get("skipped_metrics") or {}).values())
+                  for cfg in hidden["configs"].values())
+    assert n_tasks == len(EXPECTED_SKIPPED)
+    assert ": lang_fidelity, lang_undecidable, exact_match_in_lang, lang_fidelity_<l> (11 languages): not computed " \
+           f"({n_tasks} task(s)), lingua-language-detector not installed" in langid_note
+    skipped = {m for cfg in hidden["configs"].values() for m in cfg["metadata"].get("skipped_metrics") or {}}
+    cell_warnings = [line for line in p.stderr.splitlines() if "cell skipped" in line]
+    assert not [w for w in cell_warnings if any(f" metric {m}," in w for m in skipped)], cell_warnings
+    # the report: a short note under the runs, not in the list of skipped input
+    out = tmp_path / "report"
+    p = run_cli(["lm-eval-ext", "report", str(folder), "-o", str(out)])
+    assert p.returncode == 0, p.stderr
+    assert f"{len(reasons)} note(s) on metrics not computed" in p.stdout
+    md = (out / "report.md").read_text(encoding="utf-8")
+    runs_section = md.split("## Runs", 1)[1].split("\n## ", 1)[0]
+    assert "Not computed (NaN in the results, which record why):" in runs_section
+    assert runs_section.count("not computed (") == len(reasons)
+    assert not any(f"metric {m}," in md for m in skipped)
+
+
+# ------------------------------------------------ look-alike and failing packages
+# The PyPI package `lingua` (a gettext toolset) has a top-level `lingua` module too.
+LOOKALIKE = ('"""Lingua is a package with tools to extract translatable texts from your code '
+             '(a stand-in for the PyPI package lingua 4.x)."""\n__version__ = "4.15.0"\n')
+# lingua-language-detector's API, whose detector fails after two replies (a language model that
+# cannot be loaded mid-run); `BUILD_FAILS` fails when the detector is built
+FAILING = '''
+class _Iso:
+    name = "DE"
+
+class _Language:
+    iso_code_639_1 = _Iso()
+
+class _Detector:
+    calls = 0
+    def detect_language_of(self, text):
+        _Detector.calls += 1
+        if _Detector.calls > 2:
+            raise RuntimeError("the language model of Latin-script languages cannot be loaded")
+        return _Language()
+
+class _Builder:
+    def build(self):
+        if BUILD_FAILS:
+            raise MemoryError("cannot allocate the language models")
+        return _Detector()
+
+class LanguageDetectorBuilder:
+    @staticmethod
+    def from_all_languages():
+        return _Builder()
+
+BUILD_FAILS = False
+'''
+SHADOW_TASKS = ("mgsm_native_cot_sw", "xquad_de", "xlc_mgsm")
+
+PROBE = r'''
+import json
+from lm_eval_ext import optional
+from lm_eval_ext.metrics import langid
+print(json.dumps({"missing": optional.missing("langid"), "unavailable": langid.unavailable(),
+                  "metrics": langid.fidelity_metrics("Das ist ein deutscher Satz.", "de")}))
+'''
+
+
+def _probe(env_extra):
+    proc = subprocess.run([sys.executable, "-c", PROBE], env={**os.environ, **env_extra},
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout), proc.stderr
+
+
+def test_a_look_alike_or_broken_lingua_is_a_reason_not_an_import_error(tmp_path):
+    from support.shadowing import shadowing_env
+
+    # the PyPI `lingua` installed instead of lingua-language-detector: found by distribution
+    out, log = _probe(shadowing_env(tmp_path / "pypi", {"lingua": LOOKALIKE}, ("lingua", "4.15.0"),
+                                    hide_distributions="lingua-language-detector"))
+    assert out["missing"].startswith("lingua-language-detector not installed (lingua-language-detector not found; "
+                                     "the module lingua here is from lingua, another package)")
+    # lingua's metrics are left out (NaN with the reason); lang_line_pass is fastText's, not lingua's
+    assert LANGID_PIP in out["missing"] and out["unavailable"] == out["missing"]
+    assert not {"lang_fidelity", "lang_undecidable"} & set(out["metrics"])
+    # a `lingua` module shadowing the installed one: found by the API we use
+    out, log = _probe(shadowing_env(tmp_path / "path", {"lingua": LOOKALIKE}))
+    where = tmp_path / "path" / "lingua" / "__init__.py"
+    assert out["missing"].startswith(f"lingua-language-detector not usable: the module 'lingua' imported here "
+                                     f"({where}) has no 'LanguageDetectorBuilder'"), out
+    assert not {"lang_fidelity", "lang_undecidable"} & set(out["metrics"]) and log.count(LANGID_PIP) == 1
+    # the API there, but the detector cannot be built
+    out, log = _probe(shadowing_env(tmp_path / "build", {"lingua": FAILING.replace("BUILD_FAILS = False",
+                                                                                   "BUILD_FAILS = True")}))
+    assert out["missing"] is None
+    assert out["unavailable"].startswith("lingua-language-detector failed (MemoryError: cannot allocate the "
+                                         "language models)") and LANGID_PIP in out["unavailable"]
+    assert not {"lang_fidelity", "lang_undecidable"} & set(out["metrics"]) and "Traceback" not in log
+
+
+@pytest.fixture(scope="module")
+def shadowed_runs(replies, tmp_path_factory):
+    """lm_eval end to end with the PyPI look-alike installed instead of lingua-language-detector,
+    and with a detector that fails after two replies."""
+    from support.shadowing import shadowing_env
+
+    out = tmp_path_factory.mktemp("shadowed_runs")
+    cases = {"lookalike": shadowing_env(out / "pypi", {"lingua": LOOKALIKE}, ("lingua", "4.15.0"),
+                                        hide_distributions="lingua-language-detector"),
+             "failing": shadowing_env(out / "failing", {"lingua": FAILING})}
+    runs = {}
+    with ScriptedServer(_policy(replies)) as server:
+        for name, extra in cases.items():
+            proc = run_cli([
+                "lm_eval", "run", "--model", "local-chat-completions",
+                "--model_args", f"model=scripted,base_url={server.base_url}/chat/completions,num_concurrent=4",
+                "--tasks", ",".join(SHADOW_TASKS), "--limit", str(LIMIT), "--apply_chat_template",
+                "--log_samples", "--output_path", str(out / name),
+            ], env={"LM_EVAL_EXT_COMET": "off", "LM_EVAL_EXT_BLEURT": "off", **extra})
+            assert proc.returncode == 0, proc.stderr[-4000:]
+            (path,) = list((out / name).rglob("results_*.json"))
+            runs[name] = (json.loads(path.read_text()), proc.stderr)
+    return runs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case, reason", [
+    ("lookalike", "lingua-language-detector not installed (lingua-language-detector not found; the module lingua "
+                  "here is from lingua, another package)"),
+    ("failing", "lingua-language-detector failed (RuntimeError: the language model of Latin-script languages "
+                "cannot be loaded)"),
+])
+def test_a_look_alike_or_failing_lingua_costs_its_metrics_not_the_run(both_runs, shadowed_runs, case, reason):
+    normal, _ = both_runs["normal"]
+    run, log = shadowed_runs[case]
+    for task in SHADOW_TASKS:
+        skipped = EXPECTED_SKIPPED[task]
+        meta = run["configs"][task]["metadata"]
+        assert set(meta["skipped_metrics"]) == skipped, task
+        assert all(meta["skipped_metrics"][m].startswith(reason) and LANGID_PIP in meta["skipped_metrics"][m]
+                   for m in skipped), meta["skipped_metrics"]
+        n_res, res = normal["results"][task], run["results"][task]
+        filters = {k.split(",")[1] for k in n_res if "," in k}
+        for filt in filters:  # NaN, never a mean over the replies judged before the failure
+            for metric in skipped:
+                assert math.isnan(res[f"{metric},{filt}"]), (task, metric, filt)
+        others = {k for k in n_res if "," in k and _metric(k) not in skipped}
+        assert others == {k for k in res if "," in k and _metric(k) not in skipped}, task
+        for key in others:
+            assert _same(n_res[key], res[key]), (task, key, n_res[key], res[key])
+    assert log.count(LANGID_PIP) == 1, log[-4000:]
     assert "ImportError" not in log and "Traceback" not in log

@@ -57,7 +57,7 @@ def test_lm_eval_index_has_every_task_and_group():
     assert cfg["dataset_kwargs"] == {"family": "xquad", "ctx_lang": "de", "q_lang": "zh", "task": "xquad_de_zh"}
     assert index["xquad_th"].cfg["dataset_kwargs"]["lang"] == "th"
     assert {m["metric"] for m in index["mlqa_gxlt"].cfg["aggregate_metric_list"]} == {
-        *qa.METRICS, "lang_fidelity", "lang_undecidable"}
+        *qa.METRICS, "lang_fidelity", "lang_undecidable", "lang_line_pass"}
     assert index["xquad_de_zh"].cfg["metadata"]["reply_lang"] == "de"  # the context's language
 
 

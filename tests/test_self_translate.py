@@ -86,10 +86,10 @@ def policy(data: Data, half: bool):
     return reply
 
 
-def lm_eval(server, tasks, out, limit, env=None, extra=()):
+def lm_eval(server, tasks, out, limit, env=None, extra=(), concurrent=4):
     return run_cli([
         "lm_eval", "run", "--model", "local-chat-completions",
-        "--model_args", f"model=scripted,base_url={server.base_url}/chat/completions,num_concurrent=4",
+        "--model_args", f"model=scripted,base_url={server.base_url}/chat/completions,num_concurrent={concurrent}",
         "--tasks", tasks, "--limit", str(limit), "--apply_chat_template", "--log_samples", "--output_path", str(out),
         *extra], env=env)
 
@@ -293,12 +293,13 @@ def mgsm_stage1_de(tmp_path_factory, data):
     return out
 
 
-def _bad(tasks, limit, env, must):
+def _bad(tasks, limit, env, must, extra=()):
     """Stage 2 against a bad stage-1 setting: lm_eval stops before any model loads (the model
     path does not exist: loading it first would fail differently) with lm-eval's exit status 1
     and our message naming both sides."""
+    selection = ["--limit", str(limit)] if limit is not None else []
     proc = run_cli(["lm_eval", "run", "--model", "hf", "--model_args", "pretrained=/nonexistent-model",
-                    "--tasks", tasks, "--limit", str(limit), "--output_path", env["OUT"]],
+                    "--tasks", tasks, *selection, "--output_path", env["OUT"], *extra],
                    env={k: v for k, v in env.items() if k != "OUT"})
     assert proc.returncode == 1
     message = [line for line in proc.stderr.splitlines() if "SelfTranslateError" in line]
@@ -355,6 +356,62 @@ def test_a_stage1_run_of_another_model_is_a_warning(mgsm_stage1_de, data, tmp_pa
             "--output_path", str(tmp_path)], env={SETTING: str(mgsm_stage1_de)})
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "not self-translate" in proc.stderr and "scripted" in proc.stderr
+    # the result records the stage 1 it answered, and the reports say whose translations these are
+    (results_file,) = tmp_path.rglob("results_*.json")
+    record = json.loads(results_file.read_text())["configs"]["mgsm_self_translate_de"]["metadata"][st.STAGE1_RECORD]
+    (stage1_file,) = mgsm_stage1_de.rglob("results_*.json")
+    assert record["results"] == str(stage1_file) and record["model_name"] == "scripted"
+    proc = run_cli(["lm-eval-ext", "leaderboard", str(mgsm_stage1_de), str(tmp_path), "--format", "json"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(r["model"] for r in json.loads(proc.stdout)["rows"]) == [
+        "other answering scripted's translations", "scripted"]
+    proc = run_cli(["lm-eval-ext", "report", str(mgsm_stage1_de), str(tmp_path), "-o", str(tmp_path / "rep")])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "| other answering scripted's translations | other |" in (tmp_path / "rep" / "report.md").read_text()
+
+
+def test_stage2_with_samples_and_a_results_file_as_the_setting(mgsm_stage1_de, data, tmp_path):
+    """lm-eval's --samples picks doc indices: a stage 2 whose selected items were all translated
+    runs (the preflight sees the indices, not only --limit); the setting may name the stage-1
+    results file itself."""
+    (stage1_file,) = mgsm_stage1_de.rglob("results_*.json")
+    with ScriptedServer(policy(data, False)) as server:
+        proc = run_cli([
+            "lm_eval", "run", "--model", "local-chat-completions",
+            "--model_args", f"model=scripted,base_url={server.base_url}/chat/completions",
+            "--tasks", "mgsm_self_translate_de", "--samples", json.dumps({"mgsm_self_translate_de": [0, 2]}),
+            "--apply_chat_template", "--log_samples", "--output_path", str(tmp_path / "out")],
+            env={SETTING: str(stage1_file)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (results_file,) = (tmp_path / "out").rglob("results_*.json")
+    doc = json.loads(results_file.read_text())
+    assert doc["n-samples"]["mgsm_self_translate_de"]["effective"] == 2
+    assert doc["results"]["mgsm_self_translate_de"]["exact_match,strict-match"] == 1.0
+    assert doc["configs"]["mgsm_self_translate_de"]["metadata"][st.STAGE1_RECORD]["results"] == str(stage1_file)
+    assert {s["doc_id"] for s in samples(tmp_path / "out", "mgsm_self_translate_de")} == {0, 2}
+    _bad("mgsm_self_translate_de", None, {SETTING: str(stage1_file), "OUT": str(tmp_path / "bad")},
+         ["mgsm_self_translate_de", "--samples selects item(s) 5", "first 3"],
+         extra=["--samples", json.dumps({"mgsm_self_translate_de": [0, 5]})])
+
+
+def test_stage2_refuses_lm_eval_s_request_cache(perfect, half, data, tmp_path):
+    """lm-eval keys its request cache by task name, few-shot, template and tokenizer: with
+    --cache_requests true a stage 2 would be sent the prompts built from whichever stage 1 filled
+    the cache. It is refused before a model loads; `refresh` rebuilds the prompts from the stage
+    1 named: its own (uncached) values."""
+    cache = {"LM_HARNESS_CACHE_PATH": str(tmp_path / "lm-eval-cache")}
+    _bad("mgsm_self_translate_de", ITEMS, {**cache, SETTING: str(perfect[0]), "OUT": str(tmp_path / "bad")},
+         ["mgsm_self_translate_de", "--cache_requests true", SETTING], extra=["--cache_requests", "true"])
+    gold = [r["answer_number"] for r in data.mgsm["en"]]
+    # the perfect solver answers the English text it is sent: right where the translation is right
+    half_accuracy = sum(gold[mapped(i, True)] == gold[i] for i in range(ITEMS)) / ITEMS
+    assert half_accuracy < 1
+    with ScriptedServer(policy(data, False)) as server:  # the stage-2 runs of the fixtures used no cache
+        proc = lm_eval(server, "mgsm_self_translate_de", tmp_path / "out", ITEMS,
+                       env={**cache, SETTING: str(half[0])}, extra=["--cache_requests", "refresh"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert results(tmp_path / "out")["results"]["mgsm_self_translate_de"]["exact_match,strict-match"] == \
+        pytest.approx(half_accuracy, abs=1e-12)
 
 
 # ------------------------------------------------------------ route (a): one command
@@ -395,6 +452,45 @@ def test_one_command_with_the_tiny_model(tmp_path, tiny_model_dir):
     assert len(run.samples) == 2 * (len(MGSM_LANGS) + len(XQUAD_LANGS))
 
 
+@pytest.mark.slow
+def test_one_command_again_into_its_folder_with_other_request_settings(tmp_path, data):
+    """`lm-eval-ext self-translate` into the folder of an earlier run of the same model with other
+    request settings (num_concurrent, verify_certificate spelt true / True): stage 2 reads the
+    stage 1 just written, the command says the folder already holds a usable stage 1 and
+    --reuse-stage1 answers it; leaderboard and report see one model."""
+    out = tmp_path / "out"
+
+    def command(server, settings, *extra):
+        before = len(server.requests)
+        proc = run_cli(["lm-eval-ext", "self-translate", "--model", "local-chat-completions", "--model_args",
+                        f"model=scripted,base_url={server.base_url}/chat/completions,{settings}", "--tasks", "mgsm",
+                        "--langs", "de", "--limit", "3", "--apply_chat_template", "--output_path", str(out), *extra])
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+        return proc, len(server.requests) - before
+
+    with ScriptedServer(policy(data, False)) as server:
+        proc, sent = command(server, "num_concurrent=1,verify_certificate=true")
+        assert sent == 6 and "already holds" not in proc.stdout  # 3 texts translated, 3 items answered
+        proc, sent = command(server, "num_concurrent=2,verify_certificate=True")
+        assert sent == 6 and "already holds a usable stage 1 of this model" in proc.stdout, proc.stdout
+        proc, sent = command(server, "num_concurrent=3,verify_certificate=True", "--reuse-stage1")
+        assert sent == 3 and "reused (--reuse-stage1)" in proc.stdout, proc.stdout
+    files = sorted(out.rglob("results_*.json"))
+    stage1_files = [f for f in files if "mgsm_self_translate_stage1_de" in json.loads(f.read_text())["results"]]
+    assert len(files) == 5 and len(stage1_files) == 2
+    records = [json.loads(f.read_text())["configs"].get("mgsm_self_translate_de", {}).get("metadata", {}).get(
+        st.STAGE1_RECORD) for f in files]
+    # each stage 2 read the stage 1 written just before it; the reused one the newest
+    assert [r["results"] for r in records if r] == [str(stage1_files[0]), str(stage1_files[1]), str(stage1_files[1])]
+    proc = run_cli(["lm-eval-ext", "leaderboard", str(out), "--format", "json"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [r["model"] for r in json.loads(proc.stdout)["rows"]] == ["scripted"]
+    proc = run_cli(["lm-eval-ext", "report", str(out), "-o", str(tmp_path / "rep")])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs_table = (tmp_path / "rep" / "report.md").read_text().split("## Runs")[1].split("\n## ")[0]
+    assert sum(line.startswith("| scripted |") for line in runs_table.splitlines()) == 1, runs_table
+
+
 def test_one_command_runs_language_tasks_for_a_subset(tmp_path):
     from lm_eval_ext.local.self_translate import requested, selection
 
@@ -421,9 +517,11 @@ def test_one_command_bad_input_before_any_model_loads(tmp_path):
 
 # ------------------------------------------------------------------ the report section
 def test_report_translate_test_section(tmp_path, data):
-    """One model (one server) run natively, with English CoT and self-translated: the report
-    shows per language the three accuracies, the English ceiling, the paired gap and chrF++."""
-    langs, n = ("de", "sw"), 6
+    """One model (one server) run natively with English CoT, stage 1 and stage 2, each into a
+    folder of its own with another num_concurrent (a request setting, not the model): the report
+    has one column for the model and shows per language the three accuracies with the items each
+    is over, the English ceiling, the paired gap and chrF++."""
+    langs, n, n2 = ("de", "sw"), 6, 4  # native over n items, self-translate over n2
     right = {"native": 3, "en_cot": 4}  # items answered right per mode (of n); self-translate: all
     questions = {r["question"]: (c, i) for c in ("en", *langs) for i, r in enumerate(data.mgsm[c][:n])}
     perfect = policy(data, half=False)
@@ -440,36 +538,44 @@ def test_report_translate_test_section(tmp_path, data):
         number = data.mgsm[c][i]["answer_number"] + (0 if ok else 1)
         return languages.get("en" if english_cot else c).mgsm.answer_sentence.format(number)
 
-    out = tmp_path / "runs"
+    folders = {k: tmp_path / k for k in ("stage1", "stage2", "native")}
     with ScriptedServer(reply) as server:
-        proc = lm_eval(server, ",".join(f"mgsm_self_translate_stage1_{c}" for c in langs), out, n)
+        proc = lm_eval(server, ",".join(f"mgsm_self_translate_stage1_{c}" for c in langs), folders["stage1"], n2,
+                       concurrent=1)
         assert proc.returncode == 0, proc.stderr[-3000:]
-        (stage1,) = {p.parent for p in out.rglob("results_*.json")}
-        proc = lm_eval(server, ",".join(f"mgsm_self_translate_{c}" for c in langs), out, n,
-                       env={SETTING: str(stage1)})
+        proc = lm_eval(server, ",".join(f"mgsm_self_translate_{c}" for c in langs), folders["stage2"], n2,
+                       env={SETTING: str(folders["stage1"])}, concurrent=2)
         assert proc.returncode == 0, proc.stderr[-3000:]
         phase["now"] = "native"
         tasks = [f"mgsm_native_cot_{c}" for c in ("en", *langs)] + [f"mgsm_en_cot_{c}" for c in langs]
-        proc = lm_eval(server, ",".join(tasks), out, n)
+        proc = lm_eval(server, ",".join(tasks), folders["native"], n, concurrent=4)
         assert proc.returncode == 0, proc.stderr[-3000:]
     report = tmp_path / "report"
-    proc = run_cli(["lm-eval-ext", "report", str(out), "-o", str(report)])
+    proc = run_cli(["lm-eval-ext", "report", *map(str, folders.values()), "-o", str(report)])
     assert proc.returncode == 0, proc.stderr[-3000:]
     md = (report / "report.md").read_text(encoding="utf-8")
+    runs_table = md.split("## Runs")[1].split("\n## ")[0]
+    assert [line.split("|")[1].strip() for line in runs_table.splitlines() if line.startswith("| scripted")] == [
+        "scripted"], runs_table  # one column for the model
     assert "Translate-test: mgsm" in md
     section = md.split("Translate-test: mgsm", 1)[1]
     from lm_eval_ext.metrics import bootstrap
     from lm_eval_ext.reporting.rows import lang_label
 
-    native = {str(i): float(i < right["native"]) for i in range(n)}
-    delta, lo, hi, pairs = bootstrap.paired_bootstrap(native, {str(i): 1.0 for i in range(n)})
-    assert delta == pytest.approx(0.5)
+    native = {str(i): float(i < right["native"]) for i in range(n2)}  # the items both scored
+    delta, lo, hi, pairs = bootstrap.paired_bootstrap(native, {str(i): 1.0 for i in range(n2)})
+    assert delta == pytest.approx(0.25) and pairs == n2
     for c in langs:
         row = next(line for line in section.splitlines() if line.startswith(f"| {lang_label(c)}"))
         cells = [x.strip() for x in row.strip("|").split("|")]
-        assert cells[1:4] == ["0.500", f"{right['en_cot'] / n:.3f}", "1.000"], row
+        assert cells[1:4] == [f"0.500 (n={n})", f"{right['en_cot'] / n:.3f} (n={n})", f"1.000 (n={n2})"], row
         assert cells[4].replace("\\[", "[").replace("\\]", "]") == f"{delta:+.3f} [{lo:+.3f}, {hi:+.3f}] (n={pairs})"
         assert cells[5] == "100.0"
     assert "English ceiling (mgsm_native_cot_en): 1.000" in section
     html = (report / "report.html").read_text(encoding="utf-8")
     assert 'id="translate-test-mgsm"' in html and "translate-test · scripted" in html
+    proc = run_cli(["lm-eval-ext", "leaderboard", *map(str, folders.values()), "--format", "json"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (row,) = json.loads(proc.stdout)["rows"]  # one model, one row
+    assert row["mgsm_self_translate/de/exact_match:strict-match"] == 1.0
+    assert row["mgsm_native_cot/de/exact_match:strict-match"] == 0.5

@@ -13,7 +13,7 @@ under ``tasks/`` with a generator, and one line below (ARCHITECTURE.md).
 
 The data setting is ``LM_EVAL_EXT_DATA_DIR``: unset, tasks load their hub
 datasets; set to a folder laid out like ``shared/data`` (``mgsm/``, ``xquad/``,
-``mlqa/``, ``flores/`` with JSONL files carrying the hub's field names), the same
+``mlqa/``, ``flores/``, ``polymath/`` with JSONL files carrying the hub's field names), the same
 tasks read those files. A missing file raises `DataNotFoundError` naming the path
 and the task.
 """
@@ -23,9 +23,9 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Mapping
 
-from lm_eval_ext.families import flores, mgsm, qa, self_translate, xlc
-from lm_eval_ext.families.base import (DATA_DIR_ENV, DataFormatError, DataNotFoundError, Family, Pairing, local_root,
-                                       read_jsonl)
+from lm_eval_ext.families import flores, lcb, mgsm, polymath, qa, self_translate, xlc
+from lm_eval_ext.families.base import (DATA_DIR_ENV, DataFormatError, DataNotFoundError, Family, Pairing, hub_data,
+                                       local_root, read_jsonl)
 
 __all__ = ["DATA_DIR_ENV", "FAMILIES", "DataFormatError", "DataNotFoundError", "Family", "Pairing", "check_available",
            "get", "items_family", "load", "local_root", "of_config", "parallel_families", "read_jsonl"]
@@ -35,8 +35,10 @@ FAMILIES: Mapping[str, Family] = MappingProxyType({family.name: family for famil
     qa.XQUAD,
     qa.MLQA,
     flores.FAMILY,
+    polymath.FAMILY,
     xlc.FAMILY,
     *self_translate.FAMILIES,
+    lcb.FAMILY,
 )})
 
 
@@ -70,15 +72,17 @@ def parallel_families() -> list[Family]:
 
 
 def check_available(task: str | None = None, family: str = "", limit=None, model_args=None, preflight=True,
-                    **kwargs) -> None:
+                    samples=None, cache_requests=None, model=None, **kwargs) -> None:
     """Raise DataNotFoundError when local data is selected and a file is missing, or (`preflight`:
-    before a model loads) when the family's `preflight` finds a problem (`limit`, `model_args`: the run's).
+    before a model loads) when the family's `preflight` finds a problem (`limit`, `model_args`,
+    `samples`, `cache_requests`, `model`: the run's, as lm-eval's EvaluatorConfig holds them).
 
     Hub data cannot be checked without a download; it fails at load time with
     the hub's own message."""
     fam = get(family)
     if preflight and fam.preflight is not None:
-        fam.preflight(task=task, limit=limit, model_args=model_args, **kwargs)
+        fam.preflight(task=task, limit=limit, model_args=model_args, samples=samples, cache_requests=cache_requests,
+                      model=model, **kwargs)
     root = local_root()
     if root is None:
         return
@@ -98,6 +102,7 @@ def load(family: str, task: str | None = None, **kwargs):
     fam = get(family)
     root = local_root()
     if root is None:
-        return fam.load_hub(**kwargs)
+        with hub_data(f"task {task or family}", fam.required_files(**kwargs)):
+            return fam.load_hub(**kwargs)
     check_available(task=task, family=family, preflight=False, **kwargs)  # the loader checks what it reads
     return fam.load_local(root, **kwargs)

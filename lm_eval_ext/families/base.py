@@ -11,7 +11,8 @@
   (the sampler bases), `Extracted` (the one ``str`` that carries the reply to
   ``process_results``), `line_start` / `label_gap` (prompt labels).
 - Data files: ``LM_EVAL_EXT_DATA_DIR`` (`local_root`), `read_jsonl`, and the two
-  errors of bad data, `DataNotFoundError` and `DataFormatError`.
+  errors of bad data, `DataNotFoundError` and `DataFormatError` (`hub_data`: a hub that
+  cannot be reached names the setting and the files it would read instead).
 
 A family module never imports the registry at import time (the registry imports
 the family modules); the consistency family looks its sources up when it runs.
@@ -19,9 +20,11 @@ the family modules); the consistency family looks its sources up when it runs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -32,8 +35,8 @@ from lm_eval.api.samplers import ContextSampler, FirstNSampler
 
 __all__ = [
     "DATA_DIR_ENV", "ContextSampler", "DataFormatError", "DataNotFoundError", "Extracted", "Family", "FirstNSampler",
-    "Pairing", "Parallel", "ReplyFilter", "Rescore", "RescoreError", "is_number", "label_gap", "line_start", "local_root",
-    "read_jsonl",
+    "Pairing", "Parallel", "ReplyFilter", "Rescore", "RescoreError", "hub_data", "is_number", "label_gap", "line_start",
+    "local_root", "read_jsonl",
 ]
 
 DATA_DIR_ENV = "LM_EVAL_EXT_DATA_DIR"
@@ -106,6 +109,11 @@ class Family:
     reference_metric: str  # "metric,filter" the judge correlates with ("" for PARALLEL: its source's)
     judge_protocol: str  # the judge's default protocol ("" for PARALLEL: its source's)
     reply_language: Callable[[Mapping], str | None]  # dataset_kwargs -> the code a reply should be in (None: not said)
+    # doc (as logged in a samples log) -> the key of its item, the same in every language of the
+    # family; None: the items are not parallel (then a mean over languages treats the languages as
+    # independent samples). Every family declares it (no default): a mean over parallel items
+    # clusters its uncertainty by item (`metrics.bootstrap.rows_bootstrap`).
+    item_key: Callable[[Mapping], str] | None
     # the prompt builder: (**a task's dataset_kwargs but family) -> what its YAML needs (description,
     # prompt, target, stops, budget); called by the family's generator. None: the family has no
     # prompt of its own (xlc: its source family's)
@@ -113,9 +121,17 @@ class Family:
     parallel: Parallel | None = None  # the consistency adapter (parallel items only)
     annotate: Callable[..., None] | None = None  # run-time metadata into the results (plugin.annotate_results)
     rescore: Rescore | None = None
-    # checks beyond the data files, before a model loads: (task=, limit=, model_args=, **dataset_kwargs);
+    # checks beyond the data files, before a model loads: (task=, limit=, model_args=, samples=,
+    # cache_requests=, model=, **dataset_kwargs);
     # raises DataNotFoundError (self-translate stage 2: the stage-1 run it reads)
     preflight: Callable[..., None] | None = None
+    # the docs hold an earlier run's outputs (self-translate stage 2: the model's translations), so
+    # lm-eval's task hash differs between models by design and comparability does not compare it
+    run_made_documents: bool = False
+    # a group value lm-eval cannot compute (PolyMath's DW-ACC weights levels 1:2:4:8): (group name,
+    # {leaf task: its results metrics}) -> {metric key: value} replacing lm-eval's, applied by the plugin
+    # after lm-eval computed its groups (plugin.patch_group_values); without that hook: NaN and the reason
+    group_values: Callable[[str, dict[str, dict]], dict[str, float]] | None = None
 
     def task_languages(self, kwargs: Mapping) -> tuple[str, ...] | None:
         """The codes of one task, as its dataset_kwargs write them (ISO 639-1 or FLORES-200),
@@ -162,6 +178,11 @@ class Extracted(str):
         return out
 
 
+# The rendered prompts of the instances lm-eval is filtering, in the order of their replies: set by
+# the plugin around each lm-eval filter pipeline (plugin.patch_filter_prompts); None without it.
+RENDERED_PROMPTS: ContextVar[tuple | None] = ContextVar("lm_eval_ext_rendered_prompts", default=None)
+
+
 class ReplyFilter(Filter):
     """The lm-eval filter base of our families: one value per reply, from `one(reply, doc)`."""
 
@@ -170,6 +191,14 @@ class ReplyFilter(Filter):
 
     def apply(self, resps, docs):
         return [[self.one(reply, doc) for reply in replies] for replies, doc in zip(resps, docs)]
+
+    @staticmethod
+    def prompts(n: int) -> list:
+        """The rendered prompt of each of the `n` instances being filtered (a string, or chat
+        messages), or None each where lm-eval did not pass them (a reasoning split then
+        cannot see a thinking block the prompt opened: `metrics.reasoning`)."""
+        prompts = RENDERED_PROMPTS.get()
+        return list(prompts) if prompts is not None and len(prompts) == n else [None] * n
 
 
 def line_start(label: str) -> str:
@@ -197,6 +226,31 @@ def local_root() -> Path | None:
     """The folder of ``LM_EVAL_EXT_DATA_DIR``; None: the hub."""
     value = os.environ.get(DATA_DIR_ENV, "").strip()
     return Path(value).expanduser() if value else None
+
+
+def _hub_errors() -> tuple:
+    errors: list = [ConnectionError]  # datasets: "Couldn't reach '<id>' on the Hub (...)"
+    try:
+        from huggingface_hub.errors import LocalEntryNotFoundError  # offline, not in the cache
+
+        errors.append(LocalEntryNotFoundError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+@contextlib.contextmanager
+def hub_data(what: str, files):
+    """Loading hub data (``LM_EVAL_EXT_DATA_DIR`` unset): a hub that cannot be reached is a
+    DataNotFoundError naming the setting and the `files` (paths in its layout) it would read."""
+    try:
+        yield
+    except _hub_errors() as err:
+        first = (str(err).splitlines() or [""])[0][:300]
+        raise DataNotFoundError(
+            f"{what}: {DATA_DIR_ENV} is not set, so the data comes from the Hugging Face hub, which cannot be "
+            f"reached ({type(err).__name__}: {first}); to run offline, set {DATA_DIR_ENV} to a folder holding "
+            f"{', '.join(dict.fromkeys(files))}") from None
 
 
 def read_jsonl(path: Path, required: tuple[str, ...] = (), numeric: tuple[str, ...] = ()) -> list[dict]:

@@ -23,9 +23,11 @@ from pathlib import Path
 from lm_eval_ext import languages
 from lm_eval_ext.families.base import (DataFormatError, DataNotFoundError, Extracted, Family, FirstNSampler, Pairing,
                                        ReplyFilter, Rescore, RescoreError, read_jsonl)
-from lm_eval_ext.metrics import langid, mt
+from lm_eval_ext.metrics import confusion, langid, mt
 from lm_eval_ext.runtime import neural
 from lm_eval_ext.metrics.reasoning import strip_reasoning
+from lm_eval_ext.missing import Skip
+from lm_eval_ext.signature import Signature
 
 HUB_PATH = "openlanguagedata/flores_plus"
 ALT_HUB_PATH = "facebook/flores"
@@ -54,11 +56,12 @@ def check_code(code: str) -> str:
 
 
 def language_name(code: str) -> str:
-    """English name from the registry; codes outside it are named by their code."""
+    """English name from the registry (every FLORES-200 code has one; a prompt never shows a code)."""
     try:
         return languages.get(code).name
     except KeyError:
-        return code
+        raise DataNotFoundError(f"FLORES language code {code!r} is not one of the {len(languages.FLORES200)} "
+                                f"FLORES-200 codes of the language registry ({languages.FLORES200_FILE})") from None
 
 
 def required_files(src_lang: str, tgt_lang: str, **_) -> list[str]:
@@ -246,8 +249,20 @@ def clean_translation(reply: str, src_lang: str = "", tgt_lang: str = "", source
     return text, text != original
 
 
-def cleaner_signature() -> str:
-    return f"flores-clean:v{CLEANER_VERSION}|think|preamble|label|first-paragraph|notes|quotes"
+def cleaner_signature(tgt_lang: str | None = None) -> str:
+    """The cleaning rule; a target language whose own preamble/label/note words the registry
+    lacks is cleaned by the language-neutral rule alone (the other languages' words and its
+    English name as a label), which the signature says."""
+    fields = [("flores-clean", f"v{CLEANER_VERSION}"), "think", "preamble", "label", "first-paragraph", "notes",
+              "quotes"]
+    if tgt_lang and not languages.get(tgt_lang).has_mt_words:
+        fields.append(("target-words", "none(language-neutral)"))
+    return str(Signature.of(*fields))
+
+
+def scorer_signature(tgt_lang: str) -> str:
+    """A FLORES task's static ``metadata.scorer``: its lexical metrics, then its reply cleaner."""
+    return str(Signature.of(Signature.parse(mt.static_scorer(tgt_lang)), Signature.parse(cleaner_signature(tgt_lang))))
 
 
 class TranslationFilter(ReplyFilter):
@@ -264,12 +279,39 @@ class TranslationFilter(ReplyFilter):
 
 def reply_lang(tgt_lang: str) -> str | None:
     """The registry code a translation should be written in (the target
-    language); None for a FLORES code outside the registry (``--pair``), whose
-    tasks then report no ``lang_fidelity``."""
+    language); None for a code outside the registry (no such task is generated)."""
     try:
         return languages.get(tgt_lang).code
     except KeyError:
         return None
+
+
+def fidelity_signatures(tgt_lang: str, cfg: dict, current: dict) -> dict:
+    """The language-identification metrics of a task whose target an identifier does not know
+    (lingua for lang_fidelity & co., fastText lid.176 for lang_line_pass): skipped with the reason
+    (NaN, never a false 0); known through its macrolanguage (``ara`` for Egyptian Arabic): the
+    signature says so. `current`: the task's signatures."""
+    expected = reply_lang(tgt_lang)
+    if expected is None:
+        return {}
+    lang = languages.get(expected)
+    out: dict = {}
+    for m in cfg.get("metric_list") or []:
+        name = m.get("metric") if isinstance(m, dict) else None
+        if not isinstance(name, str):
+            continue
+        if langid.uses_langid(name):
+            label, reason = langid.label_of(expected), langid.unknown_reason
+        elif name == confusion.LINE_PASS:
+            label = (lang.lid176, lang.lid176_match) if lang.lid176 else None
+            reason = confusion.unknown_reason
+        else:
+            continue
+        if label is None:
+            out[name] = Skip(reason(expected))
+        elif label[1] == "macrolanguage" and isinstance(current.get(name), str):
+            out[name] = f"{current[name]}|label:{label[0]}(macrolanguage)"
+    return out
 
 
 def process_results(doc: dict, results: list[str]) -> dict:
@@ -306,7 +348,7 @@ def runtime_metadata(tgt_lang: str, values: dict | None = None) -> dict:
     sigs = mt.runtime_signatures(tgt_lang, values)
     for metric in neural.METRICS:
         sigs[metric] = neural.outcome(metric, values.get(f"{metric},{FILTER}"))
-    sigs["reply_cleaned"] = cleaner_signature()
+    sigs["reply_cleaned"] = cleaner_signature(tgt_lang)
     return {
         "metric_signatures": sigs,
         "fewshot_source": f"first k of '{FEWSHOT_SPLIT}' (k-shot stops when '{FEWSHOT_SPLIT}' is missing)",
@@ -318,8 +360,11 @@ def annotate_task(task: str, cfg: dict, meta: dict, result, acc: dict | None, bo
     run-time signatures into `meta`, and bootstrap standard errors of the corpus metrics
     (`metrics.mt.bootstrap_stderr`, at most 1000 resamples; none with --bootstrap_iters 0)
     into the task's results."""
-    runtime = runtime_metadata(cfg["dataset_kwargs"]["tgt_lang"], result.metrics.get(task))
-    meta.setdefault("metric_signatures", {}).update(runtime.pop("metric_signatures"))
+    tgt = cfg["dataset_kwargs"]["tgt_lang"]
+    runtime = runtime_metadata(tgt, result.metrics.get(task))
+    sigs = meta.setdefault("metric_signatures", {})
+    sigs.update(fidelity_signatures(tgt, cfg, sigs))
+    sigs.update(runtime.pop("metric_signatures"))
     meta.update(runtime)
     iters = corpus_stderr(task, result, acc, bootstrap_iters, ("bleu", "spbleu", "chrfpp"))
     meta["stderr"] = (f"bootstrap over sentences, {iters} resamples, seed {mt.BOOTSTRAP_SEED} "
@@ -360,7 +405,7 @@ def logged_triples(samples: list[dict], path: Path) -> list[tuple[str, str, str]
 FAMILY = Family(
     name="flores",
     pairing=Pairing.SOURCE_TARGET,
-    languages=tuple(languages.LANGUAGES),
+    languages=tuple(lang.code for lang in languages.FLORES200.values()),  # every FLORES-200 language
     language_keys=(("src_lang", "tgt_lang"),),
     required_files=required_files,
     load_local=load_local,
@@ -372,6 +417,7 @@ FAMILY = Family(
     reference_metric=f"chrfpp,{FILTER}",
     judge_protocol="da",
     reply_language=lambda kwargs: kwargs.get("tgt_lang"),
+    item_key=lambda doc: str(int(doc["id"])),  # line k of devtest is the same sentence in every language
     annotate=annotate_task,
     rescore=Rescore(filter=FILTER, metrics=neural.METRICS, triples=logged_triples),
 )

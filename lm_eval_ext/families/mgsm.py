@@ -27,6 +27,7 @@ from lm_eval_ext.families.base import (DataFormatError, DataNotFoundError, Extra
                                        ReplyFilter, is_number, label_gap, line_start, read_jsonl)
 from lm_eval_ext.languages import MGSM_LANGS
 from lm_eval_ext.metrics import langid
+from lm_eval_ext.signature import Signature, joined
 from lm_eval_ext.metrics.numbers import (SCORER_VERSION, canonical, clean_reply, find_numbers, last_number,
                                          number_after_cue)
 
@@ -222,12 +223,12 @@ def extract(reply: str, lang: str, mode: str, strategy: str) -> str:
 
 def scorer_signature(lang: str, mode: str) -> str:
     """How a number was scored, in the style of sacreBLEU's signatures."""
-    cues = "|".join(answer_cues(lang, mode))
-    return (
-        f"mgsm-numeric:v{SCORER_VERSION}|lang:{lang}|numbers:{reasoning_lang(lang, mode)}"
-        f"|strict:after-cue({cues}){'+leading' if mode == 'direct' else ''}"
-        f"|flexible:last-number|think:stripped|compare:decimal"
-    )
+    cues = joined(answer_cues(lang, mode))
+    return str(Signature.of(
+        ("mgsm-numeric", f"v{SCORER_VERSION}"), ("lang", lang), ("numbers", reasoning_lang(lang, mode)),
+        ("strict", f"after-cue({cues}){'+leading' if mode == 'direct' else ''}"),
+        ("flexible", "last-number"), ("think", "stripped"), ("compare", "decimal"),
+    ))
 
 
 class AnswerFilter(ReplyFilter):
@@ -294,8 +295,9 @@ PARALLEL = Parallel(
     equal=lambda a, lang_a, b, lang_b: a == b and a != NO_ANSWER,
     reply_lang=lambda lang: expected_reply_lang(lang, CONSISTENCY_MODE),
     filters=FILTERS,
-    scorer="mgsm-numeric:v1|mode:native_cot|agreement:equal-canonical-number,no-answer-never-equal"
-           "|consistency:jaccard-of-correct-sets",
+    scorer=str(Signature.of(("mgsm-numeric", f"v{SCORER_VERSION}"), ("mode", CONSISTENCY_MODE),
+                            ("agreement", "equal-canonical-number,no-answer-never-equal"),
+                            ("consistency", "jaccard-of-correct-sets"))),
     max_gen_toks=prompt_parts("en", CONSISTENCY_MODE)["max_gen_toks"],
 )
 
@@ -312,5 +314,6 @@ FAMILY = Family(
     reference_metric="exact_match,strict-match",
     judge_protocol="math_cot",
     reply_language=lambda kwargs: reasoning_lang(kwargs["lang"], kwargs.get("mode")) if kwargs.get("lang") else None,
+    item_key=PARALLEL.item_id,  # item k is the same problem in every language (the loader's item_id)
     parallel=PARALLEL,
 )

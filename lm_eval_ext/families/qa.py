@@ -42,6 +42,7 @@ from lm_eval_ext.languages import MLQA_LANGS, XQUAD_LANGS
 from lm_eval_ext.metrics import langid
 from lm_eval_ext.metrics import qa as qa_metrics
 from lm_eval_ext.metrics.reasoning import strip_reasoning
+from lm_eval_ext.signature import Signature
 
 log = logging.getLogger(__name__)
 
@@ -359,7 +360,8 @@ def reply_lang(ctx_lang: str) -> str:
 
 
 def scorer_signature(ctx_lang: str) -> str:
-    return qa_metrics.signature(ctx_lang) + f"|clean:{FILTER_NAME}(first-line,label,quotes,trailing-punct,think)"
+    return str(Signature.of(Signature.parse(qa_metrics.signature(ctx_lang)),
+                            ("clean", f"{FILTER_NAME}(first-line,label,quotes,trailing-punct,think)")))
 
 
 # ------------------------------------------------------- cross-lingual consistency
@@ -399,14 +401,16 @@ XQUAD_PARALLEL = Parallel(
     equal=_equal,
     reply_lang=reply_lang,
     filters=((FILTER_NAME, "clean"),),
-    scorer=f"xquad-qa:v{qa_metrics.SCORER_VERSION}|clean:{FILTER_NAME}|correct:exact_match(mlqa-rules,context-lang)"
-           "|agreement:equal-mlqa-normalized-answers(each-in-its-language,spaces-ignored),empty-never-equal"
-           "|consistency:jaccard-of-correct-sets",
+    scorer=str(Signature.of(("xquad-qa", f"v{qa_metrics.SCORER_VERSION}"), ("clean", FILTER_NAME),
+                            ("correct", "exact_match(mlqa-rules,context-lang)"),
+                            ("agreement", "equal-mlqa-normalized-answers(each-in-its-language,spaces-ignored),"
+                                          "empty-never-equal"),
+                            ("consistency", "jaccard-of-correct-sets"))),
     max_gen_toks=prompt_parts("en", "en")["max_gen_toks"],
 )
 
 
-def _family(name: str, langs: tuple[str, ...], language_keys, parallel=None) -> Family:
+def _family(name: str, langs: tuple[str, ...], language_keys, parallel=None, item_key=None) -> Family:
     return Family(
         name=name,
         pairing=Pairing.CONTEXT_QUESTION,
@@ -420,11 +424,15 @@ def _family(name: str, langs: tuple[str, ...], language_keys, parallel=None) -> 
         reference_metric=f"exact_match,{FILTER_NAME}",
         judge_protocol="qa_equiv",
         reply_language=lambda kwargs: kwargs.get("ctx_lang") or kwargs.get("lang"),
+        item_key=item_key,
         parallel=parallel,
     )
 
 
 # Monolingual XQuAD tasks (xquad_de) carry `lang` beside ctx_lang = q_lang: one language row;
 # MLQA's equal pairs (mlqa_de_de) stay pairs, the diagonal of its G-XLT matrix.
-XQUAD = _family("xquad", XQUAD_LANGS, (("lang",), ("ctx_lang", "q_lang")), XQUAD_PARALLEL)
+# XQuAD: the same ids in every language. MLQA is declared not parallel: each language's test set
+# is a different subset of its questions, and no copy here shows whether ids are shared across
+# languages, so its means over languages keep the independent-languages CI.
+XQUAD = _family("xquad", XQUAD_LANGS, (("lang",), ("ctx_lang", "q_lang")), XQUAD_PARALLEL, XQUAD_PARALLEL.item_id)
 MLQA = _family("mlqa", MLQA_LANGS, (("ctx_lang", "q_lang"),))

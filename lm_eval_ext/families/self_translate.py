@@ -1,4 +1,4 @@
-"""Self-translate (Etxaniz et al. 2023) and the translate-test protocol, for MGSM and XQuAD.
+"""Self-translate (Etxaniz et al. 2023) and the translate-test protocol, for MGSM, XQuAD and PolyMath.
 
 Two stages, both ordinary lm-eval tasks run with the model under test:
 
@@ -19,44 +19,45 @@ Two stages, both ordinary lm-eval tasks run with the model under test:
   quality of the texts it used (``translation_chrfpp``, ``translation_bleu``: for XQuAD each
   paragraph once, on the first item of its paragraph).
 
-Stage 2 reads stage 1's samples logs from the run folder named by `SETTING`
-(``LM_EVAL_EXT_SELF_TRANSLATE_FROM``), through the one run-folder reader
-(`lm_eval_ext.reporting.runs`). Its items are the data's items in order, as many as
-stage 1 translated; `preflight` checks before a model loads that the folder holds the
-stage-1 samples of the same family and language, that they cover the items stage 2 will
-evaluate (``--limit``), and that they were made from the same data.
+Stage 2 reads stage 1's samples log from the run folder or the results file named by `SETTING`
+(``LM_EVAL_EXT_SELF_TRANSLATE_FROM``), through the ground-floor run-folder format: the log
+written with a stage-1 results file (`run_folder.paired_samples`). Its items are the data's
+items in order, as many as stage 1 translated; `preflight` checks before a model loads that
+the setting holds the stage-1 samples of the same family and language of one model, that they
+cover the items stage 2 will evaluate (``--limit`` or ``--samples``), that they were made from
+the same data, and refuses ``--cache_requests true`` (lm-eval keys its request cache by task
+name, few-shot, template and tokenizer only: it would serve prompts built from another stage
+1). Each stage-2 task records the stage 1 it read in its results (`STAGE1_RECORD`: the results
+file, its model identity and a hash of the translations), so the reports can tell a model
+answering its own translations from one answering another model's.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 from lm_eval_ext import languages, model_identity
-from lm_eval_ext.families import flores, mgsm, qa
+from lm_eval_ext.families import flores, mgsm, polymath, qa
 from lm_eval_ext.families.base import DataFormatError, DataNotFoundError, Family, Pairing
+from lm_eval_ext.families.stage1_reader import (SETTING, STAGE1_RECORD, SelfTranslateError, Stage1Log, stage1_record,
+                                                stage1_run)
 from lm_eval_ext.formats import run_folder
-from lm_eval_ext.languages import MGSM_LANGS, XQUAD_LANGS
+from lm_eval_ext.languages import MGSM_LANGS, POLYMATH_LANGS, XQUAD_LANGS
 from lm_eval_ext.metrics import mt
+from lm_eval_ext.signature import Signature
 
 log = logging.getLogger(__name__)
 
-SETTING = "LM_EVAL_EXT_SELF_TRANSLATE_FROM"
-SOURCES = {"mgsm": MGSM_LANGS, "xquad": XQUAD_LANGS}
+# the source families; PolyMath's item-specific parts are its own (families.polymath, "self-translate")
+SOURCES = {"mgsm": MGSM_LANGS, "xquad": XQUAD_LANGS, "polymath": POLYMATH_LANGS}
 TASK_VERSION = 1.0
 TARGET = "en"
 STAGE1_METRICS = ("chrfpp", "bleu", "reply_cleaned", "lang_fidelity", "lang_undecidable")
 TRANSLATION_METRICS = ("translation_chrfpp", "translation_bleu")
 XQUAD_STAGE1_MAX_GEN_TOKS = 1024  # a whole XQuAD paragraph: ~150 English words, more tokens in other scripts
-
-
-class SelfTranslateError(DataNotFoundError):
-    """A stage-2 task whose stage-1 run is missing, incomplete or made from other data
-    (names the stage-2 task and the stage-1 folder or file)."""
 
 
 def languages_of(source: str) -> tuple[str, ...]:
@@ -131,10 +132,14 @@ def stage1_texts(root, source: str, lang: str) -> list[dict]:
     if source == "mgsm":
         return [_text(str(a["item_id"]), "question", a["question"], b["question"], lang)
                 for a, b in _mgsm_pairs(root, lang, "test")]
+    if source == "polymath":
+        return [_text(key, "question", text, ref, lang) for key, text, ref in polymath.st_texts(root, lang)]
     return _xquad_texts(_xquad_pairs(root, lang))
 
 
 def _stage1_exemplars(root, source: str, lang: str) -> list[dict]:
+    if source == "polymath":  # 0-shot chat only: every problem is a test item
+        return []
     if source == "mgsm":  # the paper's 8 exemplar questions, human-translated, in order
         return [_text(f"train:{i}", "question", a["question"], b["question"], lang)
                 for i, (a, b) in enumerate(_mgsm_pairs(root, lang, "train"))]
@@ -144,16 +149,19 @@ def _stage1_exemplars(root, source: str, lang: str) -> list[dict]:
 def _stage1_dataset(root, source: str, lang: str):
     import datasets
 
-    return datasets.DatasetDict({
-        "test": datasets.Dataset.from_list(stage1_texts(root, source, lang)),
-        "train": datasets.Dataset.from_list(_stage1_exemplars(root, source, lang)),
-    })
+    splits = {"test": datasets.Dataset.from_list(stage1_texts(root, source, lang))}
+    exemplars = _stage1_exemplars(root, source, lang)
+    if exemplars:
+        splits["train"] = datasets.Dataset.from_list(exemplars)
+    return datasets.DatasetDict(splits)
 
 
 def stage1_files(source: str, lang: str, **_) -> list[str]:
     _check(source, lang)
     if source == "mgsm":
         return [f for code in (lang, TARGET) for f in (f"mgsm/mgsm_{code}.jsonl", f"mgsm/mgsm_{code}.train.jsonl")]
+    if source == "polymath":
+        return polymath.st_files(lang)
     return [f"xquad/xquad.{lang}.jsonl", f"xquad/xquad.{TARGET}.jsonl"]
 
 
@@ -162,6 +170,8 @@ def stage1_prompt(source: str, lang: str) -> dict:
     parts = flores.prompt_parts(lang, TARGET)
     if source == "xquad":
         parts["max_gen_toks"] = XQUAD_STAGE1_MAX_GEN_TOKS
+    if source == "polymath":
+        parts["max_gen_toks"] = polymath.ST_STAGE1_MAX_GEN_TOKS
     return parts
 
 
@@ -183,85 +193,27 @@ def _annotate(prefix: str, task: str, cfg: dict, meta: dict, result, acc, bootst
                       if iters >= 2 else "not computed")
 
 
-# ------------------------------------------------- stage 2: reading stage 1's run
-def _setting_folder(task: str, source: str, lang: str) -> Path:
-    value = os.environ.get(SETTING, "").strip()
-    if not value:
-        raise SelfTranslateError(
-            f"task {task} answers the model's own English translations from a stage-1 run: run "
-            f"{stage1_task(source, lang)} first (lm_eval ... --log_samples --output_path RUN1) and set "
-            f"{SETTING}=RUN1 (or use `lm-eval-ext self-translate`, which runs both stages)")
-    folder = Path(value).expanduser()
-    if not folder.is_dir():
-        raise SelfTranslateError(f"task {task}: {SETTING}={folder} is not a folder (expected the --output_path "
-                                 f"of a stage-1 run of {stage1_task(source, lang)})")
-    return folder
+def _annotate_stage2(source: str, task: str, cfg: dict, meta: dict, result, acc, bootstrap_iters) -> None:
+    """Stage 2: sacreBLEU's signatures of the translation metrics and the stage 1 it read."""
+    _annotate("translation_", task, cfg, meta, result, acc, bootstrap_iters)
+    record = _READ.get(task)
+    if record is None:  # the dataset was built in another process: read the same setting again
+        from lm_eval_ext.families.base import local_root
+
+        lang = str(((cfg.get("dataset_kwargs") or {}).get("lang")) or task.rsplit("_", 1)[-1])
+        try:
+            stage1, _, tr = stage1_translations(task, source, lang, local_root())
+            record = stage1_record(stage1, tr)
+        except (DataNotFoundError, DataFormatError, OSError) as err:
+            record = {"error": f"the stage 1 read could not be recorded: {err}"}
+    meta[STAGE1_RECORD] = record
 
 
-@dataclass(frozen=True)
-class Stage1Log:
-    """The stage-1 samples log a stage-2 task reads, with the results file written beside it."""
-
-    model: str  # the model as its results file records it
-    folder: Path
-    results: Path
-    samples: Path
-
-
-def _stage1_logs(folder: Path, wanted: str) -> tuple[list[Stage1Log], list[str], list]:
-    """(the stage-1 logs of task `wanted` in `folder`, newest per model configuration; the stage-1
-    tasks logged there; the problems met), read with the ground-floor run-folder format."""
-    problems: list = []
-    found: dict[tuple, Stage1Log] = {}
-    logged: set[str] = set()
-    any_results = False
-    for sub, results_files in run_folder.find_results(folder, problems):
-        samples = run_folder.find_samples(sub)
-        logged.update(t for t in samples if "_self_translate_stage1_" in t)
-        stamps = {run_folder.stamp(f): f for f in samples.get(wanted, [])}
-        for results in results_files:  # oldest first: the newest of a configuration wins
-            doc = run_folder.read_results(results, problems)
-            if doc is None:
-                continue
-            any_results = True
-            log_file = stamps.get(run_folder.stamp(results))
-            if log_file is None or wanted not in doc.get("results", {}):
-                continue
-            cfg = doc.get("config") or {}
-            key = (sub, str(cfg.get("model") or ""), model_identity.model_name(doc, sub.name),
-                   model_identity.canonical_model_args(cfg.get("model_args")))
-            found[key] = Stage1Log(model_identity.model_name(doc, sub.name), sub, results, log_file)
-    return list(found.values()), sorted(logged), (problems if not any_results else [])
-
-
-def _stage1_run(task: str, source: str, lang: str) -> Stage1Log:
-    """The stage-1 log of `task` in the folder of `SETTING`; SelfTranslateError naming the
-    stage-2 task and the folder when it is not there."""
-    folder = _setting_folder(task, source, lang)
-    wanted = stage1_task(source, lang)
-    holders, stage1, problems = _stage1_logs(folder, wanted)
-    if len(holders) == 1:
-        return holders[0]
-    where = f"{SETTING}={folder}"
-    if len(holders) > 1:
-        raise SelfTranslateError(
-            f"task {task}: {where} holds stage-1 samples of {wanted} from {len(holders)} runs "
-            f"({'; '.join(f'{h.model} in {h.folder}' for h in holders)}); point it at one model's folder")
-    if stage1:
-        other = sorted({t.split("_self_translate_stage1_")[0] for t in stage1} - {source})
-        has = f"it has stage-1 samples of {', '.join(stage1)}" + (
-            f" (family {', '.join(other)}, not {source})" if other else "")
-    elif not problems:
-        has = "it has no stage-1 samples logs (was stage 1 run with --log_samples?)"
-    else:
-        has = "; ".join(str(p) for p in problems) or "no lm-eval results there"
-    raise SelfTranslateError(f"task {task}: {where} has no samples log of {wanted}: {has}")
-
-
-def stage1_translations(task: str, source: str, lang: str, root) -> tuple[object, Path, dict[str, str]]:
+# ------------------------------------------------- stage 2: reading stage 1's run (`stage1_reader`)
+def stage1_translations(task: str, source: str, lang: str, root) -> tuple[Stage1Log, Path, dict[str, str]]:
     """(stage-1 run, samples file, {text_id: the model's cleaned English translation}) after
     checking that each logged text is the data's text of the same id."""
-    stage1 = _stage1_run(task, source, lang)
+    stage1 = stage1_run(task, source, stage1_task(source, lang))
     path = stage1.samples
     texts = {t["text_id"]: t for t in stage1_texts(root, source, lang)}
     out: dict[str, str] = {}
@@ -284,6 +236,9 @@ def stage1_translations(task: str, source: str, lang: str, root) -> tuple[object
     if problems:
         raise SelfTranslateError(f"task {task}: {problems[0]}")
     return stage1, path, out
+
+
+_READ: dict[str, dict] = {}  # stage-2 task -> the record of the stage 1 its dataset was built from
 
 
 # ------------------------------------------------------------- stage 2: the docs
@@ -317,11 +272,15 @@ def _xquad_stage2(root, lang: str, tr: dict[str, str]) -> list[dict]:
 
 def stage2_docs(root, source: str, lang: str, translations: dict[str, str]) -> list[dict]:
     """The items stage 1 translated, in data order (the longest covered prefix)."""
+    if source == "polymath":
+        return polymath.st_docs(root, lang, translations)
     return (_mgsm_stage2 if source == "mgsm" else _xquad_stage2)(root, lang, translations)
 
 
 def item_count(root, source: str, lang: str) -> int:
     """How many items a language of the source family has (what stage 2 evaluates without --limit)."""
+    if source == "polymath":
+        return len(polymath.parallel_levels(root, lang))
     return len(_mgsm_pairs(root, lang, "test")) if source == "mgsm" else len(_xquad_pairs(root, lang))
 
 
@@ -335,43 +294,63 @@ def limit_count(limit, total: int) -> int:
 
 def stage1_count(root, source: str, lang: str, items: int) -> int:
     """How many stage-1 texts (lm-eval's --limit of stage 1) the first `items` stage-2 items need:
-    MGSM one question per item; XQuAD also each paragraph once, before its first question."""
-    if source == "mgsm":
+    MGSM and PolyMath one question per item; XQuAD also each paragraph once, before its first question."""
+    if source in ("mgsm", "polymath"):
         return items
     texts = stage1_texts(root, source, lang)
     questions = [i for i, t in enumerate(texts) if t["kind"] == "question"]
     return 0 if items <= 0 else questions[min(items, len(questions)) - 1] + 1
 
 
-def _model_of(model_args) -> str | None:
-    if isinstance(model_args, dict):
-        value = model_args.get("pretrained") or model_args.get("model")
-        return str(value) if value else None
-    return None
+def _cache_requests_on(cache_requests) -> bool:
+    """lm-eval's ``--cache_requests true`` (reads cached prompts; ``refresh`` rebuilds them)."""
+    if isinstance(cache_requests, dict):
+        return bool(cache_requests.get("cache_requests")) and not cache_requests.get("rewrite_requests_cache")
+    return cache_requests is True or str(cache_requests).lower() == "true"
 
 
-def preflight(task: str | None = None, source: str = "", lang: str = "", limit=None, model_args=None, **_) -> None:
+def preflight(task: str | None = None, source: str = "", lang: str = "", limit=None, model_args=None,
+              samples=None, cache_requests=None, model=None, **_) -> None:
     """Stage 2, before any model loads: the stage-1 samples exist, are of this family and
-    language, come from the same data and cover the items this run evaluates."""
+    language, come from the same data and cover the items this run evaluates (`limit`, or the
+    doc indices `samples` selects); lm-eval's request cache is not asked to serve prompts."""
     task = task or stage2_task(source, lang)
     _check(source, lang)
+    if _cache_requests_on(cache_requests):
+        raise SelfTranslateError(
+            f"task {task}: --cache_requests true would serve the prompts lm-eval cached for {task} in an earlier "
+            "run, built from the stage-1 translations that run read (lm-eval keys its request cache by task "
+            f"name, few-shot, chat template and tokenizer only, not by {SETTING}); run stage-2 tasks without "
+            "--cache_requests, or with --cache_requests refresh (prompts rebuilt from this stage 1)")
     from lm_eval_ext.families.base import local_root
 
     root = local_root()
     run, path, tr = stage1_translations(task, source, lang, root)
     covered = len(stage2_docs(root, source, lang, tr))
-    needed = limit_count(limit, item_count(root, source, lang))
-    if covered < needed:
-        hint = "the same --limit" if source == "mgsm" else (
-            f"--limit {stage1_count(root, source, lang, needed)} (stage 1 counts paragraphs and questions)")
-        raise SelfTranslateError(
-            f"task {task} evaluates {needed} items but the stage-1 run in {SETTING}={path.parent} translated "
-            f"the texts of the first {covered} ({path.name}); run {stage1_task(source, lang)} with {hint}")
-    model = _model_of(model_args)
-    if model is not None and model != run.model:
-        log.warning("task %s: the stage-1 run %s translated with %s, this run answers with %s: that is "
-                    "translate-test with another model's translations, not self-translate", task, path,
-                    run.model, model)
+    selected = samples.get(task) if isinstance(samples, dict) else None
+    if selected is not None:
+        indices = [i for i in selected if isinstance(i, int) and not isinstance(i, bool)]
+        beyond = sorted(i for i in indices if i >= covered)
+        if beyond:
+            raise SelfTranslateError(
+                f"task {task}: --samples selects item(s) {', '.join(map(str, beyond[:10]))}"
+                f"{' …' if len(beyond) > 10 else ''} but the stage-1 run ({run.results}) translated the texts of "
+                f"the first {covered} items only; run {stage1_task(source, lang)} on the items up to "
+                f"{max(beyond)} (--limit {stage1_count(root, source, lang, max(beyond) + 1)})")
+    else:
+        needed = limit_count(limit, item_count(root, source, lang))
+        if covered < needed:
+            hint = "the same --limit" if source in ("mgsm", "polymath") else (
+                f"--limit {stage1_count(root, source, lang, needed)} (stage 1 counts paragraphs and questions)")
+            raise SelfTranslateError(
+                f"task {task} evaluates {needed} items but the stage-1 run in {SETTING}={path.parent} translated "
+                f"the texts of the first {covered} ({path.name}); run {stage1_task(source, lang)} with {hint}")
+    if model_args:
+        this = model_identity.identity(model or run.config.get("model"), model_args)
+        if this.key != run.identity.key:
+            log.warning("task %s: the stage-1 run %s translated with %s [%s], this run answers with %s [%s]: that "
+                        "is translate-test with another model's translations, not self-translate", task,
+                        run.results, run.model, run.identity.describe(), this.name, this.describe())
 
 
 def stage2_files(source: str, lang: str, **_) -> list[str]:
@@ -383,8 +362,11 @@ def _stage2_dataset(root, source: str, lang: str, task: str | None = None):
 
     task = task or stage2_task(source, lang)
     _check(source, lang)
-    _, _, tr = stage1_translations(task, source, lang, root)
+    stage1, _, tr = stage1_translations(task, source, lang, root)
+    _READ[task] = stage1_record(stage1, tr)
     docs = stage2_docs(root, source, lang, tr)
+    if source == "polymath":
+        return datasets.DatasetDict({"test": datasets.Dataset.from_list(docs)})
     if source == "mgsm":
         extra = {"source_lang": lang, "original_question": None, "reference_question": None}
         exemplars = [{**r, **extra} for r in mgsm.normalize(TARGET, [], mgsm.read_split(root, TARGET, "train"))[1]]
@@ -441,18 +423,29 @@ def xquad_stage2_results(doc: dict, results: list[str]) -> dict:
 MGSM_STAGE2_METRICS = ("exact_match", "lang_fidelity", "lang_undecidable")
 
 
+def polymath_stage2_results(doc: dict, results: list) -> dict:
+    """polymath_en_*'s scorer on the English text (acc, and DW-ACC over the task's items) and the
+    translation it used."""
+    translation = _translation_items(doc)
+    return {**polymath.st_results(doc, results), "translation_chrfpp": translation, "translation_bleu": translation}
+
+
 def stage2_prompt(source: str, lang: str) -> dict:
     """The English prompt of mgsm_en_cot_en / xquad_en."""
+    if source == "polymath":
+        return polymath.prompt_parts(TARGET, "low", "native")
     return mgsm.prompt_parts(TARGET, "en_cot") if source == "mgsm" else qa.prompt_parts(TARGET, TARGET)
 
 
 def scorer_signature(source: str, stage: int, lang: str) -> str:
-    if stage == 1:
-        return (f"self-translate-stage1:v1|{source}|{lang}->en|" + mt.static_scorer(TARGET).replace(
-            "|spbleu:sacrebleu(corpus|tok:flores200)", "") + "|" + flores.cleaner_signature())
-    inner = mgsm.scorer_signature(TARGET, "en_cot") if source == "mgsm" else qa.scorer_signature(TARGET)
-    return (f"self-translate:v1|{source}|{lang}->en|translations:{SETTING}|" + inner
-            + "|translation:chrfpp+bleu(corpus,each-text-once)")
+    if stage == 1:  # FLORES's lexical scorers but spBLEU, and FLORES's cleaner
+        return str(Signature.of(("self-translate-stage1", "v1"), source, f"{lang}->en",
+                                Signature.parse(mt.static_scorer(TARGET)).without("spbleu"),
+                                Signature.parse(flores.cleaner_signature())))
+    inner = {"mgsm": lambda: mgsm.scorer_signature(TARGET, "en_cot"), "xquad": lambda: qa.scorer_signature(TARGET),
+             "polymath": lambda: polymath.scorer_signature(TARGET, "native")}[source]()
+    return str(Signature.of(("self-translate", "v1"), source, f"{lang}->en", ("translations", SETTING),
+                            Signature.parse(inner), ("translation", "chrfpp+bleu(corpus,each-text-once)")))
 
 
 # ------------------------------------------------------------------- the families
@@ -468,6 +461,7 @@ def _family(source: str, stage: int) -> Family:
             process_results=stage1_results,
             reference_metric=f"chrfpp,{flores.FILTER}",  # corpus-level: the judge's generic rule
             judge_protocol="da", reply_language=lambda kwargs: TARGET,
+            item_key=lambda doc: str(doc["text_id"]),  # question:<item> / context:<paragraph>, every language
             annotate=partial(_annotate, ""),
         )
     inner = families_of_source(source)
@@ -477,17 +471,27 @@ def _family(source: str, stage: int) -> Family:
         load_local=lambda root, lang, task=None, **_: _stage2_dataset(root, source, lang, task),
         load_hub=lambda lang, task=None, **_: _stage2_dataset(None, source, lang, task),
         prompt=partial(stage2_prompt, source),
-        process_results=mgsm_stage2_results if source == "mgsm" else xquad_stage2_results,
+        process_results={"mgsm": mgsm_stage2_results, "xquad": xquad_stage2_results,
+                         "polymath": polymath_stage2_results}[source],
         reference_metric=inner.reference_metric, judge_protocol=inner.judge_protocol,
         reply_language=lambda kwargs: TARGET,
-        annotate=partial(_annotate, "translation_"),
-        preflight=lambda task=None, lang="", limit=None, model_args=None, **_: preflight(
-            task, source, lang, limit, model_args),
+        item_key=inner.item_key,  # the source family's items, in every language
+        run_made_documents=True,  # the docs hold stage 1's translations, the model's own
+        annotate=partial(_polymath_stage2_annotate if source == "polymath" else _annotate_stage2, source),
+        preflight=lambda task=None, lang="", limit=None, model_args=None, samples=None, cache_requests=None,
+        model=None, **_: preflight(task, source, lang, limit, model_args, samples, cache_requests, model),
     )
 
 
+def _polymath_stage2_annotate(source: str, task: str, cfg: dict, meta: dict, result, acc, bootstrap_iters) -> None:
+    """PolyMath's run-time facts (checker signature, each reply's thinking and answer parts), then
+    what every stage 2 records (the translations' sacreBLEU signatures, the stage 1 it read)."""
+    polymath.annotate(task, cfg, meta, result, acc, bootstrap_iters)
+    _annotate_stage2(source, task, cfg, meta, result, acc, bootstrap_iters)
+
+
 def families_of_source(source: str) -> Family:
-    return mgsm.FAMILY if source == "mgsm" else qa.XQUAD
+    return {"mgsm": mgsm.FAMILY, "xquad": qa.XQUAD, "polymath": polymath.FAMILY}[source]
 
 
 FAMILIES = tuple(_family(source, stage) for source in SOURCES for stage in (1, 2))

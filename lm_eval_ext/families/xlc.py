@@ -25,6 +25,7 @@ from lm_eval_ext.families.base import (ContextSampler, DataFormatError, DataNotF
                                        ReplyFilter, local_root)
 from lm_eval_ext.metrics import consistency, langid
 from lm_eval_ext.metrics.consistency import ENGLISH, SUMMARY_METRICS, Record
+from lm_eval_ext.missing import mean_applicable
 
 TASK_VERSION = 1.1  # 1.1: the MGSM/QA prompts' label stops only at a line start
 
@@ -229,7 +230,7 @@ def _aggregation(source_name: str, metric: str) -> Callable[[list], float]:
         if kind == "accuracy":
             return lambda records: consistency.accuracy(records, x)
         if kind == "lang_fidelity":
-            return lambda records: langid.mean_decidable(Record(*r).fidelity for r in records if Record(*r).lang == x)
+            return lambda records: mean_applicable(Record(*r).fidelity for r in records if Record(*r).lang == x)
     raise AttributeError(f"xlc_{source_name} has no metric {metric!r}")
 
 
@@ -260,4 +261,5 @@ FAMILY = Family(
     reference_metric="",
     judge_protocol="",
     reply_language=lambda kwargs: None,
+    item_key=lambda doc: str(doc["xlc_item"]),  # the source family's item id (one doc per item and language)
 )

@@ -24,7 +24,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from lm_eval_ext import files
-from lm_eval_ext.formats.run_folder import DATE_PATTERN, Problem, number, type_name
+from lm_eval_ext.formats.run_folder import DATE_PATTERN, Problem, number, open_regular, type_name
+from lm_eval_ext.signature import Signature
 
 FORMAT = "lm-eval-ext/judge-results"
 VERSION = 1  # 1: the format fields; 0: files written before them (same content)
@@ -177,6 +178,22 @@ class JudgeResults:
                 "languages": {p: {k: e.pooled() for k, e in rows.items()} for p, rows in self.languages.items()},
                 "requests": self.requests, "provenance": self.provenance}
 
+    def signature(self, protocol: str, entry: "JudgeEntry | None" = None) -> str:
+        """How a ``judge/<protocol>`` score was made: judge model and backend, template
+        version, sampling, statistics (from the provenance; what is not recorded is left out)."""
+        prov = self.provenance
+        judge = prov.get("judge") if isinstance(prov.get("judge"), dict) else {}
+        templates = prov.get("templates") if isinstance(prov.get("templates"), dict) else {}
+        version = (entry.template_version if entry is not None else None) or templates.get(protocol)
+        sampling = prov.get("sampling")
+        return str(Signature.of(
+            ("judge", judge.get("model") or "unknown"), ("backend", judge.get("backend")) if judge.get("backend") else None,
+            ("template", f"{protocol}@{version}") if version else ("template", protocol),
+            ("sampling", json.dumps(sampling, sort_keys=True, separators=(",", "=")))
+            if isinstance(sampling, dict) else None,
+            ("statistics", f"({prov['statistics']})") if isinstance(prov.get("statistics"), str) else None,
+        ))
+
     @property
     def run(self) -> dict:
         """The judged run as the provenance names it (path, model, run_id, results_files)."""
@@ -217,7 +234,8 @@ def read(path: Path, problems: list[Problem]) -> JudgeResults | PairwiseResults 
     skipped; None (and a Problem) when the file cannot be used at all."""
     pairwise = bool(PAIRWISE_RE.match(path.name))
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        with open_regular(path) as fh:  # never a FIFO named like a judge file: it would block
+            doc = json.loads(fh.read().decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
         problems.append(Problem(str(path), f"judge results cannot be read ({err}); skipped"))
         return None

@@ -9,7 +9,8 @@ results files in ``OUT/<model>/``:
   lm-eval run of the same model, or makes a run of it;
 - ``layers``: the points the lens reads, embeddings included (decoder layers + 1);
 - ``signature``: how the numbers were made (method, prompt template, concept source and version,
-  tokenizer, lens), ``key:value|key:value``;
+  tokenizer), a `lm_eval_ext.signature.Signature` string; the lens (which modules decode a layer)
+  is in ``settings`` (a fact of the model's architecture, shown, not compared);
 - ``task`` (translation, repetition, cloze), ``concepts`` (source, babel and CLDR versions, the
   pool's count per category), ``settings``, ``date`` (seconds since the epoch), ``lm_eval_ext_version``;
 - ``pairs``: ``{"<source>-><target>": PairResult}`` (source = target for repetition and cloze):
@@ -35,7 +36,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lm_eval_ext import files, model_identity
-from lm_eval_ext.formats.run_folder import DATE_PATTERN, Problem, number, type_name
+from lm_eval_ext.formats.run_folder import (DATE_PATTERN, NotRegularFile, Problem, number, open_regular, type_name,
+                                            walk)
 
 FORMAT = "lm-eval-ext/latent-language"
 VERSION = 1
@@ -98,19 +100,21 @@ class LatentLanguageResults:
                 "settings": self.settings, "date": self.date, "lm_eval_ext_version": self.lm_eval_ext_version,
                 "pairs": {k: asdict(p) for k, p in self.pairs.items()}}
 
-    @property
-    def model_type(self) -> str:
-        return str(self.model.get("model") or "")
+    def results_header(self) -> dict:
+        """The run-level fields of an lm-eval results document this file stands for (``config``:
+        the backend, model args and what lm-eval's model info adds, ``model_name``, ``date``), so
+        that `model_identity` reads the file as it reads a results file."""
+        config = {k: v for k, v in self.model.items() if k != "model_name"}
+        return {"config": config, "model_name": self.model.get("model_name"), "date": self.date,
+                "lm_eval_ext_version": self.lm_eval_ext_version}
 
     @property
-    def model_args(self) -> str:
-        return model_identity.canonical_model_args(self.model.get("model_args"))
+    def model_identity(self) -> model_identity.ModelIdentity:
+        return model_identity.of_results(self.results_header())
 
     @property
     def model_name(self) -> str:
-        return model_identity.model_name({"config": {"model": self.model.get("model"),
-                                                     "model_args": self.model.get("model_args")},
-                                          "model_name": self.model.get("model_name")})
+        return self.model_identity.name
 
 
 def write(path: Path, doc: LatentLanguageResults) -> None:
@@ -125,7 +129,7 @@ def find(path: Path) -> dict[Path, list[Path]]:
     if not path.is_dir():
         return {}
     out: dict[Path, list[Path]] = {}
-    for f in path.rglob(f"{PREFIX}*.json"):
+    for f in walk(path, []):  # the folders the run-folder reader walks (its problems are its to report)
         if NAME_RE.match(f.name):
             out.setdefault(f.parent, []).append(f)
     return {d: sorted(fs, key=lambda p: p.name) for d, fs in sorted(out.items())}
@@ -186,7 +190,11 @@ def read(path: Path, problems: list[Problem]) -> LatentLanguageResults | None:
     the file cannot be used at all."""
     where = str(path)
     try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        with open_regular(path) as fh:  # never a FIFO named like a latent-language file: it would block
+            doc = json.loads(fh.read().decode("utf-8"))
+    except NotRegularFile as err:
+        problems.append(Problem(where, f"{err}; skipped"))
+        return None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
         problems.append(Problem(where, f"latent-language results cannot be read ({err}); skipped"))
         return None

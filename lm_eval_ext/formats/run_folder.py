@@ -3,21 +3,33 @@
 - ``results_<date>.json``: one per ``lm_eval`` invocation (`RESULTS_RE`); its shape is
   checked by `shape_problem` and read by `read_results`;
 - ``samples_<task>_<date>.jsonl`` (``--log_samples``): one per task and invocation, named
-  with the date of the results file written by the same invocation (`SAMPLES_RE`, `stamp`);
-  read line by line by `read_samples`, per-item scores by `item_scores`.
+  with the date of the results file written by the same invocation (`SAMPLES_RE`, `stamp`):
+  `paired_samples` pairs them with that file, `task_hash` checks a log against the hash lm-eval
+  recorded in it (``task_hashes``); read line by line by `read_samples`, per-item scores by
+  `item_scores`.
 
 Family-agnostic and ground floor: the run model built from these files (`reporting.runs`),
 self-translate's stage-1 reader and the judge all read through here. Bad input never
 raises: whatever cannot be used becomes a `Problem` (file + what is wrong), the rest is used.
+
+Folders are scanned following symbolic links (a run folder linked into a scanned folder
+is read), each folder once (a link loop or a second link to a folder is named and skipped);
+only regular files are opened (`open_regular`): a FIFO or a device named like a results
+file would block a reader forever, so it is named and skipped.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
+
+from lm_eval_ext.missing import applies
 
 DATE_PATTERN = r"\d{4}-\d{2}-\d{2}T[0-9\-.]+"
 RESULTS_RE = re.compile(rf"^results_(?P<date>{DATE_PATTERN})\.json$")
@@ -59,11 +71,51 @@ def stamp(path: Path) -> str | None:
     return m["date"] if m else None
 
 
+# ------------------------------------------------------------------ regular files
+class NotRegularFile(OSError):
+    """A path that is not a regular file (a FIFO, a device, a socket, a folder)."""
+
+
+def file_kind(mode: int) -> str:
+    for test, what in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return what
+    return "not a regular file"
+
+
+def open_regular(path: Path):
+    """`path` opened for binary reading when it is a regular file; NotRegularFile otherwise.
+    Opened without blocking and checked on the open descriptor, so a FIFO never blocks the
+    reader and nothing can be swapped in between the check and the read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(f"is {file_kind(mode)}, not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 # ------------------------------------------------------------------ results files
+def _metric_keys_without_filter(results: dict) -> bool:
+    """Every metric key lacks lm-eval 0.4's ``,<filter>``: an lm-eval 0.3 ``results.json``."""
+    keys = [k for entry in results.values() if isinstance(entry, dict) for k in entry
+            if k != "alias" and not k.endswith("_stderr")]
+    return bool(keys) and not any("," in k for k in keys)
+
+
 def shape_problem(data) -> str | None:
     """What makes a parsed results document unusable (valid JSON of the wrong shape), or None."""
     if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
         return "no 'results' object: not an lm-eval results file"
+    if _metric_keys_without_filter(data["results"]):
+        return ("metric keys without ',<filter>' (an lm-eval 0.3 results file?): not supported, only the "
+                "results files of lm-eval 0.4.x are read")
     for key in _OBJECT_FIELDS:
         if data.get(key) is not None and not isinstance(data[key], dict):
             return f"'{key}' is {type_name(data[key])}, not an object"
@@ -86,10 +138,13 @@ def shape_problem(data) -> str | None:
 def read_results(path: Path, problems: list[Problem]) -> dict | None:
     """A results document, or None (and a Problem) when it cannot be read or has the wrong shape."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
+        with open_regular(path) as fh:
+            data = json.loads(fh.read().decode("utf-8"))
     except json.JSONDecodeError as err:
         problems.append(Problem(str(path), f"not valid JSON, truncated or corrupt ({err.msg} at line {err.lineno}); file skipped"))
+        return None
+    except NotRegularFile as err:
+        problems.append(Problem(str(path), f"{err}; file skipped"))
         return None
     except (OSError, UnicodeDecodeError, RecursionError) as err:
         problems.append(Problem(str(path), f"cannot be read ({err}); file skipped"))
@@ -103,14 +158,21 @@ def read_results(path: Path, problems: list[Problem]) -> dict | None:
 
 def find_results(path: Path, problems: list[Problem]) -> list[tuple[Path, list[Path]]]:
     """(folder, its results files oldest first) for a results file, a run folder or an
-    ``--output_path`` folder with one sub-folder per model."""
-    if path.is_file():
+    ``--output_path`` folder with one sub-folder per model (symbolic links followed)."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except OSError as err:
+        problems.append(Problem(str(path), f"a link that points nowhere ({err.strerror or err})"
+                                if path.is_symlink() else "no such folder"))
+        return []
+    if stat.S_ISREG(mode):
         return [(path.parent, [path])]
-    if not path.is_dir():
-        problems.append(Problem(str(path), "no such folder"))
+    if not stat.S_ISDIR(mode):
+        problems.append(Problem(str(path), f"is {file_kind(mode)}, not a results file or a folder; skipped"))
         return []
     by_dir: dict[Path, list[Path]] = {}
-    for f in path.rglob("results_*.json"):
+    for f in walk(path, problems):
         if RESULTS_RE.match(f.name):
             by_dir.setdefault(f.parent, []).append(f)
     if not by_dir:
@@ -119,29 +181,129 @@ def find_results(path: Path, problems: list[Problem]) -> list[tuple[Path, list[P
     return [(d, sorted(fs, key=lambda p: p.name)) for d, fs in sorted(by_dir.items())]
 
 
-def merge_results(docs: list[dict]) -> dict:
-    """Results documents of one configuration merged, the later document winning per task."""
-    if len(docs) == 1:
-        return docs[0]
-    merged: dict = {}
-    for doc in docs:
-        for key, value in doc.items():
-            if isinstance(value, dict) and isinstance(merged.get(key), dict):
-                merged[key] = {**merged[key], **value}
-            else:
-                merged[key] = value
-    return merged
+def walk(root: Path, problems: list[Problem]):
+    """The regular files under `root`, sorted folder by folder, following links to folders.
+    Every folder is entered once (by its device and inode): a link loop or a second path to
+    a folder already scanned is a Problem, as is a link that points nowhere, a folder that
+    cannot be listed, and a non-regular file named like a results file."""
+    entered: dict[tuple[int, int], Path] = {}
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            info = folder.stat()
+            inode = (info.st_dev, info.st_ino)
+            if inode in entered:
+                problems.append(Problem(str(folder), f"the folder {entered[inode]} again (through a symbolic link"
+                                                     f"{', a loop' if _is_within(entered[inode], folder) else ''}); "
+                                                     "scanned once, skipped here"))
+                continue
+            entered[inode] = folder
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as err:
+            problems.append(Problem(str(folder), f"cannot be listed ({err.strerror or err}); folder skipped"))
+            continue
+        sub = []
+        for entry in entries:
+            p = Path(entry.path)
+            try:
+                mode = entry.stat(follow_symlinks=True).st_mode
+            except OSError as err:
+                if entry.is_symlink():
+                    problems.append(Problem(str(p), f"a link that points nowhere ({err.strerror or err}); skipped"))
+                continue
+            if stat.S_ISDIR(mode):
+                sub.append(p)
+            elif stat.S_ISREG(mode):
+                yield p
+            elif RESULTS_RE.match(entry.name):  # samples logs: paired_samples names them
+                problems.append(Problem(str(p), f"is {file_kind(mode)}, not a regular file; skipped"))
+        stack.extend(reversed(sub))
+
+
+def _is_within(folder: Path, path: Path) -> bool:
+    """Whether `path` (a path through links) lies under `folder`: a link back up is a loop."""
+    return folder in path.parents
 
 
 # ------------------------------------------------------------------ samples logs
-def find_samples(folder: Path) -> dict[str, list[Path]]:
-    """{task: its samples logs in the folder, oldest first}."""
-    files: dict[str, list[Path]] = {}
-    for f in folder.glob("samples_*.jsonl"):
+RESCORE_RECORD = "lm_eval_ext_rescore"  # what `lm-eval-ext rescore` adds to the results file it writes
+_HASH_FIELDS = ("doc_hash", "prompt_hash", "target_hash")
+
+
+def paired_samples(results: Path, doc: dict, problems: list[Problem]) -> dict[str, Path]:
+    """{task: the samples log written by the invocation that wrote `results`}, by lm-eval's own
+    naming: one invocation names its results file and its samples logs with one date
+    (``EvaluationTracker.date_id``), so a log pairs with exactly one results file, never with
+    "the newest in the folder". A results file written by ``lm-eval-ext rescore`` has no logs of
+    its own: its record names the logs its numbers were computed from. A log of the invocation
+    for a task the results file does not hold is a Problem."""
+    folder = results.parent
+    record = doc.get(RESCORE_RECORD)
+    if isinstance(record, dict):
+        return _rescored_samples(results, record, doc, problems)
+    date = stamp(results)
+    if date is None:
+        return {}
+    tasks = set(doc.get("results") or {}) | set(doc.get("configs") or {})
+    out: dict[str, Path] = {}
+    for f in sorted(folder.glob(f"samples_*_{date}.jsonl")):
         m = SAMPLES_RE.match(f.name)
-        if m:
-            files.setdefault(m["task"], []).append(f)
-    return {task: sorted(fs, key=lambda p: p.name) for task, fs in sorted(files.items())}
+        if not m or m["date"] != date:
+            continue
+        try:
+            mode = f.stat().st_mode
+        except OSError:
+            mode = None
+        if mode is None or not stat.S_ISREG(mode):  # a FIFO or device would block a reader
+            what = f"is {file_kind(mode)}, not a regular file" if mode is not None else "cannot be read"
+            problems.append(Problem(str(f), f"{what}; samples skipped"))
+            continue
+        if m["task"] not in tasks:
+            problems.append(Problem(str(f), f"samples for task {m['task']!r}, which is not in the run's results "
+                                            f"({results.name}, written with it); samples skipped"))
+            continue
+        out[m["task"]] = f
+    return out
+
+
+def _rescored_samples(results: Path, record: dict, doc: dict, problems: list[Problem]) -> dict[str, Path]:
+    """The logs a rescored results file names (``samples``: {task: log}); a record written before
+    it named them: for each task the log of the newest results file it was rescored from."""
+    folder = results.parent
+    named = record.get("samples")
+    out: dict[str, Path] = {}
+    if isinstance(named, dict):
+        for task, name in named.items():
+            path = folder / Path(str(name)).name
+            if path.is_file():
+                out[str(task)] = path
+            else:
+                problems.append(Problem(str(results), f"task {task}: the samples log {name} its numbers were "
+                                                      "computed from is not in the folder; per-item scores off"))
+        return out
+    sources = [stamp(Path(str(n))) for n in record.get("rescored_from") or [] if isinstance(n, str)]
+    for task in doc.get("results") or {}:
+        for date in reversed([d for d in sources if d]):
+            path = folder / f"samples_{task}_{date}.jsonl"
+            if path.is_file():
+                out[task] = path
+                break
+    return out
+
+
+def task_hash(lines: list[dict]) -> str | None:
+    """lm-eval's hash of a task's logged samples (``EvaluationTracker.save_results_aggregated``:
+    SHA-256 of the doc, prompt and target hashes of every line, in order), None when a line
+    lacks them (an older lm-eval)."""
+    parts = []
+    for line in lines:
+        values = [line.get(k) for k in _HASH_FIELDS]
+        if not all(isinstance(v, str) for v in values):
+            return None
+        parts.append("".join(values))
+    return hashlib.sha256("".join(parts).encode("utf-8")).hexdigest()
 
 
 def read_samples(path: Path, problems: list[Problem] | None = None, limit: int | None = None) -> list[dict]:
@@ -150,7 +312,11 @@ def read_samples(path: Path, problems: list[Problem] | None = None, limit: int |
     out = []
     bad: dict[str, list[int]] = {}
     try:
-        fh = open(path, "rb")
+        fh = open_regular(path)
+    except NotRegularFile as err:
+        if problems is not None:
+            problems.append(Problem(str(path), f"{err}; samples skipped"))
+        return out
     except OSError as err:
         if problems is not None:
             problems.append(Problem(str(path), f"cannot be read ({err.strerror or err}); samples skipped"))
@@ -219,27 +385,28 @@ def prompt_parts(sample: dict) -> list[str]:
     return out
 
 
-def item_scores(lines: list[dict], metric_key: str, every_item: bool = False) -> dict | None:
+def item_scores(lines: list[dict], metric_key: str, every_item: bool = False, key=None) -> dict | None:
     """{doc_id: score} of one metric key (``exact_match,strict-match``) in logged samples:
     the one reader of per-item scores (report CIs, compare's paired bootstrap, the judge's
     reference metric and judge cells). None when the metric has no numeric per-item value
     (corpus-level metrics), or with `every_item` when an item lacks it; otherwise an item
     without the key or with None is left out (exact_match_non_en is absent on English
-    items; an undecidable reply's lang_fidelity is None, an older run's absent)."""
+    items; an undecidable reply's lang_fidelity is None, an older run's absent). `key` (a
+    line -> key function) keys the items otherwise than by doc_id (a family's item key)."""
     metric_name, _, filt = metric_key.partition(",")
     out: dict = {}
     for doc in lines:
         if doc.get("filter", "none") != filt:
             continue
         raw = doc.get(metric_name)
-        if raw is None:  # not applicable to this item
+        if not applies(raw):  # the one "does not apply" rule (missing.py); an absent key too
             if every_item:
                 return None
             continue
         value = number(raw)
         if value is None:  # not a number: a corpus-level metric's tuple
             return None
-        doc_id = doc.get("doc_id", len(out))
+        doc_id = doc.get("doc_id", len(out)) if key is None else key(doc)
         if isinstance(doc_id, (int, str)):
             out[doc_id] = value
     return out or None

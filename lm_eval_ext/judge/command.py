@@ -12,7 +12,7 @@ from lm_eval_ext.judge import protocols as P
 from lm_eval_ext.judge.client import JudgeCache
 from lm_eval_ext.judge.pairwise import PairwiseJob
 from lm_eval_ext.judge.pipeline import JudgeJob
-from lm_eval_ext.reporting.runs import load_runs
+from lm_eval_ext.reporting.runs import kind_of, load_runs
 
 
 def run_command(args) -> int:
@@ -100,7 +100,7 @@ def run_command(args) -> int:
     finally:
         cache.close()
     for p in dict.fromkeys(job.problems):
-        say(f"lm-eval-ext judge: warning: {p}")
+        say(f"lm-eval-ext judge: {kind_of(p)}: {p}")
     r = job.requests_summary()
     say(f"requests: {r['cache_hits']} from cache, {r['http_requests']} sent ({r['retries']} retries), "
         f"{r['failed_requests']} failed" + (" ; budget exhausted (--max-requests)" if r["budget_exhausted"] else ""))

@@ -11,7 +11,7 @@ from pathlib import Path
 from lm_eval_ext import files
 from lm_eval_ext.formats import judge_file
 from lm_eval_ext.formats.judge_file import PairEntry, PairwiseResults
-from lm_eval_ext.formats.run_folder import Problem, read_samples
+from lm_eval_ext.formats.run_folder import Problem
 from lm_eval_ext.judge import protocols as P
 from lm_eval_ext.judge.client import BudgetExhausted, Request
 from lm_eval_ext.judge.pipeline import (NOT_JUDGED, OK, PARSE_FAILURE, REQUEST_FAILED, JudgeJob, _messages,
@@ -19,7 +19,7 @@ from lm_eval_ext.judge.pipeline import (NOT_JUDGED, OK, PARSE_FAILURE, REQUEST_F
                                         now_stamp, selected_tasks)
 from lm_eval_ext.metrics import bootstrap
 from lm_eval_ext.reporting.rows import row_key
-from lm_eval_ext.reporting.runs import Run
+from lm_eval_ext.reporting.runs import Run, sample_lines
 
 
 WIN, TIE, LOSS = "win", "tie", "loss"
@@ -59,8 +59,8 @@ class PairwiseJob(JudgeJob):
                 self.problems.append(Problem(str(run_b.path), f"no samples log of {t}; not compared"))
         for task in shared:
             info = run_a.tasks[task]
-            a_docs = {s.get("doc_id"): s for s in first_lines(read_samples(run_a.samples[task], self.problems))}
-            b_docs = {s.get("doc_id"): s for s in first_lines(read_samples(run_b.samples[task], self.problems))}
+            a_docs = {s.get("doc_id"): s for s in first_lines(sample_lines(run_a, task, self.problems))}
+            b_docs = {s.get("doc_id"): s for s in first_lines(sample_lines(run_b, task, self.problems))}
             ids = [d for d in a_docs if d in b_docs]
             if len(ids) < max(len(a_docs), len(b_docs)):
                 self.problems.append(Problem(task, f"{len(set(a_docs) ^ set(b_docs))} item(s) logged in one run only; "

@@ -33,12 +33,12 @@ import numpy as np
 from lm_eval_ext import __version__, families, files
 from lm_eval_ext.formats import judge_file
 from lm_eval_ext.formats.judge_file import JudgeEntry, JudgeResults
-from lm_eval_ext.formats.run_folder import Problem, item_scores, read_samples
+from lm_eval_ext.formats.run_folder import Problem, item_scores
 from lm_eval_ext.judge import protocols as P
 from lm_eval_ext.judge.client import BudgetExhausted, JudgeCache, Request, cache_key, safe_url
 from lm_eval_ext.metrics import bootstrap
 from lm_eval_ext.reporting.rows import row_key
-from lm_eval_ext.reporting.runs import Run
+from lm_eval_ext.reporting.runs import Run, sample_lines
 
 OK, PARSE_FAILURE, REQUEST_FAILED, NOT_JUDGED, INVALID = "ok", "parse_failure", "request_failed", "not_judged", "invalid"
 
@@ -203,7 +203,7 @@ class JudgeJob:
         refs: dict[str, str | None] = {}
         for task in selected_tasks(run, self.task_patterns):
             info = run.tasks[task]
-            lines = read_samples(run.samples[task], self.problems)
+            lines = sample_lines(run, task, self.problems)
             ref_key, ref_values = reference_metric(run, task, lines)
             refs[task] = ref_key
             docs = first_lines(lines)
@@ -334,7 +334,8 @@ class JudgeJob:
             "reminder_template": P.template("reminder").version,
             "statistics": bootstrap.signature(self.iters),
             "run": {"path": str(run.path), "model": run.model, "run_id": run.identity,
-                    "results_files": [p.name for p in run.results_files]},
+                    "results_files": [p.name for p in run.results_files],
+                    "samples": {t: p.name for t, p in sorted(run.samples.items())}},  # what the reader pairs
             "cache": str(self.cache.path),
             **(extra or {}),
         }

@@ -20,10 +20,3 @@ from __future__ import annotations
 METHOD = "logit-lens-latent-language"
 METHOD_VERSION = 1  # bump when a number the command writes would change for the same inputs
 
-
-def signature(*fields: tuple[str, object]) -> str:
-    """How the numbers of a run were made, readable: ``key:value|key:value``. The one place the
-    string is built; a ``|`` inside a value (a path, a template) becomes ``/`` so the fields
-    stay apart."""
-    parts = [(METHOD, f"v{METHOD_VERSION}"), *fields]
-    return "|".join(f"{key}:{str(value).replace('|', '/')}" for key, value in parts if value is not None)

@@ -28,11 +28,12 @@ from datetime import datetime
 from pathlib import Path
 
 from lm_eval_ext import __version__, model_identity
+from lm_eval_ext.signature import Signature
 from lm_eval_ext.exit_codes import ExitCode
 from lm_eval_ext.formats import latent_language as fmt
 from lm_eval_ext.latent import concepts as cc
 from lm_eval_ext.latent import prompts as pr
-from lm_eval_ext.latent import signature
+from lm_eval_ext.latent import METHOD, METHOD_VERSION
 from lm_eval_ext.latent import tokens as tk
 
 DEFAULT_SOURCE, SECOND_SOURCE = "fr", "de"  # translation source: fr, and de for the target fr
@@ -255,14 +256,15 @@ def run(args) -> int:
              "model_name": model_identity.model_name({"config": {"model": args.model, "model_args": args.model_args}})}
     if hasattr(lm, "get_model_info"):
         model.update({k: v for k, v in lm.get_model_info().items() if isinstance(v, (str, int, float))})
-    sig = signature(("task", args.task), ("template", f"{args.task}-v{pr.TEMPLATE_VERSION}"), ("shots", args.shots),
-                    ("concepts", f"cldr-{versions['cldr']}"), ("babel", versions["babel"]),
-                    ("limit", limit or "all"), ("seed", args.seed), ("tokenizer", tokenizer_id(lm.tokenizer, vocab)),
-                    ("lens", lens.describe()), ("mass", "prefix-bytes+space,exclusive"),
-                    ("share", f"peak-intermediate(floor {floor:g})"))
+    sig = Signature.of((METHOD, f"v{METHOD_VERSION}"), ("task", args.task),
+                       ("template", f"{args.task}-v{pr.TEMPLATE_VERSION}"), ("shots", args.shots),
+                       ("concepts", f"cldr-{versions['cldr']}"), ("babel", versions["babel"]),
+                       ("limit", limit or "all"), ("seed", args.seed), ("tokenizer", tokenizer_id(lm.tokenizer, vocab)),
+                       ("mass", "prefix-bytes+space,exclusive"),
+                       ("share", f"peak-intermediate(floor {floor:g})"))
     english_pool = cc.pool([])
     doc = fmt.LatentLanguageResults(
-        model=model, layers=lens.points, signature=sig, task=args.task, pairs=results,
+        model=model, layers=lens.points, signature=str(sig), task=args.task, pairs=results,
         concepts={"source": "CLDR via babel", "babel": versions["babel"], "cldr": versions["cldr"],
                   "categories": cc.category_counts(english_pool)},
         settings={"template": pr.TEMPLATES[args.task], "separator": pr.SEPARATOR, "shots": args.shots,
@@ -270,7 +272,7 @@ def run(args) -> int:
                   "dtype": str(next(lm.model.parameters()).dtype).replace("torch.", ""),
                   "bootstrap": summary.ci_signature(args.bootstrap_iters, args.seed),
                   "share": summary.share_rule(floor),
-                  "lens_check_max_abs_diff": worst, "prompts": len(items),
+                  "lens": lens.describe(), "lens_check_max_abs_diff": worst, "prompts": len(items),
                   "seconds": {"load": round(load_s, 2), "forward": round(forward_s, 2),
                               "total": round(time.time() - started, 2)}},
         date=time.time(), lm_eval_ext_version=__version__)

@@ -32,10 +32,18 @@ def python_of(folder: Path) -> Path:
     return folder / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
 
 
+def _run(cmd: list[str], what: str) -> int:
+    """The exit status of `cmd`; NeuralEnvError naming `what` when it cannot be started."""
+    try:
+        return subprocess.run(cmd).returncode
+    except OSError as err:
+        raise NeuralEnvError(f"{what} {cmd[0]}: cannot run it ({err.strerror or err})") from None
+
+
 def _pip(python: Path, args: list[str], pip_args: list[str]) -> None:
     cmd = [str(python), "-m", "pip", "install", "--disable-pip-version-check", *pip_args, *args]
     print("$ " + " ".join(cmd), flush=True)
-    if subprocess.run(cmd).returncode != 0:
+    if _run(cmd, "the side environment's interpreter") != 0:
         raise NeuralEnvError(f"pip install {' '.join(args)} failed in {python} (output above)")
 
 
@@ -59,14 +67,20 @@ def check(python: str) -> dict:
 def create(folder: Path, torch_spec: str = "torch", pip_args: list[str] | None = None,
            base_python: str | None = None) -> Path:
     folder = Path(folder).expanduser().resolve()
+    if folder.exists() and not folder.is_dir():
+        raise NeuralEnvError(f"DIR {folder}: exists and is not a folder (give the folder of a new or existing "
+                             "side environment)")
     python = python_of(folder)
     if not python.exists():
         print(f"creating the side environment {folder}", flush=True)
         if base_python:
-            if subprocess.run([base_python, "-m", "venv", str(folder)]).returncode != 0:
+            if _run([base_python, "-m", "venv", str(folder)], "--python") != 0:
                 raise NeuralEnvError(f"{base_python} -m venv {folder} failed")
         else:
-            venv.EnvBuilder(with_pip=True).create(folder)
+            try:
+                venv.EnvBuilder(with_pip=True).create(folder)
+            except (OSError, subprocess.CalledProcessError) as err:
+                raise NeuralEnvError(f"DIR {folder}: the environment cannot be created ({err})") from None
     pip_args = list(pip_args or [])
     _pip(python, [torch_spec], pip_args)  # first: the reference packages' own torch range is wide
     _pip(python, list(neural_worker.SIDE_ENV_REQUIREMENTS), pip_args)

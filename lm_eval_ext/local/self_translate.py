@@ -4,27 +4,72 @@ The model is built once with lm-eval's own registry (any backend: hf, vllm,
 local-completions, local-chat-completions, ...). Stage 1 (``<family>_self_translate_stage1_<l>``)
 and stage 2 (``<family>_self_translate_<l>``) run through ``lm_eval.simple_evaluate`` with that
 model object and are saved by lm-eval's own ``EvaluationTracker``, as ``lm_eval --output_path OUT``
-saves them: both into ``OUT/<model>/`` (the same model and arguments, so the run-folder reader
-merges the two results files into one run). Stage 2 reads stage 1 from that folder through
-``LM_EVAL_EXT_SELF_TRANSLATE_FROM``, exactly as the two-command route does.
+saves them: both into ``OUT/<model>/`` (the same model, so the run-folder reader merges the two
+results files into one run). Stage 2 reads stage 1 from the results file stage 1 just wrote
+through ``LM_EVAL_EXT_SELF_TRANSLATE_FROM``, exactly as the two-command route does (a folder that
+already holds stage-1 runs of other settings is no obstacle). Before stage 1 the command says
+whether OUT already holds a usable stage 1 of this model (same model identity, same data, every
+text the items need); ``--reuse-stage1`` then answers it instead of translating again.
 
 ``--limit N`` is the number of items stage 2 evaluates per language; stage 1 translates exactly
 the texts those items need (for XQuAD each paragraph once and the questions).
+
+Data parallel (``torchrun --nproc_per_node N``, ``accelerate launch``): every rank generates its
+share of both stages, lm-eval gathers them to rank 0, and only rank 0 saves and checks stage 1;
+the other ranks wait for its word (`Ranks`, at most STAGE1_WAIT_S seconds) and then read stage 1
+from the folder it names.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
+from lm_eval_ext import model_identity
 from lm_eval_ext.exit_codes import ExitCode
 from lm_eval_ext.families import self_translate as st
+
+STAGE1_WAIT_S = 1800  # how long the other ranks wait for rank 0 to aggregate, save and check stage 1
 
 
 class BadInput(ValueError):
     pass
+
+
+class Ranks:
+    """The processes of a distributed run, as torch.distributed sees them once the model has
+    joined its process group (one process: rank 0 of 1). Rank 0 alone has lm-eval's results,
+    saves them and checks stage 1; `share` hands its word to the others over a gloo group of
+    our own, whose timeout is the deadline of their wait."""
+
+    def __init__(self):
+        self.rank, self.size, self._group = 0, 1, None
+        try:
+            import torch.distributed as dist
+        except ImportError:
+            return
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            self.rank, self.size = dist.get_rank(), dist.get_world_size()
+            self._group = dist.new_group(backend="gloo", timeout=timedelta(seconds=STAGE1_WAIT_S))
+
+    def share(self, word: dict | None) -> dict:
+        """Rank 0's `word` on every rank (the others pass None and wait for it)."""
+        if self._group is None:
+            return word
+        import torch.distributed as dist
+
+        box = [word]
+        try:
+            dist.broadcast_object_list(box, src=0, group=self._group)
+        except RuntimeError as err:  # gloo's timeout, or rank 0 gone
+            raise BadInput(f"rank {self.rank} of {self.size}: no word from rank 0 about stage 1 within "
+                           f"{STAGE1_WAIT_S} s ({(str(err).splitlines() or [''])[0][:200]})") from None
+        return box[0]
 
 
 def selection(families_arg: str, langs_arg: str | None) -> list[tuple[str, str]]:
@@ -46,9 +91,12 @@ def selection(families_arg: str, langs_arg: str | None) -> list[tuple[str, str]]
 def _limit(text):
     if text is None:
         return None
-    value = float(text)
-    if not value > 0:
-        raise BadInput(f"--limit {text}: must be > 0 (items per language, or a fraction below 1)")
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise BadInput(f"--limit {text}: must be a finite number > 0 (items per language, or a fraction below 1)")
     return value
 
 
@@ -60,13 +108,16 @@ def plan(pairs, limit) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
     root = families.local_root()
     stage1, stage2 = {}, {}
     for source, lang in pairs:
+        files = []
         for stage in (1, 2):
             name = st.stage1_task(source, lang) if stage == 1 else st.stage2_task(source, lang)
             family = name.rsplit("_", 1)[0]
             families.check_available(task=name, family=family, lang=lang, preflight=False)
-        n = st.limit_count(limit, st.item_count(root, source, lang))
-        stage2[st.stage2_task(source, lang)] = list(range(n))
-        stage1[st.stage1_task(source, lang)] = list(range(st.stage1_count(root, source, lang, n)))
+            files += families.get(family).required_files(lang=lang)
+        with families.hub_data(f"--tasks {source} --langs {lang}", files):
+            n = st.limit_count(limit, st.item_count(root, source, lang))
+            stage2[st.stage2_task(source, lang)] = list(range(n))
+            stage1[st.stage1_task(source, lang)] = list(range(st.stage1_count(root, source, lang, n)))
     return stage1, stage2
 
 
@@ -87,7 +138,8 @@ def requested(pairs, stage: int, tasks: dict[str, list[int]]) -> list[str]:
 
 def _evaluate(lm, args, pairs, stage: int, tasks: dict[str, list[int]], out: Path) -> tuple[dict, Path]:
     """One stage through lm-eval (`tasks`: the doc indices of each language task), saved by
-    lm-eval's tracker into OUT/<model>/; returns the results and that folder."""
+    lm-eval's tracker into OUT/<model>/; returns the results and the results file written (a
+    non-zero rank of a distributed run, which writes nothing: OUT)."""
     from lm_eval import simple_evaluate
     from lm_eval.loggers import EvaluationTracker
 
@@ -105,7 +157,45 @@ def _evaluate(lm, args, pairs, stage: int, tasks: dict[str, list[int]], out: Pat
     tracker.save_results_aggregated(results=results, samples=samples)
     for task in results["configs"]:
         tracker.save_results_samples(task_name=task, samples=samples[task])
-    return results, out / str(tracker.general_config_tracker.model_name_sanitized)
+    folder = out / str(tracker.general_config_tracker.model_name_sanitized)
+    return results, folder / f"results_{tracker.date_id}.json"
+
+
+def usable_stage1(out: Path, model: str, model_args: str, stage2: dict[str, list[int]]) -> Path | None:
+    """The newest results file under `out` of a stage 1 of this model (its identity) that every
+    stage-2 task of the plan can read: same data, every text its items need."""
+    from lm_eval_ext.families.base import DataNotFoundError
+    from lm_eval_ext.formats import run_folder
+
+    wanted = model_identity.identity(model, model_args).key
+    found = []
+    for _, files in run_folder.find_results(out, []):
+        for path in files:
+            doc = run_folder.read_results(path, [])
+            cfg = (doc or {}).get("config") or {}
+            # the checkpoint as the arguments name it: a recorded hub sha is not known before loading
+            if doc is None or model_identity.identity(cfg.get("model"), cfg.get("model_args"), {
+                    "model_revision": cfg.get("model_revision")}).key != wanted:
+                continue
+            if all(st.stage1_task(*task.split("_self_translate_")) in (doc.get("results") or {}) for task in stage2):
+                found.append(path)
+    saved = os.environ.get(st.SETTING)
+    try:
+        for path in sorted(found, key=lambda p: p.name, reverse=True):
+            os.environ[st.SETTING] = str(path)
+            try:
+                for task, docs in stage2.items():
+                    source, lang = task.split("_self_translate_")
+                    st.preflight(task, source, lang, samples={task: docs})
+            except DataNotFoundError:
+                continue
+            return path
+    finally:
+        if saved is None:
+            os.environ.pop(st.SETTING, None)
+        else:
+            os.environ[st.SETTING] = saved
+    return None
 
 
 def _fmt(value) -> str:
@@ -139,32 +229,111 @@ def run(args) -> int:
         print(f"lm-eval-ext self-translate: error: --output_path {out}: {err.strerror or err}", file=sys.stderr)
         return ExitCode.BAD_INPUT
 
-    import lm_eval.api.registry
-
+    reusable = usable_stage1(out, args.model, args.model_args, stage2)
     print(f"[1/3] loading {args.model} ({args.model_args}) once for both stages", flush=True)
-    lm = lm_eval.api.registry.get_model(args.model).create_from_arg_string(
-        args.model_args, {"batch_size": args.batch_size, "max_batch_size": args.max_batch_size,
-                          "device": args.device})
-    print(f"[2/3] stage 1: the model translates {sum(map(len, stage1.values()))} texts into English", flush=True)
-    res1, folder = _evaluate(lm, args, pairs, 1, stage1, out)
-    print(f"      saved in {folder}", flush=True)
-    os.environ[st.SETTING] = str(folder)
-    # the checks `lm_eval` makes before a model loads, now that stage 1 exists
     try:
-        for task, docs in stage2.items():
-            source, lang = task.split("_self_translate_")
-            st.preflight(task, source, lang, limit=len(docs))
-    except DataNotFoundError as err:
+        lm = _backend(args.model).create_from_arg_string(
+            args.model_args, {"batch_size": args.batch_size, "max_batch_size": args.max_batch_size,
+                              "device": args.device})
+        ranks = Ranks()
+        if ranks.rank == 0 and reusable is not None:
+            print(f"{out} already holds a usable stage 1 of this model: {reusable}"
+                  + ("; reused (--reuse-stage1)" if args.reuse_stage1 else "; --reuse-stage1 answers it instead of "
+                     "translating again"), flush=True)
+        elif ranks.rank == 0 and args.reuse_stage1:
+            print(f"--reuse-stage1: {out} holds no stage 1 of this model covering these items; running stage 1",
+                  flush=True)
+        if reusable is not None and args.reuse_stage1:
+            res1, results1 = json.loads(reusable.read_text(encoding="utf-8")), reusable
+            print("[2/3] stage 1: reused", flush=True)
+        else:
+            print(f"[2/3] stage 1: the model translates {sum(map(len, stage1.values()))} texts into English",
+                  flush=True)
+            res1, results1 = _evaluate(lm, args, pairs, 1, stage1, out)
+        # lm-eval gathers stage 1 to rank 0, which saved it: it checks it, the other ranks wait for its word.
+        # Stage 2 reads the stage 1 just written (or reused), never "the model's folder": it may hold
+        # stage-1 runs of other settings
+        word = ranks.share(_check_stage1(results1, stage2) if ranks.rank == 0 else None)
+        if word["error"]:
+            raise DataNotFoundError(word["error"])
+        os.environ[st.SETTING] = word["setting"]
+        if ranks.rank == 0 and not (reusable is not None and args.reuse_stage1):
+            print(f"      saved in {results1}", flush=True)
+        print(f"[3/3] stage 2: the model answers its {sum(map(len, stage2.values()))} English texts", flush=True)
+        res2, results2 = _evaluate(lm, args, pairs, 2, stage2, out)
+    except (BadInput, DataNotFoundError) as err:
         print(f"lm-eval-ext self-translate: error: {err}", file=sys.stderr)
         return ExitCode.BAD_INPUT
-    print(f"[3/3] stage 2: the model answers its {sum(map(len, stage2.values()))} English texts", flush=True)
-    res2, _ = _evaluate(lm, args, pairs, 2, stage2, out)
+    except _connection_errors() as err:
+        url = _server_url(args.model_args)
+        print(f"lm-eval-ext self-translate: error: the connection to "
+              f"{'the model server ' + url if url else 'a server'} failed ({type(err).__name__}: "
+              f"{(str(err).splitlines() or [''])[0][:300]}); is it running there?", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    if ranks.rank != 0:  # rank 0 saved both stages and reports them
+        return ExitCode.OK
     _print_table(pairs, res1, res2)
-    print(f"\nlm-eval output (one run: stage 1 and stage 2): {folder}")
-    print(f"  two-command equivalent: {st.SETTING}={folder} lm_eval ... --tasks "
+    print(f"\nlm-eval output (one run: stage 1 and stage 2): {results2.parent}")
+    print(f"  two-command equivalent: {st.SETTING}={results1} lm_eval ... --tasks "
           f"{','.join(stage2)} --limit {args.limit or 'none'}")
     print(f"wall time: {time.time() - started:.0f} s")
     return ExitCode.OK
+
+
+def _backend(name: str):
+    """lm-eval's model class of `--model`; BadInput naming it when lm-eval has none or it cannot load."""
+    import lm_eval.api.registry
+
+    try:
+        return lm_eval.api.registry.get_model(name)
+    except ValueError:
+        known = ", ".join(sorted(lm_eval.api.registry.model_registry.keys()))
+        raise BadInput(f"--model {name}: lm-eval has no such model backend (known: {known})") from None
+    except ImportError as err:  # a backend whose package is not installed here (vllm, ...)
+        raise BadInput(f"--model {name}: the backend cannot be loaded here ({type(err).__name__}: {err})") from None
+
+
+def _check_stage1(results: Path, stage2: dict[str, list[int]]) -> dict:
+    """Rank 0's word for every rank: the stage-1 setting of stage 2 (the results file stage 1
+    wrote or the one reused), and the error of the checks `lm_eval` makes before a model loads,
+    now that stage 1 exists (None: fine)."""
+    from lm_eval_ext.families.base import DataNotFoundError
+
+    os.environ[st.SETTING] = str(results)
+    try:
+        for task, docs in stage2.items():
+            source, lang = task.split("_self_translate_")
+            st.preflight(task, source, lang, samples={task: docs})
+    except DataNotFoundError as err:
+        return {"setting": os.environ[st.SETTING], "error": str(err)}
+    return {"setting": os.environ[st.SETTING], "error": None}
+
+
+def _connection_errors() -> tuple:
+    """What lm-eval's API models raise when their server refuses or drops a connection."""
+    errors: list = [ConnectionError]
+    try:
+        import requests
+
+        errors.append(requests.exceptions.ConnectionError)
+    except ImportError:
+        pass
+    try:
+        import aiohttp
+
+        errors.append(aiohttp.ClientConnectionError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+def _server_url(model_args: str) -> str | None:
+    """The server an API model talks to (``base_url`` of --model_args)."""
+    for part in (model_args or "").split(","):
+        key, sep, value = part.partition("=")
+        if sep and key.strip() == "base_url":
+            return value.strip()
+    return None
 
 
 def add_parser(sub, func) -> None:
@@ -189,4 +358,6 @@ def add_parser(sub, func) -> None:
     p.add_argument("--gen_kwargs", help="as for lm_eval, e.g. max_gen_toks=1024 (both stages)")
     p.add_argument("--seed", type=int, default=1234, help="lm-eval's seeds (few-shot sampling; default 1234)")
     p.add_argument("--output_path", required=True, help="output folder (lm_eval --output_path)")
+    p.add_argument("--reuse-stage1", action="store_true", help="answer a stage 1 of this model already in "
+                   "--output_path (same model identity and data, covering the items) instead of translating again")
     p.set_defaults(func=func)

@@ -8,14 +8,17 @@ The public API other task families call:
 - ``fidelity(reply, expected) -> 1.0 | 0.0 | None``: is the reply written in
   the expected language? ``None`` = undecidable;
 - ``fidelity_metrics(reply, expected) -> dict``: the per-sample values of the
-  ``lang_fidelity`` and ``lang_undecidable`` metrics, ready to merge into the
+  ``lang_fidelity`` and ``lang_undecidable`` metrics, and of ``lang_line_pass``
+  (`lm_eval_ext.metrics.confusion`: every scorable line in the expected language,
+  LCB's line detector; needs ``lm-eval-ext[confusion]``), ready to merge into the
   dict a ``process_results`` returns;
 - ``METRIC_LIST``: the matching ``metric_list`` entries of a task YAML;
 - ``SIGNATURE``: how the language is identified (the task YAMLs'
   ``metadata.fidelity_scorer``); ``signature()`` adds the installed lingua
   version (the results' ``metadata.metric_signatures``);
-- ``unavailable()``: None, or why lingua cannot be used here. Without it
-  (``pip install "lm-eval-ext[langid]"``) ``fidelity_metrics`` returns nothing,
+- ``unavailable()``: None, or why lingua cannot be used here (not installed, a look-alike
+  package of the same module name, a detector that fails to build or fails mid-run).
+  Without it (``pip install "lm-eval-ext[langid]"``) ``fidelity_metrics`` returns nothing,
   the metrics are NaN with that reason in the results (`lm_eval_ext.plugin.annotate_results`)
   and `detect` raises `LangidUnavailable`, never an ImportError.
 
@@ -34,8 +37,10 @@ sentinel ever reaches a mean.
 Identifier: lingua-language-detector (model inside the wheel, works offline),
 all of its 75 languages (a Portuguese reply must not pass as Spanish), high
 accuracy mode, models loaded lazily per script. Chosen by accuracy on short
-real texts of all 17 registry languages and by speed: benchmarks/langid_choice.py
-and BENCHMARKS.md ("Language identification for lang_fidelity").
+real texts of all registry languages and by speed: benchmarks/langid_choice.py
+and BENCHMARKS.md ("Language identification for lang_fidelity"); measured again
+against fastText lid.176.ftz (lighter, but 63% on Swahili and blind to languages
+it lacks) and kept.
 """
 
 from __future__ import annotations
@@ -46,7 +51,9 @@ import unicodedata
 from functools import lru_cache
 
 from lm_eval_ext import languages
-from lm_eval_ext.missing import Skip
+from lm_eval_ext.metrics import confusion
+from lm_eval_ext.missing import Skip, applicable, mean_applicable
+from lm_eval_ext.signature import Signature
 from lm_eval_ext.metrics.reasoning import strip_reasoning
 
 MIN_WORDS = 2  # one word is not a language ("18 dollars", "Jibu")
@@ -56,9 +63,10 @@ _UNSPACED = re.compile(f"[{languages.unspaced_letters()}]")
 _URL = re.compile(r"https?://\S+|\S+@\S+")
 _LATEX = re.compile(r"\\[a-zA-Z]+")
 
-_METHOD = (f"languages:all|mode:high-accuracy|undecidable:<{MIN_WORDS}words-or-<{MIN_LETTERS}letters"
-           "|think:stripped|fidelity:mean-of-decidable")
-SIGNATURE = f"langid:lingua|{_METHOD}"
+_METHOD = Signature.of(("languages", "all"), ("mode", "high-accuracy"),
+                       ("undecidable", f"<{MIN_WORDS}words-or-<{MIN_LETTERS}letters"), ("think", "stripped"),
+                       ("fidelity", "mean-of-decidable"))
+SIGNATURE = str(Signature.of(("langid", "lingua"), _METHOD))
 LINGUA_DISTRIBUTION = "lingua-language-detector"
 
 # the aggregation of a metric some documents cannot decide (value None): a dotted
@@ -68,6 +76,7 @@ MEAN_DECIDABLE = "lm_eval_ext.metrics.langid.mean_decidable"
 METRIC_LIST = [
     {"metric": "lang_fidelity", "aggregation": MEAN_DECIDABLE, "higher_is_better": True},
     {"metric": "lang_undecidable", "aggregation": "mean", "higher_is_better": False},
+    confusion.LINE_METRIC,  # lang_line_pass: None when no line is scorable
 ]
 
 # every metric computed with the identifier (NaN when lingua is missing)
@@ -83,14 +92,37 @@ class LangidUnavailable(RuntimeError):
     pass
 
 
+_failure: str | None = None  # why the identifier failed in this process once it had loaded
+
+
 def unavailable() -> str | None:
-    """None when lingua can be used here, else why not (logged once per process)."""
+    """None when lingua can be used here (installed, its API imports, its detector builds,
+    and it has not failed since), else why not (logged once per process)."""
     from lm_eval_ext import optional
 
-    reason = optional.missing("langid")
+    reason = optional.missing("langid") or _failure
+    if reason is None:
+        try:
+            _lingua()
+        except Exception as err:
+            reason = _failed(err)
     if reason:
         optional.warn_once(reason)
     return reason
+
+
+def _failed(err: Exception) -> str:
+    """Record that the identifier failed (`unavailable` says so from now on: the run's
+    language-identification metrics become NaN with this reason, never a mean over the
+    documents judged before the failure)."""
+    from lm_eval_ext import optional
+
+    global _failure
+    if _failure is None:
+        first = (str(err).splitlines() or [""])[0][:300]
+        _failure = (f"{LINGUA_DISTRIBUTION} failed ({type(err).__name__}: {first}); needed for "
+                    f"{optional.EXTRAS['langid'].used_for}: {optional.pip_command('langid')}")
+    return _failure
 
 
 def signature() -> str | Skip:
@@ -104,7 +136,7 @@ def signature() -> str | Skip:
         installed = version(LINGUA_DISTRIBUTION)
     except PackageNotFoundError:  # importable but not installed by pip (a source tree on the path)
         installed = "unknown"
-    return f"langid:lingua-{installed}|{_METHOD}"
+    return str(Signature.of(("langid", f"lingua-{installed}"), _METHOD))
 
 
 _lock = threading.Lock()
@@ -175,39 +207,81 @@ def detect(text: str) -> str | None:
     judged = judged_text(text)
     if undecidable(judged):
         return None
-    lang = _lingua().detect_language_of(judged)
+    try:
+        lang = _lingua().detect_language_of(judged)
+    except Exception as err:  # a language model that fails to load mid-run: the metric, not the run
+        raise LangidUnavailable(_failed(err)) from None
     if lang is None:
         return None
     return to_registry_code(lang.iso_code_639_1.name)
 
 
+def label_of(expected: str) -> tuple[str, str] | None:
+    """(the identifier's label for a registry language, ``direct`` | ``macrolanguage``), or
+    None when the identifier does not know the language (the registry's ``lingua`` fields, from
+    lm_eval_ext/data/flores200.csv): a reply cannot be judged in it, its fidelity is NaN with
+    `unknown_reason`, never a false 0. A macrolanguage label (``ara`` for Egyptian Arabic)
+    counts as known."""
+    lang = languages.get(expected)
+    return (lang.lingua, lang.lingua_match) if lang.lingua else None
+
+
+def unknown_reason(expected: str) -> str:
+    """Why the fidelity of replies in `expected` is NaN (one text for every such language, so
+    the reports list them together; the task names the language)."""
+    languages.get(expected)
+    return ("lingua does not know the target language, neither by its code nor by its macrolanguage's "
+            "(lm_eval_ext/data/flores200.csv): replies in it cannot be identified")
+
+
+@lru_cache(maxsize=8192)
+def _detected_label(text: str) -> str | None:
+    """lingua's ISO 639-3 code for `text` (lower case), None when undecidable."""
+    judged = judged_text(text)
+    if undecidable(judged):
+        return None
+    try:
+        lang = _lingua().detect_language_of(judged)
+        return None if lang is None else lang.iso_code_639_3.name.lower()
+    except Exception as err:  # a model that fails to load mid-run, a look-alike's answer: the metric, not the run
+        raise LangidUnavailable(_failed(err)) from None
+
+
 def fidelity(reply: str, expected: str) -> float | None:
-    """1.0 when the reply is in `expected` (a registry code), 0.0 when it is in
-    another language, None when undecidable."""
-    expected = languages.get(expected).code
-    got = detect(reply or "")
+    """1.0 when the reply is in `expected` (a registry code: the identifier's label for it,
+    `label_of`), 0.0 when it is in another language, None when undecidable or when the
+    identifier cannot run (then `unavailable` says why and the results mark the metric
+    skipped). Raises ValueError for a language the identifier does not know."""
+    label = label_of(expected)
+    if label is None:
+        raise ValueError(unknown_reason(expected))
+    if unavailable():
+        return None
+    try:
+        got = _detected_label(reply or "")
+    except LangidUnavailable:
+        return None
     if got is None:
         return None
-    return float(got == expected)
+    return float(got == label[0])
 
 
 def fidelity_metrics(reply: str, expected: str) -> dict[str, float | None]:
     """Per-sample values for METRIC_LIST: ``lang_fidelity`` is None when
-    undecidable; both are left out when lingua is not installed (then on every
-    document alike: the results show NaN and the reason)."""
-    if unavailable():
-        return {}
-    value = fidelity(reply, expected)
-    return {"lang_undecidable": float(value is None), "lang_fidelity": value}
+    undecidable, ``lang_line_pass`` when no line is scorable; each is left out when its
+    identifier is not installed, fails, or does not know `expected` (then on every document
+    alike: the results show NaN and the reason)."""
+    out: dict[str, float | None] = {}
+    if not unavailable() and label_of(expected) is not None:
+        value = fidelity(reply, expected)
+        if not (value is None and unavailable()):  # it failed on this reply
+            out.update({"lang_undecidable": float(value is None), "lang_fidelity": value})
+    out.update(confusion.line_pass_metrics(reply, expected))
+    return out
 
 
-def decided(values) -> list:
-    """The per-document values of a metric that are not None (not applicable)."""
-    return [v for v in values if v is not None]
-
-
-def mean_decidable(values) -> float:
-    """lm-eval aggregation for per-document values that may be None (undecidable,
-    not applicable): the mean over the others; NaN when there are none."""
-    kept = decided(values)
-    return sum(kept) / len(kept) if kept else float("nan")
+# The one "does not apply" rule (`lm_eval_ext.missing`): the task YAMLs name the None-skipping
+# mean by this path (MEAN_DECIDABLE); it is the same function object as missing.mean_applicable,
+# so the plugin recognizes it by identity even when lm-eval loads this module a second time.
+decided = applicable
+mean_decidable = mean_applicable

@@ -8,11 +8,15 @@ corpus 100k times); `bootstrap_stderr` gives their standard errors from at most
 BOOTSTRAP_CAP resamples of the per-sentence sufficient statistics (one
 tokenization pass), added to the results by the autoload hook.
 
-- BLEU: the tokenizer follows the target language (`bleu_tokenizer`): ``zh`` for
-  Chinese, ``ja-mecab`` for Japanese, ``ko-mecab`` for Korean when installed
-  (else ``13a``, said in the signature), ``13a`` otherwise. Japanese never falls
-  back: without ``lm-eval-ext[ja]`` (mecab-python3, ipadic) BLEU into Japanese
-  is NaN with the reason (`bleu_unavailable`).
+- BLEU: the tokenizer follows the target language (`bleu_tokenizer`, from the
+  language registry): ``zh`` for Chinese (Hans, Hant, Cantonese), ``ja-mecab`` for
+  Japanese, ``ko-mecab`` for Korean when installed (``lm-eval-ext[ko]``; else
+  ``13a``, said in the signature), ``13a`` for the other scripts written with
+  spaces. Japanese never falls back: without ``lm-eval-ext[ja]`` (mecab-python3,
+  ipadic) BLEU into Japanese is NaN with the reason (`bleu_unavailable`). Into a
+  script written without spaces that sacreBLEU has no word tokenizer for (Thai,
+  Lao, Khmer, Myanmar, Tibetan) BLEU is undefined: NaN with the reason; chrF++
+  (and spBLEU, where its model is there) are the metrics there.
 - spBLEU: BLEU with sacreBLEU's ``flores200`` SentencePiece tokenizer. sacreBLEU
   downloads that model on first use; here it is read from
   ``LM_EVAL_EXT_FLORES200_SPM`` (default: sacreBLEU's own cache path
@@ -29,7 +33,9 @@ from pathlib import Path
 
 from lm_eval_ext import languages
 from lm_eval_ext.missing import NotComputed, Skip, skip_of
+from lm_eval_ext.signature import Signature, nested
 
+UNDEFINED = "none"  # the registry's tokenizer of a script without a word tokenizer: BLEU is NaN with the reason
 SPM_ENV = "LM_EVAL_EXT_FLORES200_SPM"
 SPM_URL = "https://tinyurl.com/flores200sacrebleuspm"
 NAN = float("nan")
@@ -88,6 +94,10 @@ def bleu_unavailable(tgt_lang: str) -> str | None:
     from lm_eval_ext import optional
 
     name = bleu_tokenizer(tgt_lang)
+    if name == UNDEFINED:
+        return (f"BLEU is undefined into the {languages.get(tgt_lang).script} script: it is written without spaces "
+                "between words and sacreBLEU has no word tokenizer for it (13a would count whole phrases); "
+                "chrF++ is the metric there, and spBLEU where its SentencePiece model is available")
     if name == "ja-mecab":
         reason = optional.missing("ja")
         if reason:
@@ -206,10 +216,13 @@ def static_scorer(tgt_lang: str) -> str:
     is installed): how each lexical metric of the task is computed. The exact
     sacreBLEU signatures of a run are added to the results (`runtime_signatures`)."""
     tok = languages.bleu_tokenizer(tgt_lang)
-    return (
-        f"bleu:sacrebleu(corpus|tok:{tok}{'-if-installed-else-13a' if tok == 'ko-mecab' else ''})"
-        "|spbleu:sacrebleu(corpus|tok:flores200)|chrfpp:sacrebleu(corpus|chrF2++|nc:6|nw:2)"
-    )
+    bleu = ("bleu", "undefined(unspaced script)") if tok == UNDEFINED else (
+        "bleu", nested("sacrebleu", "corpus", ("tok", tok + ("-if-installed-else-13a" if tok == "ko-mecab" else ""))))
+    return str(Signature.of(
+        bleu,
+        ("spbleu", nested("sacrebleu", "corpus", ("tok", "flores200"))),
+        ("chrfpp", nested("sacrebleu", "corpus", "chrF2++", ("nc", 6), ("nw", 2))),
+    ))
 
 
 def runtime_signatures(tgt_lang: str, values: dict | None = None, filt: str = "translation") -> dict[str, str | Skip]:
@@ -220,8 +233,8 @@ def runtime_signatures(tgt_lang: str, values: dict | None = None, filt: str = "t
     reason = bleu_unavailable(tgt_lang)
     out: dict[str, str | Skip] = {"bleu": Skip(reason) if reason else _sig(bleu_metric(tgt_lang))}
     sp = spbleu_metric()
-    out["spbleu"] = (skip_of(values.get(f"spbleu,{filt}")) or (_sig(sp) + f"|spm:{spm_path()}" if sp else
-                                                                  Skip(spm_missing())))
+    out["spbleu"] = (skip_of(values.get(f"spbleu,{filt}"))
+                     or (str(Signature.of(Signature.parse(_sig(sp)), ("spm", spm_path()))) if sp else Skip(spm_missing())))
     out["chrfpp"] = _sig(chrfpp_metric())
     return out
 

@@ -105,12 +105,11 @@ class _Scorer:
         self.batch_size = cfg.batch_size or DEFAULT_BATCH_SIZE[self.device]
         self.model_calls = 0  # batches run (tests: a cached re-score makes none)
 
-    @property
-    def model_key(self) -> str:
-        path = Path(self.cfg.model).expanduser()
-        return str(path.resolve()) if path.exists() else self.cfg.model
-
     def signature(self) -> str:
+        # Written by hand, not with `lm_eval_ext.signature.Signature`: this module is loaded by
+        # path in the side environment, where lm_eval_ext is not importable. The string keeps
+        # Signature's grammar (name:value fields joined by "|", none inside a value), so
+        # `Signature.parse` reads it back field by field (tests/test_signature.py).
         return (f"{self.metric}:{self.cfg.model}|batch:{self.batch_size}|device:{self.device}"
                 f"|system:mean-x100|{self.versions()}")
 

@@ -106,6 +106,20 @@ class Table:
 
 
 @dataclass
+class SortableTable:
+    """A table whose rows can be reordered by the reader without a script (the HTML has none):
+    one radio button per order in `orders` ((label, rank of each row)), CSS reorders the rows
+    of a grid (`order` from per-row custom properties). `name` must be unique in the document.
+    Markdown shows the rows in the first order."""
+
+    name: str
+    head: list  # of Text
+    rows: list  # of Row
+    orders: list  # of (label, [rank per row])
+    caption: Text = ""
+
+
+@dataclass
 class Paragraph:
     text: Text
     cls: str = ""
@@ -133,7 +147,7 @@ class Details:
     cls: str = ""
 
 
-Block = Union[Paragraph, Heading, Table, BulletList, Figures, Details]
+Block = Union[Paragraph, Heading, Table, SortableTable, BulletList, Figures, Details]
 
 
 @dataclass
@@ -223,6 +237,9 @@ def _md_blocks(blocks: list) -> list[str]:
             out += ["#" * b.level + " " + md_text(b.text), ""]
         elif isinstance(b, Table):
             out += _md_table(b)
+        elif isinstance(b, SortableTable):
+            first = sorted(range(len(b.rows)), key=lambda i: b.orders[0][1][i]) if b.orders else range(len(b.rows))
+            out += _md_table(Table(b.head, [b.rows[i] for i in first], b.caption))
         elif isinstance(b, BulletList):
             out += [f"- {md_text(item)}" for item in b.items] + [""]
         elif isinstance(b, Details):
@@ -288,7 +305,31 @@ def _html_table(t: Table) -> str:
     return f"<table{_cls(t.cls)}>{caption}{head}<tbody>{''.join(rows)}</tbody></table>"
 
 
+def _html_sortable(t: SortableTable) -> str:
+    """Radio buttons, then a grid whose cells take `order` from the checked button's rank."""
+    name = "".join(ch if ch.isalnum() else "-" for ch in t.name)
+    radios, rules = [], []
+    for k, (label, _) in enumerate(t.orders):
+        rid = f"{name}-{k}"
+        radios.append(f"<input type=\"radio\" name=\"{name}\" id=\"{rid}\"{' checked' if k == 0 else ''}>"
+                      f"<label for=\"{rid}\">{html_text(label)}</label>")
+        rules.append(f"#{rid}:checked ~ .sgrid > * {{ --o: var(--k{k}); }}")
+    width = len(t.head)
+    cells = [f"<div class=\"sh\" style=\"order:-1\">{html_text(c)}</div>" for c in t.head]
+    for i, row in enumerate(t.rows):
+        ranks = ";".join(f"--k{k}:{ranks[i]}" for k, (_, ranks) in enumerate(t.orders))
+        for cell in row.cells:
+            tag = "sk" if cell.header else "sv"
+            cells.append(f"<div class=\"{tag} {h(cell.cls)}\" style=\"{ranks}\">{_html_cell_content(cell.content)}</div>")
+    caption = f"<p class=\"muted\">{html_text(t.caption)}</p>" if t.caption else ""
+    return (f"<div class=\"sortable\">{caption}<style>{''.join(rules)}</style><span class=\"muted\">order by: </span>"
+            + "".join(radios)
+            + f"<div class=\"sgrid\" style=\"grid-template-columns: repeat({width}, auto)\">{''.join(cells)}</div></div>")
+
+
 def _html_block(b) -> str:
+    if isinstance(b, SortableTable):
+        return _html_sortable(b)
     if isinstance(b, Paragraph):
         return f"<p{_cls(b.cls)}>{html_text(b.text)}</p>"
     if isinstance(b, Heading):

@@ -1,7 +1,7 @@
 """The report's Latent language section: which language the model's middle layers favour
 (``lm-eval-ext latent-language``; Wendler et al. 2024, "Do Llamas Work in English?").
 
-Shown when a run holds latent-language files (`reporting.runs.add_latent`). One table of the
+Shown when a run holds latent-language files (`reporting.runs.latent_unit`). One table of the
 English-latent share per language pair and run with its bootstrap 95% CI; per run a table of the
 pairs (concepts measured and dropped, the peak layer, the last layer's P(target)), one line chart
 per pair of P(target) and P(English) against the relative depth (0 = embeddings, 1 = the last
@@ -33,16 +33,12 @@ INTRO = ("At every layer (0 = the embeddings) the residual stream at the last pr
 
 def families(runs: list[Run]) -> set[str]:
     """The report families (``latent_<task>``) this section shows instead of a generic family table."""
-    return {f"latent_{doc.task}" for run in runs for _, doc in run.latent}
+    return {info.family for run in runs for task, info in run.tasks.items() if task in run.latent}
 
 
 def _latest(run: Run) -> list[tuple[LatentLanguageResults, PairResult]]:
-    """(file, pair) of the newest file per task and pair, in (task, pair) order."""
-    latest = {}
-    for _, doc in run.latent:
-        for pair in doc.pairs.values():
-            latest[(doc.task, pair.key)] = (doc, pair)
-    return [latest[k] for k in sorted(latest)]
+    """(file, pair) per task and pair (the newest file's, `merge`), in (task, pair) order."""
+    return [(doc, pair) for _, doc, pair in sorted(run.latent.values(), key=lambda v: (v[1].task, v[2].key))]
 
 
 def _share(pair: PairResult, name: str = "english_share") -> str:
@@ -115,7 +111,7 @@ def section(runs: list[Run]) -> Section | None:
                                                                 _layer_table(doc, pair))]))
         files = {id(doc): doc for doc, _ in latest}
         blocks.append(BulletList([[Code(doc.signature), Span(
-            f" · {doc.layers} layers (embeddings included) · concepts {doc.concepts.get('source', '?')} babel "
+            f" · {doc.layers} layers (embeddings included) · lens {doc.settings.get('lens', '?')} · concepts {doc.concepts.get('source', '?')} babel "
             f"{doc.concepts.get('babel', '?')}, CLDR {doc.concepts.get('cldr', '?')}, pool "
             + ", ".join(f"{n} {c}" for c, n in (doc.concepts.get("categories") or {}).items()), "muted")]
             for doc in files.values()], cls="sigs"))

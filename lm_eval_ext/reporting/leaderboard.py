@@ -1,4 +1,5 @@
-"""``lm-eval-ext leaderboard RUN_DIR... --csv OUT.csv``: one row per run.
+"""``lm-eval-ext leaderboard RUN_DIR... --csv OUT.csv``: one row per model (`runs.model_columns`:
+the runs of one model identity merged across folders, as the report's columns).
 
 Column scheme (stable; documented in reports/README.md):
 
@@ -11,17 +12,31 @@ then score columns ``<task family>/<row>/<metric>``, sorted:
 
 - ``<row>`` a language code (``de``), a pair ``<ctx>-<q>`` / ``<src>-<tgt>``
   (``de-en``), ``-`` for a task without a language (``<family>`` is then the
-  task name);
+  task name); a family of more than 40 rows that each pair a language with English
+  (FLORES-200: 406 directions; `tables.is_long_tail`) has its means and groups only,
+  unless ``--per-language`` asks for every row (2,800 columns help no one);
 - ``@all``, ``@high``, ``@low``, ``@non_en``: unweighted means over the run's own
   rows of the family; ``@gap_en``: English row minus the non-English mean;
+  ``@spread``: best minus worst row (the two parity numbers: ``@spread``, ``@gap_en``);
 - ``@group``: lm-eval's own group aggregate (``<family>`` is then the group);
 - ``<metric>`` is ``name:filter`` (``exact_match:strict-match``), or ``name`` for
   lm-eval's ``none`` filter.
 
 Values are raw (accuracy 0-1, BLEU 0-100), full precision; an empty cell means
-the run has no such number. ``run_id`` is the first 12 hex digits of SHA-256 over
-(model type, model, model args, task versions): merging into an existing CSV
-replaces a row with the same run_id instead of adding a second. Merges hold a
+the run has no such number. ``model`` is the model as recorded, or ``<model> answering
+<other model>'s translations`` for a self-translate stage 2 that read another model's stage 1;
+``run_dir`` the folder(s) the row's results come from. ``run_id`` is the first 12 hex digits of
+SHA-256 over the model identity (`model_identity`; request-only settings such as
+``num_concurrent`` are not part of it) and, per task, how its result was produced (version,
+few-shot, generation settings, scorer): merging into an existing CSV replaces a row with the
+same run_id instead of adding a second.
+
+A column never mixes numbers made different ways. Every value has the signature of how
+it was made (`comparability.column_signature`: task version, scorer and metric
+signatures, few-shot count, chat template, gen_kwargs, sample count, ...); the first row
+under the header, ``run_id`` = ``#signature``, holds each column's. A run whose value
+would land in a column of another signature gets a column of its own,
+``<column>~<first 8 hex digits of SHA-256 of its signature>``. Merges hold a
 lock on ``<csv>.lock`` and replace the file atomically; a file that cannot be
 read exactly is never overwritten. Text cells that a spreadsheet would take for
 a formula are written with a leading single quote (see reports/README.md).
@@ -40,31 +55,58 @@ from pathlib import Path
 from lm_eval_ext import __version__, files
 from lm_eval_ext.reporting.document import md_cell
 from lm_eval_ext.formats.run_folder import Problem
+from lm_eval_ext.reporting.comparability import column_signature
 from lm_eval_ext.reporting.rows import row_key
-from lm_eval_ext.reporting.runs import Run, load_runs, same_identity
-from lm_eval_ext.reporting.tables import HELPER_METRIC_SUFFIXES, family_means, metric_column
+from lm_eval_ext.reporting.merge import same_identity
+from lm_eval_ext.reporting.runs import Run, kind_of, load_runs, model_columns
+from lm_eval_ext.reporting.tables import HELPER_METRIC_SUFFIXES, family_means, is_long_tail, metric_column
+from lm_eval_ext.signature import Signature
 
 ID_COLUMNS = ["run_id", "model", "model_type", "model_args", "date", "lm_eval_version",
               "lm_eval_ext_version", "git_hash", "n_tasks", "run_dir"]
+SIGNATURE_ROW = "#signature"  # run_id of the row that holds each column's signature
+SIGNATURES = "__signatures__"  # a row's {column: signature of its value} (not a column)
+_SUFFIX = re.compile(r"~[0-9a-f]{8}$")
 
 
-def run_row(run: Run) -> dict:
+def many_rows(run: Run) -> dict[str, int]:
+    """Families of `run` shown by their means only (`tables.is_long_tail`): {family: rows}."""
+    rows: dict[str, set] = {}
+    for cell in run.cells:
+        if cell.langs:
+            rows.setdefault(cell.family, set()).add(cell.langs)
+    return {f: len(r) for f, r in rows.items() if is_long_tail(r)}
+
+
+def run_row(run: Run, per_language: bool = False) -> dict:
+    hidden = set() if per_language else set(many_rows(run))
     row = {
-        "run_id": run.identity, "model": run.model, "model_type": run.model_type, "model_args": run.model_args,
+        "run_id": run.identity, "model": run.title, "model_type": run.model_type, "model_args": run.model_args,
         "date": run.date, "lm_eval_version": run.lm_eval_version, "lm_eval_ext_version": run.ext_version,
         "git_hash": run.git_hash, "n_tasks": str(sum(1 for t in run.tasks.values() if not t.is_group)),
-        "run_dir": str(run.path),
+        "run_dir": "; ".join(str(f) for f in run.folders),
     }
+    sigs: dict[str, str] = {}
     fam: dict[tuple[str, str], dict] = {}
+    fam_tasks: dict[tuple[str, str], set] = {}
     for cell in run.cells:
         metric = metric_column(cell.metric)
-        row[f"{cell.family}/{row_key(cell.langs)}/{metric}"] = cell.score.value
-        if cell.langs and not cell.metric.partition(",")[0].endswith(HELPER_METRIC_SUFFIXES):
+        name = cell.metric.partition(",")[0]
+        if not (cell.langs and cell.family in hidden):  # a long tail: its means, tiers and groups only
+            column = f"{cell.family}/{row_key(cell.langs)}/{metric}"
+            row[column] = cell.score.value
+            sigs[column] = column_signature(run, [cell.task], name)
+        if cell.langs and not name.endswith(HELPER_METRIC_SUFFIXES):
             fam.setdefault((cell.family, metric), {})[cell.langs] = cell.score.value
+            fam_tasks.setdefault((cell.family, metric), set()).add((cell.task, name))
     for (family, metric), vals in fam.items():  # the run's own rows, in results order
+        tasks = fam_tasks[(family, metric)]
+        sig = column_signature(run, [t for t, _ in tasks], next(iter(tasks))[1])
         for kind, v in family_means(vals).items():
             if v is not None:
                 row[f"{family}/@{kind}/{metric}"] = v
+                sigs[f"{family}/@{kind}/{metric}"] = sig
+    subtasks = run.data.get("group_subtasks") or {}
     for name, entry in (run.data.get("groups") or {}).items():
         if not isinstance(entry, dict):
             continue
@@ -72,12 +114,45 @@ def run_row(run: Run) -> dict:
             if "," not in key or key.partition(",")[0].endswith("_stderr"):
                 continue
             if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-                row[f"{name}/@group/{metric_column(key)}"] = float(value)
+                column = f"{name}/@group/{metric_column(key)}"
+                row[column] = float(value)
+                sigs[column] = column_signature(run, subtasks.get(name) or [name], key.partition(",")[0])
+    row[SIGNATURES] = sigs
     return row
 
 
+def canonical(column: str) -> str:
+    """A score column without the signature suffix a separate column got."""
+    return _SUFFIX.sub("", column)
+
+
+def place(rows: list[dict]) -> tuple[list[dict], dict[str, str]]:
+    """The rows with every value in a column of its own signature, and {column: signature}.
+    In row order, a value goes to the column of its name that holds its signature, else to the
+    column of its name if no row holds it yet, else to ``<name>~<sha-256 prefix of the signature>``.
+    A value of unknown signature (a file written before signatures existed) has signature ''."""
+    owner: dict[str, str] = {}  # column -> signature
+    out = []
+    for row in rows:
+        sigs = row.get(SIGNATURES) or {}
+        placed = {k: v for k, v in row.items() if k in ID_COLUMNS}
+        placed_sigs = {}
+        for column, value in row.items():
+            if column in ID_COLUMNS or column == SIGNATURES:
+                continue
+            sig = sigs.get(column, "")
+            name = canonical(column)
+            target = name if owner.get(name, sig) == sig else f"{name}~{Signature.parse(sig).short()}"
+            owner.setdefault(target, sig)
+            placed[target] = value
+            placed_sigs[target] = sig
+        placed[SIGNATURES] = placed_sigs
+        out.append(placed)
+    return out, owner
+
+
 def columns_of(rows: list[dict]) -> list[str]:
-    scores = sorted({k for r in rows for k in r if k not in ID_COLUMNS})
+    scores = sorted({k for r in rows for k in r if k not in ID_COLUMNS and k != SIGNATURES})
     return ID_COLUMNS + scores
 
 
@@ -111,7 +186,8 @@ def _value(column: str, cell: str):
 
 
 def read_csv(path: Path) -> list[dict]:
-    """Rows of an existing leaderboard (UTF-8, with or without BOM). Anything that cannot be
+    """Rows of an existing leaderboard (UTF-8, with or without BOM), each with the signatures of
+    its values (the ``#signature`` row; '' for a file written before it). Anything that cannot be
     read exactly raises LeaderboardError: merging would then drop rows."""
     path = Path(path)
     try:
@@ -127,6 +203,7 @@ def read_csv(path: Path) -> list[dict]:
             "spreadsheet in another encoding? save it as \"CSV UTF-8\")") from None
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     rows: list[dict] = []
+    signatures: dict[str, str] = {}
     try:
         header = [unneutralize(c) for c in next(reader, [])]
         if not header:
@@ -142,12 +219,18 @@ def read_csv(path: Path) -> list[dict]:
             if len(cells) > len(header):
                 raise LeaderboardError(f"{path}: line {reader.line_num} has {len(cells)} cells, the header "
                                        f"{len(header)}")
+            if unneutralize(cells[header.index("run_id")] if header.index("run_id") < len(cells) else "") \
+                    == SIGNATURE_ROW:
+                signatures = {c: unneutralize(v) for c, v in zip(header, cells) if c not in ID_COLUMNS and v}
+                continue
             row = {c: _value(c, v) for c, v in zip(header, cells) if v != ""}
             if not row.get("run_id"):
                 raise LeaderboardError(f"{path}: line {reader.line_num} has no run_id")
             rows.append(row)
     except csv.Error as err:
         raise LeaderboardError(f"{path}: line {reader.line_num} is not valid CSV ({err})") from None
+    for row in rows:
+        row[SIGNATURES] = {c: signatures.get(c, "") for c in row if c not in ID_COLUMNS}
     return rows
 
 
@@ -179,12 +262,12 @@ def update_csv(path: Path, new: list[dict]) -> list[dict]:
 
 
 def dedupe(runs: list[Run], problems: list[Problem]) -> list[Run]:
-    """One row per run identity: of runs with the same identity the newest (by results date) is kept."""
+    """One row per run id: of runs with the same run id the newest (by results date) is kept."""
     dropped = set()
     for older, newer in same_identity(runs):
         dropped.add(id(older))
-        problems.append(Problem(str(older.path), f"same run identity (model, model args, task versions) as "
-                                                 f"{newer.path}; one row per run: the newer one is kept"))
+        problems.append(Problem(str(older.path), f"same run id (model identity, tasks produced the same way) as "
+                                                 f"{newer.path}; one row per run id: the newer one is kept"))
     return [r for r in runs if id(r) not in dropped]
 
 
@@ -197,10 +280,15 @@ def _fmt(v) -> str:
 
 
 def to_csv(rows: list[dict]) -> str:
+    """The header, the ``#signature`` row, one row per run (values `place`d by signature)."""
+    rows, signatures = place(rows)
     buf = io.StringIO()
     cols = columns_of(rows)
     w = csv.writer(buf, lineterminator="\n")
     w.writerow([neutralize(c) for c in cols])
+    head = {"run_id": SIGNATURE_ROW, "model": "(how each column's values were made: lm-eval-ext signatures)",
+            **signatures}
+    w.writerow([_fmt(head.get(c)) for c in cols])
     for r in rows:
         w.writerow([_fmt(r.get(c)) for c in cols])
     return buf.getvalue()
@@ -215,15 +303,19 @@ def to_json(rows: list[dict]) -> str:
                 return v
         return v
 
+    rows, signatures = place(rows)
     cols = columns_of(rows)
     out = {"columns": cols, "rows": [{c: (r[c] if c in ID_COLUMNS else conv(r[c])) for c in cols if c in r} for r in rows],
-           "scheme": "<family>/<lang|pair|-|@all|@high|@low|@non_en|@gap_en|@group>/<metric[:filter]>",
+           "signatures": {c: signatures[c] for c in cols if c in signatures},
+           "scheme": "<family>/<lang|pair|-|@all|@high|@low|@non_en|@gap_en|@spread|@group>/<metric[:filter]>"
+                     "[~<signature id>]",
            "lm_eval_ext_version": __version__}
     return json.dumps(out, indent=1, ensure_ascii=False)
 
 
 def to_markdown(rows: list[dict]) -> str:
     """Compact view: model and the family means over all languages (and lm-eval groups)."""
+    rows, _ = place(rows)
     cols = [c for c in columns_of(rows) if "/@all/" in c or "/@group/" in c]
     cols = [c for c in cols if not c.split("/")[-1].partition(":")[0].endswith(HELPER_METRIC_SUFFIXES)]
 
@@ -243,10 +335,16 @@ def to_markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build(paths, err=sys.stderr) -> tuple[list[dict], list[Problem]]:
-    """Rows of the usable runs among `paths` (one per run identity); problems printed to `err`."""
+def build(paths, err=None, per_language: bool = False) -> tuple[list[dict], list[Problem]]:
+    """Rows of the usable runs among `paths` (one per model, `runs.model_columns`); problems printed to `err`."""
+    err = err or sys.stderr  # the stream of the call, not of the import
     runs, problems = load_runs(paths)
-    runs = dedupe(runs, problems)
+    runs = dedupe(model_columns(runs, problems), problems)
     for p in dict.fromkeys(problems):
-        print(f"lm-eval-ext leaderboard: warning: {p}", file=err)
-    return [run_row(r) for r in runs], problems
+        print(f"lm-eval-ext leaderboard: {kind_of(p)}: {p}", file=err)
+    if not per_language:
+        many = {f: n for r in runs for f, n in many_rows(r).items()}
+        for family, n in sorted(many.items()):
+            print(f"lm-eval-ext leaderboard: note: {family} has {n} language rows: its means, tiers and groups are "
+                  "columns, each row is not (--per-language adds them)", file=err)
+    return [run_row(r, per_language) for r in runs], problems

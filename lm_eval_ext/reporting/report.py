@@ -5,6 +5,10 @@ Every section is built once here, as a `document.Section`, and rendered twice
 task family (tables with family means, plots), judge and pairwise results, samples,
 provenance. A new section is one more function below.
 
+A cell made another way than the first run's is marked ``≠`` under a warning naming the
+field and both values; the provenance has per run how its numbers were made (`side_by_side`).
+Family means, the spread and the gap carry CIs clustered by item (`tables.mean_intervals`).
+
 The HTML has no script and no external resource: a Content-Security-Policy
 forbids both, charts are inline SVG, styles come from ``reports/report.css``
 (inlined). Every string from a run (model output, prompts, gold, model names,
@@ -21,20 +25,24 @@ from pathlib import Path
 from lm_eval_ext import __version__, files, languages
 from lm_eval_ext.metrics import bootstrap
 from lm_eval_ext.resources import reports_dir
-from lm_eval_ext.reporting import latent_section, svg, translate_test_section
+from lm_eval_ext.reporting import (confusion_section, latent_section, long_tail, polymath_section, side_by_side,
+                                    svg, translate_test_section)
 from lm_eval_ext.reporting.document import (BulletList, Cell, Code, Details, Document, Figures, Heading, Lines,
                                             Paragraph, Pre, Row, Section, Span, Strong, Swatch, Table, to_html,
                                             to_markdown)
 from lm_eval_ext.formats.judge_file import JudgeEntry, JudgeResults
-from lm_eval_ext.formats.run_folder import Problem, item_scores, prompt_parts, read_samples
+from lm_eval_ext.formats.run_folder import Problem, item_scores, prompt_parts
 from lm_eval_ext.reporting.rows import row_key, row_label, tier_of
-from lm_eval_ext.reporting.runs import Run, load_runs
+from lm_eval_ext.reporting.runs import NotComputedNote, Run, kind_of, load_runs, model_columns, sample_lines
 from lm_eval_ext.reporting.tables import (BOOKKEEPING_METRICS, HELPER_METRIC_SUFFIXES, MEAN_KINDS, MEAN_LABELS,
-                                          Table as ScoreTable, build_tables, metric_label)
+                                          Table as ScoreTable, build_tables, is_long_tail, mean_intervals,
+                                          metric_label)
+
+DIFFERS = " ≠"  # the mark of a cell made another way than the first column's
 
 TIER_ORDER = [(languages.HIGH, languages.TIER_LABELS[languages.HIGH]),
               (languages.LOW, languages.TIER_LABELS[languages.LOW]),
-              ("unknown", "not in the language registry")]
+              ("unknown", "no tier (outside the registry, or not placed by its sources)")]
 
 
 def unique(problems: list[Problem]) -> list[Problem]:
@@ -55,10 +63,9 @@ class Samples:
         self._cache: dict = {}
 
     def lines(self, run: Run, task: str) -> list[dict]:
-        key = (id(run), task)
+        key = (run.samples.get(task), task)
         if key not in self._cache:
-            path = run.samples.get(task)
-            self._cache[key] = read_samples(path, self.problems) if path else []
+            self._cache[key] = sample_lines(run, task, self.problems)
         return self._cache[key]
 
 
@@ -92,6 +99,8 @@ class Report:
         self.digits = {id(t): _digits(t) for t in self.tables}
         self.cis: dict = {}  # (family, metric, langs, run index) -> (lo, hi)
         for t in self.tables:
+            if is_long_tail(t.rows):  # its view shows values and means, not per-row CIs (406 x metrics bootstraps)
+                continue
             for (langs, i), cell in t.cells.items():
                 ci = self._ci(runs[i], cell)
                 if ci:
@@ -99,6 +108,11 @@ class Report:
         self.families: dict[str, list[ScoreTable]] = {}
         for t in self.tables:
             self.families.setdefault(t.family, []).append(t)
+        # (id(table), run index) -> {kind: Interval} of the family means
+        self.mean_cis = {(id(t), i): mean_intervals(t, i, self.samples.lines, self.iters)
+                         for t in self.tables for i in range(len(runs))}
+        # cells made another way than the first run's: (id(table), langs, run index) -> (task, differences)
+        self.differs = side_by_side.differing_cells(runs, self.tables)
 
     def _ci(self, run: Run, cell):
         if cell.ci is not None:  # judge scores: the judge's own bootstrap CI
@@ -114,12 +128,14 @@ class Report:
     # ------------------------------------------------------------- the document
     def document(self) -> Document:
         sections = [self.runs_section()]
-        if self.problems:
+        if any(kind_of(p) == "warning" for p in self.problems):
             sections.append(self.skipped_section())
         latent = latent_section.families(self.runs)  # shown in their own section below
         sections += [self.family_section(family, tables) for family, tables in self.families.items()
                      if family not in latent]
+        sections += polymath_section.sections(self.runs, self.samples.lines, self.iters)
         sections += translate_test_section.sections(self.runs, self.samples.lines, self.iters)
+        sections += confusion_section.sections(self.runs, self.samples.lines, self.iters)
         sections += [s for s in (latent_section.section(self.runs),) if s is not None]
         judge = judge_section(self.runs)
         if judge is not None:
@@ -130,8 +146,11 @@ class Report:
             page_title="lm-eval-ext report", heading="Multilingual evaluation report",
             subtitle=f"{len(self.runs)} run(s) · generated {now} by lm-eval-ext {__version__}",
             sections=sections,
-            footer=f"Statistics: {bootstrap.signature(self.iters)}. Means are unweighted over the languages every "
-                   "run has; the gap is English minus the non-English mean.",
+            footer=f"Statistics: {bootstrap.signature(self.iters)}; means over languages: "
+                   f"{bootstrap.signature(self.iters, over_languages=bootstrap.CLUSTER_ITEM)} for parallel items, "
+                   f"else {bootstrap.signature(self.iters, over_languages=bootstrap.INDEPENDENT)}. Means are unweighted "
+                   "over the languages every run has; the gap is English minus the non-English mean; the spread is "
+                   "the best minus the worst language.",
             css=(reports_dir() / "report.css").read_text(encoding="utf-8"),
         )
 
@@ -143,18 +162,40 @@ class Report:
 
     # ------------------------------------------------------------- sections
     def runs_section(self) -> Section:
-        rows = [Row([Cell([Swatch(svg.color(i)), r.label]), Cell(r.model), Cell([Code(r.model_args)]), Cell(r.date),
-                     Cell([Code(str(r.path))])]) for i, r in enumerate(self.runs)]
-        return Section("Runs", "runs", [Table(["column", "model", "model args", "date", "folder"], rows, cls="runs")])
+        rows = []
+        for i, r in enumerate(self.runs):
+            args = [Code(r.model_args)]
+            if r.model_identity.request_only:  # shown, but the same model with other values is this column
+                keys = ", ".join(dict.fromkeys(k for k, _ in r.model_identity.request_only))
+                args.append(Span(f" (request settings, not identity: {keys})", "muted"))
+            folders = [Code(str(f)) for f in r.folders]
+            where = [x for k, f in enumerate(folders) for x in ((", ", f) if k else (f,))]
+            if r.note:
+                where.append(Span(f" · {r.note}", "muted"))
+            rows.append(Row([Cell([Swatch(svg.color(i)), r.label]), Cell(r.model), Cell(args), Cell(r.date),
+                             Cell(where)]))
+        blocks = [Table(["column", "model", "model args", "date", "folder"], rows, cls="runs"),
+                  Paragraph("One column per model (model identity: backend, checkpoint and the model arguments "
+                            "that change what it answers; README). Results of one model in several folders merge, "
+                            "the newest result of a task winning where both were produced the same way.", cls="muted")]
+        notes = [p for p in unique(self.problems) if isinstance(p, NotComputedNote)]
+        if notes:  # one line per run and reason (the results say which metrics and why)
+            label = {str(f): r.label for r in self.runs for f in r.results_files}
+            blocks.append(Paragraph("Not computed (NaN in the results, which record why):"))
+            blocks.append(BulletList([[label.get(p.where, p.where), f": {p.what}"] for p in notes]))
+        return Section("Runs", "runs", blocks)
 
     def skipped_section(self) -> Section:
-        items = [[Code(p.where), f": {p.what}"] for p in unique(self.problems)]
+        items = [[Code(p.where), f": {p.what}"] for p in unique(self.problems) if kind_of(p) == "warning"]
         return Section("Skipped and incomplete input", "skipped", [BulletList(items)], nav="skipped", cls="warn")
 
     def family_section(self, family: str, tables: list[ScoreTable]) -> Section:
+        if is_long_tail(tables[0].rows):  # FLORES-200: a view that reads at 406 rows
+            return long_tail.section(self, family, tables)
         t0 = tables[0]
         title = [t0.title, " ", Code(family)] if t0.title != family else family
-        blocks = [self.score_table(t0), self.plots(tables)]
+        blocks = [*side_by_side.warnings(self.runs, tables, self.differs, DIFFERS), self.score_table(t0),
+                  self.plots(tables)]
         if len(tables) > 1:
             blocks.append(Details(f"{len(tables) - 1} more metric(s)", [self.score_table(t) for t in tables[1:]]))
         return Section(title, f"fam-{family}", blocks, nav=t0.title, cls="family")
@@ -166,11 +207,22 @@ class Report:
         s, d = t.scale, self.digits[id(t)]
         ci = self.cis.get((t.family, t.metric, langs, i))
         main = _fmt(cell.score.value, s, d)
+        mark = DIFFERS if (id(t), langs, i) in self.differs else ""
         if ci:
-            return f"{main} [{_fmt(ci[0], s, d)}, {_fmt(ci[1], s, d)}]"
+            return f"{main} [{_fmt(ci[0], s, d)}, {_fmt(ci[1], s, d)}]{mark}"
         if cell.score.stderr is not None:
-            return f"{main} ± {_fmt(cell.score.stderr, s, d)}"
-        return main
+            return f"{main} ± {_fmt(cell.score.stderr, s, d)}{mark}"
+        return main + mark
+
+    def mean_text(self, t: ScoreTable, kind: str, i: int) -> str:
+        v = t.means.get((kind, i))
+        if v is None:
+            return "—"
+        s, d = t.scale, self.digits[id(t)]
+        ci = self.mean_cis.get((id(t), i), {}).get(kind)
+        mark = DIFFERS if any(key[0] == id(t) and key[2] == i for key in self.differs) else ""
+        text = _fmt(v, s, d) + (f" [{_fmt(ci.lo, s, d)}, {_fmt(ci.hi, s, d)}]" if ci else "")
+        return text + mark
 
     def unit_note(self, t: ScoreTable) -> str:
         note = "×100; " if t.scale == 100.0 else ""
@@ -193,12 +245,17 @@ class Report:
             vals = [t.means.get((kind, i)) for i in range(n)]
             if any(v is not None for v in vals):
                 means.append(Row([Cell(MEAN_LABELS[kind], header=True)]
-                                 + [Cell(_fmt(v, t.scale, self.digits[id(t)])) for v in vals], cls="mean"))
+                                 + [Cell(self.mean_text(t, kind, i)) for i in range(n)], cls="mean"))
         if means:
             rows.append(Row([Cell("family means (over languages in every run)", header=True, colspan=n + 1)], cls="tier"))
             rows += means
         arrow = "higher is better" if t.higher_is_better else "lower is better"
         caption = [Strong(metric_label(t.metric)), f" · {arrow} · {self.unit_note(t)}"]
+        note = side_by_side.mean_note(self.mean_cis.get((id(t), i), {}) for i in range(n))
+        if note:
+            caption.append(f" · {note}")
+        if any(key[0] == id(t) for key in self.differs):
+            caption.append(Span(f" ·{DIFFERS} made another way than the first column (see the warning)", "muted"))
         if t.partial:
             caption.append(Span(" * not in every run; left out of the means", "muted"))
         return Table(["language", *(r.label for r in self.runs)], rows, caption=caption, cls="scores")
@@ -286,6 +343,9 @@ class Report:
         for family, names in by_family.items():
             names.sort(key=lambda n: (tier_of(info_of[n].langs) != languages.HIGH, info_of[n].langs, n))
             blocks.append(Heading(family, 3))
+            if is_long_tail({info_of[n].langs for n in names}):
+                names, note = long_tail.extremes(self, family, names, info_of)
+                blocks.append(Paragraph(note, cls="muted"))
             for k, task in enumerate(names):
                 info = info_of[task]
                 label = row_label(info.langs) if info.langs else task
@@ -328,7 +388,8 @@ class Report:
                     rows.append(Row([Cell(k, header=True), Cell(", ".join(f"{a} {b}" for a, b in v.items()), cls="small")]))
                 else:
                     rows.append(Row([Cell(k, header=True), Cell("" if v is None else str(v))]))
-            blocks += [Heading([Swatch(svg.color(i)), r.label], 3), Table([], rows, cls="kv")]
+            blocks += [Heading([Swatch(svg.color(i)), r.label], 3), Table([], rows, cls="kv"),
+                       side_by_side.made_table(r)]
             scorers = r.scorers()
             if scorers:
                 blocks += [Paragraph(Strong("scorer signatures")), BulletList(
@@ -337,12 +398,17 @@ class Report:
         return Section("Provenance", "provenance", blocks, nav="provenance")
 
 
+
 def provenance(r: Run):
     cfg = r.config
+    other = r.answering
     return [
         ("model", r.model), ("model type", r.model_type), ("model args", r.model_args),
-        ("run id", r.identity), ("folder", r.path),
-        ("results files", ", ".join(p.name for p in r.results_files)),
+        ("model identity", r.model_identity.describe()),
+        ("request settings (not identity)", r.model_identity.describe_requests() or "none"),
+        *([("translations answered", f"{other.name}'s ({other.describe()})")] if other is not None else []),
+        ("run id", r.identity), ("folder", ", ".join(str(f) for f in r.folders)),
+        ("results files", ", ".join(str(p) if len(r.folders) > 1 else p.name for p in r.results_files)),
         ("lm-eval version", r.lm_eval_version or "not recorded"),
         ("lm-eval-ext version", r.ext_version or f"not recorded in the run (report made with {__version__})"),
         ("date", r.date), ("git hash", r.git_hash or "not recorded"),
@@ -478,14 +544,10 @@ def _scores_text(doc: dict) -> str:
 
 
 def write_report(paths, out_dir, max_samples: int = 20, bootstrap_iters: int = bootstrap.DEFAULT_ITERS,
-                 err=sys.stderr) -> tuple[Report, list[Problem]]:
+                 err=None) -> tuple[Report, list[Problem]]:
+    err = err or sys.stderr  # the stream of the call, not of the import
     runs, problems = load_runs(paths)
-    first: dict[str, Run] = {}
-    for run in runs:  # one rule (runs.same_identity's), the report's consequence: every run is a column
-        other = first.setdefault(run.identity, run)
-        if other is not run:
-            problems.append(Problem(str(run.path), f"same model and model args (and task versions) as {other.path} "
-                                                   f"({run.model}); both are shown, labelled by folder"))
+    runs = model_columns(runs, problems)  # one column per model
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise files.OutputError(f"{out}: is a file; -o names the folder for report.md and report.html")
@@ -494,5 +556,5 @@ def write_report(paths, out_dir, max_samples: int = 20, bootstrap_iters: int = b
     files.write_output(out / "report.md", to_markdown(doc))
     files.write_output(out / "report.html", to_html(doc))
     for p in unique(problems):
-        print(f"lm-eval-ext report: warning: {p}", file=err)
+        print(f"lm-eval-ext report: {kind_of(p)}: {p}", file=err)
     return report, problems

@@ -34,8 +34,8 @@ from lm_eval_ext import files
 from lm_eval_ext.missing import NotComputed
 from lm_eval_ext.families.base import RescoreError
 from lm_eval_ext.runtime import neural
-from lm_eval_ext.formats.run_folder import Problem, RESULTS_RE, read_samples
-from lm_eval_ext.reporting.runs import Run, load_runs
+from lm_eval_ext.formats.run_folder import RESCORE_RECORD, RESULTS_RE, Problem
+from lm_eval_ext.reporting.runs import Run, load_runs, sample_lines
 
 
 def _leaves(name: str, subtasks: dict, seen=()) -> list[str]:
@@ -80,7 +80,7 @@ def rescore_run(run: Run, metrics: list[str], problems: list[Problem]) -> tuple[
             complete = False
             continue
         bad: list[Problem] = []
-        lines = read_samples(path, bad)
+        lines = sample_lines(run, task, bad)
         if bad:
             problems.extend(bad)
             problems.append(Problem(str(path), f"task {task} not rescored: its log has unreadable lines, and a "
@@ -132,8 +132,10 @@ def rescore_run(run: Run, metrics: list[str], problems: list[Problem]) -> tuple[
             values = [results[t][key] for t in leaves if isinstance(results[t].get(key), (int, float))]
             if values and isinstance(results.get(group), dict) and key in results[group]:
                 results[group][key] = sum(values) / len(values)  # NaN stays NaN: one skipped language shows
-    doc["lm_eval_ext_rescore"] = {
+    doc[RESCORE_RECORD] = {
         "rescored_from": [p.name for p in run.results_files],
+        # the samples log behind every task's numbers (the reader pairs them with this file)
+        "samples": {t: p.name for t, p in sorted(run.samples.items())},
         "metrics": metrics,
         "tasks": sorted({t for t, _, _ in computed}),
         "carried_forward": carried,

@@ -74,8 +74,18 @@ def task_languages(name: str, config: dict | None) -> tuple[str, tuple[str, ...]
         codes = family.task_languages((config or {}).get("dataset_kwargs") or {})
         if codes is not None:
             base, suffix_langs = split_lang_suffix(name)
-            return (base if suffix_langs else name), tuple(canonical_code(c) for c in codes)
+            return (base if suffix_langs else _without_codes(name, codes)), tuple(canonical_code(c) for c in codes)
     return generic_task_languages(name, config)
+
+
+def _without_codes(name: str, codes) -> str:
+    """A task name without its own language codes where they are not its suffix
+    (polymath_de_low -> polymath_low: one table per level, a row per language)."""
+    parts = name.split("_")
+    for code in reversed(codes):
+        if code in parts:
+            del parts[len(parts) - 1 - parts[::-1].index(code)]
+    return "_".join(parts) if parts else name
 
 
 def generic_task_languages(name: str, config: dict | None) -> tuple[str, tuple[str, ...]]:

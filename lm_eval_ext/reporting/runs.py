@@ -1,14 +1,27 @@
 """The run model: what the reports, the leaderboard, the regression board and the judge see
 of lm-eval run folders.
 
-A *run* is one model configuration's results in one folder: its ``results_<date>.json`` files
-(several are merged, the newest result of a task winning), the samples logs written with them and
-the judge files beside them, and the ``latent_language_<date>.json`` files of the same model (a
-folder holding only those is a run too). A path given by the user may be a run folder itself, an
-``--output_path`` folder with one sub-folder per model (each becomes a run), or a single results
-file. The files are read through `lm_eval_ext.formats` (the run folder and the judge files);
-which row a task's numbers belong to is `reporting.rows`; which runs are the same model is
+A *run* is one model's results in one folder: its ``results_<date>.json`` files (one per
+``lm_eval`` invocation), each with the samples logs written by the same invocation and the judge
+files made from them. A path given by the user may be a run folder itself, an ``--output_path``
+folder with one sub-folder per model (each becomes a run), or a single results file (that file
+alone, with its own samples logs). The ``latent_language_<date>.json`` files of ``lm-eval-ext
+latent-language`` are part of the run of their model in their folder (`add_latent`; a folder
+holding only those is a run too, and so is one such file given alone). The files are read through `lm_eval_ext.formats`; which row a
+task's numbers belong to is `reporting.rows`; which runs are the same model is
 `lm_eval_ext.model_identity`.
+
+Provenance by construction: every per-item number comes from the invocation that produced the
+task's result. A samples log pairs with exactly one results file (`run_folder.paired_samples`:
+lm-eval's shared date, a rescore's record), is checked against the task hash lm-eval recorded
+(`sample_lines`), and a judge entry pairs with the run whose results and samples it judged; what
+cannot be paired is off for that run, with a `Problem` saying why.
+
+Results of one model (one `model_identity`) merge: per task the newest result wins, but only
+over results produced the same way (`comparability.task_differences`: task version, scorer,
+few-shot, template, generation settings); otherwise both are kept, as separate runs marked with
+the difference. `load_runs` merges within a folder; `model_columns` across folders (the
+report's columns, the leaderboard's rows).
 
 Every number becomes a `Cell` (task, family, language row, metric key, score). Bad input never
 stops the whole job: every file or item that cannot be used becomes a `Problem` that the caller
@@ -20,17 +33,32 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
 
-from lm_eval_ext import families, model_identity
+from lm_eval_ext import families, missing, model_identity
+from lm_eval_ext.families import stage1_reader
 from lm_eval_ext.formats import judge_file, latent_language
-from lm_eval_ext.formats.run_folder import (RESULTS_RE, Problem, find_results, find_samples, item_scores, merge_results,
-                                            number, read_results, read_samples, stamp)
+from lm_eval_ext.formats.run_folder import (RESULTS_RE, SAMPLES_RE, Problem, find_results, item_scores, number,
+                                            paired_samples, read_results, read_samples, stamp, task_hash)
+from lm_eval_ext.model_identity import ModelIdentity
+from lm_eval_ext.reporting import merge
 from lm_eval_ext.reporting.rows import split_lang_suffix, task_languages
 
 _NOT_METRICS = {"alias", "name", "sample_len", "sample_count", "samples", " "}
+
+
+@dataclass(frozen=True)
+class NotComputedNote(Problem):
+    """Metrics of a run that its process could not compute (NaN, with the reason its results
+    record in ``configs.<task>.metadata.skipped_metrics``, e.g. an extra not installed): one
+    note per run and reason, shown as a note rather than a warning per cell."""
+
+
+def kind_of(problem: Problem) -> str:
+    """How a command prints a problem: "note" (metrics not computed, reason recorded) or "warning"."""
+    return "note" if isinstance(problem, NotComputedNote) else "warning"
 
 
 @dataclass
@@ -57,6 +85,12 @@ class TaskInfo:
         """The registry family of one of our tasks (`families.of_config`), else None."""
         return families.of_config(self.config)
 
+    @property
+    def translated_by(self) -> ModelIdentity | None:
+        """A self-translate stage 2: the model whose stage-1 translations it answered, as recorded."""
+        meta = self.config.get("metadata") if isinstance(self.config.get("metadata"), dict) else {}
+        return stage1_reader.stage1_identity(meta.get(stage1_reader.STAGE1_RECORD))
+
 
 @dataclass
 class Cell:
@@ -73,27 +107,39 @@ class Cell:
 
 @dataclass
 class Run:
-    path: Path  # the run folder
+    path: Path  # the run folder (of a merged model column: the newest part's)
     results_files: list[Path]
-    data: dict  # the merged results document
+    data: dict  # the results document (merged: per task the winner's entries)
     label: str = ""
     tasks: dict[str, TaskInfo] = field(default_factory=dict)
     cells: list[Cell] = field(default_factory=list)
-    samples: dict[str, Path] = field(default_factory=dict)  # task -> newest samples file
+    samples: dict[str, Path] = field(default_factory=dict)  # task -> the samples log of the result shown
+    sources: dict[str, Path] = field(default_factory=dict)  # task -> the results file the result comes from
     judge: list = field(default_factory=list)  # [(path, doc)] of judge_results_*.json, oldest first
     pairwise: list = field(default_factory=list)  # [(path, doc)] of judge_pairwise_*.json, oldest first
-    latent: list = field(default_factory=list)  # [(path, doc)] of latent_language_*.json, oldest first
+    # task (latent_<task>_<pair>) -> (path, LatentLanguageResults, PairResult) of latent_language_*.json
+    latent: dict = field(default_factory=dict)
     # (family, langs, metric key) -> why the value is undefined (NaN in the results): the row
     # exists, only this metric has no number there
     undefined: dict = field(default_factory=dict)
+    undefined_tasks: dict = field(default_factory=dict)  # the same keys -> the task
+    parts: list = field(default_factory=list)  # the runs a merged model column is made of (else empty)
+    note: str = ""  # why this run is kept apart from another run of the same model
+    _identity: ModelIdentity | None = field(default=None, repr=False, compare=False)
 
     @property
     def config(self) -> dict:
         return self.data.get("config") or {}
 
     @property
+    def model_identity(self) -> ModelIdentity:
+        if self._identity is None:
+            self._identity = model_identity.of_results(self.data, fallback=self.path.name)
+        return self._identity
+
+    @property
     def model(self) -> str:
-        return model_identity.model_name(self.data, fallback=self.path.name)
+        return self.model_identity.name
 
     @property
     def model_type(self) -> str:
@@ -101,7 +147,29 @@ class Run:
 
     @property
     def model_args(self) -> str:
+        """Every model argument as recorded (request-only settings included), one spelling."""
         return model_identity.canonical_model_args(self.config.get("model_args"))
+
+    @property
+    def answering(self) -> ModelIdentity | None:
+        """The other model whose stage-1 translations this run's self-translate stage 2 answered
+        (None: its own translations, or no stage 2)."""
+        own = self.model_identity.key
+        for info in self.tasks.values():
+            other = info.translated_by
+            if other is not None and other.key != own:
+                return other
+        return None
+
+    @property
+    def title(self) -> str:
+        """The model, or ``<model> answering <other model>'s translations``."""
+        other = self.answering
+        return f"{self.model} answering {other.name}'s translations" if other is not None else self.model
+
+    @property
+    def folders(self) -> list[Path]:
+        return list(dict.fromkeys(p.path for p in (self.parts or [self])))
 
     @property
     def task_versions(self) -> dict[str, str]:
@@ -109,8 +177,12 @@ class Run:
 
     @property
     def identity(self) -> str:
-        """Stable run id: model + model args + task versions."""
-        key = json.dumps([self.model_type, self.model, self.model_args, self.task_versions], sort_keys=True)
+        """Stable run id: the model identity (and whose translations a stage 2 answered) and, per
+        task, how its result was produced (version, few-shot, generation settings, scorer)."""
+        other = self.answering
+        produced = {t: _produced(self, t) for t in sorted(self.tasks)}
+        key = json.dumps([self.model_identity.key, other.key if other else None, produced,
+                          str(self.data.get("chat_template_sha") or "")], sort_keys=True, default=str)
         return hashlib.sha256(key.encode()).hexdigest()[:12]
 
     @property
@@ -149,60 +221,154 @@ class Run:
         return out
 
 
+def _produced(run: Run, task: str) -> list:
+    info = run.tasks[task]
+    cfg = info.config if isinstance(info.config, dict) else {}
+    return [info.version, info.scorer, (run.data.get("n-shot") or {}).get(task, cfg.get("num_fewshot")),
+            cfg.get("generation_kwargs")]
+
+
 # --------------------------------------------------------------------- loading
-def load_run(folder: Path, files: list[Path], problems: list[Problem]) -> list[Run]:
-    """The runs of one folder. Results files of one model configuration (model type, model,
-    model args) are merged, the newest winning per task; files of different configurations
-    (two lm_eval invocations into one --output_path) are kept apart as separate runs."""
-    configs: dict[tuple, list[tuple[Path, dict]]] = {}
+def _unit(folder: Path, f: Path, doc: dict, problems: list[Problem]) -> list[Run]:
+    """The run(s) of one results file (one lm_eval invocation) with its own samples logs; its
+    stage-2 tasks that answered another model's translations apart from the rest."""
+    run = Run(path=folder, results_files=[f], data=doc)
+    _index(run, problems)
+    run.samples = paired_samples(f, doc, problems)
+    run.sources = {task: f for task in run.tasks}
+    origins: dict = {}
+    for task, info in run.tasks.items():
+        other = info.translated_by
+        origins.setdefault(other.key if other is not None and other.key != run.model_identity.key else None,
+                           []).append(task)
+    if len(origins) == 1:
+        return [run]
+    return [merge.subset(run, set(tasks)) for tasks in origins.values()]
+
+
+def load_run(folder: Path, files: list[Path], problems: list[Problem], whole_folder: bool = True,
+             latent: list[Path] = ()) -> list[Run]:
+    """The runs of one folder: each results file with its own samples logs, and each
+    latent-language file (`latent`, `add_latent`); those of one model merged
+    (`merge.merge_same_model`); different models (two lm_eval invocations with other model args
+    into one --output_path) kept apart as separate runs. `whole_folder`: `files` are all the folder's
+    results files (not one given alone), so a samples log or judge file none of them explains is named."""
+    units: list[Run] = []
     for f in files:
         doc = read_results(f, problems)
         if doc is not None:
-            probe = Run(path=folder, results_files=[f], data=doc)
-            configs.setdefault((probe.model_type, probe.model, probe.model_args), []).append((f, doc))
-    if not configs:
+            units += _unit(folder, f, doc, problems)
+    units += [u for f in latent for u in latent_unit(folder, f, problems)]
+    if not units:
         problems.append(Problem(str(folder), "no readable results file; run skipped"))
         return []
-    if len(configs) > 1:
-        described = "; ".join(f"{m} [{a or 'no model args'}] in {', '.join(f.name for f, _ in fs)}"
-                              for (_, m, a), fs in configs.items())
-        problems.append(Problem(str(folder), f"results of {len(configs)} different model configurations in one "
+    models: dict[str, list[Run]] = {}
+    for u in units:
+        models.setdefault(u.model_identity.key, []).append(u)
+    if len(models) > 1:
+        described = "; ".join(f"{us[0].model} [{us[0].model_identity.describe()}] in "
+                              f"{', '.join(f.name for u in us for f in u.results_files)}" for us in models.values())
+        problems.append(Problem(str(folder), f"results of {len(models)} different model configurations in one "
                                              f"folder ({described}); kept apart as separate runs"))
-    runs = [Run(path=folder, results_files=[f for f, _ in fs], data=merge_results([d for _, d in fs]))
-            for fs in configs.values()]
-    for run in runs:
-        _index(run, problems)
-    _find_samples(runs, problems)
-    _add_judge(runs, problems)
+    if whole_folder:
+        _unpaired_logs(folder, units, problems)
+    runs = merge.merge_same_model(units, problems)
+    _add_judge(runs, problems, whole_folder)
     return runs
 
 
-def _judge_owner(doc, runs: list[Run]) -> Run | None:
-    if len(runs) == 1:
-        return runs[0]
-    prov = doc.run
-    for run in runs:
-        if prov.get("run_id") == run.identity or set(prov.get("results_files") or ()) & {p.name for p in run.results_files}:
-            return run
-    return None
+def _unpaired_logs(folder: Path, units: list[Run], problems: list[Problem]) -> None:
+    """Samples logs whose invocation left no readable results file here: never lent to another run."""
+    paired = {p for u in units for p in u.samples.values()}
+    explained = {stamp(f) for u in units for f in u.results_files}
+    orphans: dict[str, list[Path]] = {}
+    for f in sorted(folder.glob("samples_*.jsonl")):
+        m = SAMPLES_RE.match(f.name)
+        if m and f not in paired and m["date"] not in explained:
+            orphans.setdefault(m["date"], []).append(f)
+    for date, logs in orphans.items():
+        problems.append(Problem(str(logs[0]), f"{len(logs)} samples log(s) of the invocation of {date} "
+                                              f"({', '.join(f.name for f in logs[:3])}{' …' if len(logs) > 3 else ''}) "
+                                              f"have no readable results file of that invocation here "
+                                              f"(results_{date}.json); their per-item scores are not used"))
 
 
-def _add_judge(runs: list[Run], problems: list[Problem]) -> None:
-    """Judge results (``lm-eval-ext judge``) become cells ``judge/<protocol>`` of the
-    judged task's family and language row; the newest file wins per task and protocol."""
+def load_runs(paths, problems: list[Problem] | None = None) -> tuple[list[Run], list[Problem]]:
+    """The runs of `paths`, one per model (and way of producing a task's results) per folder."""
+    problems = [] if problems is None else problems
+    runs: list[Run] = []
+    for p in paths:
+        latent = latent_language.find(Path(p))
+        if Path(p).is_file() and latent:
+            found = []
+        else:  # a folder holding latent-language files only is a run, not "no results files"
+            missed: list[Problem] = []
+            found = find_results(Path(p), missed)
+            problems += missed if found or not latent else [m for m in missed if "no results_" not in m.what]
+        for folder, files in found:
+            runs.extend(load_run(folder, files, problems, whole_folder=not Path(p).is_file(),
+                                 latent=latent.pop(folder, [])))
+        for folder, files in latent.items():
+            runs.extend(load_run(folder, [], problems, whole_folder=not Path(p).is_file(), latent=files))
+    _label(runs)
+    return runs, problems
+
+
+def model_columns(runs: list[Run], problems: list[Problem]) -> list[Run]:
+    """One run per model across folders (the report's columns, the leaderboard's rows): the runs
+    of one model identity merged, per task the newest result winning where comparable."""
+    columns = merge.merge_same_model(runs, problems)
+    _label(columns)
+    return columns
+
+
+# --------------------------------------------------------------------- judge files
+def _add_judge(runs: list[Run], problems: list[Problem], whole_folder: bool = True) -> None:
+    """Judge files (``lm-eval-ext judge``) belong to the run whose results files they name; a
+    judge entry counts only when the task's result (and samples log, when recorded) is the one
+    the judge read. Judge results become cells ``judge/<protocol>`` of the judged task's family
+    and language row; the newest file wins per task and protocol."""
     folder = runs[0].path
     for regex, attr in ((judge_file.RESULTS_RE, "judge"), (judge_file.PAIRWISE_RE, "pairwise")):
         for f in sorted((f for f in folder.glob("judge_*.json") if regex.match(f.name)), key=lambda p: p.name):
             doc = judge_file.read(f, problems)
             if doc is None:
                 continue
-            owner = _judge_owner(doc, runs)
-            if owner is None:
-                problems.append(Problem(str(f), "the folder holds several runs and this file names none of them; skipped"))
+            judged = doc.run
+            names = {str(n) for n in judged.get("results_files") or () if isinstance(n, str)}
+            owners = sorted((r for r in runs if names & {p.name for p in r.results_files}),
+                            key=lambda r: -len(names & {p.name for p in r.results_files}))
+            if not owners:
+                if whole_folder:  # (a results file given alone: the folder's other runs are not asked for)
+                    problems.append(Problem(str(f), "names no results file of the run(s) here (it judged another "
+                                                    "run, or was written before judge files named them); skipped"))
                 continue
+            owner = owners[0]
+            if attr == "judge":
+                doc = _judged_here(f, doc, owner, names, judged.get("samples"), problems)
+                if doc is None:
+                    continue
             getattr(owner, attr).append((f, doc))
     for run in runs:
         _judge_cells(run, problems)
+
+
+def _judged_here(f: Path, doc, run: Run, names: set[str], samples, problems: list[Problem]):
+    """`doc` with the task entries that judged this run's outputs of the task: the samples log the
+    judge recorded is the run's (a file written before judges recorded logs: the results file the
+    task's result comes from is one the judge names); None if no entry did."""
+    samples = samples if isinstance(samples, dict) else {}
+    kept = {}
+    for task, per in doc.tasks.items():
+        source, log = run.sources.get(task), run.samples.get(task)
+        if source is None:
+            kept[task] = per  # not in the results: reported by _judge_cells
+        elif (log is None or samples[task] != log.name) if task in samples else source.name not in names:
+            problems.append(Problem(str(f), f"task {task}: judged the outputs of {samples.get(task) or ', '.join(sorted(names))}, "
+                                            f"not this run's ({log.name if log else source.name}); entry skipped"))
+        else:
+            kept[task] = per
+    return replace(doc, tasks=kept) if kept else None
 
 
 def _judge_cells(run: Run, problems: list[Problem]) -> None:
@@ -226,85 +392,54 @@ def _judge_cells(run: Run, problems: list[Problem]) -> None:
                               Score(mean, number(entry.stderr), entry.n), None, ci))
 
 
+# --------------------------------------------------------------------- latent-language files
 LATENT_METRIC = "english_share,none"
 
 
-def add_latent(runs: list[Run], folder: Path, files: list[Path], problems: list[Problem]) -> list[Run]:
-    """Latent-language files (``lm-eval-ext latent-language``) join the run of their model (model
-    type, model, model args) in their folder, else make a run of their own; each language pair
-    becomes a cell ``latent_<task>`` / its language row / ``english_share`` (the newest file wins
-    per task and pair), the file's signature the task's scorer."""
-    out = list(runs)
-    for f in files:
-        doc = latent_language.read(f, problems)
-        if doc is None:
+def latent_task(task: str, pair) -> str:
+    """The task name of one language pair of a latent-language file: ``latent_<task>_<src>_<tgt>``
+    (``latent_<task>_<l>`` for a monolingual prompt); its family is ``latent_<task>``."""
+    return "_".join(("latent", task, *pair.langs))
+
+
+def latent_unit(folder: Path, f: Path, problems: list[Problem]) -> list[Run]:
+    """The run of one latent-language file (``lm-eval-ext latent-language``), shaped like the run
+    of a results file so that it merges with the lm-eval runs of its model (`merge`): one task per
+    language pair (`latent_task`, family ``latent_<task>``, the pair's language row), the file's
+    signature its scorer, the file's format version its version, one cell ``english_share``."""
+    doc = latent_language.read(f, problems)
+    if doc is None:
+        return []
+    tasks = {latent_task(doc.task, pair): pair for pair in doc.pairs.values()}
+    configs = {name: {"task": name, "metadata": {"scorer": doc.signature, "lm_eval_ext_version": doc.lm_eval_ext_version}}
+               for name in tasks}
+    data = {**doc.results_header(), "results": {}, "configs": configs,
+            "versions": {name: str(doc.format_version) for name in tasks},
+            "higher_is_better": {name: {"english_share": True} for name in tasks}}
+    run = Run(path=folder, results_files=[f], data=data)
+    family = f"latent_{doc.task}"
+    for name, pair in tasks.items():
+        run.tasks[name] = TaskInfo(name=name, family=family, langs=pair.langs, version=str(doc.format_version),
+                                   scorer=doc.signature, config=configs[name], higher_is_better={"english_share": True})
+        run.sources[name] = f
+        run.latent[name] = (f, doc, pair)
+        share = pair.english_share
+        if share is None:
+            run.undefined[(family, pair.langs, LATENT_METRIC)] = "no layer puts the floor's mass on either word"
+            run.undefined_tasks[(family, pair.langs, LATENT_METRIC)] = name
             continue
-        key = (doc.model_type, doc.model_name, doc.model_args)
-        owner = next((r for r in out if (r.model_type, r.model, r.model_args) == key), None)
-        if owner is None:
-            owner = Run(path=folder, results_files=[f], data={
-                "config": {"model": doc.model_type, "model_args": doc.model.get("model_args")},
-                "model_name": doc.model_name, "results": {}, "date": doc.date,
-                "lm_eval_ext_version": doc.lm_eval_ext_version})
-            out.append(owner)
-        owner.latent.append((f, doc))
-    for run in out:
-        latest = {}
-        for f, doc in run.latent:
-            for pair in doc.pairs.values():
-                latest[(doc.task, pair.key)] = (doc, pair)
-        for (task, _), (doc, pair) in sorted(latest.items()):
-            name = f"latent_{task}"
-            config = {"task": name, "metadata": {"scorer": doc.signature}}
-            run.tasks[name] = TaskInfo(name=name, family=name, langs=(), version=str(doc.format_version),
-                                       scorer=doc.signature, config=config, higher_is_better={"english_share": True})
-            run.data["versions"] = {**(run.data.get("versions") or {}), name: str(doc.format_version)}
-            run.data["configs"] = {**(run.data.get("configs") or {}), name: config}
-            share = pair.english_share
-            if share is None:
-                run.undefined[(name, pair.langs, LATENT_METRIC)] = "no mass on either word in the middle layers"
-                continue
-            run.cells.append(Cell(name, name, pair.langs, LATENT_METRIC,
-                                  Score(float(share["value"]), number(share.get("se")), pair.n), None,
-                                  (float(share["ci"][0]), float(share["ci"][1]))))
-    return out
-
-
-def load_runs(paths, problems: list[Problem] | None = None) -> tuple[list[Run], list[Problem]]:
-    problems = [] if problems is None else problems
-    runs: list[Run] = []
-    for p in paths:
-        latent = latent_language.find(Path(p))
-        missing: list[Problem] = []
-        found = [] if Path(p).is_file() and latent else find_results(Path(p), missing)
-        problems += missing if found or not latent else []  # a folder of latent-language files only is fine
-        for folder, files in found:
-            runs.extend(add_latent(load_run(folder, files, problems), folder, latent.pop(folder, []), problems))
-        for folder, files in latent.items():
-            runs.extend(add_latent([], folder, files, problems))
-    _label(runs)
-    return runs, problems
-
-
-def same_identity(runs: list[Run]) -> list[tuple[Run, Run]]:
-    """(older, newer) for every run whose identity (model, model args, task versions) a newer
-    run also has; newer = later results file date (input order breaks ties)."""
-    groups: dict[str, list[Run]] = {}
-    for run in runs:
-        groups.setdefault(run.identity, []).append(run)
-    out = []
-    for same in groups.values():
-        if len(same) > 1:
-            newest = max(reversed(same), key=lambda r: r.results_files[-1].name)
-            out += [(r, newest) for r in same if r is not newest]
-    return out
+        run.cells.append(Cell(name, family, pair.langs, LATENT_METRIC,
+                              Score(float(share["value"]), number(share.get("se")), pair.n), None,
+                              (float(share["ci"][0]), float(share["ci"][1]))))
+    return [run]
 
 
 def _label(runs: list[Run]) -> None:
-    """Column labels: the model name as recorded (never cut at a '/'); when two runs share
-    it, the nearest folder level where their paths differ is added, else a number."""
+    """Column labels: the model name as recorded (never cut at a '/'; a stage 2 that answered
+    another model's translations says so); when two runs share it, the nearest folder level where
+    their paths differ is added, else a number."""
     for run in runs:
-        run.label = run.model
+        run.label = run.title
     groups: dict[str, list[Run]] = {}
     for run in runs:
         groups.setdefault(run.label, []).append(run)
@@ -344,9 +479,11 @@ def _index(run: Run, problems: list[Problem]) -> None:
     n_samples = data.get("n-samples") or {}
     groups = data.get("groups") or {}
     where = str(run.results_files[-1])
+    not_computed: dict[str, dict[str, set]] = {}  # reason -> {metric name: tasks}
     entries = [(name, entry, False) for name, entry in (data.get("results") or {}).items()]
     entries += [(name, entry, True) for name, entry in groups.items()]
     seen_group_in_results = set()
+    not_finite: dict[tuple[str, str, str], list[str]] = {}  # (metric key, value, why) -> tasks
     for name, entry, from_groups in entries:
         if not isinstance(entry, dict):
             problems.append(Problem(where, f"results entry {name!r} is not an object; skipped"))
@@ -374,11 +511,16 @@ def _index(run: Run, problems: list[Problem]) -> None:
             value = entry[key]
             num = number(value)
             if num is None or math.isnan(num) or math.isinf(num):
-                why = _undefined_reason(entry, metric_name, filt)
-                problems.append(Problem(where, f"task {name}: metric {key} is {value!r} (not a finite number"
-                                               f"{': ' + why if why else ''}); cell skipped"))
+                skipped = _skip_reason(meta, metric_name)
+                if skipped:  # said once per run and reason, below
+                    not_computed.setdefault(skipped, {}).setdefault(metric_name, set()).add(name)
+                    why = f"not computed: {skipped}"
+                else:  # said once per metric, value and reason, below
+                    why = _undefined_reason(entry, metric_name, filt)
+                    not_finite.setdefault((key, repr(value), why), []).append(name)
                 if langs:
                     run.undefined[(family, langs, key)] = why or f"{value!r} in the results"
+                    run.undefined_tasks[(family, langs, key)] = name
                 continue
             se = number(entry.get(f"{metric_name}_stderr,{filt}"))
             if se is not None and (math.isnan(se) or math.isinf(se)):
@@ -393,32 +535,62 @@ def _index(run: Run, problems: list[Problem]) -> None:
                 run.cells.append(Cell(name, name, mlangs, f"{mbase},{filt}", score, None))
             else:
                 run.cells.append(Cell(name, name, (), key, score, metric_name))
+    # one problem per metric, value and reason (FLORES-200: hundreds of tasks share one)
+    for (key, value, why), names in not_finite.items():
+        if len(names) == 1:
+            problems.append(Problem(where, f"task {names[0]}: metric {key} is {value} (not a finite number"
+                                           f"{': ' + why if why else ''}); cell skipped"))
+        else:
+            shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+            problems.append(Problem(where, f"metric {key} is {value} (not a finite number{': ' + why if why else ''}) "
+                                           f"in {len(names)} tasks ({shown}); cells skipped"))
+    for reason, metrics in not_computed.items():
+        tasks = set().union(*metrics.values())
+        problems.append(NotComputedNote(where, f"{_metric_names(metrics)}: not computed ({len(tasks)} task(s)), "
+                                               f"{reason}"))
+
+
+def _metric_names(metrics) -> str:
+    """Metric names for a note, one per language folded (``lang_fidelity_<l>`` for 11 languages)."""
+    per_lang: dict[str, list[str]] = {}
+    for m in metrics:
+        base, langs = split_lang_suffix(m)
+        per_lang.setdefault(f"{base}_<l>" if len(langs) == 1 else m, []).append(m)
+    return ", ".join(f"{name} ({len(names)} languages)" if len(names) > 1 else names[0]
+                     for name, names in per_lang.items())
+
+
+def _skip_reason(meta, metric: str) -> str:
+    """The reason the task's results record for not computing `metric`, if they do."""
+    skipped = meta.get("skipped_metrics") if isinstance(meta, dict) else None
+    reason = skipped.get(metric) if isinstance(skipped, dict) else None
+    return reason.strip() if isinstance(reason, str) and reason.strip() else ""
 
 
 def _undefined_reason(entry: dict, metric: str, filt: str) -> str:
-    """Why a metric has no value, when the results say (e.g. language fidelity of replies that
-    were all too short to identify)."""
-    if metric == "lang_fidelity" and number(entry.get(f"lang_undecidable,{filt}")) == 1.0:
-        return "all replies undecidable (too short to identify their language: lang_undecidable = 1)"
-    return ""
+    """Why a metric has no value, when the results say (the registry: `missing.undefined_reason`)."""
+    return missing.undefined_reason(entry, metric, filt)
 
 
-def _find_samples(runs: list[Run], problems: list[Problem]) -> None:
-    """Each run gets the newest samples log per task. In a folder holding several runs, a log
-    belongs to the run whose results file has its date (lm-eval names both with one date)."""
-    folder = runs[0].path
-    stamps = {id(r): {stamp(f) for f in r.results_files} for r in runs}
-    all_stamps = set().union(*stamps.values())
-    for task, fs in find_samples(folder).items():
-        owners = [r for r in runs if task in r.tasks]
-        if not owners:
-            problems.append(Problem(str(fs[-1]), f"samples for task {task!r}, which is not in the run's results; samples skipped"))
-            continue
-        for run in owners:
-            mine = [f for f in fs if len(runs) == 1 or stamp(f) in stamps[id(run)]
-                    or (stamp(f) not in all_stamps and len(owners) == 1)]
-            if mine:
-                run.samples[task] = mine[-1]
+def sample_lines(run: Run, task: str, problems: list[Problem]) -> list[dict]:
+    """The samples log of `task`'s result in `run`, read; [] with a Problem when the log does not
+    match the task hash lm-eval recorded in the results file (changed or appended to since)."""
+    path = run.samples.get(task)
+    if path is None:
+        return []
+    bad: list[Problem] = []
+    lines = read_samples(path, bad)
+    problems.extend(bad)
+    expected = (run.data.get("task_hashes") or {}).get(task)
+    if not bad and isinstance(expected, str) and expected:
+        found = task_hash(lines)
+        if found is not None and found != expected:
+            source = run.sources.get(task)
+            problems.append(Problem(str(path), f"does not match the task hash lm-eval recorded for {task} in "
+                                               f"{source.name if source else 'the results'} (changed or appended to "
+                                               "since the run); its per-item scores are not used"))
+            return []
+    return lines
 
 
 def judge_item_scores(run: Run, task: str, metric_key: str) -> dict | None:
@@ -428,7 +600,7 @@ def judge_item_scores(run: Run, task: str, metric_key: str) -> dict | None:
         entry = doc.tasks.get(task, {}).get(proto)
         if entry is None or not isinstance(entry.samples_file, str):
             continue
-        path = run.path / Path(entry.samples_file).name
+        path = f.parent / Path(entry.samples_file).name
         if not path.is_file():
             return None
         parsed = [line for line in read_samples(path) if line.get("protocol") == proto and line.get("status") == "ok"

@@ -196,3 +196,35 @@ def lines(series: list[tuple], title: str, xlabel: str, ylabel: str, y_max: floa
                f'transform="rotate(-90 10 {top + plot_h / 2})">{esc(ylabel)}</text>')
     out.append("</svg>")
     return "".join(out)
+
+
+def ranked(items: list[tuple[str, float, str, str]], title: str, colors: dict, tail: int = 10) -> str:
+    """One thin bar per row, ranked (the caller's order), coloured by class: the long tail at the
+    right, its last `tail` bars keyed below. items: (label, value, class, short key)."""
+    n = len(items)
+    bar_w = max(2, min(10, 820 // max(n, 1)))
+    left, top, bottom = 44, 28, 34
+    width = max(260, left + 60 + bar_w * n)
+    height = 230
+    plot_h = height - top - bottom
+    vmax = _nice_max(max([v for _, v, _, _ in items] or [1.0]))
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" role="img" aria-label="{esc(title)}">',
+           f'<text x="{left}" y="16" class="t">{esc(title)}</text>']
+    for k in range(5):
+        v = vmax * k / 4
+        y = top + plot_h - plot_h * k / 4
+        out.append(f'<line x1="{left}" x2="{width - 6}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+                   f'<text x="{left - 4}" y="{y + 3:.1f}" class="ax" text-anchor="end">{_fmt(v)}</text>')
+    for k, (label, v, cls, _) in enumerate(items):
+        h = max(0.5, plot_h * min(max(v, 0.0), vmax) / vmax)
+        x = left + 4 + k * bar_w
+        out.append(f'<rect x="{x}" y="{top + plot_h - h:.1f}" width="{max(1, bar_w - 1)}" height="{h:.1f}" '
+                   f'fill="{esc(colors.get(cls, "#999"))}"><title>#{k + 1} {esc(label)}: {_fmt(v)}</title></rect>')
+    if n > tail:
+        x0 = left + 4 + (n - tail) * bar_w
+        out.append(f'<line x1="{x0 - 1}" x2="{x0 - 1}" y1="{top}" y2="{top + plot_h}" class="grid"/>'
+                   f'<text x="{x0 - 3}" y="{top + plot_h + 14}" class="ax" text-anchor="end">rank 1 … {n - tail}</text>'
+                   f'<text x="{x0 + 2}" y="{top + plot_h + 14}" class="ax tail">lowest {tail} →</text>')
+    out.append("</svg>")
+    return "".join(out)

@@ -2,7 +2,9 @@
 cached on disk, and the lm-eval aggregations that FLORES's tasks name.
 
 Scoring: unique (source, hypothesis, reference) triples not in the score cache
-(`runtime.score_cache`) are sorted by length, scored in batches by the process's scorer
+(`runtime.score_cache`, keyed by `cache_signature`: the scorer's signature, its checkpoint
+files and the interpreter and package versions it runs with, so a score comes back only under
+the scorer that computed it) are sorted by length, scored in batches by the process's scorer
 (`metrics.neural`) or, with ``LM_EVAL_EXT_NEURAL_PYTHON`` set, by the side-environment
 worker (`runtime.neural_worker`; the cache stays in this process, so only misses cross the
 pipe), and stored as they arrive.
@@ -15,22 +17,31 @@ unaffected.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
+import platform
+import sys
 from pathlib import Path
 
-from lm_eval_ext.metrics.neural import METRICS, MetricUnavailable, load_in_process, setting, system_score
-from lm_eval_ext.missing import NotComputed, Skip
+from lm_eval_ext.metrics.neural import (METRICS, MetricUnavailable, load_in_process, package_versions, setting,
+                                        system_score)
+from lm_eval_ext.missing import NotComputed, Skip, switched_off
 from lm_eval_ext.runtime import neural_worker, score_cache
 from lm_eval_ext.runtime.neural_worker import SIDE_PYTHON_ENV, WorkerScorer
+from lm_eval_ext.signature import Signature
 
 log = logging.getLogger("lm_eval_ext")
 
-__all__ = ["METRICS", "SIDE_PYTHON_ENV", "bleurt", "comet", "scorer", "segment_scores", "signature", "side_python",
-           "score"]
+__all__ = ["METRICS", "SIDE_PYTHON_ENV", "bleurt", "cache_signature", "comet", "scorer", "segment_scores", "signature",
+           "side_python", "score"]
 
 SCORERS: dict[tuple, object] = {}  # (metric, setting, side python) -> scorer, loaded once per process
 _warned: set[tuple[str, str]] = set()
+# what a score also depends on besides the scorer's own version (the worker reports the same list)
+ENV_PACKAGES = ("unbabel-comet", "bleurt-pytorch", "torch", "transformers", "numpy")
+_FINGERPRINT_FILES = 500  # files of a checkpoint folder fingerprinted (name, size, mtime), at most
 
 
 def side_python() -> str | None:
@@ -43,7 +54,7 @@ def scorer(metric: str):
     cannot run."""
     cfg = setting(metric)
     if cfg is None:
-        raise MetricUnavailable(f"switched off (LM_EVAL_EXT_{metric.upper()}=off)")
+        raise MetricUnavailable(switched_off(metric))
     local = Path(cfg.model).expanduser()
     if (local.is_absolute() or cfg.model.startswith(".")) and not local.exists():
         raise MetricUnavailable(f"{metric.upper()} model folder {local} does not exist")
@@ -54,12 +65,59 @@ def scorer(metric: str):
     return SCORERS[key]
 
 
+def _fingerprint(model: str | None) -> str:
+    """The checkpoint a setting names, as files: a local file or folder by its files' names, sizes
+    and modification times; a hub id by the snapshot (commit) the hub cache holds."""
+    if not model:
+        return ""
+    path = Path(model).expanduser()
+    if path.exists():
+        root = path.resolve()
+        found = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())[:_FINGERPRINT_FILES]
+        stats = []
+        for f in found:
+            try:
+                st = f.stat()
+            except OSError:
+                continue
+            stats.append([str(f.relative_to(root)) if f != root else f.name, st.st_size, st.st_mtime_ns])
+        blob = json.dumps([str(root), stats])
+        return f"{root}#" + hashlib.sha256(blob.encode()).hexdigest()[:16]
+    try:
+        from huggingface_hub import snapshot_download
+
+        return f"hub:{model}@{Path(snapshot_download(repo_id=model, local_files_only=True)).name}"
+    except Exception:  # not in the cache (the scorer then fails to load) or no huggingface_hub here
+        return f"hub:{model}"
+
+
+def cache_signature(sc) -> str:
+    """Who computes a scorer's scores, for the score cache: its signature (checkpoint setting,
+    batch, device, its package's version), the checkpoint files, and the interpreter and package
+    versions it runs with (a side-environment worker's own, as its hello reports them)."""
+    known = getattr(sc, "_cache_signature", None)
+    if known is not None:
+        return known
+    if isinstance(sc, WorkerScorer):
+        info = neural_worker.worker(sc.python).info
+        env = {"python": info.get("executable"), "version": info.get("python"), "packages": info.get("packages")}
+    else:
+        env = {"python": sys.executable, "version": platform.python_version(),
+               "packages": package_versions(ENV_PACKAGES)}
+    cfg = sc.cfg
+    known = json.dumps({"scorer": sc.signature(), "checkpoint": _fingerprint(cfg.model),
+                        "encoder": _fingerprint(cfg.encoder), "env": env}, sort_keys=True)
+    sc._cache_signature = known
+    return known
+
+
 def segment_scores(metric: str, triples: list[tuple[str, str, str]]) -> list[float]:
-    """Scores of (source, hypothesis, reference) triples, from the cache when known; only unique
-    missing triples reach the model."""
+    """Scores of (source, hypothesis, reference) triples, from the cache when this very scorer
+    (`cache_signature`) computed them; only unique missing triples reach the model."""
     sc = scorer(metric)
     triples = [(str(s), str(h), str(r)) for s, h, r in triples]
-    keys = [score_cache.key(metric, sc.model_key, *t) for t in triples]
+    who = cache_signature(sc)
+    keys = [score_cache.key(metric, who, *t) for t in triples]
     cache = score_cache.ScoreCache(score_cache.cache_path())
     try:
         known = cache.get(list(dict.fromkeys(keys)))
@@ -99,10 +157,10 @@ def signature(metric: str) -> str | Skip:
     except ValueError as err:
         return Skip(str(err))
     if cfg is None:
-        return Skip(f"switched off (LM_EVAL_EXT_{metric.upper()}=off)")
+        return Skip(switched_off(metric))
     loaded = SCORERS.get((metric, cfg, side_python()))
     if loaded is None:
-        return f"{metric}:{cfg.model}|batch:{cfg.batch_size or 'auto'}|not-loaded"
+        return str(Signature.of((metric, cfg.model), ("batch", cfg.batch_size or "auto"), "not-loaded"))
     return loaded.signature()
 
 
@@ -115,6 +173,7 @@ def reset() -> None:
     """Forget the loaded scorers and stop the workers (tests that switch environments)."""
     neural_worker.close_workers()
     neural_worker.WORKERS.clear()
+    neural_worker.FAILED.clear()
     SCORERS.clear()
 
 

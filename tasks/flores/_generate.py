@@ -1,133 +1,125 @@
-"""Write the FLORES task files and groups; or one task for any pair.
+"""Write the FLORES task files and groups: every FLORES-200 language <-> English (406 directions).
 
-    python tasks/flores/_generate.py            # every registry language <-> English, groups
+    python tasks/flores/_generate.py            # write tasks/flores/{x_en,en_x}/ and the groups
     python tasks/flores/_generate.py --check    # exit 1 when a file on disk differs (tests)
     python tasks/flores/_generate.py --pair deu_Latn fra_Latn [--out DIR]
-                                                # any other FLORES-200 pair (default DIR: tasks/flores/pairs)
+                                                # one other pair (default DIR: tasks/flores/pairs);
+                                                # any set of pairs: lm-eval-ext flores-pairs
 
-Names, tiers and codes come from lm_eval_ext/languages.py; codes outside the
-registry are named by their code in the prompt.
+Task configs: `lm_eval_ext.families.flores_tasks`; names, tiers and codes: the language
+registry (lm_eval_ext/languages.py and its FLORES-200 table, lm_eval_ext/data/flores200.csv).
+
+Groups (tasks/flores/README.md): per direction (x_en, en_x) one group per NLLB resource level
+(``flores_x_en_nllb_high`` ...), whose union is ``flores_x_en``; ``flores_all`` is both
+directions; ``flores16_x_en`` keeps the 16 languages of the hand-written registry with their
+registry tiers (``flores_x_en_hrl`` / ``_url``, as before FLORES-200). Group means are
+unweighted over language tasks; a metric undefined for some member (BLEU into an unspaced
+script, language fidelity into a language the identifier does not know) is not averaged in
+that group, and the group's ``metadata.not_averaged`` says why.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-import lm_eval_ext
 from lm_eval_ext import languages
-from lm_eval_ext.families import flores, taskgen
-from lm_eval_ext.families.taskgen import Function
+from lm_eval_ext.families import flores_tasks, taskgen
+from lm_eval_ext.families.flores_tasks import EN, FILTER, METRICS, task_config, task_name
 from lm_eval_ext.metrics import langid, mt
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = "tasks/flores/_generate.py"
 HEADER = taskgen.header(SCRIPT)
-FILTER = flores.FILTER
-METRICS = ("bleu", "spbleu", "chrfpp", "comet", "bleurt", "reply_cleaned", *(m["metric"] for m in langid.METRIC_LIST))
-EN = languages.get("en").flores
+DIRECTIONS = (("x_en", "X → English", lambda code: (code, EN)), ("en_x", "English → X", lambda code: (EN, code)))
 
 
 def dump(obj) -> str:
     return taskgen.dump(obj, HEADER)
 
 
-def task_name(src: str, tgt: str) -> str:
-    return f"flores_{src}-{tgt}"
-
-
-def tier_of(src: str, tgt: str) -> str:
-    """A pair is low-resource when its non-English side is (unknown codes: low)."""
-    other = tgt if src == EN else src
-    try:
-        return languages.get(other).tier
-    except KeyError:
-        return languages.LOW
-
-
-def task_config(src: str, tgt: str, include: str = "_flores_common_yaml") -> dict:
-    flores.check_code(src), flores.check_code(tgt)
-    parts = flores.FAMILY.prompt(src_lang=src, tgt_lang=tgt)
-    name = task_name(src, tgt)
-    return {
-        "include": include,
-        "task": name,
-        "task_alias": f"{flores.language_name(src)} → {flores.language_name(tgt)}",
-        "dataset_kwargs": {"family": "flores", "src_lang": src, "tgt_lang": tgt, "task": name},
-        **taskgen.prompt_fields(parts),
-        "filter_list": [{
-            "name": FILTER,
-            "filter": [
-                {"function": Function.of(flores.TranslationFilter), "src_lang": src, "tgt_lang": tgt},
-                {"function": "take_first"},
-            ],
-        }],
-        "metadata": {
-            # custom_dataset receives metadata and dataset_kwargs together: no shared keys
-            "version": flores.TASK_VERSION,
-            "lm_eval_ext_version": lm_eval_ext.__version__,
-            "tier": tier_of(src, tgt),
-            "scorer": f"{mt.static_scorer(tgt)}|{flores.cleaner_signature()}",
-            # lang_fidelity / lang_undecidable: the cleaned translation should be in the target
-            # language (absent for codes outside the registry)
-            **({"reply_lang": flores.reply_lang(tgt), "fidelity_scorer": langid.SIGNATURE}
-               if flores.reply_lang(tgt) else {}),
-        },
-    }
+def others() -> list[str]:
+    """Every FLORES-200 code but English, in code order."""
+    return [code for code in languages.FLORES200 if code != EN]
 
 
 def _aggregate(metric):
     return {"metric": metric, "aggregation": "mean", "weight_by_size": False, "filter_list": [FILTER]}
 
 
-def group_configs() -> dict[str, dict]:
-    others = [c for c in languages.LANGUAGES if c != "en"]
-    tiers = {"hrl": languages.HIGH, "url": languages.LOW}
+def not_averaged(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """Metrics undefined for some of these directions, with why (they stay out of the group's means)."""
     out = {}
-    for direction, pair, title in (("x_en", lambda f: (f, EN), "X → English"),
-                                   ("en_x", lambda f: (EN, f), "English → X")):
+    unspaced = [t for _, t in pairs if languages.bleu_tokenizer(t) == mt.UNDEFINED]
+    if unspaced:
+        out["bleu"] = f"undefined into {', '.join(unspaced)} (scripts written without spaces; chrF++ is the metric there)"
+    unknown = [t for _, t in pairs if langid.label_of(t) is None]
+    if unknown:
+        why = (f"the language identifier does not know {len(unknown)} of the {len(pairs)} target languages "
+               "(their tasks report it as NaN with the reason)")
+        out.update({m["metric"]: why for m in langid.METRIC_LIST})
+    return out
+
+
+def group(name: str, alias: str, children: list[str], pairs: list[tuple[str, str]]) -> dict:
+    skipped = not_averaged(pairs)
+    cfg = {
+        "group": name,
+        "group_alias": alias,
+        "task": children,
+        "aggregate_metric_list": [_aggregate(m) for m in METRICS if m not in skipped],
+        "metadata": {"version": flores_tasks.flores.TASK_VERSION},
+    }
+    if skipped:
+        cfg["metadata"]["not_averaged"] = skipped
+    return cfg
+
+
+def group_configs() -> dict[str, dict]:
+    hand = [c for c in languages.LANGUAGES if c != "en"]
+    out = {}
+    for direction, title, pair in DIRECTIONS:
+        # the 16 languages of the hand-written registry, by its tiers (the groups before FLORES-200)
+        tiers = {"hrl": languages.HIGH, "url": languages.LOW}
         for suffix, tier in tiers.items():
-            codes = languages.of_tier(tier, others)
-            out[f"flores_{direction}_{suffix}"] = {
-                "group": f"flores_{direction}_{suffix}",
-                "group_alias": f"FLORES {title}: {languages.TIER_LABELS[tier]} ({' '.join(codes)})",
-                "task": [task_name(*pair(languages.get(c).flores)) for c in codes],
-                "aggregate_metric_list": [_aggregate(m) for m in METRICS],
-                "metadata": {"version": flores.TASK_VERSION},
-            }
-        out[f"flores_{direction}"] = {
-            "group": f"flores_{direction}",
-            "group_alias": f"FLORES {title} (mean over languages)",
-            # leaves are the language tasks: equal weight per language
-            "task": [f"flores_{direction}_{s}" for s in tiers],
-            "aggregate_metric_list": [_aggregate(m) for m in METRICS],
-            "metadata": {"version": flores.TASK_VERSION},
-        }
+            codes = languages.of_tier(tier, hand)
+            pairs = [pair(languages.get(c).flores) for c in codes]
+            out[f"flores_{direction}_{suffix}"] = group(
+                f"flores_{direction}_{suffix}", f"FLORES {title}: {languages.TIER_LABELS[tier]} ({' '.join(codes)})",
+                [task_name(*p) for p in pairs], pairs)
+        pairs16 = [pair(languages.get(c).flores) for c in hand]
+        out[f"flores16_{direction}"] = group(
+            f"flores16_{direction}", f"FLORES {title}: the 16 languages of the hand-written registry (mean over languages)",
+            [f"flores_{direction}_{s}" for s in tiers], pairs16)
+        # every FLORES-200 language by its NLLB resource level (fairseq train_counts)
+        all_pairs = []
+        for tier in languages.NLLB_TIERS:
+            pairs = [pair(c) for c in others() if languages.FLORES200[c].nllb_tier == tier]
+            all_pairs += pairs
+            out[f"flores_{direction}_nllb_{tier}"] = group(
+                f"flores_{direction}_nllb_{tier}",
+                f"FLORES {title}: {languages.NLLB_TIER_LABELS[tier]}, {len(pairs)} languages",
+                [task_name(*p) for p in pairs], pairs)
+        out[f"flores_{direction}"] = group(
+            f"flores_{direction}", f"FLORES {title}: all {len(all_pairs)} FLORES-200 languages (mean over languages)",
+            [f"flores_{direction}_nllb_{t}" for t in languages.NLLB_TIERS], all_pairs)
+    both = [pair(c) for _, _, pair in DIRECTIONS for c in others()]
+    out["flores_all"] = group("flores_all", f"FLORES-200: every language into and out of English ({len(both)} directions)",
+                              ["flores_x_en", "flores_en_x"], both)
     return out
 
 
 def expected_files() -> dict[Path, str]:
     files = {}
-    for code in languages.LANGUAGES:
-        if code == "en":
-            continue
-        f = languages.get(code).flores
-        for src, tgt, folder in ((f, EN, "x_en"), (EN, f, "en_x")):
-            files[HERE / folder / f"{task_name(src, tgt)}.yaml"] = dump(task_config(src, tgt, "../_flores_common_yaml"))
+    for code in others():
+        for direction, _, pair in DIRECTIONS:
+            src, tgt = pair(code)
+            files[HERE / direction / f"{task_name(src, tgt)}.yaml"] = dump(task_config(src, tgt, "../_flores_common_yaml"))
     for name, cfg in group_configs().items():
-        folder = "x_en" if "_x_en" in name else "en_x"
-        files[HERE / folder / f"_{name}.yaml"] = dump(cfg)
+        folder = next((HERE / d for d, _, _ in DIRECTIONS if name.endswith(f"_{d}") or f"_{d}_" in name), HERE)
+        files[folder / f"_{name}.yaml"] = dump(cfg)
     return files
-
-
-def write_pair(src: str, tgt: str, out: Path) -> Path:
-    out.mkdir(parents=True, exist_ok=True)
-    common = os.path.relpath(HERE / "_flores_common_yaml", out.resolve())
-    path = out / f"{task_name(src, tgt)}.yaml"
-    path.write_text(dump(task_config(src, tgt, common)), encoding="utf-8")
-    return path
 
 
 def main(argv=None) -> int:
@@ -137,10 +129,10 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=HERE / "pairs", help="folder for --pair (default tasks/flores/pairs)")
     args = ap.parse_args(argv)
     if args.pair:
-        path = write_pair(*args.pair, args.out)
+        (path,) = flores_tasks.write_pairs([args.pair[0]], [args.pair[1]], args.out, HEADER)
         print(f"wrote {path} (task {task_name(*args.pair)}; outside tasks/ pass --include_path {args.out})")
         return 0
-    return taskgen.sync(expected_files(), SCRIPT, args.check)
+    return taskgen.sync(expected_files(), SCRIPT, args.check, owned_dirs=[HERE / d for d, _, _ in DIRECTIONS])
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Write the self-translate task files: stage 1 (the model translates into English) and
-stage 2 (it answers the English text) for MGSM and XQuAD, and their groups.
+stage 2 (it answers the English text) for MGSM, XQuAD and PolyMath, and their groups.
 
 Prompts, filters and scorers are those of FLORES (stage 1) and of mgsm_en_cot_en /
-xquad_en (stage 2), read from their family modules. Run after changing them:
+xquad_en / polymath_en_* (stage 2), read from their family modules. Run after changing them:
 python tasks/self_translate/_generate.py  (`--check`: exit non-zero on drift; the tests run it)
 """
 
@@ -13,15 +13,16 @@ from pathlib import Path
 
 import lm_eval_ext
 from lm_eval_ext import languages
-from lm_eval_ext.families import flores, mgsm, qa, self_translate as st, taskgen
+from lm_eval_ext.families import flores, mgsm, polymath, qa, self_translate as st, taskgen
 from lm_eval_ext.families.taskgen import Function
 from lm_eval_ext.metrics import langid
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = "tasks/self_translate/_generate.py"
 HEADER = taskgen.header(SCRIPT, "lm_eval_ext/families/self_translate.py")
-FOLDERS = ("mgsm_stage1", "mgsm", "xquad_stage1", "xquad")
-NAMES = {"mgsm": "MGSM", "xquad": "XQuAD"}
+FOLDERS = ("mgsm_stage1", "mgsm", "xquad_stage1", "xquad", "polymath_stage1", "polymath")
+NAMES = {"mgsm": "MGSM", "xquad": "XQuAD", "polymath": "PolyMath"}
+HUB = {"mgsm": mgsm.HUB_PATH, "xquad": qa.XQUAD_HUB, "polymath": polymath.HUB_PATH}
 
 
 def dump(obj) -> str:
@@ -42,7 +43,7 @@ def _common(source: str, stage: int, lang: str, task: str) -> dict:
     return {
         "task": task,
         # the hub twin of the items; custom_dataset builds the docs (data folder or hub, and stage 1's run)
-        "dataset_path": mgsm.HUB_PATH if source == "mgsm" else qa.XQUAD_HUB,
+        "dataset_path": HUB[source],
         "custom_dataset": Function("lm_eval_ext.families.load"),
         "dataset_kwargs": {"family": family, "lang": lang, "task": task},
         "output_type": "generate_until",
@@ -58,9 +59,11 @@ def _metadata(source, stage, lang, reply_lang):
 def stage1_config(source: str, lang: str) -> dict:
     task = st.stage1_task(source, lang)
     sampler = "first_n" if source == "mgsm" else Function.of(qa.OtherArticleSampler)
+    # PolyMath: 0-shot only (every problem is a test item, no exemplars)
+    fewshot = {} if source == "polymath" else {"fewshot_split": "train", "fewshot_config": {"sampler": sampler}}
     return {
         **_common(source, 1, lang, task),
-        "test_split": "test", "fewshot_split": "train", "fewshot_config": {"sampler": sampler},
+        "test_split": "test", **fewshot,
         "fewshot_delimiter": "\n\n", "should_decontaminate": False,
         **taskgen.prompt_fields(st.family(source, 1).prompt(lang=lang)),
         "process_results": Function.of(st.stage1_results),
@@ -76,7 +79,17 @@ def stage1_config(source: str, lang: str) -> dict:
 def stage2_config(source: str, lang: str) -> dict:
     task = st.stage2_task(source, lang)
     translation = _translation_metrics("translation_", "lm_eval_ext.families.self_translate")
-    if source == "mgsm":
+    if source == "polymath":  # polymath_en_*'s filter (every reply kept) and scorer, DW-ACC over the items
+        filters = [{"name": polymath.FILTER, "filter": [
+            {"function": Function.of(polymath.AnswerFilter), "lang": st.TARGET, "mode": "native"}]}]
+        split = {"test_split": "test"}
+        metrics = [_metric("acc"), _metric("dw_acc", Function.of(polymath.dw_acc_of_items)),
+                   _metric("truncated_in_thinking", higher=False), _metric("no_answer", higher=False),
+                   _metric("check_timeout", higher=False),
+                   _metric("thinking_lang_fidelity", Function(langid.MEAN_DECIDABLE)),
+                   _metric("answer_lang_cons_langdetect"), _metric("thinking_lang_cons_langdetect")]
+        process = Function.of(st.polymath_stage2_results)
+    elif source == "mgsm":
         filters = [{"name": name, "filter": [
             {"function": Function.of(mgsm.AnswerFilter), "lang": st.TARGET, "mode": "en_cot", "strategy": strategy},
             {"function": "take_first"}]} for name, strategy in mgsm.FILTERS]
@@ -105,6 +118,8 @@ def stage2_config(source: str, lang: str) -> dict:
 def _filters(source: str, stage: int) -> list[str]:
     if stage == 1:
         return [flores.FILTER]
+    if source == "polymath":
+        return [polymath.FILTER]
     return [f for f, _ in mgsm.FILTERS] if source == "mgsm" else [qa.FILTER_NAME]
 
 

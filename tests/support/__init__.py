@@ -10,5 +10,7 @@
 - `qa_data`: an MLQA-format folder built from the parallel XQuAD items;
 - `judge_runs`: lm-eval-shaped run folders written from real items;
 - `hidden`: a subprocess environment in which some installed packages look absent;
+  `shadowing`: one in which a look-alike (or a breaking stand-in) shadows a package;
+- `fake_side`: fake side interpreters for LM_EVAL_EXT_NEURAL_PYTHON (banners, hangs, slow ones);
 - `dp_launch`: lm-eval's CLI with its hf model sharded over CPU processes (torchrun).
 """

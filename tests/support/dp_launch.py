@@ -1,6 +1,7 @@
 """lm-eval's CLI with its hf model sharded over CPU processes (data parallel).
 
     torchrun --standalone --nproc_per_node 2 tests/support/dp_launch.py --model hf-cpu-dp --model_args ... --tasks ...
+    torchrun --standalone --nproc_per_node 2 tests/support/dp_launch.py lm-eval-ext self-translate --model hf-cpu-dp ...
 
 lm-eval's `hf` model joins a data-parallel run only when torch sees more than
 one GPU (`gpus > 1` in HFLM.__init__); under torchrun on CPU every process then
@@ -28,4 +29,13 @@ class CPUDataParallelHFLM(HFLM):
 
 
 if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:2] == ["lm-eval-ext"]:  # our command, with the same model class and lm-eval's log
+        from lm_eval.utils import setup_logging
+
+        from lm_eval_ext.cli import main
+
+        setup_logging()
+        sys.exit(main(sys.argv[2:]))
     cli_evaluate()

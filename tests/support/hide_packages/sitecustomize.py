@@ -6,12 +6,22 @@ on ``sys.meta_path`` answers None for them, so ``import lingua`` raises the
 usual ModuleNotFoundError and ``importlib.util.find_spec("gguf")`` is None (what
 transformers checks). Python imports ``sitecustomize`` after the site-packages
 ``.pth`` files, so our own autoload finder is wrapped too.
+
+``LM_EVAL_EXT_TEST_HIDE_DISTS=lingua-language-detector`` hides installed distributions
+from ``importlib.metadata`` the same way (pip's view: "not installed").
 """
 
 import os
 import sys
 
 HIDDEN = frozenset(name for name in os.environ.get("LM_EVAL_EXT_TEST_HIDE", "").split(",") if name)
+
+
+def _canonical(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+HIDDEN_DISTS = frozenset(_canonical(n) for n in os.environ.get("LM_EVAL_EXT_TEST_HIDE_DISTS", "").split(",") if n)
 
 
 class _Hiding:
@@ -24,9 +34,15 @@ class _Hiding:
         find = getattr(self._finder, "find_spec", None)
         return find(fullname, path, target) if find else None
 
-    def __getattr__(self, name):  # invalidate_caches, find_distributions, ...
+    def find_distributions(self, *args, **kwargs):
+        find = getattr(self._finder, "find_distributions", None)
+        for dist in find(*args, **kwargs) if find else ():
+            if _canonical(dist.metadata["Name"] or "") not in HIDDEN_DISTS:
+                yield dist
+
+    def __getattr__(self, name):  # invalidate_caches, ...
         return getattr(self._finder, name)
 
 
-if HIDDEN:
+if HIDDEN or HIDDEN_DISTS:
     sys.meta_path[:] = [_Hiding(finder) for finder in sys.meta_path]
