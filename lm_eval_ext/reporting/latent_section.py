@@ -111,8 +111,9 @@ def section(runs: list[Run]) -> Section | None:
                                                                 _layer_table(doc, pair))]))
         files = {id(doc): doc for doc, _ in latest}
         blocks.append(BulletList([[Code(doc.signature), Span(
-            f" · {doc.layers} layers (embeddings included) · lens {doc.settings.get('lens', '?')} · concepts {doc.concepts.get('source', '?')} babel "
-            f"{doc.concepts.get('babel', '?')}, CLDR {doc.concepts.get('cldr', '?')}, pool "
+            f" · {doc.layers} layers (embeddings included) · lens {doc.settings.get('lens', '?')} · concepts "
+            f"{doc.concepts.get('source', '?')} {doc.concepts.get('babel', '?')}, "
+            f"CLDR {doc.concepts.get('cldr', '?')}, pool "
             + ", ".join(f"{n} {c}" for c, n in (doc.concepts.get("categories") or {}).items()), "muted")]
             for doc in files.values()], cls="sigs"))
         blocks.append(Details("example prompts", [Table(["pair · task", "prompt (the model continues it)"], [

@@ -6,8 +6,9 @@ A *run* is one model's results in one folder: its ``results_<date>.json`` files 
 files made from them. A path given by the user may be a run folder itself, an ``--output_path``
 folder with one sub-folder per model (each becomes a run), or a single results file (that file
 alone, with its own samples logs). The ``latent_language_<date>.json`` files of ``lm-eval-ext
-latent-language`` are part of the run of their model in their folder (`add_latent`; a folder
-holding only those is a run too, and so is one such file given alone). The files are read through `lm_eval_ext.formats`; which row a
+latent-language`` are part of the run of their model in their folder (`latent_unit`; a folder
+holding only those is a run too, and so is one such file given alone). The files are read
+through `lm_eval_ext.formats`; which row a
 task's numbers belong to is `reporting.rows`; which runs are the same model is
 `lm_eval_ext.model_identity`.
 
@@ -411,8 +412,8 @@ def latent_unit(folder: Path, f: Path, problems: list[Problem]) -> list[Run]:
     if doc is None:
         return []
     tasks = {latent_task(doc.task, pair): pair for pair in doc.pairs.values()}
-    configs = {name: {"task": name, "metadata": {"scorer": doc.signature, "lm_eval_ext_version": doc.lm_eval_ext_version}}
-               for name in tasks}
+    meta = {"scorer": doc.signature, "lm_eval_ext_version": doc.lm_eval_ext_version}
+    configs = {name: {"task": name, "metadata": dict(meta)} for name in tasks}
     data = {**doc.results_header(), "results": {}, "configs": configs,
             "versions": {name: str(doc.format_version) for name in tasks},
             "higher_is_better": {name: {"english_share": True} for name in tasks}}
