@@ -46,9 +46,7 @@ def middle_layers(points: int) -> list[int]:
 
 def _draws(n: int, iters: int, seed: int) -> np.ndarray:
     """(iters, n) concept indices: the draws `bootstrap.bootstrap_ci` makes for n values."""
-    rng = np.random.default_rng(seed)
-    chunk = max(1, 2_000_000 // max(n, 1))
-    return np.concatenate([rng.integers(0, n, size=(min(iters, s + chunk) - s, n)) for s in range(0, iters, chunk)])
+    return np.concatenate(list(bootstrap.resample_indices(n, iters, seed)))
 
 
 def share_curve(p_en: np.ndarray, p_tgt: np.ndarray, floor: float = FLOOR) -> np.ndarray:

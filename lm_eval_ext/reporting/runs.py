@@ -250,7 +250,7 @@ def _unit(folder: Path, f: Path, doc: dict, problems: list[Problem]) -> list[Run
 def load_run(folder: Path, files: list[Path], problems: list[Problem], whole_folder: bool = True,
              latent: list[Path] = ()) -> list[Run]:
     """The runs of one folder: each results file with its own samples logs, and each
-    latent-language file (`latent`, `add_latent`); those of one model merged
+    latent-language file (`latent`, `latent_unit`); those of one model merged
     (`merge.merge_same_model`); different models (two lm_eval invocations with other model args
     into one --output_path) kept apart as separate runs. `whole_folder`: `files` are all the folder's
     results files (not one given alone), so a samples log or judge file none of them explains is named."""
