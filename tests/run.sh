@@ -17,6 +17,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 PYTHONUNBUFFERED=1
 export LM_EVAL_EXT_TEST_NEURAL_PYTHON="$PWD/.venv-neural/bin/python"
+# PolyMath's langdetect rule against the release's verdicts: langdetect (opt-in extra) is in the neural environment
+export LM_EVAL_EXT_TEST_LANGDETECT_PYTHON="$PWD/.venv-neural/bin/python"
 FAST=0
 ARGS=()
 for arg in "$@"; do
