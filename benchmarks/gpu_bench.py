@@ -1,4 +1,5 @@
-"""Batched inference, neural metrics and the judge at the shapes users run (issue 16).
+"""Batched inference, neural metrics, the judge and the latent-language lens at the shapes users run
+(issues 16, 29).
 
     python benchmarks/gpu_bench.py --shapes real    # a GPU (H100/H200): Llama-3.1-8B-shaped decoder in bf16,
                                                     # XLM-R-large COMET, BLEURT-20-D12
@@ -16,7 +17,7 @@ Every model is random-initialised from a config (nothing is downloaded):
   tests build theirs (tests/support/tiny_mt_models.py, size "large"; "small" on CPU),
   with a 3000-piece SentencePiece vocabulary.
 
-Parts (--parts, default mgsm,flores,neural,judge):
+Parts (--parts, default mgsm,flores,neural,judge; latent on request):
 
 mgsm, flores
           `lm_eval --model hf` on mgsm_native_cot (all 11 languages; --mgsm-limit
@@ -37,6 +38,13 @@ neural    COMET and BLEURT in the neural environment (--neural-python, comet
 judge     `lm-eval-ext judge RUN --judge-hf <decoder>` over the MGSM run (the mgsm
           part's, else a run of 12 items per language) at batch sizes 1, 8 and 32
           (about four batches each), items/s.
+latent    `lm-eval-ext latent-language` on the decoder (translation prompts into
+          de,fr,zh,ja,ru,sw; --latent-limit concepts per pair, all on real shapes;
+          --batch_size auto on a GPU): wall time, model load, forward passes with the
+          lens, prompts/s, peak memory. Then the naive route on the same number of
+          prompts per pair (each pair's example prompt) at the same batch size:
+          `model(..., output_hidden_states=True)`, which keeps every layer at every
+          position and the full logits; its time and peak memory.
 
 Results: OUT/results.json and markdown tables on stdout (BENCHMARKS.md).
 """
@@ -72,13 +80,14 @@ DEFAULTS = {
     # language lm-eval's per-language batches are nearly full, so the grouped bare pass is left out
     "real": {"mgsm_limit": None, "flores_limit": 25, "max_gen_toks": 64, "batch_size": "auto",
              "max_length": 1024, "neural_items": 2024, "judge_max_tokens": 64, "mt_size": "large", "repeats": 1,
-             "bare_grouped": False},
+             "bare_grouped": False, "latent_limit": None},
     "small": {"mgsm_limit": 4, "flores_limit": 2, "max_gen_toks": 32, "batch_size": "8",
               "max_length": 1024, "neural_items": 1012, "judge_max_tokens": 32, "mt_size": "small", "repeats": 2,
-              "bare_grouped": True},
+              "bare_grouped": True, "latent_limit": 8},
 }
 JUDGE_BATCHES = (1, 8, 32)
 JUDGE_RUN_LIMIT = 12  # MGSM items per language when the judge part runs without the mgsm part
+LATENT_LANGS = "de,fr,zh,ja,ru,sw"
 
 
 # ------------------------------------------------------------------ helpers
@@ -529,6 +538,69 @@ def bench_judge(a, cfg: dict, model_dir: Path, out: Path) -> list[dict]:
     return rows
 
 
+# ------------------------------------------------------------------ latent language
+def run_latent(model_dir: Path, out: Path, batch_size: str, limit: str) -> None:
+    """Child: the command in process (its own timings are in the file it writes), then the naive
+    route at the batch size it used."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from lm_eval_ext.cli import main as cli
+    from lm_eval_ext.formats import latent_language
+
+    gpu = torch.cuda.is_available()
+    dtype = "bfloat16" if gpu else "float32"
+    args = ["latent-language", "--model_args", f"pretrained={model_dir},dtype={dtype}", "--langs", LATENT_LANGS,
+            "--batch_size", batch_size, "--device", "cuda:0" if gpu else "cpu", "--output_path", str(out)]
+    if limit != "none":
+        args += ["--limit", limit]
+    start = time.perf_counter()
+    code = cli(args)
+    wall = time.perf_counter() - start
+    if code != 0:
+        raise SystemExit(f"latent-language exited {code}")
+    (path,) = sorted(out.rglob("latent_language_*.json"))[-1:]
+    doc = latent_language.read(path, [])
+    settings = doc.settings
+    stats = {"command": "lm-eval-ext " + " ".join(args), "wall_s": wall, "seconds": settings["seconds"],
+             "prompts": settings["prompts"], "batch_size": settings["batch_size"], "layers": doc.layers,
+             "pairs": {k: p.n for k, p in doc.pairs.items()}, "lens_check": settings["lens_check_max_abs_diff"],
+             "ours": peak_memory()}
+    import gc
+
+    gc.collect()  # the command's model
+    if gpu:
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    tok.padding_side = "left"
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype)).to(
+        "cuda" if gpu else "cpu").eval()
+    prompts = [p.example for p in doc.pairs.values() for _ in range(p.n)]
+    batch = int(settings["batch_size"])
+    sync()
+    t = time.perf_counter()
+    for b in range(0, len(prompts), batch):
+        enc = tok(prompts[b:b + batch], return_tensors="pt", padding=True).to(model.device)
+        with torch.inference_mode():
+            model(**enc, output_hidden_states=True, use_cache=False)
+    sync()
+    stats["naive"] = {"forward_s": time.perf_counter() - t, **peak_memory()}
+    write_stats(stats)
+
+
+def bench_latent(a, cfg: dict, model_dir: Path, out: Path) -> dict:
+    work = out / "latent"
+    shutil.rmtree(work, ignore_errors=True)
+    batch = "auto" if a.gpu else str(cfg["batch_size"])
+    limit = "none" if cfg["latent_limit"] is None else str(cfg["latent_limit"])
+    log(f"lm-eval-ext latent-language on the decoder ({LATENT_LANGS}, limit {limit}, batch {batch})")
+    stats, wall, _ = child(sys.executable, "_latent", [str(model_dir), str(work), batch, limit])
+    return {**stats, "process_wall_s": wall}
+
+
 # ------------------------------------------------------------------ report
 def fmt(value, spec: str) -> str:
     return "-" if value is None else format(value, spec)
@@ -595,6 +667,20 @@ def report(res: dict) -> str:
             lines.append(f"| {r['batch_size']} | {r['items']} | {r['generations']} | {r['wall_s']:.1f} "
                          f"| {r['items'] / r['wall_s']:.2f} | {beyond:.2f} |")
         lines += ["", f"fixed cost (start, model load, one item): {fixed:.1f} s", ""]
+    if "latent" in res:
+        r = res["latent"]
+        sec, ours, naive = r["seconds"], r["ours"], r["naive"]
+        gib = "peak_gpu_gib" if "peak_gpu_gib" in ours else "peak_rss_gib"
+        lines += ["| latent-language | prompts | batch | layers | process wall s | model load s | forward + lens s "
+                  "| prompts/s | peak GiB (" + gib.split("_")[1] + ") | naive forward s | naive peak GiB |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+                  f"| {', '.join(f'{k} {n}' for k, n in r['pairs'].items())} | {r['prompts']} | {r['batch_size']} "
+                  f"| {r['layers']} | {r['process_wall_s']:.1f} | {sec['load']:.1f} | {sec['forward']:.1f} "
+                  f"| {r['prompts'] / max(sec['forward'], 1e-9):.1f} | {ours[gib]:.2f} | {naive['forward_s']:.1f} "
+                  f"| {naive[gib]:.2f} |", "",
+                  f"lens check (last layer through the lens vs the model's own distribution): max abs diff "
+                  f"{r['lens_check']:.2g}; naive = model(..., output_hidden_states=True) on each pair's example "
+                  "prompt, as many times as the pair has concepts, same batch size", ""]
     return "\n".join(lines)
 
 
@@ -612,6 +698,8 @@ def main() -> None:
     ap.add_argument("--batch-size", help="lm_eval --batch_size (default: auto on a GPU, 8 on CPU)")
     ap.add_argument("--neural-items", type=int, help="COMET/BLEURT segments (default 4048 real, 1012 small)")
     ap.add_argument("--neural-batch-size", type=int)
+    ap.add_argument("--latent-limit", type=int, help="latent part: concepts per language pair (default all on "
+                    "real shapes, 8 on small)")
     ap.add_argument("--repeats", type=int, help="timings of the bare loop and the neural scorers, alternating; "
                     "medians (default 2 small, 1 real)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads of every child on CPU (default 1: "
@@ -623,7 +711,7 @@ def main() -> None:
     if not a.gpu:
         THREAD_ENV.update({"OMP_NUM_THREADS": str(a.threads), "MKL_NUM_THREADS": str(a.threads)})
     cfg = dict(DEFAULTS[a.shapes])
-    for key in ("mgsm_limit", "flores_limit", "max_gen_toks", "batch_size", "neural_items", "repeats"):
+    for key in ("mgsm_limit", "flores_limit", "max_gen_toks", "batch_size", "neural_items", "repeats", "latent_limit"):
         if getattr(a, key) is not None:
             cfg[key] = getattr(a, key)
     a.repeats = cfg["repeats"]
@@ -636,7 +724,7 @@ def main() -> None:
     res = {"shapes": a.shapes, "config": cfg, "machine": machine(), "parts": parts, "repeats": a.repeats,
            "torch_threads": "default" if a.gpu else a.threads}
     model_dir = out / "decoder"
-    if {"mgsm", "flores", "judge"} & set(parts):
+    if {"mgsm", "flores", "judge", "latent"} & set(parts):
         if not (model_dir / "config.json").exists():
             tok = tokenizer_dir(a.tokenizer)
             log(f"building the {a.shapes} decoder with the tokenizer of {tok}")
@@ -661,6 +749,9 @@ def main() -> None:
             lm_eval_run(a, cfg, model_dir, out, "mgsm_native_cot", JUDGE_RUN_LIMIT)
         res["judge"] = bench_judge(a, cfg, model_dir, out)
         save()
+    if "latent" in parts:
+        res["latent"] = bench_latent(a, cfg, model_dir, out)
+        save()
     res["machine_after"] = machine()["load_average"]
     save()
     print(report(res))
@@ -679,6 +770,8 @@ if __name__ == "__main__":
         build_mt(rest[0], Path(rest[1]))
     elif mode == "_neural":
         run_neural(Path(rest[0]), int(rest[1]), int(rest[2]), Path(rest[3]), int(rest[4]))
+    elif mode == "_latent":
+        run_latent(Path(rest[0]), Path(rest[1]), rest[2], rest[3])
     elif mode == "_side":
         run_side(Path(rest[0]), int(rest[1]), int(rest[2]), rest[3], Path(rest[4]), int(rest[5]))
     else:

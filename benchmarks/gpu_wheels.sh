@@ -17,7 +17,8 @@
 # sacrebleu, scikit-learn, sentencepiece, tqdm, xxhash, fsspec, peft, safetensors, tiktoken,
 # absl-py, six, click, rich, setuptools, pytest ... MAIN is what the requirements of lm-eval-ext
 # (with lm-eval[api,hf]) reach beyond those, read from the installed packages' metadata; versions
-# as the modern environment (.venv) resolves them. Not carried: lingua (96 MB: lang_fidelity is
+# as the modern environment (.venv) resolves them; babel (the latent part's CLDR concepts, the
+# extra lm-eval-ext[latent], ~10 MB). Not carried: lingua (96 MB: lang_fidelity is
 # NaN with its reason), mecab/ipadic (BLEU into Japanese likewise), the embedded model (98 MB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +40,7 @@ MAIN=(
   tcolorpy==0.1.7 typepy==1.3.5 chardet==6.0.0.post1 pytz==2026.6
   rouge-score==0.1.2 nltk==3.10.4 defusedxml==0.7.1
   sqlitedict==2.1.0 word2number==1.1 more-itertools==11.2.1 tenacity==9.2.1
+  babel==2.19.0
 )
 # datasets 5.2 asks pyarrow>=24 and fsspec<=2026.9.0; 5.0.1 asks pyarrow>=21 and fsspec<=2026.4.0:
 # benchmarks/gpu_install.sh takes the one the image's pyarrow and fsspec satisfy

@@ -286,6 +286,12 @@ def _cmd_self_translate(args) -> int:
     return run(args)
 
 
+def _cmd_latent_language(args) -> int:
+    from lm_eval_ext.latent.command import run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lm-eval-ext",
@@ -402,6 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
     from lm_eval_ext.local.self_translate import add_parser as add_self_translate
 
     add_self_translate(sub, _cmd_self_translate)
+    from lm_eval_ext.latent.command import add_parser as add_latent_language
+
+    add_latent_language(sub, _cmd_latent_language)
     return parser
 
 

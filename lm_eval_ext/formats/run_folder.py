@@ -249,7 +249,7 @@ def find_results(path: Path, problems: list[Problem]) -> list[tuple[Path, list[P
         problems.append(Problem(str(path), f"is {file_kind(mode)}, not a results file or a folder; skipped"))
         return []
     by_dir: dict[Path, list[Path]] = {}
-    for f in _walk(path, problems):
+    for f in walk(path, problems):
         if RESULTS_RE.match(f.name):
             by_dir.setdefault(f.parent, []).append(f)
     if not by_dir:
@@ -258,7 +258,7 @@ def find_results(path: Path, problems: list[Problem]) -> list[tuple[Path, list[P
     return [(d, sorted(fs, key=lambda p: p.name)) for d, fs in sorted(by_dir.items())]
 
 
-def _walk(root: Path, problems: list[Problem]):
+def walk(root: Path, problems: list[Problem]):
     """The regular files under `root`, sorted folder by folder, following links to folders.
     Every folder is entered once (by its device and inode): a link loop or a second path to
     a folder already scanned is a Problem, as is a link that points nowhere, a folder that

@@ -44,16 +44,18 @@ def signature(iters: int = DEFAULT_ITERS, seed: int = DEFAULT_SEED, over_languag
                             ("ci", over_languages) if over_languages else None))
 
 
-def _resampled_means(values: np.ndarray, iters: int, seed: int) -> np.ndarray:
-    n = len(values)
+def resample_indices(n: int, iters: int, seed: int):
+    """The bootstrap's draws of n items, in chunks of (rows, n) indices (memory bounded for big n):
+    `bootstrap_ci` resamples with them, the latent-language summary resamples concepts jointly
+    across layers with the same draws."""
     rng = np.random.default_rng(seed)
-    out = np.empty(iters)
-    chunk = max(1, 2_000_000 // max(n, 1))  # bound memory for big n
+    chunk = max(1, 2_000_000 // max(n, 1))
     for start in range(0, iters, chunk):
-        stop = min(iters, start + chunk)
-        idx = rng.integers(0, n, size=(stop - start, n))
-        out[start:stop] = values[idx].mean(axis=1)
-    return out
+        yield rng.integers(0, n, size=(min(iters, start + chunk) - start, n))
+
+
+def _resampled_means(values: np.ndarray, iters: int, seed: int) -> np.ndarray:
+    return np.concatenate([values[idx].mean(axis=1) for idx in resample_indices(len(values), iters, seed)])
 
 
 def bootstrap_ci(scores, iters: int = DEFAULT_ITERS, seed: int = DEFAULT_SEED) -> tuple[float, float, float]:

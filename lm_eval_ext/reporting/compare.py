@@ -441,8 +441,10 @@ def to_junit(rows: list[Row], base: Run, cand: Run, threshold: float) -> str:
     return "\n".join(out) + "\n"
 
 
-def run_compare(args, out=sys.stdout, err=sys.stderr) -> int:
+def run_compare(args, out=None, err=None) -> int:
     from lm_eval_ext import files
+
+    out, err = out or sys.stdout, err or sys.stderr  # the streams of the call, not of the import
 
     problems: list[Problem] = []
     try:

@@ -352,8 +352,9 @@ def to_markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build(paths, err=sys.stderr, per_language: bool = False) -> tuple[list[dict], list[Problem]]:
+def build(paths, err=None, per_language: bool = False) -> tuple[list[dict], list[Problem]]:
     """Rows of the usable runs among `paths` (one per model, `runs.model_columns`); problems printed to `err`."""
+    err = err or sys.stderr  # the stream of the call, not of the import
     runs, problems = load_runs(paths)
     runs = dedupe(model_columns(runs, problems), problems)
     for p in dict.fromkeys(problems):

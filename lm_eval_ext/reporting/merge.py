@@ -4,8 +4,8 @@ the leaderboard's rows).
 Runs of one model identity (and, for a self-translate stage 2, one stage-1 model) merge: newest
 first, a run joins the first merged run it is comparable with on every task both hold
 (`comparability.task_differences`), else it stays apart, marked with the difference. In a merged
-run a task's result, samples log and judge entries come from the newest run holding it, so every
-per-item number stays the one of the invocation that produced the result shown.
+run a task's result, samples log, judge entries and latent-language pair come from the newest run
+holding it, so every per-item number stays the one of the invocation that produced the result shown.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ def subset(run: Run, tasks: set[str]) -> Run:
                    samples={t: p for t, p in run.samples.items() if t in keep},
                    sources={t: p for t, p in run.sources.items() if t in keep},
                    undefined={k: v for k, v in run.undefined.items() if k in undefined_tasks},
-                   undefined_tasks=undefined_tasks, judge=[], pairwise=[], parts=[])
+                   undefined_tasks=undefined_tasks, judge=[], pairwise=[], parts=[],
+                   latent={t: v for t, v in run.latent.items() if t in keep})
 
 
 
@@ -122,6 +123,7 @@ def _merge(column: list[Run], problems: list[Problem]) -> Run:
                   cells=[c for r in oldest_first for c in r.cells if winners.get(c.task) is r],
                   samples={t: r.samples[t] for t, r in winners.items() if t in r.samples},
                   sources={t: r.sources[t] for t, r in winners.items() if t in r.sources},
+                  latent={t: r.latent[t] for t, r in winners.items() if t in r.latent},
                   undefined={}, undefined_tasks={}, judge=[], pairwise=[])
     for r in oldest_first:
         for key, task in r.undefined_tasks.items():

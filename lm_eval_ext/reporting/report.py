@@ -25,8 +25,8 @@ from pathlib import Path
 from lm_eval_ext import __version__, files, languages
 from lm_eval_ext.metrics import bootstrap
 from lm_eval_ext.resources import reports_dir
-from lm_eval_ext.reporting import (confusion_section, long_tail, polymath_section, side_by_side, svg,
-                                    translate_test_section)
+from lm_eval_ext.reporting import (confusion_section, latent_section, long_tail, polymath_section, side_by_side,
+                                    svg, translate_test_section)
 from lm_eval_ext.reporting.document import (BulletList, Cell, Code, Details, Document, Figures, Heading, Lines,
                                             Paragraph, Pre, Row, Section, Span, Strong, Swatch, Table, to_html,
                                             to_markdown)
@@ -130,10 +130,13 @@ class Report:
         sections = [self.runs_section()]
         if any(kind_of(p) == "warning" for p in self.problems):
             sections.append(self.skipped_section())
-        sections += [self.family_section(family, tables) for family, tables in self.families.items()]
+        latent = latent_section.families(self.runs)  # shown in their own section below
+        sections += [self.family_section(family, tables) for family, tables in self.families.items()
+                     if family not in latent]
         sections += polymath_section.sections(self.runs, self.samples.lines, self.iters)
         sections += translate_test_section.sections(self.runs, self.samples.lines, self.iters)
         sections += confusion_section.sections(self.runs, self.samples.lines, self.iters)
+        sections += [s for s in (latent_section.section(self.runs),) if s is not None]
         judge = judge_section(self.runs)
         if judge is not None:
             sections.append(judge)
@@ -548,7 +551,8 @@ def _scores_text(doc: dict) -> str:
 
 
 def write_report(paths, out_dir, max_samples: int = 20, bootstrap_iters: int = bootstrap.DEFAULT_ITERS,
-                 err=sys.stderr) -> tuple[Report, list[Problem]]:
+                 err=None) -> tuple[Report, list[Problem]]:
+    err = err or sys.stderr  # the stream of the call, not of the import
     runs, problems = load_runs(paths)
     runs = model_columns(runs, problems)  # one column per model
     out = Path(out_dir)

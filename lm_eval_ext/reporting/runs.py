@@ -5,7 +5,10 @@ A *run* is one model's results in one folder: its ``results_<date>.json`` files 
 ``lm_eval`` invocation), each with the samples logs written by the same invocation and the judge
 files made from them. A path given by the user may be a run folder itself, an ``--output_path``
 folder with one sub-folder per model (each becomes a run), or a single results file (that file
-alone, with its own samples logs). The files are read through `lm_eval_ext.formats`; which row a
+alone, with its own samples logs). The ``latent_language_<date>.json`` files of ``lm-eval-ext
+latent-language`` are part of the run of their model in their folder (`latent_unit`; a folder
+holding only those is a run too, and so is one such file given alone). The files are read
+through `lm_eval_ext.formats`; which row a
 task's numbers belong to is `reporting.rows`; which runs are the same model is
 `lm_eval_ext.model_identity`.
 
@@ -37,7 +40,7 @@ from typing import Iterator
 
 from lm_eval_ext import families, missing, model_identity
 from lm_eval_ext.families import stage1_reader
-from lm_eval_ext.formats import judge_file
+from lm_eval_ext.formats import judge_file, latent_language
 from lm_eval_ext.formats.run_folder import (RESULTS_RE, SAMPLES_RE, Problem, annotation, find_results, item_scores,
                                             number, paired_samples, read_results, read_samples, stamp, task_hash)
 from lm_eval_ext.model_identity import ModelIdentity
@@ -115,6 +118,8 @@ class Run:
     sources: dict[str, Path] = field(default_factory=dict)  # task -> the results file the result comes from
     judge: list = field(default_factory=list)  # [(path, doc)] of judge_results_*.json, oldest first
     pairwise: list = field(default_factory=list)  # [(path, doc)] of judge_pairwise_*.json, oldest first
+    # task (latent_<task>_<pair>) -> (path, LatentLanguageResults, PairResult) of latent_language_*.json
+    latent: dict = field(default_factory=dict)
     # (family, langs, metric key) -> why the value is undefined (NaN in the results): the row
     # exists, only this metric has no number there
     undefined: dict = field(default_factory=dict)
@@ -243,9 +248,11 @@ def _unit(folder: Path, f: Path, doc: dict, problems: list[Problem]) -> list[Run
     return [merge.subset(run, set(tasks)) for tasks in origins.values()]
 
 
-def load_run(folder: Path, files: list[Path], problems: list[Problem], whole_folder: bool = True) -> list[Run]:
-    """The runs of one folder: each results file with its own samples logs; those of one model
-    merged (`merge.merge_same_model`); different models (two lm_eval invocations with other model args
+def load_run(folder: Path, files: list[Path], problems: list[Problem], whole_folder: bool = True,
+             latent: list[Path] = ()) -> list[Run]:
+    """The runs of one folder: each results file with its own samples logs, and each
+    latent-language file (`latent`, `latent_unit`); those of one model merged
+    (`merge.merge_same_model`); different models (two lm_eval invocations with other model args
     into one --output_path) kept apart as separate runs. `whole_folder`: `files` are all the folder's
     results files (not one given alone), so a samples log or judge file none of them explains is named."""
     units: list[Run] = []
@@ -253,6 +260,7 @@ def load_run(folder: Path, files: list[Path], problems: list[Problem], whole_fol
         doc = read_results(f, problems)
         if doc is not None:
             units += _unit(folder, f, doc, problems)
+    units += [u for f in latent for u in latent_unit(folder, f, problems)]
     if not units:
         problems.append(Problem(str(folder), "no readable results file; run skipped"))
         return []
@@ -292,8 +300,18 @@ def load_runs(paths, problems: list[Problem] | None = None) -> tuple[list[Run], 
     problems = [] if problems is None else problems
     runs: list[Run] = []
     for p in paths:
-        for folder, files in find_results(Path(p), problems):
-            runs.extend(load_run(folder, files, problems, whole_folder=not Path(p).is_file()))
+        latent = latent_language.find(Path(p))
+        if Path(p).is_file() and latent:
+            found = []
+        else:  # a folder holding latent-language files only is a run, not "no results files"
+            missed: list[Problem] = []
+            found = find_results(Path(p), missed)
+            problems += missed if found or not latent else [m for m in missed if "no results_" not in m.what]
+        for folder, files in found:
+            runs.extend(load_run(folder, files, problems, whole_folder=not Path(p).is_file(),
+                                 latent=latent.pop(folder, [])))
+        for folder, files in latent.items():
+            runs.extend(load_run(folder, [], problems, whole_folder=not Path(p).is_file(), latent=files))
     _label(runs)
     return runs, problems
 
@@ -374,6 +392,48 @@ def _judge_cells(run: Run, problems: list[Problem]) -> None:
         ci = (float(entry.ci95[0]), float(entry.ci95[1])) if entry.ci95 else None
         run.cells.append(Cell(task, info.family, info.langs, f"judge/{proto},none",
                               Score(mean, number(entry.stderr), entry.n), None, ci))
+
+
+# --------------------------------------------------------------------- latent-language files
+LATENT_METRIC = "english_share,none"
+
+
+def latent_task(task: str, pair) -> str:
+    """The task name of one language pair of a latent-language file: ``latent_<task>_<src>_<tgt>``
+    (``latent_<task>_<l>`` for a monolingual prompt); its family is ``latent_<task>``."""
+    return "_".join(("latent", task, *pair.langs))
+
+
+def latent_unit(folder: Path, f: Path, problems: list[Problem]) -> list[Run]:
+    """The run of one latent-language file (``lm-eval-ext latent-language``), shaped like the run
+    of a results file so that it merges with the lm-eval runs of its model (`merge`): one task per
+    language pair (`latent_task`, family ``latent_<task>``, the pair's language row), the file's
+    signature its scorer, the file's format version its version, one cell ``english_share``."""
+    doc = latent_language.read(f, problems)
+    if doc is None:
+        return []
+    tasks = {latent_task(doc.task, pair): pair for pair in doc.pairs.values()}
+    meta = {"scorer": doc.signature, "lm_eval_ext_version": doc.lm_eval_ext_version}
+    configs = {name: {"task": name, "metadata": dict(meta)} for name in tasks}
+    data = {**doc.results_header(), "results": {}, "configs": configs,
+            "versions": {name: str(doc.format_version) for name in tasks},
+            "higher_is_better": {name: {"english_share": True} for name in tasks}}
+    run = Run(path=folder, results_files=[f], data=data)
+    family = f"latent_{doc.task}"
+    for name, pair in tasks.items():
+        run.tasks[name] = TaskInfo(name=name, family=family, langs=pair.langs, version=str(doc.format_version),
+                                   scorer=doc.signature, config=configs[name], higher_is_better={"english_share": True})
+        run.sources[name] = f
+        run.latent[name] = (f, doc, pair)
+        share = pair.english_share
+        if share is None:
+            run.undefined[(family, pair.langs, LATENT_METRIC)] = "no layer puts the floor's mass on either word"
+            run.undefined_tasks[(family, pair.langs, LATENT_METRIC)] = name
+            continue
+        run.cells.append(Cell(name, family, pair.langs, LATENT_METRIC,
+                              Score(float(share["value"]), number(share.get("se")), pair.n), None,
+                              (float(share["ci"][0]), float(share["ci"][1]))))
+    return [run]
 
 
 def _label(runs: list[Run]) -> None:

@@ -1,4 +1,4 @@
-"""JS-free inline SVG charts for report.html: grouped bars, a heatmap, a scatter.
+"""JS-free inline SVG charts for report.html: grouped bars, a heatmap, a scatter, lines with CI bands.
 
 Every text that reaches the SVG goes through `esc` (labels may come from run
 folders and model names)."""
@@ -146,6 +146,54 @@ def scatter(points: list[tuple[float, float, int, str]], xlabel: str, ylabel: st
     out.append(f'<text x="{left + size / 2}" y="{height - 6}" class="ax" text-anchor="middle">{esc(xlabel)}</text>')
     out.append(f'<text x="12" y="{top + size / 2}" class="ax" text-anchor="middle" '
                f'transform="rotate(-90 12 {top + size / 2})">{esc(ylabel)}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def lines(series: list[tuple], title: str, xlabel: str, ylabel: str, y_max: float | None = None,
+          shade: tuple[float, float] | None = None) -> str:
+    """Line chart with CI bands. series: (name, xs, ys, lows, highs, colour index); lows/highs may
+    be None (no band). `shade`: an x range drawn as a grey background band (and named in the title
+    of its rectangle)."""
+    width, height, left, right, top, bottom = 330, 210, 40, 10, 26, 34
+    plot_w, plot_h = width - left - right, height - top - bottom
+    xs = [x for s in series for x in s[1]] or [0.0, 1.0]
+    x0, x1 = min(xs), max(xs)
+    tops = [v for s in series for v in list(s[2]) + list(s[4] or []) if v is not None]
+    top_value = max(tops or [1.0])
+    y1 = y_max if y_max is not None else next((c for c in (0.05, 0.1, 0.2, 0.25, 0.5) if top_value <= c), None) \
+        or _nice_max(top_value)
+
+    def px(v):
+        return left + plot_w * (v - x0) / ((x1 - x0) or 1)
+
+    def py(v):
+        return top + plot_h - plot_h * min(max(v, 0.0), y1) / (y1 or 1)
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" role="img" aria-label="{esc(title)}">',
+           f'<text x="4" y="14" class="t">{esc(title)}</text>']
+    if shade:
+        a, b = px(shade[0]), px(shade[1])
+        out.append(f'<rect x="{a:.1f}" y="{top}" width="{b - a:.1f}" height="{plot_h}" fill="#f2f2f2">'
+                   f'<title>{_fmt(shade[0])}–{_fmt(shade[1])}</title></rect>')
+    for k in range(5):
+        yv, xv = y1 * k / 4, x0 + (x1 - x0) * k / 4
+        out.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{py(yv):.1f}" y2="{py(yv):.1f}" class="grid"/>'
+                   f'<text x="{left - 4}" y="{py(yv) + 3:.1f}" class="ax" text-anchor="end">{_fmt(yv)}</text>'
+                   f'<text x="{px(xv):.1f}" y="{top + plot_h + 12}" class="ax" text-anchor="middle">{_fmt(xv)}</text>')
+    for name, sx, sy, lo, hi, ci in series:
+        if lo is not None and hi is not None and len(sx) > 1:
+            upper = " ".join(f"{px(x):.1f},{py(v):.1f}" for x, v in zip(sx, hi))
+            lower = " ".join(f"{px(x):.1f},{py(v):.1f}" for x, v in reversed(list(zip(sx, lo))))
+            out.append(f'<polygon points="{upper} {lower}" fill="{color(ci)}" fill-opacity="0.18" stroke="none">'
+                       f'<title>{esc(name)}: 95% CI</title></polygon>')
+        pts = " ".join(f"{px(x):.1f},{py(v):.1f}" for x, v in zip(sx, sy))
+        out.append(f'<polyline points="{pts}" fill="none" stroke="{color(ci)}" stroke-width="1.8">'
+                   f'<title>{esc(name)}</title></polyline>')
+    out.append(f'<text x="{left + plot_w / 2}" y="{height - 4}" class="ax" text-anchor="middle">{esc(xlabel)}</text>')
+    out.append(f'<text x="10" y="{top + plot_h / 2}" class="ax" text-anchor="middle" '
+               f'transform="rotate(-90 10 {top + plot_h / 2})">{esc(ylabel)}</text>')
     out.append("</svg>")
     return "".join(out)
 
