@@ -40,7 +40,7 @@ if [ "$FAST" = 1 ]; then
 fi
 .venv/bin/python -m pytest -q "${WORKERS[@]}" --durations=10 "${ARGS[@]}"
 echo "== neural environment: $(lm_eval_of .venv-neural/bin/python), $(.venv-neural/bin/python -c 'import transformers, numpy; print("transformers", transformers.__version__, "numpy", numpy.__version__)')"
-LM_EVAL_EXT_REQUIRE_NEURAL=1 .venv-neural/bin/python -m pytest -q --durations=10 -m "neural or not slow" "${ARGS[@]}" \
+LM_EVAL_EXT_REQUIRE_NEURAL=1 .venv-neural/bin/python -m pytest -q "${WORKERS[@]}" --durations=10 -m "neural or not slow" "${ARGS[@]}" \
   tests/test_flores.py tests/test_neural_side_env.py tests/test_embedded.py \
   tests/test_mgsm_e2e.py tests/test_mgsm_tasks.py tests/test_qa_tasks.py tests/test_qa_scoring.py \
   tests/test_reports.py tests/test_languages.py "${LM_EVAL_FACING[@]}"
