@@ -15,8 +15,9 @@
 #        lm-eval-facing tests (LM_EVAL_FACING: discovery, the patch points, an oracle run over
 #        every family against every backend behaviour, groups, self-translate, report).
 #   The lm-eval versions CI runs are lm_eval_ext.compat.TESTED, and pyproject.toml admits them.
-#   bash tests/run.sh --fast    the development loop (under 3 minutes on 2 cores): step 1 without
-#                               the slow and neural tests.
+#   bash tests/run.sh --fast    the development loop (about 2 minutes on 2 cores): step 1's files
+#                               without end-to-end runs (FAST_FILES), without slow and neural tests;
+#                               with test paths, those files instead.
 # Any other argument goes to pytest in every step. Each step prints its ten slowest tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,8 +36,19 @@ LM_EVAL_FACING=(tests/test_compat.py tests/test_backends.py tests/test_integrati
   tests/test_self_translate.py::test_one_command_runs_language_tasks_for_a_subset)
 lm_eval_of() { "$1" -c 'from lm_eval_ext.compat import lm_eval_version as v; print("lm-eval", v())'; }
 echo "== modern environment: $(lm_eval_of .venv/bin/python), $(.venv/bin/python -c 'import transformers, numpy; print("transformers", transformers.__version__, "numpy", numpy.__version__)')"
+# The fast loop's files: scorers, readers, registries, task configs, patch points, the leaderboard;
+# no tiny-model or loopback lm_eval run (the other files: name them to run them)
+FAST_FILES=(tests/test_compat.py tests/test_confusion.py tests/test_exit_codes.py tests/test_families.py
+  tests/test_integration.py tests/test_judge_transport.py tests/test_langid.py tests/test_languages.py
+  tests/test_leaderboard_csv.py tests/test_legacy_runs.py tests/test_mgsm_extraction.py tests/test_mgsm_tasks.py
+  tests/test_model_identity.py tests/test_polymath.py tests/test_polymath_checker.py tests/test_qa_scoring.py
+  tests/test_qa_tasks.py tests/test_reasoning_blocks.py tests/test_run_folders.py tests/test_signature.py)
 if [ "$FAST" = 1 ]; then
-  exec .venv/bin/python -m pytest -q "${WORKERS[@]}" --durations=10 -m "not slow and not neural" "${ARGS[@]}"
+  for arg in "${ARGS[@]}"; do
+    case "$arg" in tests/*) FAST_FILES=() ;; esac  # test paths given: those instead
+  done
+  exec .venv/bin/python -m pytest -q "${WORKERS[@]}" --durations=10 -m "not slow and not neural" "${ARGS[@]}" \
+    "${FAST_FILES[@]}"
 fi
 .venv/bin/python -m pytest -q "${WORKERS[@]}" --durations=10 "${ARGS[@]}"
 echo "== neural environment: $(lm_eval_of .venv-neural/bin/python), $(.venv-neural/bin/python -c 'import transformers, numpy; print("transformers", transformers.__version__, "numpy", numpy.__version__)')"
